@@ -1,1 +1,158 @@
+//! Trent's KMS: the symmetric-key API of AWS KMS over real AES-256-GCM.
+//!
+//! * One file per operation under [`ops`], named after the AWS operation in snake_case
+//!   (`ops/generate_data_key.rs` handles `GenerateDataKey`). Each has a `Request`, a
+//!   `Response` and `handle(&Kms, &Caller, Request)`.
+//! * [`Operation`] is the single list of operations; [`Kms::dispatch`] decodes the awsJson
+//!   body, runs the handler and encodes the answer.
+//! * [`KmsError`] names every AWS exception KMS returns.
+//! * SSM and Secrets Manager call the same handlers in-process, as the real services call KMS.
 
+mod checks;
+mod error;
+mod keys;
+pub mod model;
+pub mod ops;
+
+pub use error::KmsError;
+pub use keys::KeyRef;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use trent_crypto::aead::Aes256Gcm;
+use trent_crypto::RootKey;
+use trent_policy::Principal;
+use trent_store::Store;
+
+/// Who is calling, and in which region (from the verified SigV4 scope).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub region: String,
+}
+
+impl Caller {
+    pub fn account(&self) -> &str {
+        &self.principal.account_id
+    }
+    pub fn partition(&self) -> &'static str {
+        trent_policy::partition_for_region(&self.region)
+    }
+}
+
+/// The business clock: deletion dates and creation dates read it. Tests may move it forward
+/// (`advance`); SigV4 never reads it, it uses the real clock.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        let real = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        real as i64 + self.offset_ms.load(Ordering::Relaxed)
+    }
+    pub fn advance(&self, seconds: i64) {
+        self.offset_ms
+            .fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
+    }
+}
+
+type MaterialCache = HashMap<(String, String), Arc<Aes256Gcm>>;
+
+pub struct Kms {
+    store: Arc<dyn Store>,
+    root: Arc<RootKey>,
+    pub clock: Arc<Clock>,
+    /// Unwrapped material by (key id, material id). Material never changes under a given id,
+    /// so entries need no invalidation; deletion evicts them.
+    materials: Mutex<MaterialCache>,
+}
+
+const MATERIAL_CACHE_MAX: usize = 10_000;
+
+macro_rules! operations {
+    ($($name:ident => $module:ident),* $(,)?) => {
+        /// Every KMS operation Trent serves. The one list: framing, dispatch and docs read it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operation { $($name),* }
+
+        impl Operation {
+            pub const ALL: &'static [Operation] = &[$(Operation::$name),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Operation::$name => stringify!($name)),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Operation> {
+                match name { $(stringify!($name) => Some(Operation::$name),)* _ => None }
+            }
+        }
+
+        impl Kms {
+            /// Decodes `body`, runs the operation for `caller`, and encodes the response.
+            pub fn dispatch(&self, op: Operation, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+                match op { $(Operation::$name => run(body, |req| ops::$module::handle(self, caller, req))),* }
+            }
+        }
+    };
+}
+
+operations! {
+    CancelKeyDeletion => cancel_key_deletion,
+    CreateAlias => create_alias,
+    CreateKey => create_key,
+    Decrypt => decrypt,
+    DeleteAlias => delete_alias,
+    DescribeKey => describe_key,
+    DisableKey => disable_key,
+    EnableKey => enable_key,
+    Encrypt => encrypt,
+    GenerateDataKey => generate_data_key,
+    GenerateDataKeyWithoutPlaintext => generate_data_key_without_plaintext,
+    GenerateRandom => generate_random,
+    GetKeyPolicy => get_key_policy,
+    ListAliases => list_aliases,
+    ListKeyPolicies => list_key_policies,
+    ListKeys => list_keys,
+    ListResourceTags => list_resource_tags,
+    PutKeyPolicy => put_key_policy,
+    ReEncrypt => re_encrypt,
+    ScheduleKeyDeletion => schedule_key_deletion,
+    TagResource => tag_resource,
+    UntagResource => untag_resource,
+    UpdateAlias => update_alias,
+    UpdateKeyDescription => update_key_description,
+}
+
+fn run<Req: DeserializeOwned, Resp: Serialize>(
+    body: &[u8],
+    f: impl FnOnce(Req) -> Result<Resp, KmsError>,
+) -> Result<Vec<u8>, KmsError> {
+    let req: Req = trent_wire::json::decode(body)?;
+    let resp = f(req)?;
+    serde_json::to_vec(&resp).map_err(KmsError::internal)
+}
+
+impl Kms {
+    pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
+        Kms {
+            store,
+            root,
+            clock,
+            materials: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Destroys every key whose deletion date has passed: its record, its wrapped material,
+    /// its aliases and any cached unwrapped material. Returns how many keys were deleted.
+    pub fn sweep_deletions(&self) -> Result<usize, KmsError> {
+        keys::sweep_deletions(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

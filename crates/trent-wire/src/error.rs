@@ -15,6 +15,10 @@ pub trait AwsError {
     fn message(&self) -> String;
     /// The HTTP status AWS uses for this error.
     fn status(&self) -> u16;
+    /// For internal failures: the detail to log (never sent to the client).
+    fn internal_detail(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The awsJson1.1 error body.

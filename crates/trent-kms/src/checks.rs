@@ -1,0 +1,204 @@
+//! Constraint checks shared by several KMS operations (model constraints plus the rules AWS
+//! applies at run time), producing AWS's errors.
+
+use crate::model::Tag;
+use crate::KmsError;
+use std::collections::BTreeMap;
+use trent_wire::validate::Validator;
+
+pub(crate) fn key_id(v: &mut Validator, field: &str, value: &Option<String>) {
+    v.required(field, value)
+        .len(field, value.as_deref(), 1, 2048);
+}
+
+pub(crate) fn optional_key_id(v: &mut Validator, field: &str, value: &Option<String>) {
+    v.len(field, value.as_deref(), 1, 2048);
+}
+
+pub(crate) fn grant_tokens(v: &mut Validator, value: &Option<Vec<String>>) {
+    if let Some(tokens) = value {
+        v.count("grantTokens", Some(tokens.len()), 0, 10);
+        for t in tokens {
+            v.len("grantTokens", Some(t), 1, 8192);
+        }
+    }
+}
+
+pub(crate) fn limit(v: &mut Validator, value: Option<i64>, max: i64) {
+    v.range("limit", value, 1, max);
+}
+
+pub(crate) fn marker(v: &mut Validator, value: &Option<String>) {
+    v.len("marker", value.as_deref(), 1, 1024).pattern(
+        "marker",
+        value.as_deref(),
+        |s| s.chars().all(|c| ('\u{20}'..='\u{FF}').contains(&c)),
+        "[\\u0020-\\u00FF]*",
+    );
+}
+
+pub(crate) fn encryption_algorithm(v: &mut Validator, field: &str, value: &Option<String>) {
+    v.one_of(field, value.as_deref(), crate::model::ENCRYPTION_ALGORITHMS);
+}
+
+pub(crate) fn description(v: &mut Validator, value: Option<&str>) {
+    v.len("description", value, 0, 8192);
+}
+
+/// An encryption context as given, or empty.
+pub(crate) fn context(value: Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    value.unwrap_or_default()
+}
+
+pub(crate) fn policy(v: &mut Validator, value: Option<&str>) {
+    v.len("policy", value, 1, 131072).pattern(
+        "policy",
+        value,
+        |s| {
+            s.chars()
+                .all(|c| matches!(c, '\u{09}' | '\u{0A}' | '\u{0D}' | '\u{20}'..='\u{FF}'))
+        },
+        "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+    );
+}
+
+/// A key policy must be a JSON policy document: an object with a `Statement` (one statement or
+/// a list), each an object whose `Effect` is Allow or Deny. Evaluation comes with IAM support.
+pub(crate) fn policy_document(text: &str) -> Result<(), KmsError> {
+    let bad = |m: &str| {
+        KmsError::MalformedPolicyDocument(format!("The new key policy is not valid: {m}"))
+    };
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| bad("it is not valid JSON"))?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| bad("it must be a JSON object"))?;
+    if let Some(version) = obj.get("Version") {
+        if !matches!(version.as_str(), Some("2012-10-17") | Some("2008-10-17")) {
+            return Err(bad("Version must be \"2012-10-17\" or \"2008-10-17\""));
+        }
+    }
+    let statements = match obj.get("Statement") {
+        Some(serde_json::Value::Array(a)) if !a.is_empty() => a.iter().collect::<Vec<_>>(),
+        Some(s @ serde_json::Value::Object(_)) => vec![s],
+        _ => return Err(bad("it must contain a Statement")),
+    };
+    for s in statements {
+        let s = s
+            .as_object()
+            .ok_or_else(|| bad("each Statement must be an object"))?;
+        if !matches!(
+            s.get("Effect").and_then(|e| e.as_str()),
+            Some("Allow") | Some("Deny")
+        ) {
+            return Err(bad("each Statement needs an Effect of Allow or Deny"));
+        }
+        if !s.contains_key("Principal") && !s.contains_key("NotPrincipal") {
+            return Err(bad("each Statement in a key policy needs a Principal"));
+        }
+        if !s.contains_key("Action") && !s.contains_key("NotAction") {
+            return Err(bad("each Statement needs an Action"));
+        }
+    }
+    Ok(())
+}
+
+/// AWS's default key policy: the account (and so IAM policies in it) may do everything.
+pub(crate) fn default_policy(partition: &str, account: &str) -> String {
+    format!(
+        r#"{{
+  "Version" : "2012-10-17",
+  "Id" : "key-default-1",
+  "Statement" : [ {{
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : {{
+      "AWS" : "arn:{partition}:iam::{account}:root"
+    }},
+    "Action" : "kms:*",
+    "Resource" : "*"
+  }} ]
+}}"#
+    )
+}
+
+pub(crate) const MAX_TAGS: usize = 50;
+
+fn tag_chars_ok(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+}
+
+/// Model constraints on tags (ValidationException), then AWS's tag rules (TagException).
+pub(crate) fn tags(v: &mut Validator, tags: &[Tag]) -> Result<(), KmsError> {
+    for t in tags {
+        v.len("tags.member.tagKey", Some(&t.tag_key), 1, 128).len(
+            "tags.member.tagValue",
+            Some(&t.tag_value),
+            0,
+            256,
+        );
+    }
+    v.finish()?;
+    for t in tags {
+        if t.tag_key.starts_with("aws:") {
+            return Err(KmsError::Tag(format!(
+                "Tag keys beginning with 'aws:' are reserved: '{}'",
+                t.tag_key
+            )));
+        }
+        if !tag_chars_ok(&t.tag_key) || !tag_chars_ok(&t.tag_value) {
+            return Err(KmsError::Tag(
+                "Tags may contain only letters, numbers, spaces and the characters _ . : / = + - @"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Merges `new` into `existing`: a key that is already there gets the new value.
+pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), KmsError> {
+    for t in new {
+        match existing.iter_mut().find(|e| e.tag_key == t.tag_key) {
+            Some(e) => e.tag_value = t.tag_value,
+            None => existing.push(t),
+        }
+    }
+    if existing.len() > MAX_TAGS {
+        return Err(KmsError::LimitExceeded(format!(
+            "A KMS key can have at most {MAX_TAGS} tags."
+        )));
+    }
+    Ok(())
+}
+
+/// Alias names: model pattern (ValidationException), then the `alias/` prefix and the reserved
+/// `alias/aws/` namespace.
+pub(crate) fn alias_name(v: &mut Validator, value: &Option<String>) -> Result<(), KmsError> {
+    v.required("aliasName", value)
+        .len("aliasName", value.as_deref(), 1, 256)
+        .pattern(
+            "aliasName",
+            value.as_deref(),
+            |s| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"/_-:".contains(&b))
+            },
+            "^[a-zA-Z0-9:/_-]+$",
+        );
+    v.finish()?;
+    let name = value.as_deref().unwrap_or_default();
+    if !name.starts_with("alias/") || name.len() == "alias/".len() {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias must start with the prefix \"alias/\": '{name}'"
+        )));
+    }
+    if name.starts_with("alias/aws/") || name == "alias/aws" {
+        return Err(KmsError::NotAuthorized(
+            "Cannot create, update or delete an alias with the reserved prefix 'alias/aws/'".into(),
+        ));
+    }
+    Ok(())
+}

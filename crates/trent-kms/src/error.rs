@@ -1,0 +1,117 @@
+use trent_store::StoreError;
+use trent_wire::{AwsError, WireError};
+
+/// Every error a KMS operation can return, named after the AWS exception it becomes.
+/// The server maps it to the wire through [`AwsError`]; the match below is exhaustive, so a
+/// new variant without a wire mapping does not compile.
+#[derive(Debug)]
+pub enum KmsError {
+    Wire(WireError),
+    NotFound(String),
+    Disabled(String),
+    InvalidState(String),
+    IncorrectKey,
+    InvalidCiphertext,
+    AlreadyExists(String),
+    InvalidKeyUsage(String),
+    Tag(String),
+    DryRun,
+    LimitExceeded(String),
+    MalformedPolicyDocument(String),
+    InvalidMarker,
+    InvalidAliasName(String),
+    NotAuthorized(String),
+    UnsupportedOperation(String),
+    CustomKeyStoreNotFound,
+    /// A failure of ours. The detail is logged where the error is mapped, never sent.
+    Internal(String),
+}
+
+impl KmsError {
+    pub fn validation(msg: impl Into<String>) -> Self {
+        KmsError::Wire(WireError::Validation(msg.into()))
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        KmsError::Internal(e.to_string())
+    }
+}
+
+impl From<WireError> for KmsError {
+    fn from(e: WireError) -> Self {
+        KmsError::Wire(e)
+    }
+}
+
+impl From<StoreError> for KmsError {
+    fn from(e: StoreError) -> Self {
+        KmsError::Internal(e.to_string())
+    }
+}
+
+impl AwsError for KmsError {
+    fn code(&self) -> &'static str {
+        match self {
+            KmsError::Wire(w) => w.code(),
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::IncorrectKey => "IncorrectKeyException",
+            KmsError::InvalidCiphertext => "InvalidCiphertextException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::Tag(_) => "TagException",
+            KmsError::DryRun => "DryRunOperationException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            KmsError::InvalidMarker => "InvalidMarkerException",
+            KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
+            KmsError::NotAuthorized(_) => "NotAuthorizedException",
+            KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            KmsError::CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
+            KmsError::Internal(_) => "KMSInternalException",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            KmsError::Wire(w) => w.message(),
+            KmsError::NotFound(m)
+            | KmsError::Disabled(m)
+            | KmsError::InvalidState(m)
+            | KmsError::AlreadyExists(m)
+            | KmsError::InvalidKeyUsage(m)
+            | KmsError::Tag(m)
+            | KmsError::LimitExceeded(m)
+            | KmsError::MalformedPolicyDocument(m)
+            | KmsError::InvalidAliasName(m)
+            | KmsError::NotAuthorized(m)
+            | KmsError::UnsupportedOperation(m) => m.clone(),
+            KmsError::IncorrectKey => {
+                "The key ID in the request does not identify a KMS key that can perform this operation.".into()
+            }
+            KmsError::InvalidCiphertext => {
+                "The ciphertext is invalid, was not produced by this KMS key, or the encryption context does not match.".into()
+            }
+            KmsError::DryRun => "The request would have succeeded, but the DryRun option is set.".into(),
+            KmsError::InvalidMarker => "The marker is not valid for this request.".into(),
+            KmsError::CustomKeyStoreNotFound => "Custom key stores are not supported by this server.".into(),
+            KmsError::Internal(_) => "An internal error occurred. Try again later.".into(),
+        }
+    }
+
+    fn internal_detail(&self) -> Option<String> {
+        match self {
+            KmsError::Internal(d) => Some(d.clone()),
+            _ => None,
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            KmsError::Wire(w) => w.status(),
+            KmsError::Internal(_) => 500,
+            KmsError::DryRun => 412,
+            _ => 400,
+        }
+    }
+}

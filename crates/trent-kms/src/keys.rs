@@ -1,0 +1,455 @@
+//! Finding keys, checking their state, and the crypto every data operation shares.
+
+use crate::model::{
+    AliasRecord, KeyRecord, KeyState, Material, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT,
+};
+use crate::{Caller, Kms, KmsError};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use trent_crypto::aead::Aes256Gcm;
+use trent_crypto::{blob, SecretBytes};
+use trent_policy::Arn;
+use trent_store::Txn;
+
+pub(crate) const T_KEY: &str = "kms_key";
+pub(crate) const T_OWNER: &str = "kms_key_owner";
+pub(crate) const T_ALIAS: &str = "kms_alias";
+pub(crate) const T_DELETION: &str = "kms_deletion";
+const WRAP_PURPOSE: &str = "kms-key-material";
+
+/// A key's identity once an id, ARN or alias has been resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRef {
+    pub account: String,
+    pub region: String,
+    pub key_id: String,
+}
+
+impl KeyRef {
+    pub(crate) fn store_key(&self) -> String {
+        format!("{}/{}/{}", self.account, self.region, self.key_id)
+    }
+}
+
+pub(crate) fn alias_store_key(account: &str, region: &str, alias: &str) -> String {
+    format!("{account}/{region}/{alias}")
+}
+
+pub(crate) fn deletion_store_key(ms: i64, r: &KeyRef) -> String {
+    format!("{:020}/{}", ms.max(0), r.store_key())
+}
+
+/// A key id as KMS issues them: a UUID, or `mrk-` and 32 hex digits.
+pub(crate) fn looks_like_key_id(s: &str) -> bool {
+    let uuid = s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let mrk =
+        s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
+    uuid || mrk
+}
+
+fn not_found_key(id: &str) -> KmsError {
+    KmsError::NotFound(format!("Invalid keyId '{}'", truncate(id)))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(256).collect()
+}
+
+impl Kms {
+    /// Resolves a `KeyId` member: key id, key ARN, and (where AWS accepts them) alias name or
+    /// alias ARN. Keys in other regions are not visible; other accounts' keys are refused until
+    /// cross-account key policies are enforced.
+    pub(crate) fn resolve(
+        &self,
+        tx: &mut dyn Txn,
+        caller: &Caller,
+        id: &str,
+        allow_alias: bool,
+    ) -> Result<KeyRef, KmsError> {
+        let here = |key_id: &str| KeyRef {
+            account: caller.account().to_string(),
+            region: caller.region.clone(),
+            key_id: key_id.to_string(),
+        };
+        if let Some(arn) = id.strip_prefix("arn:").map(|_| Arn::parse(id)) {
+            let arn = arn.ok_or_else(|| not_found_key(id))?;
+            if arn.service != "kms"
+                || arn.region != caller.region
+                || arn.partition != caller.partition()
+            {
+                return Err(KmsError::NotFound(format!(
+                    "Key '{}' does not exist",
+                    truncate(id)
+                )));
+            }
+            if arn.account != caller.account() {
+                return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(
+                    format!(
+                        "User: {} is not authorized to use '{}' in another account",
+                        caller.principal.arn(caller.partition()),
+                        truncate(id)
+                    ),
+                )));
+            }
+            if let Some(key_id) = arn.resource.strip_prefix("key/") {
+                if looks_like_key_id(key_id) {
+                    return Ok(here(key_id));
+                }
+            } else if arn.resource.starts_with("alias/") && allow_alias {
+                return self.resolve_alias(tx, caller, &arn.resource);
+            }
+            return Err(not_found_key(id));
+        }
+        if id.starts_with("alias/") && allow_alias {
+            return self.resolve_alias(tx, caller, id);
+        }
+        if looks_like_key_id(id) {
+            return Ok(here(id));
+        }
+        Err(not_found_key(id))
+    }
+
+    fn resolve_alias(
+        &self,
+        tx: &mut dyn Txn,
+        caller: &Caller,
+        alias: &str,
+    ) -> Result<KeyRef, KmsError> {
+        let rec = self.load_alias(tx, caller, alias)?;
+        Ok(KeyRef {
+            account: caller.account().to_string(),
+            region: caller.region.clone(),
+            key_id: rec.target_key_id,
+        })
+    }
+
+    pub(crate) fn load_alias(
+        &self,
+        tx: &mut dyn Txn,
+        caller: &Caller,
+        alias: &str,
+    ) -> Result<AliasRecord, KmsError> {
+        let raw = tx.get(
+            T_ALIAS,
+            &alias_store_key(caller.account(), &caller.region, alias),
+        )?;
+        let raw = raw.ok_or_else(|| {
+            KmsError::NotFound(format!(
+                "Alias '{}' is not found.",
+                crate::model::alias_arn(&caller.region, caller.account(), &truncate(alias))
+            ))
+        })?;
+        serde_json::from_slice(&raw).map_err(KmsError::internal)
+    }
+
+    pub(crate) fn load(&self, tx: &mut dyn Txn, r: &KeyRef) -> Result<KeyRecord, KmsError> {
+        match tx.get(T_KEY, &r.store_key())? {
+            Some(raw) => serde_json::from_slice(&raw).map_err(KmsError::internal),
+            None => Err(KmsError::NotFound(format!(
+                "Key '{}' does not exist",
+                crate::model::key_arn(&r.region, &r.account, &r.key_id)
+            ))),
+        }
+    }
+
+    pub(crate) fn save(&self, tx: &mut dyn Txn, rec: &KeyRecord) -> Result<(), KmsError> {
+        let r = KeyRef {
+            account: rec.account_id.clone(),
+            region: rec.region.clone(),
+            key_id: rec.key_id.clone(),
+        };
+        tx.put(
+            T_KEY,
+            &r.store_key(),
+            &serde_json::to_vec(rec).map_err(KmsError::internal)?,
+        )?;
+        Ok(())
+    }
+
+    /// Reads a key by any accepted identifier.
+    pub fn find(
+        &self,
+        caller: &Caller,
+        id: &str,
+        allow_alias: bool,
+    ) -> Result<KeyRecord, KmsError> {
+        let mut tx = self.store.read()?;
+        let r = self.resolve(&mut *tx, caller, id, allow_alias)?;
+        self.load(&mut *tx, &r)
+    }
+
+    /// Read-modify-write of one key in a single write transaction; durable when this returns.
+    pub(crate) fn update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        f: impl FnOnce(&mut KeyRecord, &mut dyn Txn) -> Result<(), KmsError>,
+    ) -> Result<KeyRecord, KmsError> {
+        let mut tx = self.store.write()?;
+        let r = self.resolve(&mut *tx, caller, id, false)?;
+        let mut rec = self.load(&mut *tx, &r)?;
+        f(&mut rec, &mut *tx)?;
+        self.save(&mut *tx, &rec)?;
+        tx.commit()?;
+        Ok(rec)
+    }
+
+    pub(crate) fn store(&self) -> &dyn trent_store::Store {
+        &*self.store
+    }
+
+    /// New random material for `key_id`, wrapped under the root key.
+    pub(crate) fn new_material(&self, key_id: &str, now_ms: i64) -> Result<Material, KmsError> {
+        let secret =
+            trent_crypto::random_secret(trent_crypto::aead::KEY_LEN).map_err(KmsError::internal)?;
+        let mut mid = [0u8; blob::MATERIAL_ID_LEN];
+        trent_crypto::fill_random(&mut mid).map_err(KmsError::internal)?;
+        let wrapped = self
+            .root
+            .wrap(WRAP_PURPOSE, key_id, &mid, &secret)
+            .map_err(KmsError::internal)?;
+        Ok(Material {
+            id: hex::encode(mid),
+            wrapped: STANDARD.encode(wrapped),
+            created_ms: now_ms,
+        })
+    }
+
+    fn material_key(
+        &self,
+        rec: &KeyRecord,
+        material_id: &str,
+    ) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
+        let cache_key = (rec.key_id.clone(), material_id.to_string());
+        if let Some(k) = self
+            .materials
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&cache_key).cloned())
+        {
+            return Ok(Some(k));
+        }
+        let Some(m) = rec.materials.iter().find(|m| m.id == material_id) else {
+            return Ok(None);
+        };
+        let mid = hex::decode(&m.id).map_err(KmsError::internal)?;
+        let wrapped = STANDARD.decode(&m.wrapped).map_err(KmsError::internal)?;
+        let secret = self
+            .root
+            .unwrap(WRAP_PURPOSE, &rec.key_id, &mid, &wrapped)
+            .map_err(|_| {
+                KmsError::internal(format!(
+                    "key material of {} does not unwrap under the root key",
+                    rec.key_id
+                ))
+            })?;
+        let k = Arc::new(Aes256Gcm::from_secret(&secret).map_err(KmsError::internal)?);
+        if let Ok(mut cache) = self.materials.lock() {
+            if cache.len() >= crate::MATERIAL_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(cache_key, k.clone());
+        }
+        Ok(Some(k))
+    }
+
+    pub(crate) fn evict(&self, key_id: &str) {
+        if let Ok(mut cache) = self.materials.lock() {
+            cache.retain(|(k, _), _| k != key_id);
+        }
+    }
+
+    /// Encrypts under the key's current material.
+    pub(crate) fn seal(
+        &self,
+        rec: &KeyRecord,
+        ctx: &BTreeMap<String, String>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
+        let key = self
+            .material_key(rec, &rec.current_material)?
+            .ok_or_else(|| {
+                KmsError::internal(format!("key {} has no current material", rec.key_id))
+            })?;
+        let mut mid = [0u8; blob::MATERIAL_ID_LEN];
+        hex::decode_to_slice(&rec.current_material, &mut mid).map_err(KmsError::internal)?;
+        blob::seal(
+            &key,
+            &rec.key_id,
+            &mid,
+            &trent_crypto::context::encode(ctx),
+            plaintext,
+        )
+        .map_err(KmsError::internal)
+    }
+
+    /// Decrypts a ciphertext blob: finds the key it names (checking `expected_key` if the
+    /// caller gave one), checks the key is usable, and opens it with the material it names.
+    pub(crate) fn open(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        ctx: &BTreeMap<String, String>,
+        expected_key: Option<&str>,
+    ) -> Result<(KeyRecord, SecretBytes, String), KmsError> {
+        let parsed = blob::parse(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
+        let mut tx = self.store.read()?;
+        let r = match expected_key {
+            Some(id) => {
+                let r = self.resolve(&mut *tx, caller, id, true)?;
+                if r.key_id != parsed.key_id {
+                    // Make sure the named key exists first: a missing key is NotFound.
+                    self.load(&mut *tx, &r)?;
+                    return Err(KmsError::IncorrectKey);
+                }
+                r
+            }
+            None => {
+                let owner = tx.get(T_OWNER, &format!("{}/{}", caller.region, parsed.key_id))?;
+                match owner {
+                    Some(acct) if acct == caller.account().as_bytes() => KeyRef {
+                        account: caller.account().to_string(),
+                        region: caller.region.clone(),
+                        key_id: parsed.key_id.to_string(),
+                    },
+                    Some(_) => {
+                        return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(
+                            "The ciphertext was made under a key in another account; cross-account use is not permitted"
+                                .into(),
+                        )))
+                    }
+                    None => return Err(KmsError::InvalidCiphertext),
+                }
+            }
+        };
+        let rec = self.load(&mut *tx, &r)?;
+        drop(tx);
+        require_usable(&rec)?;
+        require_symmetric(&rec)?;
+        let mid = hex::encode(parsed.material_id);
+        let key = self
+            .material_key(&rec, &mid)?
+            .ok_or(KmsError::InvalidCiphertext)?;
+        let plain = blob::open(&key, &parsed, &trent_crypto::context::encode(ctx))
+            .map_err(|_| KmsError::InvalidCiphertext)?;
+        Ok((rec, plain, mid))
+    }
+}
+
+/// Cryptographic operations need an Enabled key.
+pub(crate) fn require_usable(rec: &KeyRecord) -> Result<(), KmsError> {
+    match rec.state {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", rec.arn()))),
+        KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
+            "{} is pending deletion.",
+            rec.arn()
+        ))),
+    }
+}
+
+/// Management operations that AWS refuses on a key pending deletion.
+pub(crate) fn require_not_pending_deletion(rec: &KeyRecord) -> Result<(), KmsError> {
+    if rec.state == KeyState::PendingDeletion {
+        return Err(KmsError::InvalidState(format!(
+            "{} is pending deletion.",
+            rec.arn()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn require_symmetric(rec: &KeyRecord) -> Result<(), KmsError> {
+    if rec.key_spec != SYMMETRIC_DEFAULT || rec.key_usage != ENCRYPT_DECRYPT {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} and key spec is {}: it cannot be used for this operation.",
+            rec.arn(),
+            rec.key_usage,
+            rec.key_spec
+        )));
+    }
+    Ok(())
+}
+
+/// `EncryptionAlgorithm`, when given for a symmetric key, must be SYMMETRIC_DEFAULT.
+pub(crate) fn require_symmetric_algorithm(
+    rec: &KeyRecord,
+    alg: Option<&str>,
+) -> Result<(), KmsError> {
+    match alg {
+        None | Some(SYMMETRIC_DEFAULT) => Ok(()),
+        Some(other) => Err(KmsError::InvalidKeyUsage(format!(
+            "The encryption algorithm {other} is not supported by {} (key spec {}).",
+            rec.arn(),
+            rec.key_spec
+        ))),
+    }
+}
+
+pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
+    let now = kms.clock.now_ms();
+    let due: Vec<String> = {
+        let mut tx = kms.store.read()?;
+        tx.scan(T_DELETION, "", None, 1000)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .take_while(|k| {
+                k.split('/')
+                    .next()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .is_some_and(|t| t <= now)
+            })
+            .collect()
+    };
+    let mut deleted = 0;
+    for entry in due {
+        let mut parts = entry.splitn(4, '/');
+        let (Some(_), Some(account), Some(region), Some(key_id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let r = KeyRef {
+            account: account.into(),
+            region: region.into(),
+            key_id: key_id.into(),
+        };
+        let mut tx = kms.store.write()?;
+        tx.delete(T_DELETION, &entry)?;
+        if let Some(raw) = tx.get(T_KEY, &r.store_key())? {
+            let rec: KeyRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
+            if rec.state == KeyState::PendingDeletion && rec.deletion_ms.is_some_and(|d| d <= now) {
+                tx.delete(T_KEY, &r.store_key())?;
+                tx.delete(T_OWNER, &format!("{}/{}", r.region, r.key_id))?;
+                let prefix = format!("{}/{}/", r.account, r.region);
+                let mut after: Option<String> = None;
+                loop {
+                    let page = tx.scan(T_ALIAS, &prefix, after.as_deref(), 500)?;
+                    let Some((last, _)) = page.last() else { break };
+                    after = Some(last.clone());
+                    for (k, v) in &page {
+                        let a: AliasRecord =
+                            serde_json::from_slice(v).map_err(KmsError::internal)?;
+                        if a.target_key_id == r.key_id {
+                            tx.delete(T_ALIAS, k)?;
+                        }
+                    }
+                }
+                deleted += 1;
+                tracing::info!(key_id = %r.key_id, account = %r.account, region = %r.region, "deleted KMS key at the end of its waiting period");
+            }
+        }
+        tx.commit()?;
+        kms.evict(&r.key_id);
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,199 @@
+//! What KMS stores, and the KeyMetadata it returns.
+
+use serde::{Deserialize, Serialize};
+
+pub const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+pub const ENCRYPT_DECRYPT: &str = "ENCRYPT_DECRYPT";
+
+pub const KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+];
+pub const CUSTOMER_MASTER_KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+];
+pub const KEY_USAGES: &[&str] = &[
+    "SIGN_VERIFY",
+    "ENCRYPT_DECRYPT",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+];
+pub const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
+pub const ENCRYPTION_ALGORITHMS: &[&str] = &[
+    "SYMMETRIC_DEFAULT",
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "SM2PKE",
+];
+pub const DATA_KEY_SPECS: &[&str] = &["AES_256", "AES_128"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyState {
+    Enabled,
+    Disabled,
+    PendingDeletion,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub tag_key: String,
+    pub tag_value: String,
+}
+
+/// One version of a key's material, wrapped under the root key (bound to key id + material id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Material {
+    /// 64 lowercase hex digits (`KeyMaterialId` on the wire); its raw bytes are in every blob.
+    pub id: String,
+    /// base64 of the root-key-wrapped material.
+    pub wrapped: String,
+    pub created_ms: i64,
+}
+
+/// A KMS key as stored (table `kms_key`, key `<account>/<region>/<key id>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub key_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub created_ms: i64,
+    pub description: String,
+    pub key_usage: String,
+    pub key_spec: String,
+    pub origin: String,
+    pub key_manager: String,
+    pub state: KeyState,
+    pub deletion_ms: Option<i64>,
+    pub pending_window_days: Option<i64>,
+    pub multi_region: bool,
+    pub policy: String,
+    pub tags: Vec<Tag>,
+    pub materials: Vec<Material>,
+    pub current_material: String,
+}
+
+impl KeyRecord {
+    pub fn arn(&self) -> String {
+        key_arn(&self.region, &self.account_id, &self.key_id)
+    }
+
+    pub fn metadata(&self) -> KeyMetadata {
+        let symmetric = self.key_spec == SYMMETRIC_DEFAULT;
+        KeyMetadata {
+            aws_account_id: self.account_id.clone(),
+            key_id: self.key_id.clone(),
+            arn: self.arn(),
+            creation_date: ms_to_epoch(self.created_ms),
+            enabled: self.state == KeyState::Enabled,
+            description: self.description.clone(),
+            key_usage: self.key_usage.clone(),
+            key_state: self.state.as_str(),
+            deletion_date: self.deletion_ms.map(ms_to_epoch),
+            origin: self.origin.clone(),
+            key_manager: self.key_manager.clone(),
+            customer_master_key_spec: self.key_spec.clone(),
+            key_spec: self.key_spec.clone(),
+            encryption_algorithms: if self.key_usage == ENCRYPT_DECRYPT && symmetric {
+                Some(vec![SYMMETRIC_DEFAULT])
+            } else {
+                None
+            },
+            multi_region: self.multi_region,
+            current_key_material_id: if symmetric {
+                Some(self.current_material.clone())
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// Stored alias (table `kms_alias`, key `<account>/<region>/<alias name>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AliasRecord {
+    pub target_key_id: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+pub fn key_arn(region: &str, account: &str, key_id: &str) -> String {
+    format!(
+        "arn:{}:kms:{region}:{account}:key/{key_id}",
+        trent_policy::partition_for_region(region)
+    )
+}
+
+pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
+    format!(
+        "arn:{}:kms:{region}:{account}:{alias_name}",
+        trent_policy::partition_for_region(region)
+    )
+}
+
+/// Epoch seconds with millisecond precision, as awsJson timestamps are written.
+pub fn ms_to_epoch(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyMetadata {
+    #[serde(rename = "AWSAccountId")]
+    pub aws_account_id: String,
+    pub key_id: String,
+    pub arn: String,
+    pub creation_date: f64,
+    pub enabled: bool,
+    pub description: String,
+    pub key_usage: String,
+    pub key_state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<f64>,
+    pub origin: String,
+    pub key_manager: String,
+    pub customer_master_key_spec: String,
+    pub key_spec: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithms: Option<Vec<&'static str>>,
+    pub multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_key_material_id: Option<String>,
+}

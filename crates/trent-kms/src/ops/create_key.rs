@@ -1,0 +1,138 @@
+use crate::checks;
+use crate::keys::{KeyRef, T_KEY, T_OWNER};
+use crate::model::{
+    self, KeyMetadata, KeyRecord, KeyState, Tag, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT,
+};
+use crate::{Caller, Kms, KmsError};
+use serde::{Deserialize, Serialize};
+use trent_wire::validate::Validator;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub policy: Option<String>,
+    pub description: Option<String>,
+    pub key_usage: Option<String>,
+    pub customer_master_key_spec: Option<String>,
+    pub key_spec: Option<String>,
+    pub origin: Option<String>,
+    pub custom_key_store_id: Option<String>,
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+    pub tags: Option<Vec<Tag>>,
+    pub multi_region: Option<bool>,
+    pub xks_key_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub key_metadata: KeyMetadata,
+}
+
+pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
+    let mut v = Validator::new();
+    checks::policy(&mut v, req.policy.as_deref());
+    checks::description(&mut v, req.description.as_deref());
+    v.one_of("keyUsage", req.key_usage.as_deref(), model::KEY_USAGES)
+        .one_of(
+            "customerMasterKeySpec",
+            req.customer_master_key_spec.as_deref(),
+            model::CUSTOMER_MASTER_KEY_SPECS,
+        )
+        .one_of("keySpec", req.key_spec.as_deref(), model::KEY_SPECS)
+        .one_of("origin", req.origin.as_deref(), model::ORIGINS)
+        .len(
+            "customKeyStoreId",
+            req.custom_key_store_id.as_deref(),
+            1,
+            64,
+        )
+        .len("xksKeyId", req.xks_key_id.as_deref(), 1, 128);
+    let tags = req.tags.unwrap_or_default();
+    checks::tags(&mut v, &tags)?;
+    if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
+        return Err(KmsError::validation(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
+        ));
+    }
+    let spec = req
+        .key_spec
+        .or(req.customer_master_key_spec)
+        .unwrap_or_else(|| SYMMETRIC_DEFAULT.to_string());
+    let usage = req.key_usage.unwrap_or_else(|| ENCRYPT_DECRYPT.to_string());
+    if req.custom_key_store_id.is_some() {
+        return Err(KmsError::CustomKeyStoreNotFound);
+    }
+    let origin = req.origin.unwrap_or_else(|| "AWS_KMS".to_string());
+    if origin != "AWS_KMS" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "Origin {origin} is not supported by this server yet."
+        )));
+    }
+    if spec != SYMMETRIC_DEFAULT {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "KeySpec {spec} is not supported by this server yet."
+        )));
+    }
+    if usage != ENCRYPT_DECRYPT {
+        return Err(KmsError::validation(format!(
+            "The operation failed because the KeyUsage value of the CMK is {usage}. To perform this operation, the KeyUsage value must be ENCRYPT_DECRYPT."
+        )));
+    }
+    if req.multi_region == Some(true) {
+        return Err(KmsError::UnsupportedOperation(
+            "Multi-Region keys are not supported by this server yet.".into(),
+        ));
+    }
+    let policy = match req.policy {
+        Some(p) => {
+            checks::policy_document(&p)?;
+            p
+        }
+        None => checks::default_policy(caller.partition(), caller.account()),
+    };
+    let mut all_tags = Vec::new();
+    checks::merge_tags(&mut all_tags, tags)?;
+
+    let now = kms.clock.now_ms();
+    let key_id = uuid::Uuid::new_v4().to_string();
+    let material = kms.new_material(&key_id, now)?;
+    let rec = KeyRecord {
+        key_id: key_id.clone(),
+        account_id: caller.account().to_string(),
+        region: caller.region.clone(),
+        created_ms: now,
+        description: req.description.unwrap_or_default(),
+        key_usage: usage,
+        key_spec: spec,
+        origin,
+        key_manager: "CUSTOMER".into(),
+        state: KeyState::Enabled,
+        deletion_ms: None,
+        pending_window_days: None,
+        multi_region: false,
+        policy,
+        tags: all_tags,
+        current_material: material.id.clone(),
+        materials: vec![material],
+    };
+    let r = KeyRef {
+        account: rec.account_id.clone(),
+        region: rec.region.clone(),
+        key_id,
+    };
+    let mut tx = kms.store().write()?;
+    let raw = serde_json::to_vec(&rec).map_err(KmsError::internal)?;
+    if !tx.insert_new(T_KEY, &r.store_key(), &raw)? {
+        return Err(KmsError::internal("generated key id collided"));
+    }
+    tx.put(
+        T_OWNER,
+        &format!("{}/{}", r.region, r.key_id),
+        r.account.as_bytes(),
+    )?;
+    tx.commit()?;
+    Ok(Response {
+        key_metadata: rec.metadata(),
+    })
+}

@@ -1,0 +1,31 @@
+use super::Empty;
+use crate::keys::require_not_pending_deletion;
+use crate::{checks, Caller, Kms, KmsError};
+use serde::Deserialize;
+use trent_wire::validate::Validator;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub key_id: Option<String>,
+    pub description: Option<String>,
+}
+
+pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsError> {
+    let mut v = Validator::new();
+    checks::key_id(&mut v, "keyId", &req.key_id);
+    v.required("description", &req.description);
+    checks::description(&mut v, req.description.as_deref());
+    v.finish()?;
+    let description = req.description.unwrap_or_default();
+    kms.update(
+        caller,
+        req.key_id.as_deref().unwrap_or_default(),
+        |rec, _| {
+            require_not_pending_deletion(rec)?;
+            rec.description = description;
+            Ok(())
+        },
+    )?;
+    Ok(Empty {})
+}

@@ -1,0 +1,161 @@
+//! First start and every start: the root key, and the admin credentials.
+
+use crate::identity::{AccessKeyRecord, Identity};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::io::Write;
+use std::path::Path;
+use trent_crypto::{RootKey, SecretBytes};
+use trent_policy::Principal;
+use trent_store::Store;
+
+const META: &str = "meta";
+const ROOT_CHECK: &str = "root_check";
+
+/// Loads the root key (TRENT_ROOT_KEY, else `<data-dir>/root.key`, created on first start) and
+/// checks it against the store. A wrong key, or a missing key file for an existing store, is an
+/// error: never silently start over.
+pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
+    let check = store
+        .read()
+        .and_then(|mut t| t.get(META, ROOT_CHECK))
+        .map_err(|e| e.to_string())?;
+    let path = data_dir.join("root.key");
+    let key = if let Ok(b64) = std::env::var("TRENT_ROOT_KEY") {
+        let bytes = SecretBytes::new(
+            STANDARD
+                .decode(b64.trim())
+                .map_err(|_| "TRENT_ROOT_KEY is not valid base64".to_string())?,
+        );
+        RootKey::from_bytes(&bytes).map_err(|e| format!("TRENT_ROOT_KEY: {e}"))?
+    } else if path.exists() {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
+        let bytes = SecretBytes::new(
+            STANDARD
+                .decode(text.trim())
+                .map_err(|_| format!("{} does not hold a base64 root key", path.display()))?,
+        );
+        RootKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+    } else if check.is_some() {
+        return Err(format!(
+            "this data directory's database was created with a root key, but neither TRENT_ROOT_KEY nor {} is there; \
+             restore the root key (trentd will not start over and lose every key)",
+            path.display()
+        ));
+    } else {
+        let (key, bytes) = RootKey::generate().map_err(|e| e.to_string())?;
+        write_private(&path, STANDARD.encode(bytes.expose()).as_bytes())?;
+        tracing::info!(path = %path.display(), "generated a new root key; back it up: without it nothing stored can be decrypted");
+        key
+    };
+    match check {
+        Some(c) => key.verify_check_value(&c).map_err(|_| {
+            "the root key does not match the one this data directory was created with (TRENT_ROOT_KEY or root.key is wrong)"
+                .to_string()
+        })?,
+        None => {
+            let c = key.check_value().map_err(|e| e.to_string())?;
+            let mut t = store.write().map_err(|e| e.to_string())?;
+            t.put(META, ROOT_CHECK, &c).map_err(|e| e.to_string())?;
+            t.commit().map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(key)
+}
+
+/// Writes a file readable by the owner only, durably.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(contents)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn valid_access_key_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Makes sure the account has an admin key: the one named in the environment (added if new,
+/// its secret updated if changed), or on first start a generated one, printed once.
+pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), String> {
+    let principal = Principal::root(account_id);
+    let env_id = std::env::var("TRENT_ADMIN_ACCESS_KEY_ID")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let env_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY")
+        .ok()
+        .filter(|s| !s.is_empty());
+    match (env_id, env_secret) {
+        (Some(id), Some(secret)) => {
+            if !valid_access_key_id(&id) {
+                return Err("TRENT_ADMIN_ACCESS_KEY_ID must be 1-128 letters and digits".into());
+            }
+            let secret = zeroize::Zeroizing::new(secret);
+            match identity
+                .secret_matches(&id, &secret)
+                .map_err(|e| e.to_string())?
+            {
+                Some(true) => {}
+                Some(false) => {
+                    tracing::warn!(access_key_id = %id, "TRENT_ADMIN_SECRET_ACCESS_KEY changed: updating that key's secret");
+                    identity
+                        .put(&AccessKeyRecord::new(&id, principal), &secret)
+                        .map_err(|e| e.to_string())?;
+                }
+                None => {
+                    tracing::info!(access_key_id = %id, account_id, "added the admin access key named in TRENT_ADMIN_ACCESS_KEY_ID");
+                    identity
+                        .put(&AccessKeyRecord::new(&id, principal), &secret)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        }
+        (Some(_), None) | (None, Some(_)) => Err(
+            "set both TRENT_ADMIN_ACCESS_KEY_ID and TRENT_ADMIN_SECRET_ACCESS_KEY, or neither"
+                .into(),
+        ),
+        (None, None) => {
+            if identity
+                .has_keys_for(account_id)
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(());
+            }
+            let (id, secret) = Identity::generate_key_pair().map_err(|e| e.to_string())?;
+            identity
+                .put(&AccessKeyRecord::new(&id, principal), &secret)
+                .map_err(|e| e.to_string())?;
+            // Printed once, to stdout only (never to the log), so the operator can copy it.
+            println!(
+                "\nCreated the admin access key for account {account_id}. It is shown only this once:\n\n  \
+                 AWS_ACCESS_KEY_ID={id}\n  AWS_SECRET_ACCESS_KEY={}\n\nConfigure the AWS CLI with:\n  \
+                 aws configure set aws_access_key_id {id} --profile trent\n  \
+                 aws configure set aws_secret_access_key <the secret above> --profile trent\n  \
+                 aws configure set region us-east-1 --profile trent\n\
+                 and call it with: aws --profile trent --endpoint-url http://<listen address> kms list-keys\n",
+                &*secret
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,62 @@
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// trentd: a self-hosted key-management and secrets service that speaks the AWS KMS API.
+///
+/// Point the AWS CLI or any AWS SDK at it with `--endpoint-url http://127.0.0.1:4599`.
+/// Every request must be signed (SigV4) with an access key trentd knows; on first start it
+/// prints a generated admin key, or takes the one in TRENT_ADMIN_ACCESS_KEY_ID /
+/// TRENT_ADMIN_SECRET_ACCESS_KEY. Any region named in the request's signature is served, and
+/// each region has its own keys.
+///
+/// Secrets are read from the environment only, never from flags:
+///   TRENT_ROOT_KEY                  base64 of the 32-byte root key that wraps all key material
+///                                   (default: <data-dir>/root.key, created on first start, mode 0600)
+///   TRENT_ADMIN_ACCESS_KEY_ID       admin access key id (letters and digits) for --account-id
+///   TRENT_ADMIN_SECRET_ACCESS_KEY   its secret
+///   TRENT_LOG                       log filter, e.g. `info` (default) or `trent=debug`
+#[derive(Debug, Clone, Parser)]
+#[command(name = "trentd", version, verbatim_doc_comment)]
+pub struct Config {
+    /// Address and port to listen on (port 0 picks a free port; see --ready-file).
+    #[arg(long, env = "TRENT_LISTEN", default_value = "127.0.0.1:4599")]
+    pub listen: SocketAddr,
+
+    /// Directory for the database (trent.db), the root key file and other node-local state.
+    #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
+    pub data_dir: PathBuf,
+
+    /// The 12-digit account id that the admin key belongs to and that ARNs carry.
+    #[arg(long, env = "TRENT_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
+    pub account_id: String,
+
+    /// Largest request body accepted; larger requests get HTTP 413 without being read whole.
+    #[arg(long, env = "TRENT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// How far X-Amz-Date may be from the server clock before a signature counts as expired.
+    #[arg(long, env = "TRENT_MAX_CLOCK_SKEW_SECS", default_value_t = 300)]
+    pub max_clock_skew_secs: i64,
+
+    /// How often the background task destroys keys whose deletion date has passed.
+    #[arg(long, env = "TRENT_SWEEP_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sweep_interval_secs: u64,
+
+    /// Once listening, write the base URL (e.g. http://127.0.0.1:41234) to this file.
+    #[arg(long, env = "TRENT_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+
+    /// TESTS ONLY: serve POST /_trent/test/advance-clock {"seconds": N}, which moves the clock
+    /// that deletion dates are read from. Never enable this in production.
+    #[arg(long, env = "TRENT_UNSAFE_TEST_CLOCK")]
+    pub unsafe_test_clock: bool,
+}
+
+fn parse_account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err("an account id is exactly 12 digits".into())
+    }
+}

@@ -1,0 +1,69 @@
+//! trentd: the one crate that knows HTTP, configuration and background tasks.
+//!
+//! The request path (built once, in [`http`]): cap the body → frame (`X-Amz-Target` → service
+//! and operation, from [`http::SERVICES`]) → SigV4 (the verifier returns the capability the
+//! handlers need) → the operation, run off the async threads → one place that maps every error
+//! to `__type`, message and status.
+
+pub mod bootstrap;
+pub mod config;
+pub mod http;
+pub mod identity;
+
+use config::Config;
+use std::sync::Arc;
+use trent_kms::{Clock, Kms};
+use trent_store::Store;
+
+/// Everything a request needs.
+pub struct App {
+    pub config: Config,
+    pub kms: Kms,
+    pub identity: identity::Identity,
+    pub verifier: trent_wire::sigv4::Verifier,
+    pub clock: Arc<Clock>,
+}
+
+/// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
+pub fn build(config: Config) -> Result<Arc<App>, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    let db = config.data_dir.join("trent.db");
+    let store: Arc<dyn Store> = Arc::new(
+        trent_store::sqlite::SqliteStore::open(&db)
+            .map_err(|e| format!("opening {}: {e}", db.display()))?,
+    );
+    let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
+    let identity = identity::Identity::new(store.clone(), root.clone());
+    bootstrap::admin_credentials(&identity, &config.account_id)?;
+    let clock = Arc::new(Clock::default());
+    let kms = Kms::new(store, root, clock.clone());
+    let verifier = trent_wire::sigv4::Verifier {
+        max_skew: time::Duration::seconds(config.max_clock_skew_secs),
+    };
+    Ok(Arc::new(App {
+        config,
+        kms,
+        identity,
+        verifier,
+        clock,
+    }))
+}
+
+/// Destroys keys past their deletion date now, then every `--sweep-interval-secs`.
+pub fn spawn_scheduler(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(
+            app.config.sweep_interval_secs,
+        ));
+        loop {
+            tick.tick().await;
+            let a = app.clone();
+            match tokio::task::spawn_blocking(move || a.kms.sweep_deletions()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = ?e, "key deletion sweep failed"),
+                Err(e) => tracing::error!(error = %e, "key deletion sweep panicked"),
+            }
+        }
+    });
+}

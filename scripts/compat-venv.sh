@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Creates <repo>/.venv (if missing) and installs tests/compat/requirements.txt into it.
+# Idempotent: the install is skipped when the requirements file is unchanged since the
+# last successful install (a stamp file in the venv holds its hash).
+# Prints the venv's python path as the last line of output.
+#
+# Usage: scripts/compat-venv.sh            then: "$(scripts/compat-venv.sh | tail -n1)" -m pytest tests/compat
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${COMPAT_VENV:-$repo/.venv}"
+req="$repo/tests/compat/requirements.txt"
+stamp="$venv/.compat-requirements.sha256"
+python="${PYTHON:-python3}"
+
+if [ ! -f "$req" ]; then
+    echo "compat-venv: $req not found" >&2
+    exit 1
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    echo "compat-venv: creating $venv" >&2
+    "$python" -m venv "$venv"
+fi
+
+# Hash the requirements together with the venv's Python version, so a venv rebuilt on
+# another interpreter reinstalls.
+want="$( { cat "$req"; "$venv/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+have="$(cat "$stamp" 2>/dev/null || true)"
+
+if [ "$want" != "$have" ]; then
+    echo "compat-venv: installing $(basename "$req") into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
+    echo "$want" > "$stamp"
+fi
+
+echo "$venv/bin/python"
