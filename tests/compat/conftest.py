@@ -29,7 +29,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -102,8 +101,9 @@ class TrentServer:
     # -- process control -----------------------------------------------------------------
 
     def env(self, extra_env: dict | None = None) -> dict:
-        env = dict(os.environ)
-        env.pop("TRENT_ROOT_KEY", None)
+        # trentd reads TRENT_* variables as defaults for its flags (TRENT_MAX_BODY_BYTES,
+        # TRENT_ACCOUNT_ID, ...): none of the developer's may leak in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_")}
         env["TRENT_ADMIN_ACCESS_KEY_ID"] = ADMIN_ACCESS_KEY_ID
         env["TRENT_ADMIN_SECRET_ACCESS_KEY"] = ADMIN_SECRET_ACCESS_KEY
         env.update(self.extra_env)

@@ -176,6 +176,26 @@ def test_list_aliases_pages(kms, new_key):
     assert {a["AliasName"] for a in filtered} == mine
 
 
+def test_list_aliases_pages_exactly_in_a_region_of_its_own(make_client):
+    kms = make_client("ap-southeast-4")  # used by this test only
+    kid = kms.create_key()["KeyMetadata"]["KeyId"]
+    mine = {unique_alias("exact") for _ in range(5)}
+    for a in mine:
+        kms.create_alias(AliasName=a, TargetKeyId=kid)
+    pages, marker = [], None
+    while True:
+        page = kms.list_aliases(Limit=2, **({"Marker": marker} if marker else {}))
+        pages.append(page)
+        if not page["Truncated"]:
+            break
+        marker = page["NextMarker"]
+        assert len(pages) < 20
+    # AWS also lists its predefined alias/aws/* names; only customer aliases are counted.
+    names = [a["AliasName"] for p in pages for a in p["Aliases"] if not a["AliasName"].startswith("alias/aws/")]
+    assert sorted(names) == sorted(mine)
+    assert all(len(p["Aliases"]) <= 2 for p in pages)
+
+
 @pytest.mark.parametrize("limit", [0, 1001])
 def test_list_aliases_limit_out_of_range_is_validation_error(kms_unvalidated, limit):
     expect_error("ValidationException", kms_unvalidated.list_aliases, Limit=limit)

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from conftest import (
-    ADMIN_ACCESS_KEY_ID,
     ADMIN_SECRET_ACCESS_KEY,
     raw_call,
     send,
@@ -102,18 +101,26 @@ def test_target_changed_after_signing_is_invalid_signature(base_url):
     assert_error(send(req), "InvalidSignatureException")
 
 
-def test_signature_is_checked_before_the_operation_runs(base_url, kms):
-    # A CreateKey with a bad signature must not create a key.
-    description = "must-not-exist-" + dt.datetime.now().isoformat()
+def test_signature_is_checked_before_the_operation_runs(base_url, make_client):
+    # A CreateKey with a bad signature must not create a key. eu-south-2 is this test's own
+    # region, so it must stay empty.
     resp = raw_call(
         base_url,
         "CreateKey",
-        {"Description": description},
+        {"Description": "must not exist"},
+        region="eu-south-2",
         secret_key="not-the-secret-" + ADMIN_SECRET_ACCESS_KEY,
     )
     assert_error(resp, "InvalidSignatureException")
-    for k in kms.list_keys(Limit=1000)["Keys"]:
-        assert kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"].get("Description") != description
+    assert make_client("eu-south-2").list_keys()["Keys"] == []
+
+
+def test_error_body_is_type_and_message(base_url):
+    resp = raw_call(base_url, "ListKeys", LIST_KEYS, sign=False)
+    assert isinstance(resp.json, dict), resp
+    assert resp.json.get("__type", "").endswith("MissingAuthenticationTokenException"), resp
+    assert isinstance(resp.json.get("message"), str) and resp.json["message"], resp
+    assert resp.headers.get("Content-Type", "").startswith("application/x-amz-json-1.1"), resp.headers
 
 
 def test_access_key_of_admin_works_in_any_region_scope(base_url):

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from conftest import alias_arn, expect_error, key_arn, unique_alias
+from conftest import alias_arn, expect_error, unique_alias
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from botocore.exceptions import ClientError
 
 from conftest import (
     ACCOUNT_ID,
-    REGION,
     alias_arn,
     error_code,
     expect_error,
@@ -154,9 +153,31 @@ def test_list_keys_pages_through_every_key(kms, new_key):
         assert k["KeyArn"] == key_arn(k["KeyId"])
 
 
-def test_list_keys_last_page_is_not_truncated(kms, new_key):
-    new_key()
+def test_list_keys_pages_exactly_in_a_region_of_its_own(make_client):
+    # ca-west-1 is used by this test only, so the listing is exactly these keys.
+    kms = make_client("ca-west-1")
+    mine = {kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(3)}
+    pages = []
+    marker = None
+    while True:
+        page = kms.list_keys(Limit=2, **({"Marker": marker} if marker else {}))
+        pages.append(page)
+        if not page["Truncated"]:
+            assert "NextMarker" not in page, page
+            break
+        marker = page["NextMarker"]
+        assert len(pages) < 10
+    assert [len(p["Keys"]) for p in pages] == [2, 1]
+    got = [k["KeyId"] for p in pages for k in p["Keys"]]
+    assert sorted(got) == sorted(mine)
+    assert all(k["KeyArn"] == key_arn(k["KeyId"], "ca-west-1") for p in pages for k in p["Keys"])
+
+
+def test_list_keys_last_page_is_not_truncated(make_client):
+    kms = make_client("ap-south-2")  # this test's own region
+    kid = kms.create_key()["KeyMetadata"]["KeyId"]
     page = kms.list_keys(Limit=1000)
+    assert [k["KeyId"] for k in page["Keys"]] == [kid]
     assert page["Truncated"] is False
     assert "NextMarker" not in page
 

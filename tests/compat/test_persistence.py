@@ -54,7 +54,6 @@ def test_graceful_restart_keeps_keys_aliases_tags_policy_and_ciphertexts(trent_f
     dk = kms.generate_data_key(KeyId=plain["KeyId"], KeySpec="AES_256")
     kms.disable_key(KeyId=disabled["KeyId"])
     deletion_date = kms.schedule_key_deletion(KeyId=pending["KeyId"], PendingWindowInDays=10)["DeletionDate"]
-    old_url = srv.base_url
 
     code = srv.terminate()
     assert code == 0, f"trentd exited with {code} on SIGTERM\n{srv.stderr()}"

@@ -73,7 +73,7 @@ def test_ciphertext_from_us_east_1_does_not_decrypt_in_eu_west_1(make_client):
 
 
 def test_key_arn_naming_another_region_is_not_found(make_client):
-    east, west = make_client("us-east-1"), make_client("eu-west-1")
+    east = make_client("us-east-1")
     kid = east.create_key()["KeyMetadata"]["KeyId"]
     # The east key's ARN, presented to the east endpoint but with the west region inside.
     expect_error("NotFoundException", east.describe_key, KeyId=key_arn(kid, "eu-west-1"))

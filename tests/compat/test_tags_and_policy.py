@@ -166,6 +166,14 @@ def test_put_key_policy_then_get_key_policy_returns_it(kms, new_key):
     assert json.loads(got) == json.loads(policy)
 
 
+def test_put_key_policy_without_policy_name_sets_default(kms, new_key):
+    kid = new_key()["KeyId"]
+    policy = custom_policy("noname-" + uuid.uuid4().hex)
+    kms.put_key_policy(KeyId=kid, Policy=policy)
+    assert json.loads(kms.get_key_policy(KeyId=kid)["Policy"]) == json.loads(policy)
+    assert kms.list_key_policies(KeyId=kid)["PolicyNames"] == ["default"]
+
+
 def test_create_key_with_policy_stores_it(kms):
     policy = custom_policy("create-" + uuid.uuid4().hex)
     kid = kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]

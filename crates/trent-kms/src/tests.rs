@@ -1,1 +1,962 @@
+//! Operation-level tests: JSON in, JSON or an AWS error code out, against a real SQLite store.
 
+use crate::{Caller, Clock, Kms, Operation};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use trent_crypto::RootKey;
+use trent_policy::Principal;
+use trent_store::sqlite::SqliteStore;
+use trent_wire::AwsError;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    kms: Kms,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+    let (root, _) = RootKey::generate().unwrap();
+    let kms = Kms::new(store, Arc::new(root), Arc::new(Clock::default()));
+    Env { _dir: dir, kms }
+}
+
+fn caller(region: &str) -> Caller {
+    Caller {
+        principal: Principal::root("111122223333"),
+        region: region.into(),
+    }
+}
+
+fn call_in(e: &Env, region: &str, op: &str, body: Value) -> Result<Value, (String, String)> {
+    let op = Operation::from_name(op).expect("known operation");
+    match e
+        .kms
+        .dispatch(op, &caller(region), body.to_string().as_bytes())
+    {
+        Ok(out) => Ok(serde_json::from_slice(&out).unwrap()),
+        Err(err) => Err((err.code().to_string(), err.message())),
+    }
+}
+
+fn call(e: &Env, op: &str, body: Value) -> Result<Value, (String, String)> {
+    call_in(e, "us-east-1", op, body)
+}
+
+fn code(r: Result<Value, (String, String)>) -> String {
+    match r {
+        Ok(v) => panic!("expected an error, got {v}"),
+        Err((c, _)) => c,
+    }
+}
+
+fn new_key(e: &Env) -> String {
+    call(e, "CreateKey", json!({})).unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn b64(b: &[u8]) -> String {
+    trent_wire::json::base64_encode(b)
+}
+
+fn unb64(v: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+}
+
+fn encrypt(e: &Env, key: &str, pt: &[u8], ctx: Value) -> String {
+    call(
+        e,
+        "Encrypt",
+        json!({"KeyId": key, "Plaintext": b64(pt), "EncryptionContext": ctx}),
+    )
+    .unwrap()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn create_key_returns_full_symmetric_metadata() {
+    let e = env();
+    let m = call(
+        &e,
+        "CreateKey",
+        json!({"Description": "d", "Tags": [{"TagKey": "k", "TagValue": "v"}]}),
+    )
+    .unwrap();
+    let m = &m["KeyMetadata"];
+    let id = m["KeyId"].as_str().unwrap();
+    assert_eq!(
+        m["Arn"],
+        format!("arn:aws:kms:us-east-1:111122223333:key/{id}")
+    );
+    assert_eq!(m["AWSAccountId"], "111122223333");
+    assert_eq!(m["KeyState"], "Enabled");
+    assert_eq!(m["Enabled"], true);
+    assert_eq!(m["KeySpec"], "SYMMETRIC_DEFAULT");
+    assert_eq!(m["CustomerMasterKeySpec"], "SYMMETRIC_DEFAULT");
+    assert_eq!(m["KeyUsage"], "ENCRYPT_DECRYPT");
+    assert_eq!(m["Origin"], "AWS_KMS");
+    assert_eq!(m["KeyManager"], "CUSTOMER");
+    assert_eq!(m["EncryptionAlgorithms"], json!(["SYMMETRIC_DEFAULT"]));
+    assert_eq!(m["MultiRegion"], false);
+    assert_eq!(m["Description"], "d");
+    assert!(m["CreationDate"].as_f64().unwrap() > 1.7e9);
+    let mid = m["CurrentKeyMaterialId"].as_str().unwrap();
+    assert!(
+        mid.len() == 64
+            && mid
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+    assert!(m.get("DeletionDate").is_none());
+}
+
+#[test]
+fn create_key_refuses_unsupported_and_incompatible_specs() {
+    let e = env();
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateKey",
+            json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"})
+        )),
+        "UnsupportedOperationException"
+    );
+    assert_eq!(
+        code(call(&e, "CreateKey", json!({"KeyUsage": "SIGN_VERIFY"}))),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(&e, "CreateKey", json!({"KeySpec": "AES_999"}))),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateKey",
+            json!({"KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT"})
+        )),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(&e, "CreateKey", json!({"CustomKeyStoreId": "cks-1"}))),
+        "CustomKeyStoreNotFoundException"
+    );
+    assert_eq!(
+        code(call(&e, "CreateKey", json!({"Policy": "{not json"}))),
+        "MalformedPolicyDocumentException"
+    );
+    assert_eq!(
+        code(call(&e, "CreateKey", json!({"Description": 5}))),
+        "SerializationException"
+    );
+}
+
+#[test]
+fn encrypt_then_decrypt_without_key_id_round_trips() {
+    let e = env();
+    let k = new_key(&e);
+    let ct = encrypt(&e, &k, b"attack at dawn", json!({"purpose": "test"}));
+    let out = call(
+        &e,
+        "Decrypt",
+        json!({"CiphertextBlob": ct, "EncryptionContext": {"purpose": "test"}}),
+    )
+    .unwrap();
+    assert_eq!(unb64(&out["Plaintext"]), b"attack at dawn");
+    assert_eq!(
+        out["KeyId"],
+        format!("arn:aws:kms:us-east-1:111122223333:key/{k}")
+    );
+    assert_eq!(out["EncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
+    assert_eq!(out["KeyMaterialId"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn decrypt_with_another_keys_id_is_incorrect_key() {
+    let e = env();
+    let (a, b) = (new_key(&e), new_key(&e));
+    let ct = encrypt(&e, &a, b"x", json!({}));
+    assert_eq!(
+        code(call(
+            &e,
+            "Decrypt",
+            json!({"CiphertextBlob": ct, "KeyId": b})
+        )),
+        "IncorrectKeyException"
+    );
+    assert!(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": a})).is_ok());
+    let missing = "00000000-0000-4000-8000-000000000000";
+    assert_eq!(
+        code(call(
+            &e,
+            "Decrypt",
+            json!({"CiphertextBlob": ct, "KeyId": missing})
+        )),
+        "NotFoundException"
+    );
+}
+
+#[test]
+fn decrypt_rejects_wrong_missing_or_shifted_encryption_context() {
+    let e = env();
+    let k = new_key(&e);
+    let ct = encrypt(&e, &k, b"x", json!({"ab": "c"}));
+    for ctx in [
+        json!({"a": "bc"}),
+        json!({}),
+        json!({"ab": "c", "d": "e"}),
+        json!({"ab": "C"}),
+    ] {
+        assert_eq!(
+            code(call(
+                &e,
+                "Decrypt",
+                json!({"CiphertextBlob": ct, "EncryptionContext": ctx})
+            )),
+            "InvalidCiphertextException",
+            "{ctx}"
+        );
+    }
+}
+
+#[test]
+fn decrypt_rejects_every_single_byte_tamper() {
+    let e = env();
+    let k = new_key(&e);
+    let ct = unb64(&json!(encrypt(&e, &k, b"payload", json!({}))));
+    for i in 0..ct.len() {
+        let mut t = ct.clone();
+        t[i] ^= 0x40;
+        let c = code(call(&e, "Decrypt", json!({"CiphertextBlob": b64(&t)})));
+        assert!(
+            ["InvalidCiphertextException", "NotFoundException"].contains(&c.as_str()),
+            "byte {i} flipped gave {c}"
+        );
+    }
+}
+
+#[test]
+fn encrypt_rejects_plaintext_over_4096_bytes_without_echoing_it() {
+    let e = env();
+    let k = new_key(&e);
+    let Err((c, m)) = call(
+        &e,
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": b64(&[b'S'; 4097])}),
+    ) else {
+        panic!()
+    };
+    assert_eq!(c, "ValidationException");
+    assert_eq!(
+        m,
+        "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
+    );
+    assert!(call(
+        &e,
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": b64(&[0; 4096])})
+    )
+    .is_ok());
+    assert_eq!(
+        code(call(&e, "Encrypt", json!({"KeyId": k}))),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": "***"}))),
+        "SerializationException"
+    );
+}
+
+#[test]
+fn disabled_key_refuses_crypto_until_enabled() {
+    let e = env();
+    let k = new_key(&e);
+    let ct = encrypt(&e, &k, b"x", json!({}));
+    call(&e, "DisableKey", json!({"KeyId": k})).unwrap();
+    assert_eq!(
+        call(&e, "DescribeKey", json!({"KeyId": k})).unwrap()["KeyMetadata"]["KeyState"],
+        "Disabled"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "Encrypt",
+            json!({"KeyId": k, "Plaintext": b64(b"x")})
+        )),
+        "DisabledException"
+    );
+    assert_eq!(
+        code(call(&e, "Decrypt", json!({"CiphertextBlob": ct}))),
+        "DisabledException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "GenerateDataKey",
+            json!({"KeyId": k, "KeySpec": "AES_256"})
+        )),
+        "DisabledException"
+    );
+    call(&e, "EnableKey", json!({"KeyId": k})).unwrap();
+    assert!(call(&e, "Decrypt", json!({"CiphertextBlob": ct})).is_ok());
+}
+
+#[test]
+fn schedule_and_cancel_deletion_follow_aws_states() {
+    let e = env();
+    let k = new_key(&e);
+    for bad in [6, 31] {
+        assert_eq!(
+            code(call(
+                &e,
+                "ScheduleKeyDeletion",
+                json!({"KeyId": k, "PendingWindowInDays": bad})
+            )),
+            "ValidationException"
+        );
+    }
+    let out = call(&e, "ScheduleKeyDeletion", json!({"KeyId": k})).unwrap();
+    assert_eq!(out["KeyState"], "PendingDeletion");
+    assert_eq!(out["PendingWindowInDays"], 30);
+    assert_eq!(
+        out["KeyId"],
+        format!("arn:aws:kms:us-east-1:111122223333:key/{k}")
+    );
+    let md = call(&e, "DescribeKey", json!({"KeyId": k})).unwrap();
+    assert_eq!(md["KeyMetadata"]["DeletionDate"], out["DeletionDate"]);
+    assert_eq!(
+        code(call(
+            &e,
+            "Encrypt",
+            json!({"KeyId": k, "Plaintext": b64(b"x")})
+        )),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(
+        code(call(&e, "ScheduleKeyDeletion", json!({"KeyId": k}))),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(
+        code(call(&e, "EnableKey", json!({"KeyId": k}))),
+        "KMSInvalidStateException"
+    );
+    call(&e, "CancelKeyDeletion", json!({"KeyId": k})).unwrap();
+    let md = call(&e, "DescribeKey", json!({"KeyId": k})).unwrap();
+    assert_eq!(md["KeyMetadata"]["KeyState"], "Disabled");
+    assert!(md["KeyMetadata"].get("DeletionDate").is_none());
+    assert_eq!(
+        code(call(&e, "CancelKeyDeletion", json!({"KeyId": k}))),
+        "KMSInvalidStateException"
+    );
+}
+
+#[test]
+fn sweep_destroys_keys_and_their_aliases_only_after_the_deletion_date() {
+    let e = env();
+    let (doomed, kept) = (new_key(&e), new_key(&e));
+    call(
+        &e,
+        "CreateAlias",
+        json!({"AliasName": "alias/doomed", "TargetKeyId": doomed}),
+    )
+    .unwrap();
+    call(
+        &e,
+        "CreateAlias",
+        json!({"AliasName": "alias/kept", "TargetKeyId": kept}),
+    )
+    .unwrap();
+    call(
+        &e,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": doomed, "PendingWindowInDays": 7}),
+    )
+    .unwrap();
+    e.kms.clock.advance(6 * 86400);
+    assert_eq!(e.kms.sweep_deletions().unwrap(), 0);
+    e.kms.clock.advance(2 * 86400);
+    assert_eq!(e.kms.sweep_deletions().unwrap(), 1);
+    assert_eq!(
+        code(call(&e, "DescribeKey", json!({"KeyId": doomed}))),
+        "NotFoundException"
+    );
+    let aliases = call(&e, "ListAliases", json!({})).unwrap();
+    let names: Vec<&str> = aliases["Aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["AliasName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alias/kept"]);
+    assert_eq!(e.kms.sweep_deletions().unwrap(), 0);
+}
+
+#[test]
+fn cancelled_deletion_is_not_swept() {
+    let e = env();
+    let k = new_key(&e);
+    call(
+        &e,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": k, "PendingWindowInDays": 7}),
+    )
+    .unwrap();
+    call(&e, "CancelKeyDeletion", json!({"KeyId": k})).unwrap();
+    e.kms.clock.advance(8 * 86400);
+    assert_eq!(e.kms.sweep_deletions().unwrap(), 0);
+    assert!(call(&e, "DescribeKey", json!({"KeyId": k})).is_ok());
+}
+
+#[test]
+fn aliases_follow_aws_naming_rules() {
+    let e = env();
+    let k = new_key(&e);
+    call(
+        &e,
+        "CreateAlias",
+        json!({"AliasName": "alias/app/prod", "TargetKeyId": k}),
+    )
+    .unwrap();
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateAlias",
+            json!({"AliasName": "alias/app/prod", "TargetKeyId": k})
+        )),
+        "AlreadyExistsException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateAlias",
+            json!({"AliasName": "alias/aws/mine", "TargetKeyId": k})
+        )),
+        "NotAuthorizedException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateAlias",
+            json!({"AliasName": "app", "TargetKeyId": k})
+        )),
+        "InvalidAliasNameException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateAlias",
+            json!({"AliasName": "alias/sp ace", "TargetKeyId": k})
+        )),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateAlias",
+            json!({"AliasName": "alias/x", "TargetKeyId": "alias/app/prod"})
+        )),
+        "NotFoundException"
+    );
+    let missing = "00000000-0000-4000-8000-000000000000";
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateAlias",
+            json!({"AliasName": "alias/x", "TargetKeyId": missing})
+        )),
+        "NotFoundException"
+    );
+    let arn = "arn:aws:kms:us-east-1:111122223333:alias/app/prod";
+    assert_eq!(
+        call(&e, "DescribeKey", json!({"KeyId": arn})).unwrap()["KeyMetadata"]["KeyId"],
+        k.as_str()
+    );
+    assert_eq!(
+        code(call(&e, "DeleteAlias", json!({"AliasName": "alias/nope"}))),
+        "NotFoundException"
+    );
+    call(&e, "DeleteAlias", json!({"AliasName": "alias/app/prod"})).unwrap();
+    assert_eq!(
+        code(call(&e, "DescribeKey", json!({"KeyId": "alias/app/prod"}))),
+        "NotFoundException"
+    );
+}
+
+#[test]
+fn update_alias_moves_new_encryptions_and_old_ciphertexts_still_decrypt() {
+    let e = env();
+    let (old, new) = (new_key(&e), new_key(&e));
+    call(
+        &e,
+        "CreateAlias",
+        json!({"AliasName": "alias/app", "TargetKeyId": old}),
+    )
+    .unwrap();
+    let ct_old = encrypt(&e, "alias/app", b"one", json!({}));
+    call(
+        &e,
+        "UpdateAlias",
+        json!({"AliasName": "alias/app", "TargetKeyId": new}),
+    )
+    .unwrap();
+    let out = call(
+        &e,
+        "Encrypt",
+        json!({"KeyId": "alias/app", "Plaintext": b64(b"two")}),
+    )
+    .unwrap();
+    assert!(out["KeyId"].as_str().unwrap().ends_with(&new));
+    assert_eq!(
+        unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": ct_old})).unwrap()["Plaintext"]),
+        b"one"
+    );
+    let listed = call(&e, "ListAliases", json!({"KeyId": new})).unwrap();
+    assert_eq!(listed["Aliases"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        code(call(
+            &e,
+            "UpdateAlias",
+            json!({"AliasName": "alias/none", "TargetKeyId": new})
+        )),
+        "NotFoundException"
+    );
+}
+
+#[test]
+fn regions_are_separate_and_arns_carry_the_partition() {
+    let e = env();
+    let k = new_key(&e);
+    assert_eq!(
+        code(call_in(&e, "eu-west-1", "DescribeKey", json!({"KeyId": k}))),
+        "NotFoundException"
+    );
+    assert_eq!(
+        call_in(&e, "eu-west-1", "ListKeys", json!({})).unwrap()["Keys"],
+        json!([])
+    );
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{k}");
+    assert_eq!(
+        code(call_in(
+            &e,
+            "eu-west-1",
+            "DescribeKey",
+            json!({"KeyId": arn})
+        )),
+        "NotFoundException"
+    );
+    let cn = call_in(&e, "cn-north-1", "CreateKey", json!({})).unwrap();
+    assert!(cn["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws-cn:kms:cn-north-1:111122223333:key/"));
+    let gov = call_in(&e, "us-gov-west-1", "CreateKey", json!({})).unwrap();
+    assert!(gov["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws-us-gov:kms:"));
+    let ct = encrypt(&e, &k, b"x", json!({}));
+    assert_eq!(
+        code(call_in(
+            &e,
+            "eu-west-1",
+            "Decrypt",
+            json!({"CiphertextBlob": ct})
+        )),
+        "InvalidCiphertextException"
+    );
+}
+
+#[test]
+fn other_accounts_keys_are_refused() {
+    let e = env();
+    let arn = "arn:aws:kms:us-east-1:999999999999:key/00000000-0000-4000-8000-000000000000";
+    assert_eq!(
+        code(call(
+            &e,
+            "Encrypt",
+            json!({"KeyId": arn, "Plaintext": b64(b"x")})
+        )),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn list_keys_pages_through_every_key_once() {
+    let e = env();
+    let mut made: Vec<String> = (0..5).map(|_| new_key(&e)).collect();
+    made.sort();
+    let mut seen = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut body = json!({"Limit": 2});
+        if let Some(m) = &marker {
+            body["Marker"] = json!(m);
+        }
+        let page = call(&e, "ListKeys", body).unwrap();
+        for k in page["Keys"].as_array().unwrap() {
+            assert!(k["KeyArn"]
+                .as_str()
+                .unwrap()
+                .ends_with(k["KeyId"].as_str().unwrap()));
+            seen.push(k["KeyId"].as_str().unwrap().to_string());
+        }
+        if page["Truncated"] == true {
+            marker = Some(page["NextMarker"].as_str().unwrap().to_string());
+        } else {
+            assert!(page.get("NextMarker").is_none());
+            break;
+        }
+    }
+    assert_eq!(seen, made);
+    assert_eq!(
+        code(call(&e, "ListKeys", json!({"Limit": 0}))),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(&e, "ListKeys", json!({"Marker": "garbage"}))),
+        "InvalidMarkerException"
+    );
+}
+
+#[test]
+fn tags_replace_remove_and_reject_reserved_keys() {
+    let e = env();
+    let k = new_key(&e);
+    call(&e, "TagResource", json!({"KeyId": k, "Tags": [{"TagKey": "env", "TagValue": "dev"}, {"TagKey": "team", "TagValue": "a"}]})).unwrap();
+    call(
+        &e,
+        "TagResource",
+        json!({"KeyId": k, "Tags": [{"TagKey": "env", "TagValue": "prod"}]}),
+    )
+    .unwrap();
+    let tags = call(&e, "ListResourceTags", json!({"KeyId": k})).unwrap();
+    assert_eq!(
+        tags["Tags"],
+        json!([{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "a"}])
+    );
+    let page = call(&e, "ListResourceTags", json!({"KeyId": k, "Limit": 1})).unwrap();
+    assert_eq!(page["Truncated"], true);
+    let rest = call(
+        &e,
+        "ListResourceTags",
+        json!({"KeyId": k, "Marker": page["NextMarker"]}),
+    )
+    .unwrap();
+    assert_eq!(rest["Tags"], json!([{"TagKey": "team", "TagValue": "a"}]));
+    call(
+        &e,
+        "UntagResource",
+        json!({"KeyId": k, "TagKeys": ["team"]}),
+    )
+    .unwrap();
+    assert_eq!(
+        call(&e, "ListResourceTags", json!({"KeyId": k})).unwrap()["Tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "TagResource",
+            json!({"KeyId": k, "Tags": [{"TagKey": "aws:x", "TagValue": "v"}]})
+        )),
+        "TagException"
+    );
+    let too_long = "k".repeat(129);
+    assert_eq!(
+        code(call(
+            &e,
+            "TagResource",
+            json!({"KeyId": k, "Tags": [{"TagKey": too_long, "TagValue": "v"}]})
+        )),
+        "ValidationException"
+    );
+    let many: Vec<Value> = (0..51)
+        .map(|i| json!({"TagKey": format!("t{i}"), "TagValue": ""}))
+        .collect();
+    assert_eq!(
+        code(call(&e, "TagResource", json!({"KeyId": k, "Tags": many}))),
+        "LimitExceededException"
+    );
+}
+
+#[test]
+fn key_policy_defaults_to_account_root_and_can_be_replaced() {
+    let e = env();
+    let k = new_key(&e);
+    let p = call(&e, "GetKeyPolicy", json!({"KeyId": k})).unwrap();
+    assert_eq!(p["PolicyName"], "default");
+    let doc: Value = serde_json::from_str(p["Policy"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["Version"], "2012-10-17");
+    assert_eq!(
+        doc["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:root"
+    );
+    assert_eq!(doc["Statement"][0]["Action"], "kms:*");
+    let new_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}]}).to_string();
+    call(
+        &e,
+        "PutKeyPolicy",
+        json!({"KeyId": k, "Policy": new_policy}),
+    )
+    .unwrap();
+    assert_eq!(
+        call(
+            &e,
+            "GetKeyPolicy",
+            json!({"KeyId": k, "PolicyName": "default"})
+        )
+        .unwrap()["Policy"],
+        new_policy
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "PutKeyPolicy",
+            json!({"KeyId": k, "Policy": "[]"})
+        )),
+        "MalformedPolicyDocumentException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "PutKeyPolicy",
+            json!({"KeyId": k, "Policy": "{\"Statement\": [{\"Effect\": \"Maybe\"}]}"})
+        )),
+        "MalformedPolicyDocumentException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "GetKeyPolicy",
+            json!({"KeyId": k, "PolicyName": "other"})
+        )),
+        "NotFoundException"
+    );
+    assert_eq!(
+        call(&e, "ListKeyPolicies", json!({"KeyId": k})).unwrap()["PolicyNames"],
+        json!(["default"])
+    );
+}
+
+#[test]
+fn data_keys_have_the_requested_size_and_decrypt_to_the_plaintext() {
+    let e = env();
+    let k = new_key(&e);
+    for (body, n) in [
+        (json!({"KeySpec": "AES_256"}), 32),
+        (json!({"KeySpec": "AES_128"}), 16),
+        (json!({"NumberOfBytes": 7}), 7),
+    ] {
+        let mut b = body.clone();
+        b["KeyId"] = json!(k);
+        b["EncryptionContext"] = json!({"f": "1"});
+        let out = call(&e, "GenerateDataKey", b).unwrap();
+        let pt = unb64(&out["Plaintext"]);
+        assert_eq!(pt.len(), n);
+        let back = call(
+            &e,
+            "Decrypt",
+            json!({"CiphertextBlob": out["CiphertextBlob"], "EncryptionContext": {"f": "1"}}),
+        )
+        .unwrap();
+        assert_eq!(unb64(&back["Plaintext"]), pt);
+    }
+    assert_eq!(
+        code(call(&e, "GenerateDataKey", json!({"KeyId": k}))),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "GenerateDataKey",
+            json!({"KeyId": k, "KeySpec": "AES_256", "NumberOfBytes": 32})
+        )),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "GenerateDataKey",
+            json!({"KeyId": k, "NumberOfBytes": 1025})
+        )),
+        "ValidationException"
+    );
+    let wp = call(
+        &e,
+        "GenerateDataKeyWithoutPlaintext",
+        json!({"KeyId": k, "KeySpec": "AES_256"}),
+    )
+    .unwrap();
+    assert!(wp.get("Plaintext").is_none());
+    assert_eq!(
+        unb64(
+            &call(
+                &e,
+                "Decrypt",
+                json!({"CiphertextBlob": wp["CiphertextBlob"]})
+            )
+            .unwrap()["Plaintext"]
+        )
+        .len(),
+        32
+    );
+}
+
+#[test]
+fn generate_random_checks_its_range() {
+    let e = env();
+    assert_eq!(
+        unb64(&call(&e, "GenerateRandom", json!({"NumberOfBytes": 1024})).unwrap()["Plaintext"])
+            .len(),
+        1024
+    );
+    for n in [0, 1025] {
+        assert_eq!(
+            code(call(&e, "GenerateRandom", json!({"NumberOfBytes": n}))),
+            "ValidationException"
+        );
+    }
+    let a = call(&e, "GenerateRandom", json!({"NumberOfBytes": 32})).unwrap();
+    let b = call(&e, "GenerateRandom", json!({"NumberOfBytes": 32})).unwrap();
+    assert_ne!(a["Plaintext"], b["Plaintext"]);
+}
+
+#[test]
+fn re_encrypt_moves_a_ciphertext_to_another_key_and_context() {
+    let e = env();
+    let (a, b) = (new_key(&e), new_key(&e));
+    let ct = encrypt(&e, &a, b"secret", json!({"s": "1"}));
+    let out = call(
+        &e,
+        "ReEncrypt",
+        json!({"CiphertextBlob": ct, "SourceEncryptionContext": {"s": "1"}, "DestinationKeyId": b, "DestinationEncryptionContext": {"d": "2"}}),
+    )
+    .unwrap();
+    assert!(out["SourceKeyId"].as_str().unwrap().ends_with(&a));
+    assert!(out["KeyId"].as_str().unwrap().ends_with(&b));
+    let back = call(
+        &e,
+        "Decrypt",
+        json!({"CiphertextBlob": out["CiphertextBlob"], "EncryptionContext": {"d": "2"}}),
+    )
+    .unwrap();
+    assert_eq!(unb64(&back["Plaintext"]), b"secret");
+    assert_eq!(
+        code(call(
+            &e,
+            "ReEncrypt",
+            json!({"CiphertextBlob": ct, "DestinationKeyId": b})
+        )),
+        "InvalidCiphertextException"
+    );
+}
+
+#[test]
+fn dry_run_checks_everything_and_performs_nothing() {
+    let e = env();
+    let k = new_key(&e);
+    assert_eq!(
+        code(call(
+            &e,
+            "Encrypt",
+            json!({"KeyId": k, "Plaintext": b64(b"x"), "DryRun": true})
+        )),
+        "DryRunOperationException"
+    );
+    call(&e, "DisableKey", json!({"KeyId": k})).unwrap();
+    assert_eq!(
+        code(call(
+            &e,
+            "Encrypt",
+            json!({"KeyId": k, "Plaintext": b64(b"x"), "DryRun": true})
+        )),
+        "DisabledException"
+    );
+}
+
+#[test]
+fn keys_and_ciphertexts_survive_reopening_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, bytes) = RootKey::generate().unwrap();
+    let open = |root: RootKey| {
+        let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        Kms::new(store, Arc::new(root), Arc::new(Clock::default()))
+    };
+    let c = caller("us-east-1");
+    let kms = open(root);
+    let m: Value =
+        serde_json::from_slice(&kms.dispatch(Operation::CreateKey, &c, b"{}").unwrap()).unwrap();
+    let k = m["KeyMetadata"]["KeyId"].as_str().unwrap();
+    let ct: Value = serde_json::from_slice(
+        &kms.dispatch(
+            Operation::Encrypt,
+            &c,
+            json!({"KeyId": k, "Plaintext": b64(b"durable")})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    drop(kms);
+    let kms = open(RootKey::from_bytes(&bytes).unwrap());
+    let out: Value = serde_json::from_slice(
+        &kms.dispatch(
+            Operation::Decrypt,
+            &c,
+            json!({"CiphertextBlob": ct["CiphertextBlob"]})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(unb64(&out["Plaintext"]), b"durable");
+    let (other_root, _) = RootKey::generate().unwrap();
+    let kms = open(other_root);
+    let err = kms
+        .dispatch(
+            Operation::Decrypt,
+            &c,
+            json!({"CiphertextBlob": ct["CiphertextBlob"]})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        "KMSInternalException",
+        "material under another root key must not unwrap"
+    );
+    assert_eq!(err.status(), 500);
+    assert!(
+        !err.message().contains(k),
+        "internal detail must not reach the client"
+    );
+}
+
+#[test]
+fn every_operation_answers_an_empty_body_with_an_aws_error_or_success() {
+    let e = env();
+    for op in Operation::ALL {
+        let r = e.kms.dispatch(*op, &caller("us-east-1"), b"");
+        if let Err(err) = r {
+            assert!(
+                err.status() < 500,
+                "{} on an empty body gave {}",
+                op.name(),
+                err.code()
+            );
+        }
+    }
+}
