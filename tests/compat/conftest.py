@@ -41,6 +41,7 @@ import botocore.awsrequest
 import botocore.credentials
 import pytest
 import requests
+from requests.structures import CaseInsensitiveDict
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -380,7 +381,7 @@ def now_utc() -> _dt.datetime:
 @dataclass
 class RawResponse:
     status: int
-    headers: dict
+    headers: CaseInsensitiveDict  # header names compare case-insensitively
     body: bytes
     json: Any = None
 
@@ -462,7 +463,7 @@ def send(prepared, body: bytes | None = None) -> RawResponse:
         parsed = r.json()
     except ValueError:
         parsed = None
-    return RawResponse(r.status_code, dict(r.headers), r.content, parsed)
+    return RawResponse(r.status_code, r.headers, r.content, parsed)
 
 
 def raw_call(base_url: str, operation: str | None, body: bytes | str | dict = b"{}", **kw) -> RawResponse:
@@ -502,7 +503,7 @@ def send_streaming(prepared, chunk: int = 64 * 1024) -> RawResponse:
         parsed = json.loads(data)
     except ValueError:
         parsed = None
-    return RawResponse(resp.status, dict(resp.getheaders()), data, parsed)
+    return RawResponse(resp.status, CaseInsensitiveDict(resp.getheaders()), data, parsed)
 
 
 # --------------------------------------------------------------------------------------
