@@ -18,9 +18,14 @@ if [ ! -f "$req" ]; then
     exit 1
 fi
 
-if [ ! -x "$venv/bin/python" ]; then
+# (Re)create the venv when it is missing or broken (e.g. its interpreter was removed).
+if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
     echo "compat-venv: creating $venv" >&2
-    "$python" -m venv "$venv"
+    if ! "$python" -m venv --clear "$venv"; then
+        echo "compat-venv: '$python -m venv' failed; on Debian/Ubuntu install python3-venv" >&2
+        exit 1
+    fi
+    rm -f "$stamp"
 fi
 
 # Hash the requirements together with the venv's Python version, so a venv rebuilt on

@@ -27,8 +27,12 @@ def test_unknown_operation_is_unknown_operation_exception(base_url):
 
 def test_target_of_another_service_is_unknown_operation(base_url):
     resp = raw_call(base_url, None, {}, target="AmazonSSM.GetParameter")
-    assert resp.status < 500, resp
-    assert resp.error_type in ("UnknownOperationException", "InvalidSignatureException"), resp
+    assert_error(resp, "UnknownOperationException")
+
+
+def test_missing_target_is_unknown_operation(base_url):
+    resp = raw_call(base_url, None, {})
+    assert_error(resp, "UnknownOperationException")
 
 
 @pytest.mark.parametrize(

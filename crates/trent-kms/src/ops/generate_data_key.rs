@@ -36,23 +36,16 @@ pub struct Response {
 pub(crate) fn make_data_key(
     kms: &Kms,
     caller: &Caller,
-    key_id: Option<String>,
-    number_of_bytes: Option<i64>,
-    key_spec: Option<String>,
-    grant_tokens: &Option<Vec<String>>,
-    context: Option<BTreeMap<String, String>>,
-    dry_run: Option<bool>,
+    req: Request,
 ) -> Result<(KeyRecord, SecretBytes, Vec<u8>), KmsError> {
     let mut v = Validator::new();
-    checks::key_id(&mut v, "keyId", &key_id);
-    v.range("numberOfBytes", number_of_bytes, 1, 1024).one_of(
-        "keySpec",
-        key_spec.as_deref(),
-        DATA_KEY_SPECS,
-    );
-    checks::grant_tokens(&mut v, grant_tokens);
+    checks::key_id(&mut v, "keyId", &req.key_id);
+    v.range("numberOfBytes", req.number_of_bytes, 1, 1024)
+        .one_of("keySpec", req.key_spec.as_deref(), DATA_KEY_SPECS);
+    checks::grant_tokens(&mut v, &req.grant_tokens);
     v.finish()?;
-    let n = match (number_of_bytes, key_spec.as_deref()) {
+    recipient_unsupported(&req.recipient)?;
+    let n = match (req.number_of_bytes, req.key_spec.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(KmsError::validation(
                 "Please specify either number of bytes or key spec, not both.",
@@ -67,29 +60,23 @@ pub(crate) fn make_data_key(
         (None, Some("AES_128")) => 16,
         (None, Some(_)) => 32,
     };
-    let rec = kms.find(caller, key_id.as_deref().unwrap_or_default(), true)?;
+    let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), true)?;
     require_usable(&rec)?;
     require_symmetric(&rec)?;
-    if dry_run == Some(true) {
+    if req.dry_run == Some(true) {
         return Err(KmsError::DryRun);
     }
     let plaintext = trent_crypto::random_secret(n).map_err(KmsError::internal)?;
-    let blob = kms.seal(&rec, &checks::context(context), plaintext.expose())?;
+    let blob = kms.seal(
+        &rec,
+        &checks::context(req.encryption_context),
+        plaintext.expose(),
+    )?;
     Ok((rec, plaintext, blob))
 }
 
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
-    recipient_unsupported(&req.recipient)?;
-    let (rec, plaintext, ciphertext_blob) = make_data_key(
-        kms,
-        caller,
-        req.key_id,
-        req.number_of_bytes,
-        req.key_spec,
-        &req.grant_tokens,
-        req.encryption_context,
-        req.dry_run,
-    )?;
+    let (rec, plaintext, ciphertext_blob) = make_data_key(kms, caller, req)?;
     Ok(Response {
         ciphertext_blob,
         plaintext,

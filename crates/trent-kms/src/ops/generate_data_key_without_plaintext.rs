@@ -24,16 +24,16 @@ pub struct Response {
 }
 
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
-    let (rec, _plaintext, ciphertext_blob) = make_data_key(
-        kms,
-        caller,
-        req.key_id,
-        req.number_of_bytes,
-        req.key_spec,
-        &req.grant_tokens,
-        req.encryption_context,
-        req.dry_run,
-    )?;
+    let shared = super::generate_data_key::Request {
+        key_id: req.key_id,
+        encryption_context: req.encryption_context,
+        number_of_bytes: req.number_of_bytes,
+        key_spec: req.key_spec,
+        grant_tokens: req.grant_tokens,
+        recipient: None,
+        dry_run: req.dry_run,
+    };
+    let (rec, _plaintext, ciphertext_blob) = make_data_key(kms, caller, shared)?;
     Ok(Response {
         ciphertext_blob,
         key_id: rec.arn(),
