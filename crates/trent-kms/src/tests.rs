@@ -960,3 +960,26 @@ fn every_operation_answers_an_empty_body_with_an_aws_error_or_success() {
         }
     }
 }
+
+#[test]
+fn compatibility_doc_lists_every_dispatched_operation_as_implemented() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/COMPATIBILITY.md"
+    ))
+    .unwrap();
+    for op in Operation::ALL {
+        let row = format!("| {} | ✅ implemented |", op.name());
+        assert!(
+            doc.contains(&row),
+            "docs/COMPATIBILITY.md does not list {} as implemented",
+            op.name()
+        );
+    }
+    let claimed = doc.matches("| ✅ implemented |").count();
+    assert_eq!(
+        claimed,
+        Operation::ALL.len(),
+        "the doc claims operations the server does not dispatch"
+    );
+}
