@@ -10,6 +10,7 @@
 //! Every primitive comes from aws-lc-rs; nothing here is hand-rolled.
 
 pub mod aead;
+pub mod asym;
 pub mod blob;
 pub mod context;
 mod root;
