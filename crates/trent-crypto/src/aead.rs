@@ -30,11 +30,7 @@ impl Aes256Gcm {
     }
 
     /// Encrypts `plaintext` under a fresh random IV. Returns `(iv, ciphertext || tag)`.
-    pub fn seal(
-        &self,
-        aad: &[u8],
-        plaintext: &[u8],
-    ) -> Result<([u8; IV_LEN], Vec<u8>), CryptoError> {
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<([u8; IV_LEN], Vec<u8>), CryptoError> {
         let mut iv = [0u8; IV_LEN];
         crate::fill_random(&mut iv)?;
         let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
@@ -46,12 +42,7 @@ impl Aes256Gcm {
     }
 
     /// Decrypts and authenticates `ciphertext || tag`.
-    pub fn open(
-        &self,
-        iv: &[u8],
-        aad: &[u8],
-        ciphertext_and_tag: &[u8],
-    ) -> Result<SecretBytes, CryptoError> {
+    pub fn open(&self, iv: &[u8], aad: &[u8], ciphertext_and_tag: &[u8]) -> Result<SecretBytes, CryptoError> {
         let iv: [u8; IV_LEN] = iv.try_into().map_err(|_| CryptoError::Invalid)?;
         if ciphertext_and_tag.len() < TAG_LEN {
             return Err(CryptoError::Invalid);
@@ -59,11 +50,7 @@ impl Aes256Gcm {
         let mut buf = SecretBytes::from_slice(ciphertext_and_tag);
         let n = self
             .0
-            .open_in_place(
-                Nonce::assume_unique_for_key(iv),
-                Aad::from(aad),
-                buf.as_mut_slice(),
-            )
+            .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), buf.as_mut_slice())
             .map_err(|_| CryptoError::Invalid)?
             .len();
         Ok(SecretBytes::from_slice(&buf.expose()[..n]))

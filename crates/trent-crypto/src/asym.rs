@@ -88,10 +88,7 @@ impl Spec {
     }
 
     pub fn is_hmac(self) -> bool {
-        matches!(
-            self,
-            Spec::Hmac224 | Spec::Hmac256 | Spec::Hmac384 | Spec::Hmac512
-        )
+        matches!(self, Spec::Hmac224 | Spec::Hmac256 | Spec::Hmac384 | Spec::Hmac512)
     }
 
     /// Curves that can do ECDH (KMS allows KEY_AGREEMENT on the NIST curves only).
@@ -391,9 +388,9 @@ pub fn generate(spec: Spec, agreement: bool) -> Result<Generated, AsymError> {
         });
     }
     if agreement {
-        let alg = spec.ecdh().ok_or_else(|| {
-            AsymError::Unsupported(format!("{} cannot be used for key agreement", spec.name()))
-        })?;
+        let alg = spec
+            .ecdh()
+            .ok_or_else(|| AsymError::Unsupported(format!("{} cannot be used for key agreement", spec.name())))?;
         let pk = agreement::PrivateKey::generate(alg)?;
         let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pk)?;
         let spki = pk.compute_public_key()?.as_der()?;
@@ -464,9 +461,7 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// SubjectPublicKeyInfo for ML-KEM (FIPS 203 OIDs 2.16.840.1.101.3.4.4.{1,2,3}, no parameters).
 fn mlkem_spki(oid_last: u8, key: &[u8]) -> Vec<u8> {
-    let oid = [
-        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04, oid_last,
-    ];
+    let oid = [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04, oid_last];
     let alg_id = der_tlv(0x30, &oid);
     let mut bits = vec![0u8];
     bits.extend_from_slice(key);
@@ -480,11 +475,7 @@ fn mlkem_key_from_spki(spki: &[u8], key_len: usize) -> Option<&[u8]> {
     (spki.len() > key_len).then(|| &spki[spki.len() - key_len..])
 }
 
-fn check_digest(
-    alg: SigningAlg,
-    mt: MessageType,
-    msg: &[u8],
-) -> Result<Option<digest::Digest>, AsymError> {
+fn check_digest(alg: SigningAlg, mt: MessageType, msg: &[u8]) -> Result<Option<digest::Digest>, AsymError> {
     match mt {
         MessageType::Raw => Ok(None),
         MessageType::Digest => {
@@ -494,15 +485,13 @@ fn check_digest(
                     alg.name()
                 ))
             })?;
-            digest::Digest::import_less_safe(msg, d)
-                .map(Some)
-                .map_err(|_| {
-                    AsymError::Invalid(format!(
-                        "Digest is invalid length for algorithm {}: it must be {} bytes.",
-                        alg.name(),
-                        d.output_len
-                    ))
-                })
+            digest::Digest::import_less_safe(msg, d).map(Some).map_err(|_| {
+                AsymError::Invalid(format!(
+                    "Digest is invalid length for algorithm {}: it must be {} bytes.",
+                    alg.name(),
+                    d.output_len
+                ))
+            })
         }
     }
 }
@@ -521,8 +510,7 @@ fn require_alg(spec: Spec, alg: SigningAlg) -> Result<(), AsymError> {
 
 /// Ed25519 private key as aws-lc's 64-byte form (seed || public key).
 fn ed25519_expanded(private_pkcs8: &SecretBytes) -> Result<(SecretBytes, [u8; 32]), AsymError> {
-    let kp =
-        sig::Ed25519KeyPair::from_pkcs8(private_pkcs8.expose()).map_err(|_| AsymError::Internal)?;
+    let kp = sig::Ed25519KeyPair::from_pkcs8(private_pkcs8.expose()).map_err(|_| AsymError::Internal)?;
     let seed = kp.seed()?;
     let seed_bin = AsBigEndian::<aws_lc_rs::encoding::Curve25519SeedBin>::as_be_bytes(&seed)?;
     let mut public = [0u8; 32];
@@ -570,8 +558,7 @@ pub fn sign(
     }
     if let Some(ecdsa) = spec.ecdsa_signing() {
         let digest = check_digest(alg, mt, msg)?;
-        let kp = sig::EcdsaKeyPair::from_pkcs8(ecdsa, private.expose())
-            .map_err(|_| AsymError::Internal)?;
+        let kp = sig::EcdsaKeyPair::from_pkcs8(ecdsa, private.expose()).map_err(|_| AsymError::Internal)?;
         let s = match digest {
             Some(d) => kp.sign_digest(&d)?,
             None => kp.sign(&aws_lc_rs::rand::SystemRandom::new(), msg)?,
@@ -585,8 +572,7 @@ pub fn sign(
                     "ED25519_SHA_512 accepts only MessageType RAW.".into(),
                 ));
             }
-            let kp = sig::Ed25519KeyPair::from_pkcs8(private.expose())
-                .map_err(|_| AsymError::Internal)?;
+            let kp = sig::Ed25519KeyPair::from_pkcs8(private.expose()).map_err(|_| AsymError::Internal)?;
             Ok(kp.sign(msg).as_ref().to_vec())
         }
         SigningAlg::Ed25519PhSha512 => {
@@ -616,8 +602,7 @@ pub fn sign(
                 ));
             }
             let (salg, _) = spec.mldsa().ok_or(AsymError::Internal)?;
-            let kp = sig::PqdsaKeyPair::from_pkcs8(salg, private.expose())
-                .map_err(|_| AsymError::Internal)?;
+            let kp = sig::PqdsaKeyPair::from_pkcs8(salg, private.expose()).map_err(|_| AsymError::Internal)?;
             let mut out = vec![0u8; salg.signature_len()];
             let n = kp.sign(msg, &mut out)?;
             out.truncate(n);
@@ -680,13 +665,7 @@ pub fn verify(
         }
         // SAFETY: 64-byte digest, 64-byte signature (checked), 32-byte public key, no context.
         unsafe {
-            aws_lc_sys::ED25519ph_verify_digest(
-                d.as_ptr(),
-                signature.as_ptr(),
-                raw.as_ptr(),
-                std::ptr::null(),
-                0,
-            ) == 1
+            aws_lc_sys::ED25519ph_verify_digest(d.as_ptr(), signature.as_ptr(), raw.as_ptr(), std::ptr::null(), 0) == 1
         }
     } else if let Some((_, valg)) = spec.mldsa() {
         sig::UnparsedPublicKey::new(valg, public_spki)
@@ -699,12 +678,7 @@ pub fn verify(
 }
 
 /// RSA-OAEP encryption with the public key; the output is the raw OAEP ciphertext.
-pub fn rsa_encrypt(
-    spec: Spec,
-    public_spki: &[u8],
-    alg: Oaep,
-    plaintext: &[u8],
-) -> Result<Vec<u8>, AsymError> {
+pub fn rsa_encrypt(spec: Spec, public_spki: &[u8], alg: Oaep, plaintext: &[u8]) -> Result<Vec<u8>, AsymError> {
     let max = spec.oaep_max_plaintext(alg).ok_or(AsymError::Internal)?;
     if plaintext.len() > max {
         return Err(AsymError::Invalid(format!(
@@ -722,13 +696,8 @@ pub fn rsa_encrypt(
 }
 
 /// RSA-OAEP decryption. Any failure is reported the same way (no padding oracle).
-pub fn rsa_decrypt(
-    private: &SecretBytes,
-    alg: Oaep,
-    ciphertext: &[u8],
-) -> Result<SecretBytes, CryptoError> {
-    let pk = rsa::PrivateDecryptingKey::from_pkcs8(private.expose())
-        .map_err(|_| CryptoError::Internal)?;
+pub fn rsa_decrypt(private: &SecretBytes, alg: Oaep, ciphertext: &[u8]) -> Result<SecretBytes, CryptoError> {
+    let pk = rsa::PrivateDecryptingKey::from_pkcs8(private.expose()).map_err(|_| CryptoError::Internal)?;
     let key = rsa::OaepPrivateDecryptingKey::new(pk).map_err(|_| CryptoError::Internal)?;
     let mut out = SecretBytes::zeroed(key.min_output_size());
     let n = key
@@ -741,18 +710,11 @@ pub fn rsa_decrypt(
 /// HMAC of `msg` under an HMAC key of `spec`.
 pub fn mac(spec: Spec, key: &SecretBytes, msg: &[u8]) -> Result<Vec<u8>, AsymError> {
     let (alg, _) = spec.hmac().ok_or(AsymError::Internal)?;
-    Ok(hmac::sign(&hmac::Key::new(alg, key.expose()), msg)
-        .as_ref()
-        .to_vec())
+    Ok(hmac::sign(&hmac::Key::new(alg, key.expose()), msg).as_ref().to_vec())
 }
 
 /// Constant-time MAC check.
-pub fn mac_verify(
-    spec: Spec,
-    key: &SecretBytes,
-    msg: &[u8],
-    tag: &[u8],
-) -> Result<bool, AsymError> {
+pub fn mac_verify(spec: Spec, key: &SecretBytes, msg: &[u8], tag: &[u8]) -> Result<bool, AsymError> {
     let (alg, _) = spec.hmac().ok_or(AsymError::Internal)?;
     Ok(hmac::verify(&hmac::Key::new(alg, key.expose()), msg, tag).is_ok())
 }
@@ -760,8 +722,7 @@ pub fn mac_verify(
 /// Raw ECDH shared secret (the x-coordinate) with a peer's DER SPKI public key on the same curve.
 pub fn ecdh(spec: Spec, private: &SecretBytes, peer_spki: &[u8]) -> Result<SecretBytes, AsymError> {
     let alg = spec.ecdh().ok_or(AsymError::Internal)?;
-    let pk = agreement::PrivateKey::from_private_key_der(alg, private.expose())
-        .map_err(|_| AsymError::Internal)?;
+    let pk = agreement::PrivateKey::from_private_key_der(alg, private.expose()).map_err(|_| AsymError::Internal)?;
     let peer = agreement::UnparsedPublicKey::new(alg, peer_spki);
     agreement::agree(
         &pk,
@@ -790,21 +751,12 @@ pub fn encapsulate(spec: Spec, public_spki: &[u8]) -> Result<(Vec<u8>, SecretByt
 
 /// ML-KEM decapsulation. A ciphertext of the wrong length is the caller's error; a well-formed
 /// but wrong ciphertext yields ML-KEM's implicit-rejection secret, as the standard requires.
-pub fn decapsulate(
-    spec: Spec,
-    private: &SecretBytes,
-    ciphertext: &[u8],
-) -> Result<SecretBytes, AsymError> {
+pub fn decapsulate(spec: Spec, private: &SecretBytes, ciphertext: &[u8]) -> Result<SecretBytes, AsymError> {
     let (alg, _) = spec.mlkem().ok_or(AsymError::Internal)?;
     let dk = kem::DecapsulationKey::new(alg, private.expose()).map_err(|_| AsymError::Internal)?;
     let ss = dk
         .decapsulate(kem::Ciphertext::from(ciphertext))
-        .map_err(|_| {
-            AsymError::Invalid(format!(
-                "The ciphertext is not a valid {} ciphertext.",
-                spec.name()
-            ))
-        })?;
+        .map_err(|_| AsymError::Invalid(format!("The ciphertext is not a valid {} ciphertext.", spec.name())))?;
     Ok(SecretBytes::from_slice(ss.as_ref()))
 }
 
@@ -827,37 +779,13 @@ mod tests {
             for &alg in spec.signing_algorithms() {
                 let s = sign(spec, &g.private, alg, MessageType::Raw, b"release v1.0").unwrap();
                 assert!(
-                    verify(
-                        spec,
-                        &g.public_spki,
-                        alg,
-                        MessageType::Raw,
-                        b"release v1.0",
-                        &s
-                    )
-                    .unwrap(),
+                    verify(spec, &g.public_spki, alg, MessageType::Raw, b"release v1.0", &s).unwrap(),
                     "{spec:?} {alg:?}"
                 );
-                assert!(!verify(
-                    spec,
-                    &g.public_spki,
-                    alg,
-                    MessageType::Raw,
-                    b"release v1.1",
-                    &s
-                )
-                .unwrap());
+                assert!(!verify(spec, &g.public_spki, alg, MessageType::Raw, b"release v1.1", &s).unwrap());
                 let mut bad = s.clone();
                 bad[s.len() / 2] ^= 1;
-                assert!(!verify(
-                    spec,
-                    &g.public_spki,
-                    alg,
-                    MessageType::Raw,
-                    b"release v1.0",
-                    &bad
-                )
-                .unwrap());
+                assert!(!verify(spec, &g.public_spki, alg, MessageType::Raw, b"release v1.0", &bad).unwrap());
             }
         }
     }
@@ -990,9 +918,7 @@ mod tests {
         for spec in [Spec::MlKem512, Spec::MlKem768, Spec::MlKem1024] {
             let g = generate(spec, false).unwrap();
             let (ct, ss) = encapsulate(spec, &g.public_spki).unwrap();
-            assert!(decapsulate(spec, &g.private, &ct)
-                .unwrap()
-                .ct_eq(ss.expose()));
+            assert!(decapsulate(spec, &g.private, &ct).unwrap().ct_eq(ss.expose()));
             assert!(decapsulate(spec, &g.private, &ct[1..]).is_err());
         }
     }

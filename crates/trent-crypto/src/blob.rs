@@ -130,10 +130,7 @@ mod tests {
             let mut t = b.clone();
             t[i] ^= 0x01;
             if let Ok(p) = parse(&t) {
-                assert!(
-                    open(&k, &p, b"ctx").is_err(),
-                    "flip at byte {i} went unnoticed"
-                );
+                assert!(open(&k, &p, b"ctx").is_err(), "flip at byte {i} went unnoticed");
             }
         }
     }

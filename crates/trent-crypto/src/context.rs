@@ -8,12 +8,7 @@ use std::collections::BTreeMap;
 
 /// Encodes a map (already sorted by key, since it is a `BTreeMap` of byte-ordered strings).
 pub fn encode(ctx: &BTreeMap<String, String>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        4 + ctx
-            .iter()
-            .map(|(k, v)| 8 + k.len() + v.len())
-            .sum::<usize>(),
-    );
+    let mut out = Vec::with_capacity(4 + ctx.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>());
     out.extend_from_slice(&(ctx.len() as u32).to_be_bytes());
     for (k, v) in ctx {
         out.extend_from_slice(&(k.len() as u32).to_be_bytes());
@@ -30,19 +25,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn m(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn shifted_boundaries_do_not_collide() {
         assert_ne!(encode(&m(&[("ab", "c")])), encode(&m(&[("a", "bc")])));
-        assert_ne!(
-            encode(&m(&[("a", "b"), ("c", "d")])),
-            encode(&m(&[("a", "bcd")]))
-        );
+        assert_ne!(encode(&m(&[("a", "b"), ("c", "d")])), encode(&m(&[("a", "bcd")])));
         assert_ne!(encode(&m(&[])), encode(&m(&[("", "")])));
     }
 

@@ -23,9 +23,7 @@ impl std::fmt::Display for RootKeyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RootKeyError::BadLength(n) => write!(f, "root key must be 32 bytes, got {n}"),
-            RootKeyError::Mismatch => {
-                f.write_str("root key does not match the one this store was created with")
-            }
+            RootKeyError::Mismatch => f.write_str("root key does not match the one this store was created with"),
             RootKeyError::Crypto(e) => write!(f, "{e}"),
         }
     }
@@ -70,16 +68,8 @@ impl RootKey {
     }
 
     /// Wraps `secret` for storage, bound to `(purpose, id, sub)`.
-    pub fn wrap(
-        &self,
-        purpose: &str,
-        id: &str,
-        sub: &[u8],
-        secret: &SecretBytes,
-    ) -> Result<Vec<u8>, CryptoError> {
-        let (iv, ct) = self
-            .aead
-            .seal(&wrap_aad(purpose, id, sub), secret.expose())?;
+    pub fn wrap(&self, purpose: &str, id: &str, sub: &[u8], secret: &SecretBytes) -> Result<Vec<u8>, CryptoError> {
+        let (iv, ct) = self.aead.seal(&wrap_aad(purpose, id, sub), secret.expose())?;
         let mut out = Vec::with_capacity(1 + IV_LEN + ct.len());
         out.push(WRAP_VERSION);
         out.extend_from_slice(&iv);
@@ -88,13 +78,7 @@ impl RootKey {
     }
 
     /// Unwraps what [`RootKey::wrap`] produced with the same binding.
-    pub fn unwrap(
-        &self,
-        purpose: &str,
-        id: &str,
-        sub: &[u8],
-        wrapped: &[u8],
-    ) -> Result<SecretBytes, CryptoError> {
+    pub fn unwrap(&self, purpose: &str, id: &str, sub: &[u8], wrapped: &[u8]) -> Result<SecretBytes, CryptoError> {
         if wrapped.len() < 1 + IV_LEN + TAG_LEN || wrapped[0] != WRAP_VERSION {
             return Err(CryptoError::Invalid);
         }
@@ -107,12 +91,7 @@ impl RootKey {
 
     /// A value stored beside the data, so a later start can tell a wrong root key at once.
     pub fn check_value(&self) -> Result<Vec<u8>, CryptoError> {
-        self.wrap(
-            "root-check",
-            "",
-            b"",
-            &SecretBytes::from_slice(CHECK_PLAINTEXT),
-        )
+        self.wrap("root-check", "", b"", &SecretBytes::from_slice(CHECK_PLAINTEXT))
     }
 
     pub fn verify_check_value(&self, check: &[u8]) -> Result<(), RootKeyError> {
@@ -132,10 +111,7 @@ mod tests {
         let (root, _) = RootKey::generate().unwrap();
         let secret = SecretBytes::from_slice(&[9u8; 32]);
         let w = root.wrap("kms-key", "key-1", b"mat-1", &secret).unwrap();
-        assert!(root
-            .unwrap("kms-key", "key-1", b"mat-1", &w)
-            .unwrap()
-            .ct_eq(&[9u8; 32]));
+        assert!(root.unwrap("kms-key", "key-1", b"mat-1", &w).unwrap().ct_eq(&[9u8; 32]));
         assert!(root.unwrap("kms-key", "key-2", b"mat-1", &w).is_err());
         assert!(root.unwrap("kms-key", "key-1", b"mat-2", &w).is_err());
         assert!(root.unwrap("access-key", "key-1", b"mat-1", &w).is_err());

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use trent_wire::validate::Validator;
 
 pub(crate) fn key_id(v: &mut Validator, field: &str, value: &Option<String>) {
-    v.required(field, value)
-        .len(field, value.as_deref(), 1, 2048);
+    v.required(field, value).len(field, value.as_deref(), 1, 2048);
 }
 
 pub(crate) fn optional_key_id(v: &mut Validator, field: &str, value: &Option<String>) {
@@ -65,14 +64,9 @@ pub(crate) fn policy(v: &mut Validator, value: Option<&str>) {
 /// A key policy must be a JSON policy document: an object with a `Statement` (one statement or
 /// a list), each an object whose `Effect` is Allow or Deny. Evaluation comes with IAM support.
 pub(crate) fn policy_document(text: &str) -> Result<(), KmsError> {
-    let bad = |m: &str| {
-        KmsError::MalformedPolicyDocument(format!("The new key policy is not valid: {m}"))
-    };
-    let doc: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| bad("it is not valid JSON"))?;
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| bad("it must be a JSON object"))?;
+    let bad = |m: &str| KmsError::MalformedPolicyDocument(format!("The new key policy is not valid: {m}"));
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("it is not valid JSON"))?;
+    let obj = doc.as_object().ok_or_else(|| bad("it must be a JSON object"))?;
     if let Some(version) = obj.get("Version") {
         if !matches!(version.as_str(), Some("2012-10-17") | Some("2008-10-17")) {
             return Err(bad("Version must be \"2012-10-17\" or \"2008-10-17\""));
@@ -84,13 +78,8 @@ pub(crate) fn policy_document(text: &str) -> Result<(), KmsError> {
         _ => return Err(bad("it must contain a Statement")),
     };
     for s in statements {
-        let s = s
-            .as_object()
-            .ok_or_else(|| bad("each Statement must be an object"))?;
-        if !matches!(
-            s.get("Effect").and_then(|e| e.as_str()),
-            Some("Allow") | Some("Deny")
-        ) {
+        let s = s.as_object().ok_or_else(|| bad("each Statement must be an object"))?;
+        if !matches!(s.get("Effect").and_then(|e| e.as_str()), Some("Allow") | Some("Deny")) {
             return Err(bad("each Statement needs an Effect of Allow or Deny"));
         }
         if !s.contains_key("Principal") && !s.contains_key("NotPrincipal") {
@@ -132,12 +121,8 @@ fn tag_chars_ok(s: &str) -> bool {
 /// Model constraints on tags (ValidationException), then AWS's tag rules (TagException).
 pub(crate) fn tags(v: &mut Validator, tags: &[Tag]) -> Result<(), KmsError> {
     for t in tags {
-        v.len("tags.member.tagKey", Some(&t.tag_key), 1, 128).len(
-            "tags.member.tagValue",
-            Some(&t.tag_value),
-            0,
-            256,
-        );
+        v.len("tags.member.tagKey", Some(&t.tag_key), 1, 128)
+            .len("tags.member.tagValue", Some(&t.tag_value), 0, 256);
     }
     v.finish()?;
     for t in tags {
@@ -149,8 +134,7 @@ pub(crate) fn tags(v: &mut Validator, tags: &[Tag]) -> Result<(), KmsError> {
         }
         if !tag_chars_ok(&t.tag_key) || !tag_chars_ok(&t.tag_value) {
             return Err(KmsError::Tag(
-                "Tags may contain only letters, numbers, spaces and the characters _ . : / = + - @"
-                    .into(),
+                "Tags may contain only letters, numbers, spaces and the characters _ . : / = + - @".into(),
             ));
         }
     }
@@ -181,11 +165,7 @@ pub(crate) fn alias_name(v: &mut Validator, value: &Option<String>) -> Result<()
         .pattern(
             "aliasName",
             value.as_deref(),
-            |s| {
-                !s.is_empty()
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"/_-:".contains(&b))
-            },
+            |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-:".contains(&b)),
             "^[a-zA-Z0-9:/_-]+$",
         );
     v.finish()?;

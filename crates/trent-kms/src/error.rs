@@ -23,6 +23,8 @@ pub enum KmsError {
     NotAuthorized(String),
     UnsupportedOperation(String),
     CustomKeyStoreNotFound,
+    InvalidSignature,
+    InvalidMac,
     /// A failure of ours. The detail is logged where the error is mapped, never sent.
     Internal(String),
 }
@@ -39,6 +41,17 @@ impl KmsError {
 impl From<WireError> for KmsError {
     fn from(e: WireError) -> Self {
         KmsError::Wire(e)
+    }
+}
+
+impl From<trent_crypto::asym::AsymError> for KmsError {
+    fn from(e: trent_crypto::asym::AsymError) -> Self {
+        use trent_crypto::asym::AsymError;
+        match e {
+            AsymError::Invalid(m) => KmsError::validation(m),
+            AsymError::Unsupported(m) => KmsError::InvalidKeyUsage(m),
+            AsymError::Internal => KmsError::Internal("asymmetric primitive failed".into()),
+        }
     }
 }
 
@@ -68,6 +81,8 @@ impl AwsError for KmsError {
             KmsError::NotAuthorized(_) => "NotAuthorizedException",
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
             KmsError::CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
+            KmsError::InvalidSignature => "KMSInvalidSignatureException",
+            KmsError::InvalidMac => "KMSInvalidMacException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
@@ -90,11 +105,16 @@ impl AwsError for KmsError {
                 "The key ID in the request does not identify a KMS key that can perform this operation.".into()
             }
             KmsError::InvalidCiphertext => {
-                "The ciphertext is invalid, was not produced by this KMS key, or the encryption context does not match.".into()
+                "The ciphertext is invalid, was not produced by this KMS key, or the encryption context does not match."
+                    .into()
             }
             KmsError::DryRun => "The request would have succeeded, but the DryRun option is set.".into(),
             KmsError::InvalidMarker => "The marker is not valid for this request.".into(),
             KmsError::CustomKeyStoreNotFound => "Custom key stores are not supported by this server.".into(),
+            KmsError::InvalidSignature => {
+                "The signature is not valid for this message, key and signing algorithm.".into()
+            }
+            KmsError::InvalidMac => "The MAC is not valid for this message, key and MAC algorithm.".into(),
             KmsError::Internal(_) => "An internal error occurred. Try again later.".into(),
         }
     }

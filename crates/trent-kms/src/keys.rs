@@ -1,8 +1,6 @@
 //! Finding keys, checking their state, and the crypto every data operation shares.
 
-use crate::model::{
-    AliasRecord, KeyRecord, KeyState, Material, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT,
-};
+use crate::model::{AliasRecord, KeyRecord, KeyState, Material, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT};
 use crate::{Caller, Kms, KmsError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -51,8 +49,7 @@ pub(crate) fn looks_like_key_id(s: &str) -> bool {
                 c.is_ascii_hexdigit()
             }
         });
-    let mrk =
-        s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
+    let mrk = s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
     uuid || mrk
 }
 
@@ -82,23 +79,15 @@ impl Kms {
         };
         if let Some(arn) = id.strip_prefix("arn:").map(|_| Arn::parse(id)) {
             let arn = arn.ok_or_else(|| not_found_key(id))?;
-            if arn.service != "kms"
-                || arn.region != caller.region
-                || arn.partition != caller.partition()
-            {
-                return Err(KmsError::NotFound(format!(
-                    "Key '{}' does not exist",
-                    truncate(id)
-                )));
+            if arn.service != "kms" || arn.region != caller.region || arn.partition != caller.partition() {
+                return Err(KmsError::NotFound(format!("Key '{}' does not exist", truncate(id))));
             }
             if arn.account != caller.account() {
-                return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(
-                    format!(
-                        "User: {} is not authorized to use '{}' in another account",
-                        caller.principal.arn(caller.partition()),
-                        truncate(id)
-                    ),
-                )));
+                return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(format!(
+                    "User: {} is not authorized to use '{}' in another account",
+                    caller.principal.arn(caller.partition()),
+                    truncate(id)
+                ))));
             }
             if let Some(key_id) = arn.resource.strip_prefix("key/") {
                 if looks_like_key_id(key_id) {
@@ -118,12 +107,7 @@ impl Kms {
         Err(not_found_key(id))
     }
 
-    fn resolve_alias(
-        &self,
-        tx: &mut dyn Txn,
-        caller: &Caller,
-        alias: &str,
-    ) -> Result<KeyRef, KmsError> {
+    fn resolve_alias(&self, tx: &mut dyn Txn, caller: &Caller, alias: &str) -> Result<KeyRef, KmsError> {
         let rec = self.load_alias(tx, caller, alias)?;
         Ok(KeyRef {
             account: caller.account().to_string(),
@@ -132,16 +116,8 @@ impl Kms {
         })
     }
 
-    pub(crate) fn load_alias(
-        &self,
-        tx: &mut dyn Txn,
-        caller: &Caller,
-        alias: &str,
-    ) -> Result<AliasRecord, KmsError> {
-        let raw = tx.get(
-            T_ALIAS,
-            &alias_store_key(caller.account(), &caller.region, alias),
-        )?;
+    pub(crate) fn load_alias(&self, tx: &mut dyn Txn, caller: &Caller, alias: &str) -> Result<AliasRecord, KmsError> {
+        let raw = tx.get(T_ALIAS, &alias_store_key(caller.account(), &caller.region, alias))?;
         let raw = raw.ok_or_else(|| {
             KmsError::NotFound(format!(
                 "Alias '{}' is not found.",
@@ -176,15 +152,23 @@ impl Kms {
     }
 
     /// Reads a key by any accepted identifier.
-    pub fn find(
-        &self,
-        caller: &Caller,
-        id: &str,
-        allow_alias: bool,
-    ) -> Result<KeyRecord, KmsError> {
+    pub fn find(&self, caller: &Caller, id: &str, allow_alias: bool) -> Result<KeyRecord, KmsError> {
         let mut tx = self.store.read()?;
         let r = self.resolve(&mut *tx, caller, id, allow_alias)?;
         self.load(&mut *tx, &r)
+    }
+
+    /// An Enabled asymmetric or HMAC key with `usage`, found by any identifier (aliases too).
+    pub(crate) fn find_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+        usage: &str,
+    ) -> Result<(KeyRecord, trent_crypto::asym::Spec), KmsError> {
+        let rec = self.find(caller, id, true)?;
+        require_usable(&rec)?;
+        let spec = require_asymmetric(&rec, usage)?;
+        Ok((rec, spec))
     }
 
     /// Read-modify-write of one key in a single write transaction; durable when this returns.
@@ -209,13 +193,17 @@ impl Kms {
 
     /// New random material for `key_id`, wrapped under the root key.
     pub(crate) fn new_material(&self, key_id: &str, now_ms: i64) -> Result<Material, KmsError> {
-        let secret =
-            trent_crypto::random_secret(trent_crypto::aead::KEY_LEN).map_err(KmsError::internal)?;
+        let secret = trent_crypto::random_secret(trent_crypto::aead::KEY_LEN).map_err(KmsError::internal)?;
+        self.wrap_material(key_id, &secret, now_ms)
+    }
+
+    /// Wraps `secret` (AES key, private key, HMAC key) as a new material of `key_id`.
+    pub(crate) fn wrap_material(&self, key_id: &str, secret: &SecretBytes, now_ms: i64) -> Result<Material, KmsError> {
         let mut mid = [0u8; blob::MATERIAL_ID_LEN];
         trent_crypto::fill_random(&mut mid).map_err(KmsError::internal)?;
         let wrapped = self
             .root
-            .wrap(WRAP_PURPOSE, key_id, &mid, &secret)
+            .wrap(WRAP_PURPOSE, key_id, &mid, secret)
             .map_err(KmsError::internal)?;
         Ok(Material {
             id: hex::encode(mid),
@@ -224,18 +212,9 @@ impl Kms {
         })
     }
 
-    fn material_key(
-        &self,
-        rec: &KeyRecord,
-        material_id: &str,
-    ) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
+    fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
         let cache_key = (rec.key_id.clone(), material_id.to_string());
-        if let Some(k) = self
-            .materials
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&cache_key).cloned())
-        {
+        if let Some(k) = self.materials.lock().ok().and_then(|m| m.get(&cache_key).cloned()) {
             return Ok(Some(k));
         }
         let Some(m) = rec.materials.iter().find(|m| m.id == material_id) else {
@@ -262,6 +241,86 @@ impl Kms {
         Ok(Some(k))
     }
 
+    /// The unwrapped current material of an asymmetric or HMAC key (its private key).
+    pub(crate) fn private_key(&self, rec: &KeyRecord) -> Result<SecretBytes, KmsError> {
+        let m = rec
+            .materials
+            .iter()
+            .find(|m| m.id == rec.current_material)
+            .ok_or_else(|| KmsError::internal(format!("key {} has no current material", rec.key_id)))?;
+        let mid = hex::decode(&m.id).map_err(KmsError::internal)?;
+        let wrapped = STANDARD.decode(&m.wrapped).map_err(KmsError::internal)?;
+        self.root
+            .unwrap(WRAP_PURPOSE, &rec.key_id, &mid, &wrapped)
+            .map_err(|_| {
+                KmsError::internal(format!(
+                    "key material of {} does not unwrap under the root key",
+                    rec.key_id
+                ))
+            })
+    }
+
+    /// Encrypts under any ENCRYPT_DECRYPT key: an AES blob for symmetric keys, raw RSA-OAEP for
+    /// RSA keys. Checks usage, algorithm and context first; with `dry_run`, stops there.
+    pub(crate) fn encrypt_any(
+        &self,
+        rec: &KeyRecord,
+        ctx: &BTreeMap<String, String>,
+        alg: Option<&str>,
+        plaintext: &[u8],
+        dry_run: bool,
+    ) -> Result<(Vec<u8>, &'static str), KmsError> {
+        require_usage(rec, ENCRYPT_DECRYPT)?;
+        match rec.spec() {
+            None => {
+                require_symmetric_algorithm(rec, alg)?;
+                if dry_run {
+                    return Err(KmsError::DryRun);
+                }
+                Ok((self.seal(rec, ctx, plaintext)?, SYMMETRIC_DEFAULT))
+            }
+            Some(spec) => {
+                let (oaep, name) = oaep_algorithm(rec, alg, ctx)?;
+                if dry_run {
+                    return Err(KmsError::DryRun);
+                }
+                let public = public_key_of(rec)?;
+                Ok((trent_crypto::asym::rsa_encrypt(spec, &public, oaep, plaintext)?, name))
+            }
+        }
+    }
+
+    /// Decrypts a ciphertext of any ENCRYPT_DECRYPT key. Symmetric blobs name their key; RSA
+    /// ciphertexts need `key_id`. Returns the key, the plaintext, the material id (symmetric
+    /// only) and the algorithm.
+    pub(crate) fn decrypt_any(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        ctx: &BTreeMap<String, String>,
+        key_id: Option<&str>,
+        alg: Option<&str>,
+    ) -> Result<(KeyRecord, SecretBytes, Option<String>, &'static str), KmsError> {
+        if let Some(id) = key_id {
+            let rec = self.find(caller, id, true)?;
+            if let Some(spec) = rec.spec() {
+                require_usable(&rec)?;
+                require_usage(&rec, ENCRYPT_DECRYPT)?;
+                let (oaep, name) = oaep_algorithm(&rec, alg, ctx)?;
+                if spec.rsa_modulus_bytes() != Some(ciphertext.len()) {
+                    return Err(KmsError::InvalidCiphertext);
+                }
+                let private = self.private_key(&rec)?;
+                let plain = trent_crypto::asym::rsa_decrypt(&private, oaep, ciphertext)
+                    .map_err(|_| KmsError::InvalidCiphertext)?;
+                return Ok((rec, plain, None, name));
+            }
+        }
+        let (rec, plain, material) = self.open(caller, ciphertext, ctx, key_id)?;
+        require_symmetric_algorithm(&rec, alg)?;
+        Ok((rec, plain, Some(material), SYMMETRIC_DEFAULT))
+    }
+
     pub(crate) fn evict(&self, key_id: &str) {
         if let Ok(mut cache) = self.materials.lock() {
             cache.retain(|(k, _), _| k != key_id);
@@ -277,19 +336,10 @@ impl Kms {
     ) -> Result<Vec<u8>, KmsError> {
         let key = self
             .material_key(rec, &rec.current_material)?
-            .ok_or_else(|| {
-                KmsError::internal(format!("key {} has no current material", rec.key_id))
-            })?;
+            .ok_or_else(|| KmsError::internal(format!("key {} has no current material", rec.key_id)))?;
         let mut mid = [0u8; blob::MATERIAL_ID_LEN];
         hex::decode_to_slice(&rec.current_material, &mut mid).map_err(KmsError::internal)?;
-        blob::seal(
-            &key,
-            &rec.key_id,
-            &mid,
-            &trent_crypto::context::encode(ctx),
-            plaintext,
-        )
-        .map_err(KmsError::internal)
+        blob::seal(&key, &rec.key_id, &mid, &trent_crypto::context::encode(ctx), plaintext).map_err(KmsError::internal)
     }
 
     /// Decrypts a ciphertext blob: finds the key it names (checking `expected_key` if the
@@ -321,12 +371,10 @@ impl Kms {
                         region: caller.region.clone(),
                         key_id: parsed.key_id.to_string(),
                     },
-                    Some(_) => {
-                        return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(
-                            "The ciphertext was made under a key in another account; cross-account use is not permitted"
-                                .into(),
-                        )))
-                    }
+                    Some(_) => return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(
+                        "The ciphertext was made under a key in another account; cross-account use is not permitted"
+                            .into(),
+                    ))),
                     None => return Err(KmsError::InvalidCiphertext),
                 }
             }
@@ -336,12 +384,70 @@ impl Kms {
         require_usable(&rec)?;
         require_symmetric(&rec)?;
         let mid = hex::encode(parsed.material_id);
-        let key = self
-            .material_key(&rec, &mid)?
-            .ok_or(KmsError::InvalidCiphertext)?;
-        let plain = blob::open(&key, &parsed, &trent_crypto::context::encode(ctx))
-            .map_err(|_| KmsError::InvalidCiphertext)?;
+        let key = self.material_key(&rec, &mid)?.ok_or(KmsError::InvalidCiphertext)?;
+        let plain =
+            blob::open(&key, &parsed, &trent_crypto::context::encode(ctx)).map_err(|_| KmsError::InvalidCiphertext)?;
         Ok((rec, plain, mid))
+    }
+}
+
+/// The key's usage must be `usage` (InvalidKeyUsageException otherwise).
+pub(crate) fn require_usage(rec: &KeyRecord, usage: &str) -> Result<(), KmsError> {
+    if rec.key_usage != usage {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {}, not {usage}: it cannot be used for this operation.",
+            rec.arn(),
+            rec.key_usage
+        )));
+    }
+    Ok(())
+}
+
+/// The asymmetric spec of a key whose usage is `usage`.
+pub(crate) fn require_asymmetric(rec: &KeyRecord, usage: &str) -> Result<trent_crypto::asym::Spec, KmsError> {
+    require_usage(rec, usage)?;
+    rec.spec().ok_or_else(|| {
+        KmsError::InvalidKeyUsage(format!(
+            "{} is a symmetric key: it cannot be used for this operation.",
+            rec.arn()
+        ))
+    })
+}
+
+/// The DER SubjectPublicKeyInfo of an asymmetric key.
+pub(crate) fn public_key_of(rec: &KeyRecord) -> Result<Vec<u8>, KmsError> {
+    let b64 = rec
+        .public_key
+        .as_deref()
+        .ok_or_else(|| KmsError::UnsupportedOperation(format!("{} does not have a public key.", rec.arn())))?;
+    STANDARD.decode(b64).map_err(KmsError::internal)
+}
+
+/// For RSA encryption: the OAEP algorithm named in the request (required, as on AWS), and no
+/// encryption context (asymmetric keys do not take one).
+fn oaep_algorithm(
+    rec: &KeyRecord,
+    alg: Option<&str>,
+    ctx: &BTreeMap<String, String>,
+) -> Result<(trent_crypto::asym::Oaep, &'static str), KmsError> {
+    if !ctx.is_empty() {
+        return Err(KmsError::validation(
+            "EncryptionContext is not supported with asymmetric KMS keys.",
+        ));
+    }
+    match alg {
+        None => Err(KmsError::validation(format!(
+            "EncryptionAlgorithm is required for {} (key spec {}): use RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256.",
+            rec.arn(),
+            rec.key_spec
+        ))),
+        Some("RSAES_OAEP_SHA_1") => Ok((trent_crypto::asym::Oaep::Sha1, "RSAES_OAEP_SHA_1")),
+        Some("RSAES_OAEP_SHA_256") => Ok((trent_crypto::asym::Oaep::Sha256, "RSAES_OAEP_SHA_256")),
+        Some(other) => Err(KmsError::InvalidKeyUsage(format!(
+            "The encryption algorithm {other} is not supported by {} (key spec {}).",
+            rec.arn(),
+            rec.key_spec
+        ))),
     }
 }
 
@@ -350,20 +456,14 @@ pub(crate) fn require_usable(rec: &KeyRecord) -> Result<(), KmsError> {
     match rec.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", rec.arn()))),
-        KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
-            "{} is pending deletion.",
-            rec.arn()
-        ))),
+        KeyState::PendingDeletion => Err(KmsError::InvalidState(format!("{} is pending deletion.", rec.arn()))),
     }
 }
 
 /// Management operations that AWS refuses on a key pending deletion.
 pub(crate) fn require_not_pending_deletion(rec: &KeyRecord) -> Result<(), KmsError> {
     if rec.state == KeyState::PendingDeletion {
-        return Err(KmsError::InvalidState(format!(
-            "{} is pending deletion.",
-            rec.arn()
-        )));
+        return Err(KmsError::InvalidState(format!("{} is pending deletion.", rec.arn())));
     }
     Ok(())
 }
@@ -381,10 +481,7 @@ pub(crate) fn require_symmetric(rec: &KeyRecord) -> Result<(), KmsError> {
 }
 
 /// `EncryptionAlgorithm`, when given for a symmetric key, must be SYMMETRIC_DEFAULT.
-pub(crate) fn require_symmetric_algorithm(
-    rec: &KeyRecord,
-    alg: Option<&str>,
-) -> Result<(), KmsError> {
+pub(crate) fn require_symmetric_algorithm(rec: &KeyRecord, alg: Option<&str>) -> Result<(), KmsError> {
     match alg {
         None | Some(SYMMETRIC_DEFAULT) => Ok(()),
         Some(other) => Err(KmsError::InvalidKeyUsage(format!(
@@ -437,8 +534,7 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
                     let Some((last, _)) = page.last() else { break };
                     after = Some(last.clone());
                     for (k, v) in &page {
-                        let a: AliasRecord =
-                            serde_json::from_slice(v).map_err(KmsError::internal)?;
+                        let a: AliasRecord = serde_json::from_slice(v).map_err(KmsError::internal)?;
                         if a.target_key_id == r.key_id {
                             tx.delete(T_ALIAS, k)?;
                         }

@@ -23,6 +23,9 @@ pub const KEY_SPECS: &[&str] = &[
     "ML_DSA_65",
     "ML_DSA_87",
     "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
+    "ML_KEM_1024",
 ];
 pub const CUSTOMER_MASTER_KEY_SPECS: &[&str] = &[
     "RSA_2048",
@@ -44,14 +47,45 @@ pub const KEY_USAGES: &[&str] = &[
     "ENCRYPT_DECRYPT",
     "GENERATE_VERIFY_MAC",
     "KEY_AGREEMENT",
+    "ENCAPSULATE_DECAPSULATE",
+];
+pub const SIGN_VERIFY: &str = "SIGN_VERIFY";
+pub const GENERATE_VERIFY_MAC: &str = "GENERATE_VERIFY_MAC";
+pub const KEY_AGREEMENT: &str = "KEY_AGREEMENT";
+pub const ENCAPSULATE_DECAPSULATE: &str = "ENCAPSULATE_DECAPSULATE";
+pub const SIGNING_ALGORITHMS: &[&str] = &[
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+    "ECDSA_SHA_256",
+    "ECDSA_SHA_384",
+    "ECDSA_SHA_512",
+    "SM2DSA",
+    "ML_DSA_SHAKE_256",
+    "ED25519_SHA_512",
+    "ED25519_PH_SHA_512",
+];
+pub const MESSAGE_TYPES: &[&str] = &["RAW", "DIGEST", "EXTERNAL_MU"];
+pub const MAC_ALGORITHMS: &[&str] = &["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"];
+pub const DATA_KEY_PAIR_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SM2",
+    "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
+    "ML_KEM_1024",
 ];
 pub const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
-pub const ENCRYPTION_ALGORITHMS: &[&str] = &[
-    "SYMMETRIC_DEFAULT",
-    "RSAES_OAEP_SHA_1",
-    "RSAES_OAEP_SHA_256",
-    "SM2PKE",
-];
+pub const ENCRYPTION_ALGORITHMS: &[&str] = &["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"];
 pub const DATA_KEY_SPECS: &[&str] = &["AES_256", "AES_128"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +142,9 @@ pub struct KeyRecord {
     pub tags: Vec<Tag>,
     pub materials: Vec<Material>,
     pub current_material: String,
+    /// base64 of the DER SubjectPublicKeyInfo, for asymmetric keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 impl KeyRecord {
@@ -115,8 +152,14 @@ impl KeyRecord {
         key_arn(&self.region, &self.account_id, &self.key_id)
     }
 
+    /// The asymmetric/HMAC spec, or None for SYMMETRIC_DEFAULT.
+    pub fn spec(&self) -> Option<trent_crypto::asym::Spec> {
+        trent_crypto::asym::Spec::from_name(&self.key_spec)
+    }
+
     pub fn metadata(&self) -> KeyMetadata {
         let symmetric = self.key_spec == SYMMETRIC_DEFAULT;
+        let algs = Algorithms::of(self);
         KeyMetadata {
             aws_account_id: self.account_id.clone(),
             key_id: self.key_id.clone(),
@@ -129,13 +172,11 @@ impl KeyRecord {
             deletion_date: self.deletion_ms.map(ms_to_epoch),
             origin: self.origin.clone(),
             key_manager: self.key_manager.clone(),
-            customer_master_key_spec: self.key_spec.clone(),
+            customer_master_key_spec: CUSTOMER_MASTER_KEY_SPECS
+                .contains(&self.key_spec.as_str())
+                .then(|| self.key_spec.clone()),
             key_spec: self.key_spec.clone(),
-            encryption_algorithms: if self.key_usage == ENCRYPT_DECRYPT && symmetric {
-                Some(vec![SYMMETRIC_DEFAULT])
-            } else {
-                None
-            },
+            algorithms: algs,
             multi_region: self.multi_region,
             current_key_material_id: if symmetric {
                 Some(self.current_material.clone())
@@ -143,6 +184,42 @@ impl KeyRecord {
                 None
             },
         }
+    }
+}
+
+/// The algorithm lists KMS shows for a key (DescribeKey, GetPublicKey): only the one that fits
+/// the key's usage is present.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Algorithms {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithms: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_algorithms: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_agreement_algorithms: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_algorithms: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encapsulation_algorithms: Option<Vec<&'static str>>,
+}
+
+impl Algorithms {
+    pub fn of(rec: &KeyRecord) -> Self {
+        let spec = rec.spec();
+        let mut a = Algorithms::default();
+        match rec.key_usage.as_str() {
+            ENCRYPT_DECRYPT if spec.is_none() => a.encryption_algorithms = Some(vec![SYMMETRIC_DEFAULT]),
+            ENCRYPT_DECRYPT => a.encryption_algorithms = Some(vec!["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]),
+            SIGN_VERIFY => {
+                a.signing_algorithms = spec.map(|s| s.signing_algorithms().iter().map(|alg| alg.name()).collect())
+            }
+            KEY_AGREEMENT => a.key_agreement_algorithms = Some(vec!["ECDH"]),
+            GENERATE_VERIFY_MAC => a.mac_algorithms = spec.and_then(|s| s.mac_algorithm()).map(|m| vec![m]),
+            ENCAPSULATE_DECAPSULATE => a.encapsulation_algorithms = Some(vec!["ML_KEM"]),
+            _ => {}
+        }
+        a
     }
 }
 
@@ -189,10 +266,11 @@ pub struct KeyMetadata {
     pub deletion_date: Option<f64>,
     pub origin: String,
     pub key_manager: String,
-    pub customer_master_key_spec: String,
-    pub key_spec: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption_algorithms: Option<Vec<&'static str>>,
+    pub customer_master_key_spec: Option<String>,
+    pub key_spec: String,
+    #[serde(flatten)]
+    pub algorithms: Algorithms,
     pub multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,

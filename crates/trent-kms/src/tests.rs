@@ -30,10 +30,7 @@ fn caller(region: &str) -> Caller {
 
 fn call_in(e: &Env, region: &str, op: &str, body: Value) -> Result<Value, (String, String)> {
     let op = Operation::from_name(op).expect("known operation");
-    match e
-        .kms
-        .dispatch(op, &caller(region), body.to_string().as_bytes())
-    {
+    match e.kms.dispatch(op, &caller(region), body.to_string().as_bytes()) {
         Ok(out) => Ok(serde_json::from_slice(&out).unwrap()),
         Err(err) => Err((err.code().to_string(), err.message())),
     }
@@ -91,10 +88,7 @@ fn create_key_returns_full_symmetric_metadata() {
     .unwrap();
     let m = &m["KeyMetadata"];
     let id = m["KeyId"].as_str().unwrap();
-    assert_eq!(
-        m["Arn"],
-        format!("arn:aws:kms:us-east-1:111122223333:key/{id}")
-    );
+    assert_eq!(m["Arn"], format!("arn:aws:kms:us-east-1:111122223333:key/{id}"));
     assert_eq!(m["AWSAccountId"], "111122223333");
     assert_eq!(m["KeyState"], "Enabled");
     assert_eq!(m["Enabled"], true);
@@ -108,12 +102,7 @@ fn create_key_returns_full_symmetric_metadata() {
     assert_eq!(m["Description"], "d");
     assert!(m["CreationDate"].as_f64().unwrap() > 1.7e9);
     let mid = m["CurrentKeyMaterialId"].as_str().unwrap();
-    assert!(
-        mid.len() == 64
-            && mid
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    );
+    assert!(mid.len() == 64 && mid.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert!(m.get("DeletionDate").is_none());
 }
 
@@ -124,7 +113,7 @@ fn create_key_refuses_unsupported_and_incompatible_specs() {
         code(call(
             &e,
             "CreateKey",
-            json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"})
+            json!({"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"})
         )),
         "UnsupportedOperationException"
     );
@@ -170,10 +159,7 @@ fn encrypt_then_decrypt_without_key_id_round_trips() {
     )
     .unwrap();
     assert_eq!(unb64(&out["Plaintext"]), b"attack at dawn");
-    assert_eq!(
-        out["KeyId"],
-        format!("arn:aws:kms:us-east-1:111122223333:key/{k}")
-    );
+    assert_eq!(out["KeyId"], format!("arn:aws:kms:us-east-1:111122223333:key/{k}"));
     assert_eq!(out["EncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
     assert_eq!(out["KeyMaterialId"].as_str().unwrap().len(), 64);
 }
@@ -184,21 +170,13 @@ fn decrypt_with_another_keys_id_is_incorrect_key() {
     let (a, b) = (new_key(&e), new_key(&e));
     let ct = encrypt(&e, &a, b"x", json!({}));
     assert_eq!(
-        code(call(
-            &e,
-            "Decrypt",
-            json!({"CiphertextBlob": ct, "KeyId": b})
-        )),
+        code(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": b}))),
         "IncorrectKeyException"
     );
     assert!(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": a})).is_ok());
     let missing = "00000000-0000-4000-8000-000000000000";
     assert_eq!(
-        code(call(
-            &e,
-            "Decrypt",
-            json!({"CiphertextBlob": ct, "KeyId": missing})
-        )),
+        code(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": missing}))),
         "NotFoundException"
     );
 }
@@ -246,11 +224,7 @@ fn decrypt_rejects_every_single_byte_tamper() {
 fn encrypt_rejects_plaintext_over_4096_bytes_without_echoing_it() {
     let e = env();
     let k = new_key(&e);
-    let Err((c, m)) = call(
-        &e,
-        "Encrypt",
-        json!({"KeyId": k, "Plaintext": b64(&[b'S'; 4097])}),
-    ) else {
+    let Err((c, m)) = call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(&[b'S'; 4097])})) else {
         panic!()
     };
     assert_eq!(c, "ValidationException");
@@ -258,16 +232,8 @@ fn encrypt_rejects_plaintext_over_4096_bytes_without_echoing_it() {
         m,
         "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"
     );
-    assert!(call(
-        &e,
-        "Encrypt",
-        json!({"KeyId": k, "Plaintext": b64(&[0; 4096])})
-    )
-    .is_ok());
-    assert_eq!(
-        code(call(&e, "Encrypt", json!({"KeyId": k}))),
-        "ValidationException"
-    );
+    assert!(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(&[0; 4096])})).is_ok());
+    assert_eq!(code(call(&e, "Encrypt", json!({"KeyId": k}))), "ValidationException");
     assert_eq!(
         code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": "***"}))),
         "SerializationException"
@@ -285,11 +251,7 @@ fn disabled_key_refuses_crypto_until_enabled() {
         "Disabled"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "Encrypt",
-            json!({"KeyId": k, "Plaintext": b64(b"x")})
-        )),
+        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))),
         "DisabledException"
     );
     assert_eq!(
@@ -297,11 +259,7 @@ fn disabled_key_refuses_crypto_until_enabled() {
         "DisabledException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "GenerateDataKey",
-            json!({"KeyId": k, "KeySpec": "AES_256"})
-        )),
+        code(call(&e, "GenerateDataKey", json!({"KeyId": k, "KeySpec": "AES_256"}))),
         "DisabledException"
     );
     call(&e, "EnableKey", json!({"KeyId": k})).unwrap();
@@ -325,18 +283,11 @@ fn schedule_and_cancel_deletion_follow_aws_states() {
     let out = call(&e, "ScheduleKeyDeletion", json!({"KeyId": k})).unwrap();
     assert_eq!(out["KeyState"], "PendingDeletion");
     assert_eq!(out["PendingWindowInDays"], 30);
-    assert_eq!(
-        out["KeyId"],
-        format!("arn:aws:kms:us-east-1:111122223333:key/{k}")
-    );
+    assert_eq!(out["KeyId"], format!("arn:aws:kms:us-east-1:111122223333:key/{k}"));
     let md = call(&e, "DescribeKey", json!({"KeyId": k})).unwrap();
     assert_eq!(md["KeyMetadata"]["DeletionDate"], out["DeletionDate"]);
     assert_eq!(
-        code(call(
-            &e,
-            "Encrypt",
-            json!({"KeyId": k, "Plaintext": b64(b"x")})
-        )),
+        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))),
         "KMSInvalidStateException"
     );
     assert_eq!(
@@ -402,12 +353,7 @@ fn sweep_destroys_keys_and_their_aliases_only_after_the_deletion_date() {
 fn cancelled_deletion_is_not_swept() {
     let e = env();
     let k = new_key(&e);
-    call(
-        &e,
-        "ScheduleKeyDeletion",
-        json!({"KeyId": k, "PendingWindowInDays": 7}),
-    )
-    .unwrap();
+    call(&e, "ScheduleKeyDeletion", json!({"KeyId": k, "PendingWindowInDays": 7})).unwrap();
     call(&e, "CancelKeyDeletion", json!({"KeyId": k})).unwrap();
     e.kms.clock.advance(8 * 86400);
     assert_eq!(e.kms.sweep_deletions().unwrap(), 0);
@@ -441,11 +387,7 @@ fn aliases_follow_aws_naming_rules() {
         "NotAuthorizedException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "CreateAlias",
-            json!({"AliasName": "app", "TargetKeyId": k})
-        )),
+        code(call(&e, "CreateAlias", json!({"AliasName": "app", "TargetKeyId": k}))),
         "InvalidAliasNameException"
     );
     assert_eq!(
@@ -493,25 +435,10 @@ fn aliases_follow_aws_naming_rules() {
 fn update_alias_moves_new_encryptions_and_old_ciphertexts_still_decrypt() {
     let e = env();
     let (old, new) = (new_key(&e), new_key(&e));
-    call(
-        &e,
-        "CreateAlias",
-        json!({"AliasName": "alias/app", "TargetKeyId": old}),
-    )
-    .unwrap();
+    call(&e, "CreateAlias", json!({"AliasName": "alias/app", "TargetKeyId": old})).unwrap();
     let ct_old = encrypt(&e, "alias/app", b"one", json!({}));
-    call(
-        &e,
-        "UpdateAlias",
-        json!({"AliasName": "alias/app", "TargetKeyId": new}),
-    )
-    .unwrap();
-    let out = call(
-        &e,
-        "Encrypt",
-        json!({"KeyId": "alias/app", "Plaintext": b64(b"two")}),
-    )
-    .unwrap();
+    call(&e, "UpdateAlias", json!({"AliasName": "alias/app", "TargetKeyId": new})).unwrap();
+    let out = call(&e, "Encrypt", json!({"KeyId": "alias/app", "Plaintext": b64(b"two")})).unwrap();
     assert!(out["KeyId"].as_str().unwrap().ends_with(&new));
     assert_eq!(
         unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": ct_old})).unwrap()["Plaintext"]),
@@ -543,12 +470,7 @@ fn regions_are_separate_and_arns_carry_the_partition() {
     );
     let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{k}");
     assert_eq!(
-        code(call_in(
-            &e,
-            "eu-west-1",
-            "DescribeKey",
-            json!({"KeyId": arn})
-        )),
+        code(call_in(&e, "eu-west-1", "DescribeKey", json!({"KeyId": arn}))),
         "NotFoundException"
     );
     let cn = call_in(&e, "cn-north-1", "CreateKey", json!({})).unwrap();
@@ -563,12 +485,7 @@ fn regions_are_separate_and_arns_carry_the_partition() {
         .starts_with("arn:aws-us-gov:kms:"));
     let ct = encrypt(&e, &k, b"x", json!({}));
     assert_eq!(
-        code(call_in(
-            &e,
-            "eu-west-1",
-            "Decrypt",
-            json!({"CiphertextBlob": ct})
-        )),
+        code(call_in(&e, "eu-west-1", "Decrypt", json!({"CiphertextBlob": ct}))),
         "InvalidCiphertextException"
     );
 }
@@ -578,11 +495,7 @@ fn other_accounts_keys_are_refused() {
     let e = env();
     let arn = "arn:aws:kms:us-east-1:999999999999:key/00000000-0000-4000-8000-000000000000";
     assert_eq!(
-        code(call(
-            &e,
-            "Encrypt",
-            json!({"KeyId": arn, "Plaintext": b64(b"x")})
-        )),
+        code(call(&e, "Encrypt", json!({"KeyId": arn, "Plaintext": b64(b"x")}))),
         "AccessDeniedException"
     );
 }
@@ -601,10 +514,7 @@ fn list_keys_pages_through_every_key_once() {
         }
         let page = call(&e, "ListKeys", body).unwrap();
         for k in page["Keys"].as_array().unwrap() {
-            assert!(k["KeyArn"]
-                .as_str()
-                .unwrap()
-                .ends_with(k["KeyId"].as_str().unwrap()));
+            assert!(k["KeyArn"].as_str().unwrap().ends_with(k["KeyId"].as_str().unwrap()));
             seen.push(k["KeyId"].as_str().unwrap().to_string());
         }
         if page["Truncated"] == true {
@@ -615,10 +525,7 @@ fn list_keys_pages_through_every_key_once() {
         }
     }
     assert_eq!(seen, made);
-    assert_eq!(
-        code(call(&e, "ListKeys", json!({"Limit": 0}))),
-        "ValidationException"
-    );
+    assert_eq!(code(call(&e, "ListKeys", json!({"Limit": 0}))), "ValidationException");
     assert_eq!(
         code(call(&e, "ListKeys", json!({"Marker": "garbage"}))),
         "InvalidMarkerException"
@@ -629,7 +536,12 @@ fn list_keys_pages_through_every_key_once() {
 fn tags_replace_remove_and_reject_reserved_keys() {
     let e = env();
     let k = new_key(&e);
-    call(&e, "TagResource", json!({"KeyId": k, "Tags": [{"TagKey": "env", "TagValue": "dev"}, {"TagKey": "team", "TagValue": "a"}]})).unwrap();
+    call(
+        &e,
+        "TagResource",
+        json!({"KeyId": k, "Tags": [{"TagKey": "env", "TagValue": "dev"}, {"TagKey": "team", "TagValue": "a"}]}),
+    )
+    .unwrap();
     call(
         &e,
         "TagResource",
@@ -650,12 +562,7 @@ fn tags_replace_remove_and_reject_reserved_keys() {
     )
     .unwrap();
     assert_eq!(rest["Tags"], json!([{"TagKey": "team", "TagValue": "a"}]));
-    call(
-        &e,
-        "UntagResource",
-        json!({"KeyId": k, "TagKeys": ["team"]}),
-    )
-    .unwrap();
+    call(&e, "UntagResource", json!({"KeyId": k, "TagKeys": ["team"]})).unwrap();
     assert_eq!(
         call(&e, "ListResourceTags", json!({"KeyId": k})).unwrap()["Tags"]
             .as_array()
@@ -703,27 +610,13 @@ fn key_policy_defaults_to_account_root_and_can_be_replaced() {
     );
     assert_eq!(doc["Statement"][0]["Action"], "kms:*");
     let new_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}]}).to_string();
-    call(
-        &e,
-        "PutKeyPolicy",
-        json!({"KeyId": k, "Policy": new_policy}),
-    )
-    .unwrap();
+    call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": new_policy})).unwrap();
     assert_eq!(
-        call(
-            &e,
-            "GetKeyPolicy",
-            json!({"KeyId": k, "PolicyName": "default"})
-        )
-        .unwrap()["Policy"],
+        call(&e, "GetKeyPolicy", json!({"KeyId": k, "PolicyName": "default"})).unwrap()["Policy"],
         new_policy
     );
     assert_eq!(
-        code(call(
-            &e,
-            "PutKeyPolicy",
-            json!({"KeyId": k, "Policy": "[]"})
-        )),
+        code(call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": "[]"}))),
         "MalformedPolicyDocumentException"
     );
     assert_eq!(
@@ -735,11 +628,7 @@ fn key_policy_defaults_to_account_root_and_can_be_replaced() {
         "MalformedPolicyDocumentException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "GetKeyPolicy",
-            json!({"KeyId": k, "PolicyName": "other"})
-        )),
+        code(call(&e, "GetKeyPolicy", json!({"KeyId": k, "PolicyName": "other"}))),
         "NotFoundException"
     );
     assert_eq!(
@@ -784,11 +673,7 @@ fn data_keys_have_the_requested_size_and_decrypt_to_the_plaintext() {
         "ValidationException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "GenerateDataKey",
-            json!({"KeyId": k, "NumberOfBytes": 1025})
-        )),
+        code(call(&e, "GenerateDataKey", json!({"KeyId": k, "NumberOfBytes": 1025}))),
         "ValidationException"
     );
     let wp = call(
@@ -799,15 +684,7 @@ fn data_keys_have_the_requested_size_and_decrypt_to_the_plaintext() {
     .unwrap();
     assert!(wp.get("Plaintext").is_none());
     assert_eq!(
-        unb64(
-            &call(
-                &e,
-                "Decrypt",
-                json!({"CiphertextBlob": wp["CiphertextBlob"]})
-            )
-            .unwrap()["Plaintext"]
-        )
-        .len(),
+        unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": wp["CiphertextBlob"]})).unwrap()["Plaintext"]).len(),
         32
     );
 }
@@ -816,8 +693,7 @@ fn data_keys_have_the_requested_size_and_decrypt_to_the_plaintext() {
 fn generate_random_checks_its_range() {
     let e = env();
     assert_eq!(
-        unb64(&call(&e, "GenerateRandom", json!({"NumberOfBytes": 1024})).unwrap()["Plaintext"])
-            .len(),
+        unb64(&call(&e, "GenerateRandom", json!({"NumberOfBytes": 1024})).unwrap()["Plaintext"]).len(),
         1024
     );
     for n in [0, 1025] {
@@ -894,16 +770,13 @@ fn keys_and_ciphertexts_survive_reopening_the_store() {
     };
     let c = caller("us-east-1");
     let kms = open(root);
-    let m: Value =
-        serde_json::from_slice(&kms.dispatch(Operation::CreateKey, &c, b"{}").unwrap()).unwrap();
+    let m: Value = serde_json::from_slice(&kms.dispatch(Operation::CreateKey, &c, b"{}").unwrap()).unwrap();
     let k = m["KeyMetadata"]["KeyId"].as_str().unwrap();
     let ct: Value = serde_json::from_slice(
         &kms.dispatch(
             Operation::Encrypt,
             &c,
-            json!({"KeyId": k, "Plaintext": b64(b"durable")})
-                .to_string()
-                .as_bytes(),
+            json!({"KeyId": k, "Plaintext": b64(b"durable")}).to_string().as_bytes(),
         )
         .unwrap(),
     )
@@ -914,9 +787,7 @@ fn keys_and_ciphertexts_survive_reopening_the_store() {
         &kms.dispatch(
             Operation::Decrypt,
             &c,
-            json!({"CiphertextBlob": ct["CiphertextBlob"]})
-                .to_string()
-                .as_bytes(),
+            json!({"CiphertextBlob": ct["CiphertextBlob"]}).to_string().as_bytes(),
         )
         .unwrap(),
     )
@@ -928,9 +799,7 @@ fn keys_and_ciphertexts_survive_reopening_the_store() {
         .dispatch(
             Operation::Decrypt,
             &c,
-            json!({"CiphertextBlob": ct["CiphertextBlob"]})
-                .to_string()
-                .as_bytes(),
+            json!({"CiphertextBlob": ct["CiphertextBlob"]}).to_string().as_bytes(),
         )
         .unwrap_err();
     assert_eq!(
@@ -939,10 +808,7 @@ fn keys_and_ciphertexts_survive_reopening_the_store() {
         "material under another root key must not unwrap"
     );
     assert_eq!(err.status(), 500);
-    assert!(
-        !err.message().contains(k),
-        "internal detail must not reach the client"
-    );
+    assert!(!err.message().contains(k), "internal detail must not reach the client");
 }
 
 #[test]
@@ -951,23 +817,14 @@ fn every_operation_answers_an_empty_body_with_an_aws_error_or_success() {
     for op in Operation::ALL {
         let r = e.kms.dispatch(*op, &caller("us-east-1"), b"");
         if let Err(err) = r {
-            assert!(
-                err.status() < 500,
-                "{} on an empty body gave {}",
-                op.name(),
-                err.code()
-            );
+            assert!(err.status() < 500, "{} on an empty body gave {}", op.name(), err.code());
         }
     }
 }
 
 #[test]
 fn compatibility_doc_lists_every_dispatched_operation_as_implemented() {
-    let doc = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/COMPATIBILITY.md"
-    ))
-    .unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/COMPATIBILITY.md")).unwrap();
     for op in Operation::ALL {
         let row = format!("| {} | ✅ implemented |", op.name());
         assert!(

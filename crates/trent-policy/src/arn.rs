@@ -84,9 +84,7 @@ mod tests {
         assert_eq!(a.resource, "key/1234");
         assert_eq!(a.to_string(), s);
         assert_eq!(
-            Arn::parse("arn:aws:ssm:eu-west-1:1:parameter/a:b")
-                .unwrap()
-                .resource,
+            Arn::parse("arn:aws:ssm:eu-west-1:1:parameter/a:b").unwrap().resource,
             "parameter/a:b"
         );
         assert!(Arn::parse("arn:aws:kms:us-east-1:1").is_none());

@@ -13,11 +13,7 @@ pub enum PrincipalKind {
     /// The account itself (`arn:aws:iam::123456789012:root`).
     Root,
     /// An IAM user (`arn:aws:iam::123456789012:user/path/name`).
-    User {
-        name: String,
-        path: String,
-        id: String,
-    },
+    User { name: String, path: String, id: String },
     /// A role session (`arn:aws:sts::123456789012:assumed-role/role/session`).
     AssumedRole {
         role_name: String,
@@ -58,9 +54,7 @@ impl Principal {
             PrincipalKind::Root => self.account_id.clone(),
             PrincipalKind::User { id, .. } => id.clone(),
             PrincipalKind::AssumedRole {
-                role_id,
-                session_name,
-                ..
+                role_id, session_name, ..
             } => format!("{role_id}:{session_name}"),
         }
     }

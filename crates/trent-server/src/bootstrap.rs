@@ -29,9 +29,8 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
         );
         RootKey::from_bytes(&bytes).map_err(|e| format!("TRENT_ROOT_KEY: {e}"))?
     } else if path.exists() {
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
-        );
+        let text =
+            zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?);
         let bytes = SecretBytes::new(
             STANDARD
                 .decode(text.trim())
@@ -75,9 +74,7 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(&tmp)
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut f = opts.open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     f.write_all(contents)
         .and_then(|_| f.sync_all())
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
@@ -110,10 +107,7 @@ pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), St
                 return Err("TRENT_ADMIN_ACCESS_KEY_ID must be 1-128 letters and digits".into());
             }
             let secret = zeroize::Zeroizing::new(secret);
-            match identity
-                .secret_matches(&id, &secret)
-                .map_err(|e| e.to_string())?
-            {
+            match identity.secret_matches(&id, &secret).map_err(|e| e.to_string())? {
                 Some(true) => {}
                 Some(false) => {
                     tracing::warn!(access_key_id = %id, "TRENT_ADMIN_SECRET_ACCESS_KEY changed: updating that key's secret");
@@ -130,15 +124,11 @@ pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), St
             }
             Ok(())
         }
-        (Some(_), None) | (None, Some(_)) => Err(
-            "set both TRENT_ADMIN_ACCESS_KEY_ID and TRENT_ADMIN_SECRET_ACCESS_KEY, or neither"
-                .into(),
-        ),
+        (Some(_), None) | (None, Some(_)) => {
+            Err("set both TRENT_ADMIN_ACCESS_KEY_ID and TRENT_ADMIN_SECRET_ACCESS_KEY, or neither".into())
+        }
         (None, None) => {
-            if identity
-                .has_keys_for(account_id)
-                .map_err(|e| e.to_string())?
-            {
+            if identity.has_keys_for(account_id).map_err(|e| e.to_string())? {
                 return Ok(());
             }
             let (id, secret) = Identity::generate_key_pair().map_err(|e| e.to_string())?;

@@ -20,10 +20,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(app)
 }
 
-async fn handle(
-    axum::extract::State(app): axum::extract::State<Arc<App>>,
-    req: Request<Body>,
-) -> Response<Body> {
+async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, req: Request<Body>) -> Response<Body> {
     let request_id = uuid_v4();
     match route(app, req, &request_id).await {
         Ok(body) => respond(StatusCode::OK, body, &request_id),
@@ -94,11 +91,8 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
             .map_err(wire)?;
         match service {
             Service::Kms => {
-                let op = Operation::from_name(&op_name).ok_or_else(|| {
-                    wire(WireError::UnknownOperation(truncate(&format!(
-                        "{prefix}.{op_name}"
-                    ))))
-                })?;
+                let op = Operation::from_name(&op_name)
+                    .ok_or_else(|| wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}")))))?;
                 let caller = Caller {
                     principal: verified.principal().clone(),
                     region: verified.region().to_string(),
@@ -173,10 +167,7 @@ fn respond(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response<Body
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
+    h.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }
@@ -189,12 +180,5 @@ fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }

@@ -62,11 +62,7 @@ impl Identity {
         let r = trent_crypto::random_secret(56)?;
         let id: String = "AKIA"
             .chars()
-            .chain(
-                r.expose()[..16]
-                    .iter()
-                    .map(|b| UPPER[(*b % 32) as usize] as char),
-            )
+            .chain(r.expose()[..16].iter().map(|b| UPPER[(*b % 32) as usize] as char))
             .collect();
         let secret = Zeroizing::new(
             r.expose()[16..]
@@ -109,10 +105,7 @@ impl Identity {
         };
         let rec: AccessKeyRecord = serde_json::from_slice(&raw).map_err(internal)?;
         let wrapped = STANDARD.decode(&rec.secret_wrapped).map_err(internal)?;
-        let secret = self
-            .root
-            .unwrap(WRAP_PURPOSE, id, b"", &wrapped)
-            .map_err(internal)?;
+        let secret = self.root.unwrap(WRAP_PURPOSE, id, b"", &wrapped).map_err(internal)?;
         let secret = Zeroizing::new(String::from_utf8(secret.expose().to_vec()).map_err(internal)?);
         Ok(Some((rec, secret)))
     }
@@ -127,28 +120,18 @@ impl Identity {
     pub fn has_keys_for(&self, account_id: &str) -> Result<bool, StoreError> {
         let rows = self.store.read()?.scan(T_ACCESS_KEY, "", None, 10_000)?;
         Ok(rows.iter().any(|(_, v)| {
-            serde_json::from_slice::<AccessKeyRecord>(v)
-                .is_ok_and(|r| r.principal.account_id == account_id)
+            serde_json::from_slice::<AccessKeyRecord>(v).is_ok_and(|r| r.principal.account_id == account_id)
         }))
     }
 }
 
 impl CredentialLookup<Principal> for Identity {
-    fn lookup(
-        &self,
-        access_key_id: &str,
-        session_token: Option<&str>,
-    ) -> Option<Arc<Credential<Principal>>> {
+    fn lookup(&self, access_key_id: &str, session_token: Option<&str>) -> Option<Arc<Credential<Principal>>> {
         if session_token.is_some() {
             // Temporary credentials arrive with STS; until then a token never matches.
             return None;
         }
-        if let Some(c) = self
-            .cache
-            .read()
-            .ok()
-            .and_then(|c| c.get(access_key_id).cloned())
-        {
+        if let Some(c) = self.cache.read().ok().and_then(|c| c.get(access_key_id).cloned()) {
             return Some(c);
         }
         let (rec, secret) = match self.load(access_key_id) {
@@ -178,9 +161,7 @@ mod tests {
     fn generated_keys_look_like_aws_keys_and_differ() {
         let (a, sa) = Identity::generate_key_pair().unwrap();
         let (b, _) = Identity::generate_key_pair().unwrap();
-        assert!(
-            a.starts_with("AKIA") && a.len() == 20 && a.bytes().all(|c| c.is_ascii_alphanumeric())
-        );
+        assert!(a.starts_with("AKIA") && a.len() == 20 && a.bytes().all(|c| c.is_ascii_alphanumeric()));
         assert_eq!(sa.len(), 40);
         assert_ne!(a, b);
     }
@@ -188,8 +169,7 @@ mod tests {
     #[test]
     fn secrets_are_stored_wrapped_and_looked_up() {
         let d = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(trent_store::sqlite::SqliteStore::open(&d.path().join("t.db")).unwrap());
+        let store: Arc<dyn Store> = Arc::new(trent_store::sqlite::SqliteStore::open(&d.path().join("t.db")).unwrap());
         let (root, _) = RootKey::generate().unwrap();
         let id = Identity::new(store.clone(), Arc::new(root));
         id.put(
@@ -197,20 +177,12 @@ mod tests {
             "s3cr3t-value",
         )
         .unwrap();
-        let raw = store
-            .read()
-            .unwrap()
-            .get(T_ACCESS_KEY, "AKIATEST")
-            .unwrap()
-            .unwrap();
+        let raw = store.read().unwrap().get(T_ACCESS_KEY, "AKIATEST").unwrap().unwrap();
         assert!(
             !String::from_utf8_lossy(&raw).contains("s3cr3t-value"),
             "secret stored in the clear"
         );
-        assert_eq!(
-            id.secret_matches("AKIATEST", "s3cr3t-value").unwrap(),
-            Some(true)
-        );
+        assert_eq!(id.secret_matches("AKIATEST", "s3cr3t-value").unwrap(), Some(true));
         assert_eq!(id.secret_matches("AKIATEST", "other").unwrap(), Some(false));
         assert!(id.lookup("AKIATEST", None).is_some());
         assert!(id.lookup("AKIATEST", Some("token")).is_none());

@@ -26,13 +26,10 @@ pub struct App {
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
 pub fn build(config: Config) -> Result<Arc<App>, String> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let db = config.data_dir.join("trent.db");
-    let store: Arc<dyn Store> = Arc::new(
-        trent_store::sqlite::SqliteStore::open(&db)
-            .map_err(|e| format!("opening {}: {e}", db.display()))?,
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(trent_store::sqlite::SqliteStore::open(&db).map_err(|e| format!("opening {}: {e}", db.display()))?);
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = identity::Identity::new(store.clone(), root.clone());
     bootstrap::admin_credentials(&identity, &config.account_id)?;
@@ -53,9 +50,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
 /// Destroys keys past their deletion date now, then every `--sweep-interval-secs`.
 pub fn spawn_scheduler(app: Arc<App>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(
-            app.config.sweep_interval_secs,
-        ));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(app.config.sweep_interval_secs));
         loop {
             tick.tick().await;
             let a = app.clone();

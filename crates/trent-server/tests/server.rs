@@ -20,10 +20,7 @@ fn signed_call_succeeds_and_unsigned_call_is_missing_authentication_token() {
     let mut unsigned = Req::new("TrentService.ListKeys", b"{}");
     unsigned.sign = false;
     let r = unsigned.send(&s.addr);
-    assert_eq!(
-        (r.status, r.code()),
-        (403, "MissingAuthenticationTokenException")
-    );
+    assert_eq!((r.status, r.code()), (403, "MissingAuthenticationTokenException"));
 }
 
 #[test]
@@ -35,10 +32,7 @@ fn bad_signatures_get_their_aws_errors() {
     let r = old.send(&s.addr);
     assert_eq!(r.code(), "InvalidSignatureException");
     assert!(
-        r.body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Signature expired"),
+        r.body["message"].as_str().unwrap().starts_with("Signature expired"),
         "{}",
         r.body
     );
@@ -75,10 +69,7 @@ fn bad_signatures_get_their_aws_errors() {
         &text[end_auth..]
     )
     .into_bytes();
-    assert_eq!(
-        send_raw(&s.addr, &garbage).code(),
-        "IncompleteSignatureException"
-    );
+    assert_eq!(send_raw(&s.addr, &garbage).code(), "IncompleteSignatureException");
 }
 
 #[test]
@@ -111,10 +102,7 @@ fn oversized_body_is_refused_before_it_is_read() {
         s.addr
     );
     let r = send_raw(&s.addr, raw.as_bytes());
-    assert_eq!(
-        (r.status, r.code()),
-        (413, "RequestEntityTooLargeException")
-    );
+    assert_eq!((r.status, r.code()), (413, "RequestEntityTooLargeException"));
     // A chunked body with no declared length is cut off at the limit too.
     let big = vec![b'a'; 2 * 1024 * 1024];
     let mut raw = format!(
@@ -145,8 +133,7 @@ fn garbage_bodies_never_produce_a_5xx_or_kill_the_server() {
         b"{\"KeyId\": [1,2]}".to_vec(),
         b"\xff\xfe\x00".to_vec(),
         format!("{{\"KeyId\": \"{key}\", \"Plaintext\": \"\"}}").into_bytes(),
-        format!("{{\"KeyId\": \"{key}\", \"CiphertextBlob\": \"AAAA\", \"NumberOfBytes\": -1}}")
-            .into_bytes(),
+        format!("{{\"KeyId\": \"{key}\", \"CiphertextBlob\": \"AAAA\", \"NumberOfBytes\": -1}}").into_bytes(),
         format!(
             "{{\"KeyId\": \"{}\", \"Limit\": 99999999999999999999}}",
             "k".repeat(5000)
@@ -187,19 +174,14 @@ fn garbage_bodies_never_produce_a_5xx_or_kill_the_server() {
             );
         }
     }
-    assert_eq!(
-        kms(&s.addr, "ListKeys", json!({})).status,
-        200,
-        "server still serving"
-    );
+    assert_eq!(kms(&s.addr, "ListKeys", json!({})).status, 200, "server still serving");
 }
 
 #[test]
 fn keys_aliases_and_ciphertexts_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path());
-    let key = kms(&s.addr, "CreateKey", json!({"Description": "keep me"})).body["KeyMetadata"]
-        ["KeyId"]
+    let key = kms(&s.addr, "CreateKey", json!({"Description": "keep me"})).body["KeyMetadata"]["KeyId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -246,21 +228,12 @@ fn every_acknowledged_write_survives_kill_9_during_load() {
                 };
                 let pt = format!("worker {w} message {i}");
                 let Ok(r) = std::panic::catch_unwind(|| {
-                    kms(
-                        &addr,
-                        "Encrypt",
-                        json!({"KeyId": key, "Plaintext": b64(pt.as_bytes())}),
-                    )
+                    kms(&addr, "Encrypt", json!({"KeyId": key, "Plaintext": b64(pt.as_bytes())}))
                 }) else {
                     acked.push((key, None));
                     break;
                 };
-                acked.push((
-                    key,
-                    r.body["CiphertextBlob"]
-                        .as_str()
-                        .map(|c| (c.to_string(), pt)),
-                ));
+                acked.push((key, r.body["CiphertextBlob"].as_str().map(|c| (c.to_string(), pt))));
             }
             acked
         }));
@@ -270,10 +243,7 @@ fn every_acknowledged_write_survives_kill_9_during_load() {
     s.child.kill().unwrap(); // SIGKILL
     s.child.wait().unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let acked: Vec<_> = workers
-        .into_iter()
-        .flat_map(|w| w.join().unwrap())
-        .collect();
+    let acked: Vec<_> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     drop(s);
     assert!(
         acked.len() >= 4,
@@ -379,9 +349,7 @@ fn a_new_admin_key_in_the_environment_is_added_on_a_later_start() {
     req.secret = "test";
     assert_eq!(req.send(&s.addr).status, 200);
     assert_eq!(
-        Req::new("TrentService.ListKeys", b"{}")
-            .send(&s.addr)
-            .status,
+        Req::new("TrentService.ListKeys", b"{}").send(&s.addr).status,
         200,
         "the first admin key still works"
     );

@@ -29,10 +29,7 @@ pub fn insert_new_refuses_existing(s: &dyn Store) {
     assert!(t.insert_new("u", "k", b"first").unwrap());
     assert!(!t.insert_new("u", "k", b"second").unwrap());
     t.commit().unwrap();
-    assert_eq!(
-        s.read().unwrap().get("u", "k").unwrap().as_deref(),
-        Some(&b"first"[..])
-    );
+    assert_eq!(s.read().unwrap().get("u", "k").unwrap().as_deref(), Some(&b"first"[..]));
 }
 
 pub fn dropped_txn_rolls_back(s: &dyn Store) {
@@ -51,16 +48,10 @@ pub fn scan_by_prefix_in_order_with_resume(s: &dyn Store) {
     t.commit().unwrap();
     let mut r = s.read().unwrap();
     let keys = |v: Vec<(String, Vec<u8>)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-    assert_eq!(
-        keys(r.scan("s", "p/", None, 10).unwrap()),
-        ["p/a", "p/b", "p/c"]
-    );
+    assert_eq!(keys(r.scan("s", "p/", None, 10).unwrap()), ["p/a", "p/b", "p/c"]);
     assert_eq!(keys(r.scan("s", "p/", None, 2).unwrap()), ["p/a", "p/b"]);
     assert_eq!(keys(r.scan("s", "p/", Some("p/b"), 10).unwrap()), ["p/c"]);
-    assert_eq!(
-        keys(r.scan("s", "p/", Some("p/c"), 10).unwrap()),
-        Vec::<String>::new()
-    );
+    assert_eq!(keys(r.scan("s", "p/", Some("p/c"), 10).unwrap()), Vec::<String>::new());
     assert_eq!(
         keys(r.scan("s", "", None, 10).unwrap()),
         ["o/z", "p/a", "p/b", "p/c", "p0", "q/a"]
@@ -86,10 +77,7 @@ pub fn concurrent_writers_do_not_lose_updates(s: &(dyn Store + 'static)) {
             });
         }
     });
-    assert_eq!(
-        s.read().unwrap().get("c", "n").unwrap().as_deref(),
-        Some(&b"100"[..])
-    );
+    assert_eq!(s.read().unwrap().get("c", "n").unwrap().as_deref(), Some(&b"100"[..]));
 }
 
 pub fn run_all(s: &(dyn Store + 'static)) {

@@ -40,13 +40,7 @@ pub trait Txn {
     /// Returns whether a row was removed.
     fn delete(&mut self, table: &str, key: &str) -> Result<bool>;
     /// Up to `limit` rows whose key starts with `prefix`, in key order, after `after` if given.
-    fn scan(
-        &mut self,
-        table: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>>;
+    fn scan(&mut self, table: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>>;
     /// Makes the writes durable. Only after this returns may a write be acknowledged.
     fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Versioned migrations, applied in order on open. Never edit one that has shipped: add another.
-const MIGRATIONS: &[&str] = &["CREATE TABLE kv (tbl TEXT NOT NULL, k TEXT NOT NULL, v BLOB NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID;"];
+const MIGRATIONS: &[&str] =
+    &["CREATE TABLE kv (tbl TEXT NOT NULL, k TEXT NOT NULL, v BLOB NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID;"];
 
 const READERS: usize = 4;
 
@@ -41,11 +42,9 @@ impl SqliteStore {
         migrate(&writer)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let r = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(err)?;
+            let r =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map_err(err)?;
             r.execute_batch("PRAGMA busy_timeout=10000;").map_err(err)?;
             readers.push(Mutex::new(r));
         }
@@ -58,10 +57,8 @@ impl SqliteStore {
 }
 
 fn migrate(c: &Connection) -> Result<()> {
-    c.execute_batch(
-        "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
-    )
-    .map_err(err)?;
+    c.execute_batch("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
+        .map_err(err)?;
     let run = || -> Result<()> {
         let current: i64 = c
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -113,9 +110,7 @@ impl Txn for SqliteTxn<'_> {
             .conn
             .prepare_cached("SELECT v FROM kv WHERE tbl = ?1 AND k = ?2")
             .map_err(err)?;
-        st.query_row(params![table, key], |r| r.get(0))
-            .optional()
-            .map_err(err)
+        st.query_row(params![table, key], |r| r.get(0)).optional().map_err(err)
     }
 
     fn put(&mut self, table: &str, key: &str, value: &[u8]) -> Result<()> {
@@ -143,13 +138,7 @@ impl Txn for SqliteTxn<'_> {
         Ok(st.execute(params![table, key]).map_err(err)? > 0)
     }
 
-    fn scan(
-        &mut self,
-        table: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>> {
+    fn scan(&mut self, table: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>> {
         // Keys with a common prefix are contiguous in byte order: start at the prefix (or just
         // after the resume point) and stop at the first key that no longer has the prefix.
         let (op, start) = match after {
@@ -239,10 +228,7 @@ mod tests {
             t.commit().unwrap();
         }
         let s = SqliteStore::open(&p).unwrap();
-        assert_eq!(
-            s.read().unwrap().get("k", "x").unwrap().as_deref(),
-            Some(&b"v"[..])
-        );
+        assert_eq!(s.read().unwrap().get("k", "x").unwrap().as_deref(), Some(&b"v"[..]));
     }
 
     #[test]
@@ -251,8 +237,7 @@ mod tests {
         let p = d.path().join("t.db");
         drop(SqliteStore::open(&p).unwrap());
         let c = Connection::open(&p).unwrap();
-        c.execute("UPDATE schema_version SET version = 999", [])
-            .unwrap();
+        c.execute("UPDATE schema_version SET version = 999", []).unwrap();
         drop(c);
         assert!(SqliteStore::open(&p).is_err());
     }

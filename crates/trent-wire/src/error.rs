@@ -87,15 +87,11 @@ impl AwsError for WireError {
             | WireError::AccessDenied(m) => m.clone(),
             WireError::UnknownOperation(op) => format!("Unknown operation: {op}"),
             WireError::MissingAuthenticationToken => "Missing Authentication Token".into(),
-            WireError::UnrecognizedClient => {
-                "The security token included in the request is invalid.".into()
-            }
+            WireError::UnrecognizedClient => "The security token included in the request is invalid.".into(),
             WireError::RequestTooLarge(max) => {
                 format!("Request body is larger than the {max} bytes this server accepts")
             }
-            WireError::BadMethodOrPath => {
-                "Only POST / with an X-Amz-Target header is served here".into()
-            }
+            WireError::BadMethodOrPath => "Only POST / with an X-Amz-Target header is served here".into(),
             WireError::UnsupportedContentType => {
                 "Content-Type must be application/x-amz-json-1.1 (or 1.0) for this API".into()
             }

@@ -19,10 +19,7 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
         // serde's message names the field and the expected type; it never echoes values
         // longer than a token, and the request types hold no secrets in their names.
         let msg = e.to_string();
-        let msg = msg
-            .split(" at line ")
-            .next()
-            .unwrap_or("malformed request body");
+        let msg = msg.split(" at line ").next().unwrap_or("malformed request body");
         WireError::Serialization(format!("Malformed request body: {msg}"))
     })
 }
@@ -124,11 +121,7 @@ mod tests {
         ] {
             match decode::<Req>(body) {
                 Err(WireError::Serialization(_)) => {}
-                other => panic!(
-                    "{:?} gave {:?}",
-                    String::from_utf8_lossy(body),
-                    other.map(|_| ())
-                ),
+                other => panic!("{:?} gave {:?}", String::from_utf8_lossy(body), other.map(|_| ())),
             }
         }
     }

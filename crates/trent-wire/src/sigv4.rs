@@ -73,11 +73,7 @@ impl<P: std::fmt::Debug> std::fmt::Debug for Credential<P> {
 
 /// Where the verifier finds secret keys. `session_token` is the `X-Amz-Security-Token`, if any.
 pub trait CredentialLookup<P> {
-    fn lookup(
-        &self,
-        access_key_id: &str,
-        session_token: Option<&str>,
-    ) -> Option<Arc<Credential<P>>>;
+    fn lookup(&self, access_key_id: &str, session_token: Option<&str>) -> Option<Arc<Credential<P>>>;
 }
 
 /// A request whose signature checked out. Only [`Verifier::verify`] can make one.
@@ -142,11 +138,9 @@ fn incomplete(msg: impl Into<String>) -> WireError {
 }
 
 fn parse_authorization(value: &str) -> Result<ParsedAuth<'_>, WireError> {
-    let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| {
-        incomplete(format!(
-            "Unsupported AWS 'algorithm': only {ALGORITHM} is accepted"
-        ))
-    })?;
+    let rest = value
+        .strip_prefix(ALGORITHM)
+        .ok_or_else(|| incomplete(format!("Unsupported AWS 'algorithm': only {ALGORITHM} is accepted")))?;
     if !rest.starts_with(' ') {
         return Err(incomplete(format!(
             "Unsupported AWS 'algorithm': only {ALGORITHM} is accepted"
@@ -168,10 +162,7 @@ fn parse_authorization(value: &str) -> Result<ParsedAuth<'_>, WireError> {
             _ => continue,
         };
         if slot.replace(v.trim()).is_some() {
-            return Err(incomplete(format!(
-                "Authorization header names '{}' twice",
-                k.trim()
-            )));
+            return Err(incomplete(format!("Authorization header names '{}' twice", k.trim())));
         }
     }
     let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
@@ -244,9 +235,8 @@ impl Verifier {
         }
         let parsed = parse_authorization(auth)?;
 
-        let amz_date = header_str(headers, "x-amz-date").ok_or_else(|| {
-            incomplete("Authorization header requires existence of a 'X-Amz-Date' header.")
-        })?;
+        let amz_date = header_str(headers, "x-amz-date")
+            .ok_or_else(|| incomplete("Authorization header requires existence of a 'X-Amz-Date' header."))?;
         let when = PrimitiveDateTime::parse(amz_date, AMZ_DATE_FORMAT)
             .map_err(|_| incomplete("X-Amz-Date must have the form YYYYMMDD'T'HHMMSS'Z'"))?
             .assume_utc();
@@ -308,9 +298,7 @@ impl Verifier {
         for name in headers.keys() {
             let n = name.as_str();
             if n.starts_with("x-amz-") && !signed.contains(&n) {
-                return Err(WireError::InvalidSignature(format!(
-                    "The '{n}' header must be signed."
-                )));
+                return Err(WireError::InvalidSignature(format!("The '{n}' header must be signed.")));
             }
         }
         for name in signed {
@@ -331,8 +319,7 @@ impl Verifier {
             }
             if !declared.eq_ignore_ascii_case(&payload_hash) {
                 return Err(WireError::InvalidSignature(
-                    "The provided 'x-amz-content-sha256' header does not match what was computed."
-                        .into(),
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
                 ));
             }
         }
@@ -343,10 +330,7 @@ impl Verifier {
             .ok_or(WireError::UnrecognizedClient)?;
 
         let creq = canonical_request(req, signed, &payload_hash);
-        let scope = format!(
-            "{}/{}/{}/aws4_request",
-            parsed.date, parsed.region, parsed.service
-        );
+        let scope = format!("{}/{}/{}/aws4_request", parsed.date, parsed.region, parsed.service);
         let sts = string_to_sign(amz_date, &scope, &creq);
         let key = cred.signing_key(&scope, parsed.date, parsed.region, parsed.service);
         let expected = hmac_sha256(&key, sts.as_bytes());
@@ -402,10 +386,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (
-                (b[i + 1] as char).to_digit(16),
-                (b[i + 2] as char).to_digit(16),
-            ) {
+            if let (Some(h), Some(l)) = ((b[i + 1] as char).to_digit(16), (b[i + 2] as char).to_digit(16)) {
                 out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
@@ -500,10 +481,7 @@ fn canonical_request(req: &RequestParts<'_>, signed: &[&str], payload_hash: &str
 fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
     format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex::encode(digest::digest(
-            &digest::SHA256,
-            canonical_request.as_bytes()
-        ))
+        hex::encode(digest::digest(&digest::SHA256, canonical_request.as_bytes()))
     )
 }
 
@@ -580,18 +558,13 @@ mod tests {
         let mut m = HashMap::new();
         m.insert(
             AKID.to_string(),
-            Arc::new(Credential::new(
-                Zeroizing::new(SECRET.to_string()),
-                "alice".to_string(),
-            )),
+            Arc::new(Credential::new(Zeroizing::new(SECRET.to_string()), "alice".to_string())),
         );
         Keys(m)
     }
 
     fn t(s: &str) -> OffsetDateTime {
-        PrimitiveDateTime::parse(s, AMZ_DATE_FORMAT)
-            .unwrap()
-            .assume_utc()
+        PrimitiveDateTime::parse(s, AMZ_DATE_FORMAT).unwrap().assume_utc()
     }
 
     /// AWS's published example (IAM ListUsers, 2015-08-30): signing key, canonical request hash
@@ -606,9 +579,7 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert(
             "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8"
-                .parse()
-                .unwrap(),
+            "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap(),
         );
         h.insert("host", "iam.amazonaws.com".parse().unwrap());
         h.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
@@ -629,11 +600,7 @@ mod tests {
             hex::encode(digest::digest(&digest::SHA256, creq.as_bytes())),
             "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
         );
-        let sts = string_to_sign(
-            "20150830T123600Z",
-            "20150830/us-east-1/iam/aws4_request",
-            &creq,
-        );
+        let sts = string_to_sign("20150830T123600Z", "20150830/us-east-1/iam/aws4_request", &creq);
         assert_eq!(
             hex::encode(hmac_sha256(&key, sts.as_bytes())),
             "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
@@ -644,10 +611,7 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("host", "localhost:4599".parse().unwrap());
         h.insert("x-amz-target", "TrentService.ListKeys".parse().unwrap());
-        h.insert(
-            "content-type",
-            "application/x-amz-json-1.1".parse().unwrap(),
-        );
+        h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
         sign(
             "POST",
             "/",
@@ -710,10 +674,7 @@ mod tests {
             Err(WireError::InvalidSignature(_))
         ));
         let mut h2 = h.clone();
-        h2.insert(
-            "x-amz-target",
-            "TrentService.ScheduleKeyDeletion".parse().unwrap(),
-        );
+        h2.insert("x-amz-target", "TrentService.ScheduleKeyDeletion".parse().unwrap());
         assert!(matches!(
             verify(&h2, b"{}", "kms", now),
             Err(WireError::InvalidSignature(_))
@@ -828,9 +789,7 @@ mod tests {
             authority: Some("localhost:4599"),
             body: b"{}",
         };
-        assert!(Verifier::default()
-            .verify(&req, "kms", now, &keys())
-            .is_ok());
+        assert!(Verifier::default().verify(&req, "kms", now, &keys()).is_ok());
     }
 
     #[test]

@@ -70,20 +70,15 @@ impl Validator {
     pub fn blob_len(&mut self, field: &str, v: Option<usize>, min: usize, max: usize) -> &mut Self {
         if let Some(n) = v {
             let c = if n < min {
-                Some(format!(
-                    "Member must have length greater than or equal to {min}"
-                ))
+                Some(format!("Member must have length greater than or equal to {min}"))
             } else if n > max {
-                Some(format!(
-                    "Member must have length less than or equal to {max}"
-                ))
+                Some(format!("Member must have length less than or equal to {max}"))
             } else {
                 None
             };
             if let Some(c) = c {
-                self.errors.push(format!(
-                    "Value at '{field}' failed to satisfy constraint: {c}"
-                ));
+                self.errors
+                    .push(format!("Value at '{field}' failed to satisfy constraint: {c}"));
             }
         }
         self
@@ -117,10 +112,7 @@ impl Validator {
                 self.fail(
                     Some(s),
                     field,
-                    format!(
-                        "Member must satisfy enum value set: [{}]",
-                        allowed.join(", ")
-                    ),
+                    format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
                 );
             }
         }
@@ -128,13 +120,7 @@ impl Validator {
     }
 
     /// A string satisfies a pattern, given as a predicate plus the pattern text AWS prints.
-    pub fn pattern(
-        &mut self,
-        field: &str,
-        v: Option<&str>,
-        ok: impl Fn(&str) -> bool,
-        pattern: &str,
-    ) -> &mut Self {
+    pub fn pattern(&mut self, field: &str, v: Option<&str>, ok: impl Fn(&str) -> bool, pattern: &str) -> &mut Self {
         if let Some(s) = v {
             if !ok(s) {
                 self.fail(
@@ -194,10 +180,7 @@ mod tests {
 
     #[test]
     fn one_error_reads_like_aws() {
-        let err = Validator::new()
-            .len("keyId", Some(""), 1, 2048)
-            .finish()
-            .unwrap_err();
+        let err = Validator::new().len("keyId", Some(""), 1, 2048).finish().unwrap_err();
         assert_eq!(
             err,
             WireError::Validation(

@@ -33,11 +33,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
         updated_ms: now,
     };
     let raw = serde_json::to_vec(&rec).map_err(KmsError::internal)?;
-    if !tx.insert_new(
-        T_ALIAS,
-        &alias_store_key(caller.account(), &caller.region, &name),
-        &raw,
-    )? {
+    if !tx.insert_new(T_ALIAS, &alias_store_key(caller.account(), &caller.region, &name), &raw)? {
         return Err(KmsError::AlreadyExists(format!(
             "An alias with the name {} already exists",
             alias_arn(&caller.region, caller.account(), &name)

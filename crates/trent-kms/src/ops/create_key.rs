@@ -1,10 +1,12 @@
 use crate::checks;
 use crate::keys::{KeyRef, T_KEY, T_OWNER};
 use crate::model::{
-    self, KeyMetadata, KeyRecord, KeyState, Tag, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT,
+    self, KeyMetadata, KeyRecord, KeyState, Tag, ENCAPSULATE_DECAPSULATE, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC,
+    KEY_AGREEMENT, SIGN_VERIFY, SYMMETRIC_DEFAULT,
 };
 use crate::{Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
+use trent_crypto::asym::Spec;
 use trent_wire::validate::Validator;
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +31,18 @@ pub struct Response {
     pub key_metadata: KeyMetadata,
 }
 
+/// The key usages KMS allows for a key spec (None: SYMMETRIC_DEFAULT).
+fn allowed_usages(spec: Option<Spec>) -> &'static [&'static str] {
+    match spec {
+        None => &[ENCRYPT_DECRYPT],
+        Some(Spec::Rsa2048 | Spec::Rsa3072 | Spec::Rsa4096) => &[ENCRYPT_DECRYPT, SIGN_VERIFY],
+        Some(Spec::EccP256 | Spec::EccP384 | Spec::EccP521) => &[SIGN_VERIFY, KEY_AGREEMENT],
+        Some(Spec::EccSecp256k1 | Spec::Ed25519 | Spec::MlDsa44 | Spec::MlDsa65 | Spec::MlDsa87) => &[SIGN_VERIFY],
+        Some(Spec::Hmac224 | Spec::Hmac256 | Spec::Hmac384 | Spec::Hmac512) => &[GENERATE_VERIFY_MAC],
+        Some(Spec::MlKem512 | Spec::MlKem768 | Spec::MlKem1024) => &[ENCAPSULATE_DECAPSULATE],
+    }
+}
+
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
     let mut v = Validator::new();
     checks::policy(&mut v, req.policy.as_deref());
@@ -41,12 +55,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         )
         .one_of("keySpec", req.key_spec.as_deref(), model::KEY_SPECS)
         .one_of("origin", req.origin.as_deref(), model::ORIGINS)
-        .len(
-            "customKeyStoreId",
-            req.custom_key_store_id.as_deref(),
-            1,
-            64,
-        )
+        .len("customKeyStoreId", req.custom_key_store_id.as_deref(), 1, 64)
         .len("xksKeyId", req.xks_key_id.as_deref(), 1, 128);
     let tags = req.tags.unwrap_or_default();
     checks::tags(&mut v, &tags)?;
@@ -59,7 +68,6 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         .key_spec
         .or(req.customer_master_key_spec)
         .unwrap_or_else(|| SYMMETRIC_DEFAULT.to_string());
-    let usage = req.key_usage.unwrap_or_else(|| ENCRYPT_DECRYPT.to_string());
     if req.custom_key_store_id.is_some() {
         return Err(KmsError::CustomKeyStoreNotFound);
     }
@@ -69,14 +77,26 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
             "Origin {origin} is not supported by this server yet."
         )));
     }
-    if spec != SYMMETRIC_DEFAULT {
+    let asym = Spec::from_name(&spec);
+    if asym.is_none() && spec != SYMMETRIC_DEFAULT {
         return Err(KmsError::UnsupportedOperation(format!(
-            "KeySpec {spec} is not supported by this server yet."
+            "KeySpec {spec} is not supported by this server: aws-lc has no vetted implementation of it."
         )));
     }
-    if usage != ENCRYPT_DECRYPT {
+    let allowed = allowed_usages(asym);
+    // KMS defaults KeyUsage to ENCRYPT_DECRYPT; where a spec allows only one usage, to that one.
+    let usage = req.key_usage.unwrap_or_else(|| {
+        if allowed.len() == 1 {
+            allowed[0]
+        } else {
+            ENCRYPT_DECRYPT
+        }
+        .to_string()
+    });
+    if !allowed.contains(&usage.as_str()) {
         return Err(KmsError::validation(format!(
-            "The operation failed because the KeyUsage value of the CMK is {usage}. To perform this operation, the KeyUsage value must be ENCRYPT_DECRYPT."
+            "KeyUsage {usage} is not compatible with KeySpec {spec}. Use one of: {}.",
+            allowed.join(", ")
         )));
     }
     if req.multi_region == Some(true) {
@@ -96,7 +116,15 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
 
     let now = kms.clock.now_ms();
     let key_id = uuid::Uuid::new_v4().to_string();
-    let material = kms.new_material(&key_id, now)?;
+    let (material, public_key) = match asym {
+        None => (kms.new_material(&key_id, now)?, None),
+        Some(s) => {
+            let generated = trent_crypto::asym::generate(s, usage == KEY_AGREEMENT)?;
+            let public =
+                (!generated.public_spki.is_empty()).then(|| trent_wire::json::base64_encode(&generated.public_spki));
+            (kms.wrap_material(&key_id, &generated.private, now)?, public)
+        }
+    };
     let rec = KeyRecord {
         key_id: key_id.clone(),
         account_id: caller.account().to_string(),
@@ -115,6 +143,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         tags: all_tags,
         current_material: material.id.clone(),
         materials: vec![material],
+        public_key,
     };
     let r = KeyRef {
         account: rec.account_id.clone(),
@@ -126,11 +155,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     if !tx.insert_new(T_KEY, &r.store_key(), &raw)? {
         return Err(KmsError::internal("generated key id collided"));
     }
-    tx.put(
-        T_OWNER,
-        &format!("{}/{}", r.region, r.key_id),
-        r.account.as_bytes(),
-    )?;
+    tx.put(T_OWNER, &format!("{}/{}", r.region, r.key_id), r.account.as_bytes())?;
     tx.commit()?;
     Ok(Response {
         key_metadata: rec.metadata(),

@@ -1,5 +1,4 @@
-use crate::keys::{require_symmetric, require_symmetric_algorithm, require_usable};
-use crate::model::SYMMETRIC_DEFAULT;
+use crate::keys::require_usable;
 use crate::{checks, Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,7 +27,8 @@ pub struct Response {
     #[serde(serialize_with = "secret_b64")]
     pub plaintext: SecretBytes,
     pub encryption_algorithm: &'static str,
-    pub key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 pub(crate) fn secret_b64<S: serde::Serializer>(v: &SecretBytes, s: S) -> Result<S::Ok, S::Error> {
@@ -62,33 +62,32 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     }
     v.finish()?;
     recipient_unsupported(&req.recipient)?;
-    let ignore_ciphertext = req
-        .dry_run_modifiers
-        .iter()
-        .flatten()
-        .any(|m| m == "IGNORE_CIPHERTEXT");
+    let ignore_ciphertext = req.dry_run_modifiers.iter().flatten().any(|m| m == "IGNORE_CIPHERTEXT");
     if req.dry_run == Some(true) && ignore_ciphertext {
         let id = req.key_id.as_deref().ok_or_else(|| {
-            KmsError::validation(
-                "KeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.",
-            )
+            KmsError::validation("KeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.")
         })?;
         let rec = kms.find(caller, id, true)?;
         require_usable(&rec)?;
-        require_symmetric(&rec)?;
+        crate::keys::require_usage(&rec, crate::model::ENCRYPT_DECRYPT)?;
         return Err(KmsError::DryRun);
     }
     let blob = req.ciphertext_blob.map(|b| b.0).unwrap_or_default();
     let ctx = checks::context(req.encryption_context);
-    let (rec, plaintext, material) = kms.open(caller, &blob, &ctx, req.key_id.as_deref())?;
-    require_symmetric_algorithm(&rec, req.encryption_algorithm.as_deref())?;
+    let (rec, plaintext, key_material_id, encryption_algorithm) = kms.decrypt_any(
+        caller,
+        &blob,
+        &ctx,
+        req.key_id.as_deref(),
+        req.encryption_algorithm.as_deref(),
+    )?;
     if req.dry_run == Some(true) {
         return Err(KmsError::DryRun);
     }
     Ok(Response {
         key_id: rec.arn(),
         plaintext,
-        encryption_algorithm: SYMMETRIC_DEFAULT,
-        key_material_id: material,
+        encryption_algorithm,
+        key_material_id,
     })
 }

@@ -15,10 +15,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     let name = req.alias_name.unwrap_or_default();
     let mut tx = kms.store().write()?;
     kms.load_alias(&mut *tx, caller, &name)?;
-    tx.delete(
-        T_ALIAS,
-        &alias_store_key(caller.account(), &caller.region, &name),
-    )?;
+    tx.delete(T_ALIAS, &alias_store_key(caller.account(), &caller.region, &name))?;
     tx.commit()?;
     Ok(Empty {})
 }

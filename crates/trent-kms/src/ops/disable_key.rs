@@ -15,14 +15,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     let mut v = Validator::new();
     checks::key_id(&mut v, "keyId", &req.key_id);
     v.finish()?;
-    kms.update(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        |rec, _| {
-            require_not_pending_deletion(rec)?;
-            rec.state = KeyState::Disabled;
-            Ok(())
-        },
-    )?;
+    kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
+        require_not_pending_deletion(rec)?;
+        rec.state = KeyState::Disabled;
+        Ok(())
+    })?;
     Ok(Empty {})
 }

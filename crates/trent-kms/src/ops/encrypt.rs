@@ -1,5 +1,4 @@
-use crate::keys::{require_symmetric, require_symmetric_algorithm, require_usable};
-use crate::model::SYMMETRIC_DEFAULT;
+use crate::keys::require_usable;
 use crate::{checks, Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -30,28 +29,21 @@ pub struct Response {
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
     let mut v = Validator::new();
     checks::key_id(&mut v, "keyId", &req.key_id);
-    v.required("plaintext", &req.plaintext).blob_len(
-        "plaintext",
-        req.plaintext.as_ref().map(|p| p.0.len()),
-        1,
-        4096,
-    );
+    v.required("plaintext", &req.plaintext)
+        .blob_len("plaintext", req.plaintext.as_ref().map(|p| p.0.len()), 1, 4096);
     checks::grant_tokens(&mut v, &req.grant_tokens);
     checks::encryption_algorithm(&mut v, "encryptionAlgorithm", &req.encryption_algorithm);
     v.finish()?;
     let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), true)?;
     require_usable(&rec)?;
-    require_symmetric(&rec)?;
-    require_symmetric_algorithm(&rec, req.encryption_algorithm.as_deref())?;
-    if req.dry_run == Some(true) {
-        return Err(KmsError::DryRun);
-    }
     let ctx = checks::context(req.encryption_context);
     let plaintext = req.plaintext.map(|p| p.0).unwrap_or_default();
-    let ciphertext_blob = kms.seal(&rec, &ctx, &plaintext)?;
+    let dry_run = req.dry_run == Some(true);
+    let (ciphertext_blob, encryption_algorithm) =
+        kms.encrypt_any(&rec, &ctx, req.encryption_algorithm.as_deref(), &plaintext, dry_run)?;
     Ok(Response {
         ciphertext_blob,
         key_id: rec.arn(),
-        encryption_algorithm: SYMMETRIC_DEFAULT,
+        encryption_algorithm,
     })
 }

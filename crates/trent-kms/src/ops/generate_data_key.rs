@@ -67,11 +67,7 @@ pub(crate) fn make_data_key(
         return Err(KmsError::DryRun);
     }
     let plaintext = trent_crypto::random_secret(n).map_err(KmsError::internal)?;
-    let blob = kms.seal(
-        &rec,
-        &checks::context(req.encryption_context),
-        plaintext.expose(),
-    )?;
+    let blob = kms.seal(&rec, &checks::context(req.encryption_context), plaintext.expose())?;
     Ok((rec, plaintext, blob))
 }
 

@@ -24,12 +24,7 @@ pub fn handle(_kms: &Kms, _caller: &Caller, req: Request) -> Result<Response, Km
     Validator::new()
         .required("numberOfBytes", &req.number_of_bytes)
         .range("numberOfBytes", req.number_of_bytes, 1, 1024)
-        .len(
-            "customKeyStoreId",
-            req.custom_key_store_id.as_deref(),
-            1,
-            64,
-        )
+        .len("customKeyStoreId", req.custom_key_store_id.as_deref(), 1, 64)
         .finish()?;
     if req.custom_key_store_id.is_some() {
         return Err(KmsError::CustomKeyStoreNotFound);

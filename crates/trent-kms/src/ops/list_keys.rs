@@ -40,10 +40,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         Some(_) => return Err(KmsError::InvalidMarker),
         None => None,
     };
-    let mut rows = kms
-        .store()
-        .read()?
-        .scan(T_KEY, &prefix, after.as_deref(), limit + 1)?;
+    let mut rows = kms.store().read()?.scan(T_KEY, &prefix, after.as_deref(), limit + 1)?;
     let truncated = rows.len() > limit;
     rows.truncate(limit);
     let keys: Vec<Entry> = rows

@@ -3,16 +3,23 @@
 pub mod cancel_key_deletion;
 pub mod create_alias;
 pub mod create_key;
+pub mod decapsulate;
 pub mod decrypt;
 pub mod delete_alias;
+pub mod derive_shared_secret;
 pub mod describe_key;
 pub mod disable_key;
 pub mod enable_key;
+pub mod encapsulate;
 pub mod encrypt;
 pub mod generate_data_key;
+pub mod generate_data_key_pair;
+pub mod generate_data_key_pair_without_plaintext;
 pub mod generate_data_key_without_plaintext;
+pub mod generate_mac;
 pub mod generate_random;
 pub mod get_key_policy;
+pub mod get_public_key;
 pub mod list_aliases;
 pub mod list_key_policies;
 pub mod list_keys;
@@ -20,10 +27,13 @@ pub mod list_resource_tags;
 pub mod put_key_policy;
 pub mod re_encrypt;
 pub mod schedule_key_deletion;
+pub mod sign;
 pub mod tag_resource;
 pub mod untag_resource;
 pub mod update_alias;
 pub mod update_key_description;
+pub mod verify;
+pub mod verify_mac;
 
 /// The empty `{}` answer of operations with no output members.
 #[derive(Debug, serde::Serialize)]

@@ -22,14 +22,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     policy_name(&mut v, &req.policy_name)?;
     let policy = req.policy.unwrap_or_default();
     checks::policy_document(&policy)?;
-    kms.update(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        |rec, _| {
-            require_not_pending_deletion(rec)?;
-            rec.policy = policy;
-            Ok(())
-        },
-    )?;
+    kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
+        require_not_pending_deletion(rec)?;
+        rec.policy = policy;
+        Ok(())
+    })?;
     Ok(Empty {})
 }

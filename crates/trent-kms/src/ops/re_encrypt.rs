@@ -1,6 +1,6 @@
 use super::decrypt::DRY_RUN_MODIFIERS;
-use crate::keys::{require_symmetric, require_symmetric_algorithm, require_usable};
-use crate::model::SYMMETRIC_DEFAULT;
+use crate::keys::{require_usable, require_usage};
+use crate::model::ENCRYPT_DECRYPT;
 use crate::{checks, Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,8 +31,10 @@ pub struct Response {
     pub key_id: String,
     pub source_encryption_algorithm: &'static str,
     pub destination_encryption_algorithm: &'static str,
-    pub source_key_material_id: String,
-    pub destination_key_material_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_key_material_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_key_material_id: Option<String>,
 }
 
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
@@ -45,11 +47,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     );
     checks::optional_key_id(&mut v, "sourceKeyId", &req.source_key_id);
     checks::key_id(&mut v, "destinationKeyId", &req.destination_key_id);
-    checks::encryption_algorithm(
-        &mut v,
-        "sourceEncryptionAlgorithm",
-        &req.source_encryption_algorithm,
-    );
+    checks::encryption_algorithm(&mut v, "sourceEncryptionAlgorithm", &req.source_encryption_algorithm);
     checks::encryption_algorithm(
         &mut v,
         "destinationEncryptionAlgorithm",
@@ -60,39 +58,37 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         v.one_of("dryRunModifiers.member", Some(m), DRY_RUN_MODIFIERS);
     }
     v.finish()?;
-    let dest = kms.find(
-        caller,
-        req.destination_key_id.as_deref().unwrap_or_default(),
-        true,
-    )?;
+    let dest = kms.find(caller, req.destination_key_id.as_deref().unwrap_or_default(), true)?;
     require_usable(&dest)?;
-    require_symmetric(&dest)?;
-    require_symmetric_algorithm(&dest, req.destination_encryption_algorithm.as_deref())?;
-    let ignore_ciphertext = req
-        .dry_run_modifiers
-        .iter()
-        .flatten()
-        .any(|m| m == "IGNORE_CIPHERTEXT");
+    require_usage(&dest, ENCRYPT_DECRYPT)?;
+    let ignore_ciphertext = req.dry_run_modifiers.iter().flatten().any(|m| m == "IGNORE_CIPHERTEXT");
     if req.dry_run == Some(true) && ignore_ciphertext {
         return Err(KmsError::DryRun);
     }
     let blob = req.ciphertext_blob.map(|b| b.0).unwrap_or_default();
     let src_ctx = checks::context(req.source_encryption_context);
-    let (src, plaintext, src_material) =
-        kms.open(caller, &blob, &src_ctx, req.source_key_id.as_deref())?;
-    require_symmetric_algorithm(&src, req.source_encryption_algorithm.as_deref())?;
-    if req.dry_run == Some(true) {
-        return Err(KmsError::DryRun);
-    }
+    let (src, plaintext, source_key_material_id, source_encryption_algorithm) = kms.decrypt_any(
+        caller,
+        &blob,
+        &src_ctx,
+        req.source_key_id.as_deref(),
+        req.source_encryption_algorithm.as_deref(),
+    )?;
     let dest_ctx = checks::context(req.destination_encryption_context);
-    let ciphertext_blob = kms.seal(&dest, &dest_ctx, plaintext.expose())?;
+    let (ciphertext_blob, destination_encryption_algorithm) = kms.encrypt_any(
+        &dest,
+        &dest_ctx,
+        req.destination_encryption_algorithm.as_deref(),
+        plaintext.expose(),
+        req.dry_run == Some(true),
+    )?;
     Ok(Response {
         ciphertext_blob,
         source_key_id: src.arn(),
         key_id: dest.arn(),
-        source_encryption_algorithm: SYMMETRIC_DEFAULT,
-        destination_encryption_algorithm: SYMMETRIC_DEFAULT,
-        source_key_material_id: src_material,
-        destination_key_material_id: dest.current_material.clone(),
+        source_encryption_algorithm,
+        destination_encryption_algorithm,
+        source_key_material_id,
+        destination_key_material_id: dest.spec().is_none().then(|| dest.current_material.clone()),
     })
 }

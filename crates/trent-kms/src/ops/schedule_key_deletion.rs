@@ -33,23 +33,19 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         .finish()?;
     let days = req.pending_window_in_days.unwrap_or(30);
     let deletion_ms = kms.clock.now_ms() + days * DAY_MS;
-    let rec = kms.update(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        |rec, tx| {
-            require_not_pending_deletion(rec)?;
-            rec.state = KeyState::PendingDeletion;
-            rec.deletion_ms = Some(deletion_ms);
-            rec.pending_window_days = Some(days);
-            let r = KeyRef {
-                account: rec.account_id.clone(),
-                region: rec.region.clone(),
-                key_id: rec.key_id.clone(),
-            };
-            tx.put(T_DELETION, &deletion_store_key(deletion_ms, &r), b"")?;
-            Ok(())
-        },
-    )?;
+    let rec = kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, tx| {
+        require_not_pending_deletion(rec)?;
+        rec.state = KeyState::PendingDeletion;
+        rec.deletion_ms = Some(deletion_ms);
+        rec.pending_window_days = Some(days);
+        let r = KeyRef {
+            account: rec.account_id.clone(),
+            region: rec.region.clone(),
+            key_id: rec.key_id.clone(),
+        };
+        tx.put(T_DELETION, &deletion_store_key(deletion_ms, &r), b"")?;
+        Ok(())
+    })?;
     Ok(Response {
         key_id: rec.arn(),
         deletion_date: ms_to_epoch(deletion_ms),

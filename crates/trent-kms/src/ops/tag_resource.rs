@@ -18,13 +18,9 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     v.required("tags", &req.tags);
     let tags = req.tags.unwrap_or_default();
     checks::tags(&mut v, &tags)?;
-    kms.update(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        |rec, _| {
-            require_not_pending_deletion(rec)?;
-            checks::merge_tags(&mut rec.tags, tags)
-        },
-    )?;
+    kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
+        require_not_pending_deletion(rec)?;
+        checks::merge_tags(&mut rec.tags, tags)
+    })?;
     Ok(Empty {})
 }

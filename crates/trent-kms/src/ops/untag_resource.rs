@@ -25,14 +25,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
             "Tag keys beginning with 'aws:' are reserved: '{k}'"
         )));
     }
-    kms.update(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        |rec, _| {
-            require_not_pending_deletion(rec)?;
-            rec.tags.retain(|t| !keys.contains(&t.tag_key));
-            Ok(())
-        },
-    )?;
+    kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
+        require_not_pending_deletion(rec)?;
+        rec.tags.retain(|t| !keys.contains(&t.tag_key));
+        Ok(())
+    })?;
     Ok(Empty {})
 }

@@ -44,11 +44,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     alias.target_key_id = target.key_id;
     alias.updated_ms = kms.clock.now_ms();
     let raw = serde_json::to_vec(&alias).map_err(KmsError::internal)?;
-    tx.put(
-        T_ALIAS,
-        &alias_store_key(caller.account(), &caller.region, &name),
-        &raw,
-    )?;
+    tx.put(T_ALIAS, &alias_store_key(caller.account(), &caller.region, &name), &raw)?;
     tx.commit()?;
     Ok(Empty {})
 }

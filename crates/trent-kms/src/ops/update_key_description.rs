@@ -18,14 +18,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     checks::description(&mut v, req.description.as_deref());
     v.finish()?;
     let description = req.description.unwrap_or_default();
-    kms.update(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        |rec, _| {
-            require_not_pending_deletion(rec)?;
-            rec.description = description;
-            Ok(())
-        },
-    )?;
+    kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
+        require_not_pending_deletion(rec)?;
+        rec.description = description;
+        Ok(())
+    })?;
     Ok(Empty {})
 }

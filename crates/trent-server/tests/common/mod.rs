@@ -66,18 +66,10 @@ pub fn start_with(mut cmd: Command, data_dir: &Path) -> Server {
         }
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
             panic!("trentd exited with {status} before it was ready: {err}");
         }
-        assert!(
-            Instant::now() < deadline,
-            "trentd was not ready within 20 s"
-        );
+        assert!(Instant::now() < deadline, "trentd was not ready within 20 s");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -148,10 +140,7 @@ impl<'a> Req<'a> {
     pub fn bytes(&self, addr: &str) -> Vec<u8> {
         let mut h = http::HeaderMap::new();
         h.insert("host", addr.parse().unwrap());
-        h.insert(
-            "content-type",
-            "application/x-amz-json-1.1".parse().unwrap(),
-        );
+        h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
         h.insert("x-amz-target", self.target.parse().unwrap());
         if self.sign {
             trent_wire::sigv4::sign(

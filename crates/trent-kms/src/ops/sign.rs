@@ -1,0 +1,99 @@
+use crate::model::{MESSAGE_TYPES, SIGNING_ALGORITHMS, SIGN_VERIFY};
+use crate::{checks, Caller, Kms, KmsError};
+use serde::{Deserialize, Serialize};
+use trent_crypto::asym::{self, MessageType, SigningAlg, Spec};
+use trent_wire::json::SecretBlob;
+use trent_wire::validate::Validator;
+
+/// No `Debug`: the message may be secret.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub key_id: Option<String>,
+    pub message: Option<SecretBlob>,
+    pub message_type: Option<String>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub signing_algorithm: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub key_id: String,
+    #[serde(serialize_with = "trent_wire::json::b64")]
+    pub signature: Vec<u8>,
+    pub signing_algorithm: &'static str,
+}
+
+/// Checks shared by Sign and Verify: the members, then the message type and algorithm for the key.
+pub(crate) fn parse_signing(
+    v: &mut Validator,
+    message_len: Option<usize>,
+    message_type: Option<&str>,
+    signing_algorithm: Option<&str>,
+) -> Result<(), KmsError> {
+    v.blob_len("message", message_len, 1, 4096)
+        .one_of("messageType", message_type, MESSAGE_TYPES)
+        .required("signingAlgorithm", &signing_algorithm)
+        .one_of("signingAlgorithm", signing_algorithm, SIGNING_ALGORITHMS);
+    v.finish()?;
+    Ok(())
+}
+
+pub(crate) fn resolve_signing(
+    spec: Spec,
+    message_type: Option<&str>,
+    signing_algorithm: Option<&str>,
+) -> Result<(SigningAlg, MessageType), KmsError> {
+    let name = signing_algorithm.unwrap_or_default();
+    let alg = SigningAlg::from_name(name)
+        .filter(|a| spec.signing_algorithms().contains(a))
+        .ok_or_else(|| {
+            KmsError::InvalidKeyUsage(format!(
+                "{} keys do not support the signing algorithm {name}.",
+                spec.name()
+            ))
+        })?;
+    let mt =
+        match message_type.unwrap_or("RAW") {
+            "RAW" => MessageType::Raw,
+            "DIGEST" => MessageType::Digest,
+            _ if alg == SigningAlg::MlDsaShake256 => return Err(KmsError::UnsupportedOperation(
+                "MessageType EXTERNAL_MU is not supported: aws-lc does not expose ML-DSA signing of an external mu."
+                    .into(),
+            )),
+            _ => {
+                return Err(KmsError::validation(
+                    "MessageType EXTERNAL_MU is only valid with ML_DSA_SHAKE_256.",
+                ))
+            }
+        };
+    Ok((alg, mt))
+}
+
+pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
+    let mut v = Validator::new();
+    checks::key_id(&mut v, "keyId", &req.key_id);
+    v.required("message", &req.message);
+    checks::grant_tokens(&mut v, &req.grant_tokens);
+    parse_signing(
+        &mut v,
+        req.message.as_ref().map(|m| m.0.len()),
+        req.message_type.as_deref(),
+        req.signing_algorithm.as_deref(),
+    )?;
+    let (rec, spec) = kms.find_for(caller, req.key_id.as_deref().unwrap_or_default(), SIGN_VERIFY)?;
+    let (alg, mt) = resolve_signing(spec, req.message_type.as_deref(), req.signing_algorithm.as_deref())?;
+    if req.dry_run == Some(true) {
+        return Err(KmsError::DryRun);
+    }
+    let message = req.message.map(|m| m.0).unwrap_or_default();
+    let private = kms.private_key(&rec)?;
+    let signature = asym::sign(spec, &private, alg, mt, &message)?;
+    Ok(Response {
+        key_id: rec.arn(),
+        signature,
+        signing_algorithm: alg.name(),
+    })
+}
