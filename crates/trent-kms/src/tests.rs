@@ -840,3 +840,239 @@ fn compatibility_doc_lists_every_dispatched_operation_as_implemented() {
         "the doc claims operations the server does not dispatch"
     );
 }
+
+fn new_key_with(e: &Env, spec: &str, usage: &str) -> String {
+    call(e, "CreateKey", json!({"KeySpec": spec, "KeyUsage": usage})).unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn key_usage_must_fit_the_key_spec() {
+    let e = env();
+    assert_eq!(
+        code(call(&e, "CreateKey", json!({"KeySpec": "ECC_NIST_P256"}))),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateKey",
+            json!({"KeySpec": "ECC_SECG_P256K1", "KeyUsage": "KEY_AGREEMENT"})
+        )),
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "CreateKey",
+            json!({"KeySpec": "HMAC_256", "KeyUsage": "SIGN_VERIFY"})
+        )),
+        "ValidationException"
+    );
+    let rsa = call(&e, "CreateKey", json!({"KeySpec": "RSA_2048"})).unwrap();
+    assert_eq!(rsa["KeyMetadata"]["KeyUsage"], "ENCRYPT_DECRYPT");
+    assert_eq!(
+        rsa["KeyMetadata"]["EncryptionAlgorithms"],
+        json!(["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"])
+    );
+    assert!(rsa["KeyMetadata"].get("CurrentKeyMaterialId").is_none());
+    let hmac = call(&e, "CreateKey", json!({"KeySpec": "HMAC_512"})).unwrap();
+    assert_eq!(hmac["KeyMetadata"]["MacAlgorithms"], json!(["HMAC_SHA_512"]));
+    let ed = call(&e, "CreateKey", json!({"KeySpec": "ECC_NIST_EDWARDS25519"})).unwrap();
+    assert_eq!(
+        ed["KeyMetadata"]["SigningAlgorithms"],
+        json!(["ED25519_SHA_512", "ED25519_PH_SHA_512"])
+    );
+    assert!(
+        ed["KeyMetadata"].get("CustomerMasterKeySpec").is_none(),
+        "not in the deprecated enum"
+    );
+    let kem = call(&e, "CreateKey", json!({"KeySpec": "ML_KEM_512"})).unwrap();
+    assert_eq!(kem["KeyMetadata"]["EncapsulationAlgorithms"], json!(["ML_KEM"]));
+    let ka = call(
+        &e,
+        "CreateKey",
+        json!({"KeySpec": "ECC_NIST_P521", "KeyUsage": "KEY_AGREEMENT"}),
+    )
+    .unwrap();
+    assert_eq!(ka["KeyMetadata"]["KeyAgreementAlgorithms"], json!(["ECDH"]));
+}
+
+#[test]
+fn sign_and_verify_with_errors_as_aws() {
+    let e = env();
+    let k = new_key_with(&e, "ECC_NIST_P256", "SIGN_VERIFY");
+    let sig = call(
+        &e,
+        "Sign",
+        json!({"KeyId": k, "Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"}),
+    )
+    .unwrap();
+    let ok = call(
+        &e,
+        "Verify",
+        json!({"KeyId": k, "Message": b64(b"m"), "Signature": sig["Signature"], "SigningAlgorithm": "ECDSA_SHA_256"}),
+    )
+    .unwrap();
+    assert_eq!(ok["SignatureValid"], true);
+    let bad =
+        json!({"KeyId": k, "Message": b64(b"n"), "Signature": sig["Signature"], "SigningAlgorithm": "ECDSA_SHA_256"});
+    assert_eq!(code(call(&e, "Verify", bad)), "KMSInvalidSignatureException");
+    let wrong_alg = json!({"KeyId": k, "Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_384"});
+    assert_eq!(code(call(&e, "Sign", wrong_alg)), "InvalidKeyUsageException");
+    let short_digest =
+        json!({"KeyId": k, "Message": b64(&[0; 31]), "MessageType": "DIGEST", "SigningAlgorithm": "ECDSA_SHA_256"});
+    assert_eq!(code(call(&e, "Sign", short_digest)), "ValidationException");
+    let sym = new_key(&e);
+    let on_sym = json!({"KeyId": sym, "Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"});
+    assert_eq!(code(call(&e, "Sign", on_sym)), "InvalidKeyUsageException");
+    assert_eq!(
+        code(call(&e, "GetPublicKey", json!({"KeyId": sym}))),
+        "UnsupportedOperationException"
+    );
+    let ml = new_key_with(&e, "ML_DSA_44", "SIGN_VERIFY");
+    let mu = json!({"KeyId": ml, "Message": b64(&[0; 64]), "MessageType": "EXTERNAL_MU", "SigningAlgorithm": "ML_DSA_SHAKE_256"});
+    assert_eq!(code(call(&e, "Sign", mu)), "UnsupportedOperationException");
+}
+
+#[test]
+fn rsa_encryption_needs_an_algorithm_and_no_context_and_respects_the_size_limit() {
+    let e = env();
+    let k = new_key_with(&e, "RSA_2048", "ENCRYPT_DECRYPT");
+    assert_eq!(
+        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))),
+        "ValidationException"
+    );
+    let with_ctx = json!({"KeyId": k, "Plaintext": b64(b"x"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256", "EncryptionContext": {"a": "b"}});
+    assert_eq!(code(call(&e, "Encrypt", with_ctx)), "ValidationException");
+    let too_long = json!({"KeyId": k, "Plaintext": b64(&[1; 191]), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"});
+    assert_eq!(code(call(&e, "Encrypt", too_long)), "ValidationException");
+    let ct = call(
+        &e,
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": b64(&[1; 190]), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    )
+    .unwrap();
+    assert_eq!(unb64(&ct["CiphertextBlob"]).len(), 256);
+    let back = call(
+        &e,
+        "Decrypt",
+        json!({"KeyId": k, "CiphertextBlob": ct["CiphertextBlob"], "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+    )
+    .unwrap();
+    assert_eq!(unb64(&back["Plaintext"]), vec![1u8; 190]);
+    assert!(back.get("KeyMaterialId").is_none());
+    let wrong = json!({"KeyId": k, "CiphertextBlob": ct["CiphertextBlob"], "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"});
+    assert_eq!(code(call(&e, "Decrypt", wrong)), "InvalidCiphertextException");
+    // ReEncrypt from RSA to a symmetric key.
+    let sym = new_key(&e);
+    let re = call(
+        &e,
+        "ReEncrypt",
+        json!({"CiphertextBlob": ct["CiphertextBlob"], "SourceKeyId": k, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "DestinationKeyId": sym}),
+    )
+    .unwrap();
+    assert_eq!(re["SourceEncryptionAlgorithm"], "RSAES_OAEP_SHA_256");
+    assert_eq!(
+        unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": re["CiphertextBlob"]})).unwrap()["Plaintext"]),
+        vec![1u8; 190]
+    );
+}
+
+#[test]
+fn macs_shared_secrets_and_data_key_pairs() {
+    let e = env();
+    let h = new_key_with(&e, "HMAC_224", "GENERATE_VERIFY_MAC");
+    let mac = call(
+        &e,
+        "GenerateMac",
+        json!({"KeyId": h, "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_224"}),
+    )
+    .unwrap();
+    assert_eq!(unb64(&mac["Mac"]).len(), 28);
+    let bad = json!({"KeyId": h, "Message": b64(b"n"), "Mac": mac["Mac"], "MacAlgorithm": "HMAC_SHA_224"});
+    assert_eq!(code(call(&e, "VerifyMac", bad)), "KMSInvalidMacException");
+    let wrong = json!({"KeyId": h, "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_256"});
+    assert_eq!(code(call(&e, "GenerateMac", wrong)), "InvalidKeyUsageException");
+
+    let a = new_key_with(&e, "ECC_NIST_P256", "KEY_AGREEMENT");
+    let b = new_key_with(&e, "ECC_NIST_P256", "KEY_AGREEMENT");
+    let pa = call(&e, "GetPublicKey", json!({"KeyId": a})).unwrap()["PublicKey"].clone();
+    let pb = call(&e, "GetPublicKey", json!({"KeyId": b})).unwrap()["PublicKey"].clone();
+    let ab = call(
+        &e,
+        "DeriveSharedSecret",
+        json!({"KeyId": a, "KeyAgreementAlgorithm": "ECDH", "PublicKey": pb}),
+    )
+    .unwrap();
+    let ba = call(
+        &e,
+        "DeriveSharedSecret",
+        json!({"KeyId": b, "KeyAgreementAlgorithm": "ECDH", "PublicKey": pa}),
+    )
+    .unwrap();
+    assert_eq!(ab["SharedSecret"], ba["SharedSecret"]);
+    let junk = json!({"KeyId": a, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(b"not a key")});
+    assert_eq!(code(call(&e, "DeriveSharedSecret", junk)), "ValidationException");
+
+    let sym = new_key(&e);
+    let pair = call(
+        &e,
+        "GenerateDataKeyPair",
+        json!({"KeyId": sym, "KeyPairSpec": "RSA_2048", "EncryptionContext": {"p": "1"}}),
+    )
+    .unwrap();
+    let back = call(
+        &e,
+        "Decrypt",
+        json!({"CiphertextBlob": pair["PrivateKeyCiphertextBlob"], "EncryptionContext": {"p": "1"}}),
+    )
+    .unwrap();
+    assert_eq!(back["Plaintext"], pair["PrivateKeyPlaintext"]);
+    let wp = call(
+        &e,
+        "GenerateDataKeyPairWithoutPlaintext",
+        json!({"KeyId": sym, "KeyPairSpec": "ECC_NIST_P256"}),
+    )
+    .unwrap();
+    assert!(wp.get("PrivateKeyPlaintext").is_none() && wp["PublicKey"].is_string());
+    assert_eq!(
+        code(call(
+            &e,
+            "GenerateDataKeyPair",
+            json!({"KeyId": sym, "KeyPairSpec": "SM2"})
+        )),
+        "UnsupportedOperationException"
+    );
+    assert_eq!(
+        code(call(
+            &e,
+            "GenerateDataKeyPair",
+            json!({"KeyId": a, "KeyPairSpec": "RSA_2048"})
+        )),
+        "InvalidKeyUsageException"
+    );
+}
+
+#[test]
+fn ml_kem_encapsulation_round_trips() {
+    let e = env();
+    let k = new_key_with(&e, "ML_KEM_768", "ENCAPSULATE_DECAPSULATE");
+    let enc = call(
+        &e,
+        "Encapsulate",
+        json!({"KeyId": k, "EncapsulationAlgorithm": "ML_KEM"}),
+    )
+    .unwrap();
+    let dec = call(
+        &e,
+        "Decapsulate",
+        json!({"KeyId": k, "SharedSecretCiphertextBlob": enc["SharedSecretCiphertextBlob"], "EncapsulationAlgorithm": "ML_KEM"}),
+    )
+    .unwrap();
+    assert_eq!(enc["SharedSecret"], dec["SharedSecret"]);
+    let short = json!({"KeyId": k, "SharedSecretCiphertextBlob": b64(b"short"), "EncapsulationAlgorithm": "ML_KEM"});
+    assert_eq!(code(call(&e, "Decapsulate", short)), "InvalidCiphertextException");
+}
