@@ -145,6 +145,9 @@ fn garbage_bodies_never_produce_a_5xx_or_kill_the_server() {
         b"{\"CiphertextBlob\": \"AQ==\"}".to_vec(),
         b"{\"EncryptionContext\": {\"a\": 1}}".to_vec(),
         b"{\"Tags\": [{\"TagKey\": \"a\"}]}".to_vec(),
+        format!("{{\"KeyId\": \"{key}\", \"Message\": \"AA==\", \"MessageType\": \"DIGEST\", \"SigningAlgorithm\": \"ECDSA_SHA_256\", \"Signature\": \"AA==\"}}").into_bytes(),
+        format!("{{\"KeyId\": \"{key}\", \"PublicKey\": \"MIIB\", \"KeyAgreementAlgorithm\": \"ECDH\", \"KeyPairSpec\": \"RSA_2048\"}}").into_bytes(),
+        format!("{{\"KeyId\": \"{key}\", \"MacAlgorithm\": \"HMAC_SHA_256\", \"Mac\": \"AA==\", \"Message\": \"AA==\", \"EncapsulationAlgorithm\": \"ML_KEM\", \"SharedSecretCiphertextBlob\": \"AA==\"}}").into_bytes(),
         vec![b'{'; 10000],
     ];
     for op in [
