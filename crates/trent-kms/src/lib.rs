@@ -13,6 +13,7 @@ mod error;
 mod keys;
 pub mod model;
 pub mod ops;
+mod service_api;
 
 pub use error::KmsError;
 pub use keys::KeyRef;

@@ -9,11 +9,15 @@ use trent_wire::sigv4::RequestParts;
 use trent_wire::{AwsError, ErrorBody, WireError};
 
 /// The services served on this listener: `X-Amz-Target` prefix → (service, SigV4 signing name).
-pub const SERVICES: &[(&str, Service, &str)] = &[("TrentService", Service::Kms, "kms")];
+pub const SERVICES: &[(&str, Service, &str)] = &[
+    ("TrentService", Service::Kms, "kms"),
+    ("AmazonSSM", Service::Ssm, "ssm"),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Kms,
+    Ssm,
 }
 
 pub fn router(app: Arc<App>) -> axum::Router {
@@ -89,16 +93,22 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
             .verifier
             .verify(&req, signing_name, now, &app.identity)
             .map_err(wire)?;
+        let caller = Caller {
+            principal: verified.principal().clone(),
+            region: verified.region().to_string(),
+        };
+        let unknown = || wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}"))));
+        tracing::debug!(request_id, operation = %op_name, region = %caller.region, "request");
         match service {
             Service::Kms => {
-                let op = Operation::from_name(&op_name)
-                    .ok_or_else(|| wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}")))))?;
-                let caller = Caller {
-                    principal: verified.principal().clone(),
-                    region: verified.region().to_string(),
-                };
-                tracing::debug!(request_id, operation = op.name(), region = %caller.region, "kms request");
+                let op = Operation::from_name(&op_name).ok_or_else(unknown)?;
                 app.kms
+                    .dispatch(op, &caller, &body)
+                    .map_err(|e| Box::new(e) as BoxError)
+            }
+            Service::Ssm => {
+                let op = trent_ssm::Operation::from_name(&op_name).ok_or_else(unknown)?;
+                app.ssm
                     .dispatch(op, &caller, &body)
                     .map_err(|e| Box::new(e) as BoxError)
             }

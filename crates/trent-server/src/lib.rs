@@ -18,7 +18,8 @@ use trent_store::Store;
 /// Everything a request needs.
 pub struct App {
     pub config: Config,
-    pub kms: Kms,
+    pub kms: Arc<Kms>,
+    pub ssm: trent_ssm::Ssm,
     pub identity: identity::Identity,
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
@@ -34,13 +35,15 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let identity = identity::Identity::new(store.clone(), root.clone());
     bootstrap::admin_credentials(&identity, &config.account_id)?;
     let clock = Arc::new(Clock::default());
-    let kms = Kms::new(store, root, clock.clone());
+    let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
+    let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone());
     let verifier = trent_wire::sigv4::Verifier {
         max_skew: time::Duration::seconds(config.max_clock_skew_secs),
     };
     Ok(Arc::new(App {
         config,
         kms,
+        ssm,
         identity,
         verifier,
         clock,

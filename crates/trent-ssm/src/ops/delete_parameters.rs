@@ -1,0 +1,47 @@
+use super::delete_parameter::delete;
+use crate::params::split_name;
+use crate::{Ssm, SsmError};
+use serde::{Deserialize, Serialize};
+use trent_kms::Caller;
+use trent_wire::validate::Validator;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub names: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub deleted_parameters: Vec<String>,
+    pub invalid_parameters: Vec<String>,
+}
+
+pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmError> {
+    let mut v = Validator::new();
+    v.required("names", &req.names)
+        .count("names", req.names.as_ref().map(Vec::len), 1, 10);
+    for n in req.names.iter().flatten() {
+        v.len("names.member", Some(n), 1, 2048);
+    }
+    v.finish()?;
+    let mut out = Response {
+        deleted_parameters: Vec::new(),
+        invalid_parameters: Vec::new(),
+    };
+    let mut tx = ssm.store.write()?;
+    for input in req.names.unwrap_or_default() {
+        let deleted = match split_name(caller, &input) {
+            Ok((name, None)) => delete(ssm, &mut *tx, caller, &name)?,
+            _ => false,
+        };
+        if deleted {
+            out.deleted_parameters.push(input);
+        } else {
+            out.invalid_parameters.push(input);
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
