@@ -74,10 +74,47 @@ FOOT = """
 | Durability | acknowledged writes survive SIGTERM restart and kill -9 | `tests/compat/test_persistence.py`, `crates/trent-server/tests/server.rs` |
 | Independent verification | blobs decrypt with Python `cryptography`; signatures, ECDH secrets, OAEP ciphertexts and ML-KEM secrets checked with `cryptography` and OpenSSL | `tests/compat/test_ciphertext_format.py`, `tests/compat/test_asymmetric.py` |
 
-## SSM Parameter Store, Secrets Manager, IAM, STS, CloudTrail
+## Secrets Manager, IAM, STS, CloudTrail
 
-Not served yet (issues 5, 7, 8, 9): their targets get `UnknownOperationException`.
+Not served yet (issues 5, 8, 9): their targets get `UnknownOperationException`.
 """
+
+SSM_NOTES = {
+    "PutParameter": "String / StringList / SecureString (through Trent's KMS; default key `alias/aws/ssm`, created on first use as an AWS-managed key; context `PARAMETER_ARN`); naming and hierarchy rules; 4 KB Standard / 8 KB Advanced; Intelligent-Tiering; no tier downgrade; AllowedPattern; 100-version limit; Policies validated and stored but not yet enforced (issue 7); parameter-count limits not yet enforced",
+    "GetParameter": "name or ARN, `:version` and `:label` selectors, WithDecryption",
+    "GetParameters": "missing names, versions and labels in InvalidParameters",
+    "GetParametersByPath": "Recursive, ParameterFilters (Type, KeyId, Label, DataType, tag:), MaxResults/NextToken",
+    "GetParameterHistory": "kept versions with labels, paged",
+    "DescribeParameters": "ParameterFilters (Name Equals/BeginsWith/Contains, Type, KeyId, Path Recursive/OneLevel, Tier, DataType, tag:) and legacy Filters, paged",
+    "LabelParameterVersion": "AWS's label rules (invalid labels reported), labels move between versions, max 10 per version",
+    "AddTagsToResource": "ResourceType Parameter only (others → InvalidResourceType); max 50 tags",
+}
+
+PARAMETER_STORE_OPS = {
+    "PutParameter", "GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory",
+    "DeleteParameter", "DeleteParameters", "DescribeParameters", "LabelParameterVersion",
+    "UnlabelParameterVersion", "AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource",
+}
+
+
+def service_table(model, implemented, texts, notes, not_yet, crate_tests, in_scope=None):
+    rows, outside = [], []
+    for op in sorted(model.operation_names):
+        if op in implemented:
+            s = snake(op)
+            cli = s.replace("_", "-")
+            hits = [
+                f for f, t in texts.items()
+                if re.search(r"\b" + s + r"\b", t) or re.search(r"(kms|ssm)\W+" + cli + r"\b", t) or f'"{op}"' in t
+            ]
+            tests = ", ".join([f"`tests/compat/{h}`" for h in hits] + [f"`{crate_tests}`"])
+            rows.append(f"| {op} | ✅ implemented | {notes.get(op, '')} | {tests} |")
+        elif in_scope is not None and op not in in_scope:
+            outside.append(op)
+        else:
+            rows.append(f"| {op} | ❌ not yet | {not_yet.get(op, '')} | — |")
+    return rows, outside
+
 
 
 def snake(name: str) -> str:
@@ -90,19 +127,13 @@ def main() -> None:
     implemented = set(re.findall(r"^\s+(\w+) => \w+,", lib, re.M))
     files = sorted(glob.glob(os.path.join(REPO, "tests/compat/test_*.py")))
     texts = {os.path.basename(f): open(f).read() for f in files}
-    rows = []
-    for op in sorted(model.operation_names):
-        if op in implemented:
-            s = snake(op)
-            cli = s.replace("_", "-")
-            hits = [
-                f for f, t in texts.items()
-                if re.search(r"\b" + s + r"\b", t) or re.search(r"kms\W+" + cli + r"\b", t) or f'"{op}"' in t
-            ]
-            tests = ", ".join(f"`tests/compat/{h}`" for h in hits)
-            rows.append(f"| {op} | ✅ implemented | {NOTES.get(op, '')} | {tests}; `crates/trent-kms/src/tests.rs` |")
-        else:
-            rows.append(f"| {op} | ❌ not yet | {NOT_YET.get(op, '')} | — |")
+    rows, _ = service_table(model, implemented, texts, NOTES, NOT_YET, "crates/trent-kms/src/tests.rs")
+    ssm_model = botocore.session.get_session().get_service_model("ssm")
+    ssm_lib = open(os.path.join(REPO, "crates/trent-ssm/src/lib.rs")).read()
+    ssm_impl = set(re.findall(r"^\s+(\w+) => \w+,", ssm_lib, re.M))
+    ssm_rows, ssm_outside = service_table(
+        ssm_model, ssm_impl, texts, SSM_NOTES, {}, "crates/trent-ssm/src/tests.rs", PARAMETER_STORE_OPS
+    )
     head = f"""# Compatibility
 
 Every operation of the services Trent speaks, from the botocore service models (botocore
@@ -119,7 +150,15 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
 |---|---|---|---|
 """
     with open(os.path.join(REPO, "docs/COMPATIBILITY.md"), "w") as f:
-        f.write(head + "\n".join(rows) + "\n" + FOOT)
+        f.write(head + "\n".join(rows) + "\n")
+        f.write(
+            "\n## SSM Parameter Store (`AmazonSSM`, botocore `ssm/2014-11-06`, SigV4 service `ssm`)\n\n"
+            "| operation | status | notes | tests |\n|---|---|---|---|\n" + "\n".join(ssm_rows) + "\n\n"
+            f"The other {len(ssm_outside)} SSM operations (documents, automation, patching, inventory, "
+            "sessions, OpsCenter…) are outside Parameter Store and not planned; they get "
+            "`UnknownOperationException`: " + ", ".join(ssm_outside) + ".\n"
+        )
+        f.write(FOOT)
 
 
 if __name__ == "__main__":

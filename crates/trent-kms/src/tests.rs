@@ -833,7 +833,8 @@ fn compatibility_doc_lists_every_dispatched_operation_as_implemented() {
             op.name()
         );
     }
-    let claimed = doc.matches("| ✅ implemented |").count();
+    let kms_section = doc.split("\n## ").find(|s| s.starts_with("KMS")).unwrap();
+    let claimed = kms_section.matches("| ✅ implemented |").count();
     assert_eq!(
         claimed,
         Operation::ALL.len(),
