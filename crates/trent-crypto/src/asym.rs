@@ -111,12 +111,7 @@ impl Spec {
         }
     }
 
-    fn mldsa(
-        self,
-    ) -> Option<(
-        &'static sig::PqdsaSigningAlgorithm,
-        &'static sig::PqdsaVerificationAlgorithm,
-    )> {
+    fn mldsa(self) -> Option<(&'static sig::PqdsaSigningAlgorithm, &'static sig::PqdsaVerificationAlgorithm)> {
         match self {
             Spec::MlDsa44 => Some((&sig::ML_DSA_44_SIGNING, &sig::ML_DSA_44)),
             Spec::MlDsa65 => Some((&sig::ML_DSA_65_SIGNING, &sig::ML_DSA_65)),
@@ -148,14 +143,9 @@ impl Spec {
     pub fn signing_algorithms(self) -> &'static [SigningAlg] {
         use SigningAlg::*;
         match self {
-            Spec::Rsa2048 | Spec::Rsa3072 | Spec::Rsa4096 => &[
-                RsaPssSha256,
-                RsaPssSha384,
-                RsaPssSha512,
-                RsaPkcs1Sha256,
-                RsaPkcs1Sha384,
-                RsaPkcs1Sha512,
-            ],
+            Spec::Rsa2048 | Spec::Rsa3072 | Spec::Rsa4096 => {
+                &[RsaPssSha256, RsaPssSha384, RsaPssSha512, RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512]
+            }
             Spec::EccP256 | Spec::EccSecp256k1 => &[EcdsaSha256],
             Spec::EccP384 => &[EcdsaSha384],
             Spec::EccP521 => &[EcdsaSha512],
@@ -368,10 +358,7 @@ fn der(bytes: &[u8]) -> SecretBytes {
 pub fn generate(spec: Spec, agreement: bool) -> Result<Generated, AsymError> {
     if let Some((alg, len)) = spec.hmac() {
         let _ = alg;
-        return Ok(Generated {
-            private: crate::random_secret(len)?,
-            public_spki: Vec::new(),
-        });
+        return Ok(Generated { private: crate::random_secret(len)?, public_spki: Vec::new() });
     }
     if spec.is_rsa() {
         let size = match spec {
@@ -382,10 +369,7 @@ pub fn generate(spec: Spec, agreement: bool) -> Result<Generated, AsymError> {
         let kp = rsa::KeyPair::generate(size)?;
         let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp)?;
         let spki = kp.public_key().as_der()?;
-        return Ok(Generated {
-            private: der(pkcs8.as_ref()),
-            public_spki: spki.as_ref().to_vec(),
-        });
+        return Ok(Generated { private: der(pkcs8.as_ref()), public_spki: spki.as_ref().to_vec() });
     }
     if agreement {
         let alg = spec
@@ -394,51 +378,33 @@ pub fn generate(spec: Spec, agreement: bool) -> Result<Generated, AsymError> {
         let pk = agreement::PrivateKey::generate(alg)?;
         let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pk)?;
         let spki = pk.compute_public_key()?.as_der()?;
-        return Ok(Generated {
-            private: der(pkcs8.as_ref()),
-            public_spki: spki.as_ref().to_vec(),
-        });
+        return Ok(Generated { private: der(pkcs8.as_ref()), public_spki: spki.as_ref().to_vec() });
     }
     if let Some(alg) = spec.ecdsa_signing() {
         let kp = sig::EcdsaKeyPair::generate(alg)?;
         let pkcs8 = kp.to_pkcs8v1()?;
         let spki = kp.public_key().as_der()?;
-        return Ok(Generated {
-            private: der(pkcs8.as_ref()),
-            public_spki: spki.as_ref().to_vec(),
-        });
+        return Ok(Generated { private: der(pkcs8.as_ref()), public_spki: spki.as_ref().to_vec() });
     }
     if spec == Spec::Ed25519 {
         let kp = sig::Ed25519KeyPair::generate()?;
         let pkcs8 = kp.to_pkcs8v1()?;
         let spki = kp.public_key().as_der()?;
-        return Ok(Generated {
-            private: der(pkcs8.as_ref()),
-            public_spki: spki.as_ref().to_vec(),
-        });
+        return Ok(Generated { private: der(pkcs8.as_ref()), public_spki: spki.as_ref().to_vec() });
     }
     if let Some((alg, _)) = spec.mldsa() {
         let kp = sig::PqdsaKeyPair::generate(alg)?;
         let pkcs8 = kp.to_pkcs8v1()?;
         let spki = kp.public_key().as_der()?;
-        return Ok(Generated {
-            private: der(pkcs8.as_ref()),
-            public_spki: spki.as_ref().to_vec(),
-        });
+        return Ok(Generated { private: der(pkcs8.as_ref()), public_spki: spki.as_ref().to_vec() });
     }
     if let Some((alg, oid_last)) = spec.mlkem() {
         let dk = kem::DecapsulationKey::generate(alg)?;
         let private = der(dk.key_bytes()?.as_ref());
         let ek = dk.encapsulation_key()?.key_bytes()?;
-        return Ok(Generated {
-            private,
-            public_spki: mlkem_spki(oid_last, ek.as_ref()),
-        });
+        return Ok(Generated { private, public_spki: mlkem_spki(oid_last, ek.as_ref()) });
     }
-    Err(AsymError::Unsupported(format!(
-        "{} keys cannot be generated",
-        spec.name()
-    )))
+    Err(AsymError::Unsupported(format!("{} keys cannot be generated", spec.name())))
 }
 
 /// DER length octets.
@@ -480,10 +446,7 @@ fn check_digest(alg: SigningAlg, mt: MessageType, msg: &[u8]) -> Result<Option<d
         MessageType::Raw => Ok(None),
         MessageType::Digest => {
             let d = alg.digest().ok_or_else(|| {
-                AsymError::Invalid(format!(
-                    "The signing algorithm {} does not accept MessageType DIGEST.",
-                    alg.name()
-                ))
+                AsymError::Invalid(format!("The signing algorithm {} does not accept MessageType DIGEST.", alg.name()))
             })?;
             digest::Digest::import_less_safe(msg, d).map(Some).map_err(|_| {
                 AsymError::Invalid(format!(
@@ -568,9 +531,7 @@ pub fn sign(
     match alg {
         SigningAlg::Ed25519Sha512 => {
             if mt != MessageType::Raw {
-                return Err(AsymError::Invalid(
-                    "ED25519_SHA_512 accepts only MessageType RAW.".into(),
-                ));
+                return Err(AsymError::Invalid("ED25519_SHA_512 accepts only MessageType RAW.".into()));
             }
             let kp = sig::Ed25519KeyPair::from_pkcs8(private.expose()).map_err(|_| AsymError::Internal)?;
             Ok(kp.sign(msg).as_ref().to_vec())
@@ -597,9 +558,7 @@ pub fn sign(
         }
         SigningAlg::MlDsaShake256 => {
             if mt != MessageType::Raw {
-                return Err(AsymError::Invalid(
-                    "ML_DSA_SHAKE_256 accepts MessageType RAW only on this server.".into(),
-                ));
+                return Err(AsymError::Invalid("ML_DSA_SHAKE_256 accepts MessageType RAW only on this server.".into()));
             }
             let (salg, _) = spec.mldsa().ok_or(AsymError::Internal)?;
             let kp = sig::PqdsaKeyPair::from_pkcs8(salg, private.expose()).map_err(|_| AsymError::Internal)?;
@@ -625,10 +584,7 @@ pub fn verify(
     let digest = match alg {
         SigningAlg::Ed25519PhSha512 => None,
         SigningAlg::Ed25519Sha512 | SigningAlg::MlDsaShake256 if mt != MessageType::Raw => {
-            return Err(AsymError::Invalid(format!(
-                "{} accepts only MessageType RAW.",
-                alg.name()
-            )))
+            return Err(AsymError::Invalid(format!("{} accepts only MessageType RAW.", alg.name())))
         }
         _ => check_digest(alg, mt, msg)?,
     };
@@ -651,9 +607,7 @@ pub fn verify(
             None => key.verify(msg, signature).is_ok(),
         }
     } else if alg == SigningAlg::Ed25519Sha512 {
-        sig::UnparsedPublicKey::new(&sig::ED25519, public_spki)
-            .verify(msg, signature)
-            .is_ok()
+        sig::UnparsedPublicKey::new(&sig::ED25519, public_spki).verify(msg, signature).is_ok()
     } else if alg == SigningAlg::Ed25519PhSha512 {
         let d = ed25519ph_digest(mt, msg)?;
         let raw = public_spki
@@ -668,9 +622,7 @@ pub fn verify(
             aws_lc_sys::ED25519ph_verify_digest(d.as_ptr(), signature.as_ptr(), raw.as_ptr(), std::ptr::null(), 0) == 1
         }
     } else if let Some((_, valg)) = spec.mldsa() {
-        sig::UnparsedPublicKey::new(valg, public_spki)
-            .verify(msg, signature)
-            .is_ok()
+        sig::UnparsedPublicKey::new(valg, public_spki).verify(msg, signature).is_ok()
     } else {
         return Err(AsymError::Internal);
     };
@@ -700,10 +652,7 @@ pub fn rsa_decrypt(private: &SecretBytes, alg: Oaep, ciphertext: &[u8]) -> Resul
     let pk = rsa::PrivateDecryptingKey::from_pkcs8(private.expose()).map_err(|_| CryptoError::Internal)?;
     let key = rsa::OaepPrivateDecryptingKey::new(pk).map_err(|_| CryptoError::Internal)?;
     let mut out = SecretBytes::zeroed(key.min_output_size());
-    let n = key
-        .decrypt(alg.alg(), ciphertext, out.as_mut_slice(), None)
-        .map_err(|_| CryptoError::Invalid)?
-        .len();
+    let n = key.decrypt(alg.alg(), ciphertext, out.as_mut_slice(), None).map_err(|_| CryptoError::Invalid)?.len();
     Ok(SecretBytes::from_slice(&out.expose()[..n]))
 }
 
@@ -794,73 +743,26 @@ mod tests {
     fn digest_signatures_equal_raw_signatures_semantically() {
         let g = generate(Spec::EccP384, false).unwrap();
         let d = digest::digest(&digest::SHA384, b"msg");
-        let s = sign(
-            Spec::EccP384,
-            &g.private,
-            SigningAlg::EcdsaSha384,
-            MessageType::Digest,
-            d.as_ref(),
-        )
-        .unwrap();
-        assert!(verify(
-            Spec::EccP384,
-            &g.public_spki,
-            SigningAlg::EcdsaSha384,
-            MessageType::Raw,
-            b"msg",
-            &s
-        )
-        .unwrap());
-        let e = sign(
-            Spec::EccP384,
-            &g.private,
-            SigningAlg::EcdsaSha384,
-            MessageType::Digest,
-            &[0u8; 32],
-        )
-        .unwrap_err();
+        let s = sign(Spec::EccP384, &g.private, SigningAlg::EcdsaSha384, MessageType::Digest, d.as_ref()).unwrap();
+        assert!(verify(Spec::EccP384, &g.public_spki, SigningAlg::EcdsaSha384, MessageType::Raw, b"msg", &s).unwrap());
+        let e = sign(Spec::EccP384, &g.private, SigningAlg::EcdsaSha384, MessageType::Digest, &[0u8; 32]).unwrap_err();
         assert!(matches!(e, AsymError::Invalid(_)));
         let g = generate(Spec::Ed25519, false).unwrap();
         let d = digest::digest(&digest::SHA512, b"msg");
-        let s = sign(
-            Spec::Ed25519,
-            &g.private,
-            SigningAlg::Ed25519PhSha512,
-            MessageType::Digest,
-            d.as_ref(),
-        )
-        .unwrap();
-        assert!(verify(
-            Spec::Ed25519,
-            &g.public_spki,
-            SigningAlg::Ed25519PhSha512,
-            MessageType::Raw,
-            b"msg",
-            &s
-        )
-        .unwrap());
-        assert!(!verify(
-            Spec::Ed25519,
-            &g.public_spki,
-            SigningAlg::Ed25519Sha512,
-            MessageType::Raw,
-            b"msg",
-            &s
-        )
-        .unwrap());
+        let s = sign(Spec::Ed25519, &g.private, SigningAlg::Ed25519PhSha512, MessageType::Digest, d.as_ref()).unwrap();
+        assert!(
+            verify(Spec::Ed25519, &g.public_spki, SigningAlg::Ed25519PhSha512, MessageType::Raw, b"msg", &s).unwrap()
+        );
+        assert!(
+            !verify(Spec::Ed25519, &g.public_spki, SigningAlg::Ed25519Sha512, MessageType::Raw, b"msg", &s).unwrap()
+        );
     }
 
     #[test]
     fn wrong_algorithm_for_spec_is_unsupported() {
         let g = generate(Spec::EccP256, false).unwrap();
         assert!(matches!(
-            sign(
-                Spec::EccP256,
-                &g.private,
-                SigningAlg::EcdsaSha384,
-                MessageType::Raw,
-                b"x"
-            ),
+            sign(Spec::EccP256, &g.private, SigningAlg::EcdsaSha384, MessageType::Raw, b"x"),
             Err(AsymError::Unsupported(_))
         ));
     }
@@ -872,10 +774,7 @@ mod tests {
             let max = Spec::Rsa2048.oaep_max_plaintext(alg).unwrap();
             let ct = rsa_encrypt(Spec::Rsa2048, &g.public_spki, alg, &vec![7u8; max]).unwrap();
             assert_eq!(ct.len(), 256);
-            assert_eq!(
-                rsa_decrypt(&g.private, alg, &ct).unwrap().expose(),
-                vec![7u8; max].as_slice()
-            );
+            assert_eq!(rsa_decrypt(&g.private, alg, &ct).unwrap().expose(), vec![7u8; max].as_slice());
             assert!(matches!(
                 rsa_encrypt(Spec::Rsa2048, &g.public_spki, alg, &vec![7u8; max + 1]),
                 Err(AsymError::Invalid(_))
@@ -897,14 +796,8 @@ mod tests {
         assert!(ab.ct_eq(ba.expose()));
         assert_eq!(ab.len(), 32);
         let other = generate(Spec::EccP384, true).unwrap();
-        assert!(matches!(
-            ecdh(Spec::EccP256, &a.private, &other.public_spki),
-            Err(AsymError::Invalid(_))
-        ));
-        assert!(matches!(
-            ecdh(Spec::EccP256, &a.private, b"junk"),
-            Err(AsymError::Invalid(_))
-        ));
+        assert!(matches!(ecdh(Spec::EccP256, &a.private, &other.public_spki), Err(AsymError::Invalid(_))));
+        assert!(matches!(ecdh(Spec::EccP256, &a.private, b"junk"), Err(AsymError::Invalid(_))));
     }
 
     #[test]

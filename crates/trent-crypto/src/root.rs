@@ -57,9 +57,7 @@ impl RootKey {
         if bytes.len() != KEY_LEN {
             return Err(RootKeyError::BadLength(bytes.len()));
         }
-        Ok(RootKey {
-            aead: Aes256Gcm::from_secret(bytes).map_err(RootKeyError::Crypto)?,
-        })
+        Ok(RootKey { aead: Aes256Gcm::from_secret(bytes).map_err(RootKeyError::Crypto)? })
     }
 
     pub fn generate() -> Result<(Self, SecretBytes), RootKeyError> {
@@ -82,11 +80,7 @@ impl RootKey {
         if wrapped.len() < 1 + IV_LEN + TAG_LEN || wrapped[0] != WRAP_VERSION {
             return Err(CryptoError::Invalid);
         }
-        self.aead.open(
-            &wrapped[1..1 + IV_LEN],
-            &wrap_aad(purpose, id, sub),
-            &wrapped[1 + IV_LEN..],
-        )
+        self.aead.open(&wrapped[1..1 + IV_LEN], &wrap_aad(purpose, id, sub), &wrapped[1 + IV_LEN..])
     }
 
     /// A value stored beside the data, so a later start can tell a wrong root key at once.
@@ -128,10 +122,7 @@ mod tests {
 
     #[test]
     fn root_key_must_be_32_bytes() {
-        assert_eq!(
-            RootKey::from_bytes(&SecretBytes::from_slice(&[0u8; 16])).unwrap_err(),
-            RootKeyError::BadLength(16)
-        );
+        assert_eq!(RootKey::from_bytes(&SecretBytes::from_slice(&[0u8; 16])).unwrap_err(), RootKeyError::BadLength(16));
     }
 
     #[test]

@@ -53,10 +53,7 @@ pub(crate) fn policy(v: &mut Validator, value: Option<&str>) {
     v.len("policy", value, 1, 131072).pattern(
         "policy",
         value,
-        |s| {
-            s.chars()
-                .all(|c| matches!(c, '\u{09}' | '\u{0A}' | '\u{0D}' | '\u{20}'..='\u{FF}'))
-        },
+        |s| s.chars().all(|c| matches!(c, '\u{09}' | '\u{0A}' | '\u{0D}' | '\u{20}'..='\u{FF}')),
         "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
     );
 }
@@ -114,23 +111,18 @@ pub(crate) fn default_policy(partition: &str, account: &str) -> String {
 pub(crate) const MAX_TAGS: usize = 50;
 
 fn tag_chars_ok(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
 }
 
 /// Model constraints on tags (ValidationException), then AWS's tag rules (TagException).
 pub(crate) fn tags(v: &mut Validator, tags: &[Tag]) -> Result<(), KmsError> {
     for t in tags {
-        v.len("tags.member.tagKey", Some(&t.tag_key), 1, 128)
-            .len("tags.member.tagValue", Some(&t.tag_value), 0, 256);
+        v.len("tags.member.tagKey", Some(&t.tag_key), 1, 128).len("tags.member.tagValue", Some(&t.tag_value), 0, 256);
     }
     v.finish()?;
     for t in tags {
         if t.tag_key.starts_with("aws:") {
-            return Err(KmsError::Tag(format!(
-                "Tag keys beginning with 'aws:' are reserved: '{}'",
-                t.tag_key
-            )));
+            return Err(KmsError::Tag(format!("Tag keys beginning with 'aws:' are reserved: '{}'", t.tag_key)));
         }
         if !tag_chars_ok(&t.tag_key) || !tag_chars_ok(&t.tag_value) {
             return Err(KmsError::Tag(
@@ -150,9 +142,7 @@ pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), K
         }
     }
     if existing.len() > MAX_TAGS {
-        return Err(KmsError::LimitExceeded(format!(
-            "A KMS key can have at most {MAX_TAGS} tags."
-        )));
+        return Err(KmsError::LimitExceeded(format!("A KMS key can have at most {MAX_TAGS} tags.")));
     }
     Ok(())
 }
@@ -160,20 +150,16 @@ pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), K
 /// Alias names: model pattern (ValidationException), then the `alias/` prefix and the reserved
 /// `alias/aws/` namespace.
 pub(crate) fn alias_name(v: &mut Validator, value: &Option<String>) -> Result<(), KmsError> {
-    v.required("aliasName", value)
-        .len("aliasName", value.as_deref(), 1, 256)
-        .pattern(
-            "aliasName",
-            value.as_deref(),
-            |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-:".contains(&b)),
-            "^[a-zA-Z0-9:/_-]+$",
-        );
+    v.required("aliasName", value).len("aliasName", value.as_deref(), 1, 256).pattern(
+        "aliasName",
+        value.as_deref(),
+        |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-:".contains(&b)),
+        "^[a-zA-Z0-9:/_-]+$",
+    );
     v.finish()?;
     let name = value.as_deref().unwrap_or_default();
     if !name.starts_with("alias/") || name.len() == "alias/".len() {
-        return Err(KmsError::InvalidAliasName(format!(
-            "Alias must start with the prefix \"alias/\": '{name}'"
-        )));
+        return Err(KmsError::InvalidAliasName(format!("Alias must start with the prefix \"alias/\": '{name}'")));
     }
     if name.starts_with("alias/aws/") || name == "alias/aws" {
         return Err(KmsError::NotAuthorized(

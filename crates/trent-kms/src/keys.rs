@@ -42,13 +42,7 @@ pub(crate) fn deletion_store_key(ms: i64, r: &KeyRef) -> String {
 /// A key id as KMS issues them: a UUID, or `mrk-` and 32 hex digits.
 pub(crate) fn looks_like_key_id(s: &str) -> bool {
     let uuid = s.len() == 36
-        && s.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        });
+        && s.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
     let mrk = s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
     uuid || mrk
 }
@@ -109,11 +103,7 @@ impl Kms {
 
     fn resolve_alias(&self, tx: &mut dyn Txn, caller: &Caller, alias: &str) -> Result<KeyRef, KmsError> {
         let rec = self.load_alias(tx, caller, alias)?;
-        Ok(KeyRef {
-            account: caller.account().to_string(),
-            region: caller.region.clone(),
-            key_id: rec.target_key_id,
-        })
+        Ok(KeyRef { account: caller.account().to_string(), region: caller.region.clone(), key_id: rec.target_key_id })
     }
 
     pub(crate) fn load_alias(&self, tx: &mut dyn Txn, caller: &Caller, alias: &str) -> Result<AliasRecord, KmsError> {
@@ -138,16 +128,8 @@ impl Kms {
     }
 
     pub(crate) fn save(&self, tx: &mut dyn Txn, rec: &KeyRecord) -> Result<(), KmsError> {
-        let r = KeyRef {
-            account: rec.account_id.clone(),
-            region: rec.region.clone(),
-            key_id: rec.key_id.clone(),
-        };
-        tx.put(
-            T_KEY,
-            &r.store_key(),
-            &serde_json::to_vec(rec).map_err(KmsError::internal)?,
-        )?;
+        let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
+        tx.put(T_KEY, &r.store_key(), &serde_json::to_vec(rec).map_err(KmsError::internal)?)?;
         Ok(())
     }
 
@@ -201,15 +183,8 @@ impl Kms {
     pub(crate) fn wrap_material(&self, key_id: &str, secret: &SecretBytes, now_ms: i64) -> Result<Material, KmsError> {
         let mut mid = [0u8; blob::MATERIAL_ID_LEN];
         trent_crypto::fill_random(&mut mid).map_err(KmsError::internal)?;
-        let wrapped = self
-            .root
-            .wrap(WRAP_PURPOSE, key_id, &mid, secret)
-            .map_err(KmsError::internal)?;
-        Ok(Material {
-            id: hex::encode(mid),
-            wrapped: STANDARD.encode(wrapped),
-            created_ms: now_ms,
-        })
+        let wrapped = self.root.wrap(WRAP_PURPOSE, key_id, &mid, secret).map_err(KmsError::internal)?;
+        Ok(Material { id: hex::encode(mid), wrapped: STANDARD.encode(wrapped), created_ms: now_ms })
     }
 
     fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
@@ -222,15 +197,9 @@ impl Kms {
         };
         let mid = hex::decode(&m.id).map_err(KmsError::internal)?;
         let wrapped = STANDARD.decode(&m.wrapped).map_err(KmsError::internal)?;
-        let secret = self
-            .root
-            .unwrap(WRAP_PURPOSE, &rec.key_id, &mid, &wrapped)
-            .map_err(|_| {
-                KmsError::internal(format!(
-                    "key material of {} does not unwrap under the root key",
-                    rec.key_id
-                ))
-            })?;
+        let secret = self.root.unwrap(WRAP_PURPOSE, &rec.key_id, &mid, &wrapped).map_err(|_| {
+            KmsError::internal(format!("key material of {} does not unwrap under the root key", rec.key_id))
+        })?;
         let k = Arc::new(Aes256Gcm::from_secret(&secret).map_err(KmsError::internal)?);
         if let Ok(mut cache) = self.materials.lock() {
             if cache.len() >= crate::MATERIAL_CACHE_MAX {
@@ -250,14 +219,9 @@ impl Kms {
             .ok_or_else(|| KmsError::internal(format!("key {} has no current material", rec.key_id)))?;
         let mid = hex::decode(&m.id).map_err(KmsError::internal)?;
         let wrapped = STANDARD.decode(&m.wrapped).map_err(KmsError::internal)?;
-        self.root
-            .unwrap(WRAP_PURPOSE, &rec.key_id, &mid, &wrapped)
-            .map_err(|_| {
-                KmsError::internal(format!(
-                    "key material of {} does not unwrap under the root key",
-                    rec.key_id
-                ))
-            })
+        self.root.unwrap(WRAP_PURPOSE, &rec.key_id, &mid, &wrapped).map_err(|_| {
+            KmsError::internal(format!("key material of {} does not unwrap under the root key", rec.key_id))
+        })
     }
 
     /// Encrypts under any ENCRYPT_DECRYPT key: an AES blob for symmetric keys, raw RSA-OAEP for
@@ -407,10 +371,7 @@ pub(crate) fn require_usage(rec: &KeyRecord, usage: &str) -> Result<(), KmsError
 pub(crate) fn require_asymmetric(rec: &KeyRecord, usage: &str) -> Result<trent_crypto::asym::Spec, KmsError> {
     require_usage(rec, usage)?;
     rec.spec().ok_or_else(|| {
-        KmsError::InvalidKeyUsage(format!(
-            "{} is a symmetric key: it cannot be used for this operation.",
-            rec.arn()
-        ))
+        KmsError::InvalidKeyUsage(format!("{} is a symmetric key: it cannot be used for this operation.", rec.arn()))
     })
 }
 
@@ -431,9 +392,7 @@ fn oaep_algorithm(
     ctx: &BTreeMap<String, String>,
 ) -> Result<(trent_crypto::asym::Oaep, &'static str), KmsError> {
     if !ctx.is_empty() {
-        return Err(KmsError::validation(
-            "EncryptionContext is not supported with asymmetric KMS keys.",
-        ));
+        return Err(KmsError::validation("EncryptionContext is not supported with asymmetric KMS keys."));
     }
     match alg {
         None => Err(KmsError::validation(format!(
@@ -499,12 +458,7 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
         tx.scan(T_DELETION, "", None, 1000)?
             .into_iter()
             .map(|(k, _)| k)
-            .take_while(|k| {
-                k.split('/')
-                    .next()
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .is_some_and(|t| t <= now)
-            })
+            .take_while(|k| k.split('/').next().and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| t <= now))
             .collect()
     };
     let mut deleted = 0;
@@ -515,11 +469,7 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
         else {
             continue;
         };
-        let r = KeyRef {
-            account: account.into(),
-            region: region.into(),
-            key_id: key_id.into(),
-        };
+        let r = KeyRef { account: account.into(), region: region.into(), key_id: key_id.into() };
         let mut tx = kms.store.write()?;
         tx.delete(T_DELETION, &entry)?;
         if let Some(raw) = tx.get(T_KEY, &r.store_key())? {

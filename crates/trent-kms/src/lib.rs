@@ -57,8 +57,7 @@ impl Clock {
         real as i64 + self.offset_ms.load(Ordering::Relaxed)
     }
     pub fn advance(&self, seconds: i64) {
-        self.offset_ms
-            .fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
+        self.offset_ms.fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
     }
 }
 
@@ -150,12 +149,7 @@ fn run<Req: DeserializeOwned, Resp: Serialize>(
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
-        Kms {
-            store,
-            root,
-            clock,
-            materials: Mutex::new(HashMap::new()),
-        }
+        Kms { store, root, clock, materials: Mutex::new(HashMap::new()) }
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,

@@ -42,13 +42,8 @@ pub const CUSTOMER_MASTER_KEY_SPECS: &[&str] = &[
     "HMAC_512",
     "SM2",
 ];
-pub const KEY_USAGES: &[&str] = &[
-    "SIGN_VERIFY",
-    "ENCRYPT_DECRYPT",
-    "GENERATE_VERIFY_MAC",
-    "KEY_AGREEMENT",
-    "ENCAPSULATE_DECAPSULATE",
-];
+pub const KEY_USAGES: &[&str] =
+    &["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE"];
 pub const SIGN_VERIFY: &str = "SIGN_VERIFY";
 pub const GENERATE_VERIFY_MAC: &str = "GENERATE_VERIFY_MAC";
 pub const KEY_AGREEMENT: &str = "KEY_AGREEMENT";
@@ -178,11 +173,7 @@ impl KeyRecord {
             key_spec: self.key_spec.clone(),
             algorithms: algs,
             multi_region: self.multi_region,
-            current_key_material_id: if symmetric {
-                Some(self.current_material.clone())
-            } else {
-                None
-            },
+            current_key_material_id: if symmetric { Some(self.current_material.clone()) } else { None },
         }
     }
 }
@@ -232,17 +223,11 @@ pub struct AliasRecord {
 }
 
 pub fn key_arn(region: &str, account: &str, key_id: &str) -> String {
-    format!(
-        "arn:{}:kms:{region}:{account}:key/{key_id}",
-        trent_policy::partition_for_region(region)
-    )
+    format!("arn:{}:kms:{region}:{account}:key/{key_id}", trent_policy::partition_for_region(region))
 }
 
 pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
-    format!(
-        "arn:{}:kms:{region}:{account}:{alias_name}",
-        trent_policy::partition_for_region(region)
-    )
+    format!("arn:{}:kms:{region}:{account}:{alias_name}", trent_policy::partition_for_region(region))
 }
 
 /// Epoch seconds with millisecond precision, as awsJson timestamps are written.

@@ -48,21 +48,13 @@ impl Kms {
         let alias_key = alias_store_key(caller.account(), &caller.region, alias);
         if let Some(raw) = self.store().read()?.get(T_ALIAS, &alias_key)? {
             let a: AliasRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
-            return Ok(crate::model::key_arn(
-                &caller.region,
-                caller.account(),
-                &a.target_key_id,
-            ));
+            return Ok(crate::model::key_arn(&caller.region, caller.account(), &a.target_key_id));
         }
         let mut tx = self.store().write()?;
         // Another request may have created it since the read above.
         if let Some(raw) = tx.get(T_ALIAS, &alias_key)? {
             let a: AliasRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
-            return Ok(crate::model::key_arn(
-                &caller.region,
-                caller.account(),
-                &a.target_key_id,
-            ));
+            return Ok(crate::model::key_arn(&caller.region, caller.account(), &a.target_key_id));
         }
         let now = self.clock.now_ms();
         let key_id = uuid::Uuid::new_v4().to_string();
@@ -87,27 +79,11 @@ impl Kms {
             materials: vec![material],
             public_key: None,
         };
-        let r = KeyRef {
-            account: rec.account_id.clone(),
-            region: rec.region.clone(),
-            key_id: key_id.clone(),
-        };
-        tx.put(
-            T_KEY,
-            &r.store_key(),
-            &serde_json::to_vec(&rec).map_err(KmsError::internal)?,
-        )?;
+        let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: key_id.clone() };
+        tx.put(T_KEY, &r.store_key(), &serde_json::to_vec(&rec).map_err(KmsError::internal)?)?;
         tx.put(T_OWNER, &format!("{}/{}", r.region, r.key_id), r.account.as_bytes())?;
-        let a = AliasRecord {
-            target_key_id: key_id,
-            created_ms: now,
-            updated_ms: now,
-        };
-        tx.put(
-            T_ALIAS,
-            &alias_key,
-            &serde_json::to_vec(&a).map_err(KmsError::internal)?,
-        )?;
+        let a = AliasRecord { target_key_id: key_id, created_ms: now, updated_ms: now };
+        tx.put(T_ALIAS, &alias_key, &serde_json::to_vec(&a).map_err(KmsError::internal)?)?;
         tx.commit()?;
         Ok(rec.arn())
     }

@@ -22,10 +22,7 @@ fn env() -> Env {
 }
 
 fn caller(region: &str) -> Caller {
-    Caller {
-        principal: Principal::root("111122223333"),
-        region: region.into(),
-    }
+    Caller { principal: Principal::root("111122223333"), region: region.into() }
 }
 
 fn call_in(e: &Env, region: &str, op: &str, body: Value) -> Result<Value, (String, String)> {
@@ -48,10 +45,7 @@ fn code(r: Result<Value, (String, String)>) -> String {
 }
 
 fn new_key(e: &Env) -> String {
-    call(e, "CreateKey", json!({})).unwrap()["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    call(e, "CreateKey", json!({})).unwrap()["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
 }
 
 fn b64(b: &[u8]) -> String {
@@ -60,18 +54,11 @@ fn b64(b: &[u8]) -> String {
 
 fn unb64(v: &Value) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().unwrap())
-        .unwrap()
+    base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap()
 }
 
 fn encrypt(e: &Env, key: &str, pt: &[u8], ctx: Value) -> String {
-    call(
-        e,
-        "Encrypt",
-        json!({"KeyId": key, "Plaintext": b64(pt), "EncryptionContext": ctx}),
-    )
-    .unwrap()["CiphertextBlob"]
+    call(e, "Encrypt", json!({"KeyId": key, "Plaintext": b64(pt), "EncryptionContext": ctx})).unwrap()["CiphertextBlob"]
         .as_str()
         .unwrap()
         .to_string()
@@ -80,12 +67,7 @@ fn encrypt(e: &Env, key: &str, pt: &[u8], ctx: Value) -> String {
 #[test]
 fn create_key_returns_full_symmetric_metadata() {
     let e = env();
-    let m = call(
-        &e,
-        "CreateKey",
-        json!({"Description": "d", "Tags": [{"TagKey": "k", "TagValue": "v"}]}),
-    )
-    .unwrap();
+    let m = call(&e, "CreateKey", json!({"Description": "d", "Tags": [{"TagKey": "k", "TagValue": "v"}]})).unwrap();
     let m = &m["KeyMetadata"];
     let id = m["KeyId"].as_str().unwrap();
     assert_eq!(m["Arn"], format!("arn:aws:kms:us-east-1:111122223333:key/{id}"));
@@ -110,21 +92,11 @@ fn create_key_returns_full_symmetric_metadata() {
 fn create_key_refuses_unsupported_and_incompatible_specs() {
     let e = env();
     assert_eq!(
-        code(call(
-            &e,
-            "CreateKey",
-            json!({"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"})
-        )),
+        code(call(&e, "CreateKey", json!({"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"}))),
         "UnsupportedOperationException"
     );
-    assert_eq!(
-        code(call(&e, "CreateKey", json!({"KeyUsage": "SIGN_VERIFY"}))),
-        "ValidationException"
-    );
-    assert_eq!(
-        code(call(&e, "CreateKey", json!({"KeySpec": "AES_999"}))),
-        "ValidationException"
-    );
+    assert_eq!(code(call(&e, "CreateKey", json!({"KeyUsage": "SIGN_VERIFY"}))), "ValidationException");
+    assert_eq!(code(call(&e, "CreateKey", json!({"KeySpec": "AES_999"}))), "ValidationException");
     assert_eq!(
         code(call(
             &e,
@@ -133,18 +105,9 @@ fn create_key_refuses_unsupported_and_incompatible_specs() {
         )),
         "ValidationException"
     );
-    assert_eq!(
-        code(call(&e, "CreateKey", json!({"CustomKeyStoreId": "cks-1"}))),
-        "CustomKeyStoreNotFoundException"
-    );
-    assert_eq!(
-        code(call(&e, "CreateKey", json!({"Policy": "{not json"}))),
-        "MalformedPolicyDocumentException"
-    );
-    assert_eq!(
-        code(call(&e, "CreateKey", json!({"Description": 5}))),
-        "SerializationException"
-    );
+    assert_eq!(code(call(&e, "CreateKey", json!({"CustomKeyStoreId": "cks-1"}))), "CustomKeyStoreNotFoundException");
+    assert_eq!(code(call(&e, "CreateKey", json!({"Policy": "{not json"}))), "MalformedPolicyDocumentException");
+    assert_eq!(code(call(&e, "CreateKey", json!({"Description": 5}))), "SerializationException");
 }
 
 #[test]
@@ -152,12 +115,7 @@ fn encrypt_then_decrypt_without_key_id_round_trips() {
     let e = env();
     let k = new_key(&e);
     let ct = encrypt(&e, &k, b"attack at dawn", json!({"purpose": "test"}));
-    let out = call(
-        &e,
-        "Decrypt",
-        json!({"CiphertextBlob": ct, "EncryptionContext": {"purpose": "test"}}),
-    )
-    .unwrap();
+    let out = call(&e, "Decrypt", json!({"CiphertextBlob": ct, "EncryptionContext": {"purpose": "test"}})).unwrap();
     assert_eq!(unb64(&out["Plaintext"]), b"attack at dawn");
     assert_eq!(out["KeyId"], format!("arn:aws:kms:us-east-1:111122223333:key/{k}"));
     assert_eq!(out["EncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
@@ -169,16 +127,10 @@ fn decrypt_with_another_keys_id_is_incorrect_key() {
     let e = env();
     let (a, b) = (new_key(&e), new_key(&e));
     let ct = encrypt(&e, &a, b"x", json!({}));
-    assert_eq!(
-        code(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": b}))),
-        "IncorrectKeyException"
-    );
+    assert_eq!(code(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": b}))), "IncorrectKeyException");
     assert!(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": a})).is_ok());
     let missing = "00000000-0000-4000-8000-000000000000";
-    assert_eq!(
-        code(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": missing}))),
-        "NotFoundException"
-    );
+    assert_eq!(code(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "KeyId": missing}))), "NotFoundException");
 }
 
 #[test]
@@ -186,18 +138,9 @@ fn decrypt_rejects_wrong_missing_or_shifted_encryption_context() {
     let e = env();
     let k = new_key(&e);
     let ct = encrypt(&e, &k, b"x", json!({"ab": "c"}));
-    for ctx in [
-        json!({"a": "bc"}),
-        json!({}),
-        json!({"ab": "c", "d": "e"}),
-        json!({"ab": "C"}),
-    ] {
+    for ctx in [json!({"a": "bc"}), json!({}), json!({"ab": "c", "d": "e"}), json!({"ab": "C"})] {
         assert_eq!(
-            code(call(
-                &e,
-                "Decrypt",
-                json!({"CiphertextBlob": ct, "EncryptionContext": ctx})
-            )),
+            code(call(&e, "Decrypt", json!({"CiphertextBlob": ct, "EncryptionContext": ctx}))),
             "InvalidCiphertextException",
             "{ctx}"
         );
@@ -213,10 +156,7 @@ fn decrypt_rejects_every_single_byte_tamper() {
         let mut t = ct.clone();
         t[i] ^= 0x40;
         let c = code(call(&e, "Decrypt", json!({"CiphertextBlob": b64(&t)})));
-        assert!(
-            ["InvalidCiphertextException", "NotFoundException"].contains(&c.as_str()),
-            "byte {i} flipped gave {c}"
-        );
+        assert!(["InvalidCiphertextException", "NotFoundException"].contains(&c.as_str()), "byte {i} flipped gave {c}");
     }
 }
 
@@ -224,9 +164,7 @@ fn decrypt_rejects_every_single_byte_tamper() {
 fn encrypt_rejects_plaintext_over_4096_bytes_without_echoing_it() {
     let e = env();
     let k = new_key(&e);
-    let Err((c, m)) = call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(&[b'S'; 4097])})) else {
-        panic!()
-    };
+    let Err((c, m)) = call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(&[b'S'; 4097])})) else { panic!() };
     assert_eq!(c, "ValidationException");
     assert_eq!(
         m,
@@ -234,10 +172,7 @@ fn encrypt_rejects_plaintext_over_4096_bytes_without_echoing_it() {
     );
     assert!(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(&[0; 4096])})).is_ok());
     assert_eq!(code(call(&e, "Encrypt", json!({"KeyId": k}))), "ValidationException");
-    assert_eq!(
-        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": "***"}))),
-        "SerializationException"
-    );
+    assert_eq!(code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": "***"}))), "SerializationException");
 }
 
 #[test]
@@ -246,22 +181,10 @@ fn disabled_key_refuses_crypto_until_enabled() {
     let k = new_key(&e);
     let ct = encrypt(&e, &k, b"x", json!({}));
     call(&e, "DisableKey", json!({"KeyId": k})).unwrap();
-    assert_eq!(
-        call(&e, "DescribeKey", json!({"KeyId": k})).unwrap()["KeyMetadata"]["KeyState"],
-        "Disabled"
-    );
-    assert_eq!(
-        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))),
-        "DisabledException"
-    );
-    assert_eq!(
-        code(call(&e, "Decrypt", json!({"CiphertextBlob": ct}))),
-        "DisabledException"
-    );
-    assert_eq!(
-        code(call(&e, "GenerateDataKey", json!({"KeyId": k, "KeySpec": "AES_256"}))),
-        "DisabledException"
-    );
+    assert_eq!(call(&e, "DescribeKey", json!({"KeyId": k})).unwrap()["KeyMetadata"]["KeyState"], "Disabled");
+    assert_eq!(code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))), "DisabledException");
+    assert_eq!(code(call(&e, "Decrypt", json!({"CiphertextBlob": ct}))), "DisabledException");
+    assert_eq!(code(call(&e, "GenerateDataKey", json!({"KeyId": k, "KeySpec": "AES_256"}))), "DisabledException");
     call(&e, "EnableKey", json!({"KeyId": k})).unwrap();
     assert!(call(&e, "Decrypt", json!({"CiphertextBlob": ct})).is_ok());
 }
@@ -272,11 +195,7 @@ fn schedule_and_cancel_deletion_follow_aws_states() {
     let k = new_key(&e);
     for bad in [6, 31] {
         assert_eq!(
-            code(call(
-                &e,
-                "ScheduleKeyDeletion",
-                json!({"KeyId": k, "PendingWindowInDays": bad})
-            )),
+            code(call(&e, "ScheduleKeyDeletion", json!({"KeyId": k, "PendingWindowInDays": bad}))),
             "ValidationException"
         );
     }
@@ -286,65 +205,31 @@ fn schedule_and_cancel_deletion_follow_aws_states() {
     assert_eq!(out["KeyId"], format!("arn:aws:kms:us-east-1:111122223333:key/{k}"));
     let md = call(&e, "DescribeKey", json!({"KeyId": k})).unwrap();
     assert_eq!(md["KeyMetadata"]["DeletionDate"], out["DeletionDate"]);
-    assert_eq!(
-        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))),
-        "KMSInvalidStateException"
-    );
-    assert_eq!(
-        code(call(&e, "ScheduleKeyDeletion", json!({"KeyId": k}))),
-        "KMSInvalidStateException"
-    );
-    assert_eq!(
-        code(call(&e, "EnableKey", json!({"KeyId": k}))),
-        "KMSInvalidStateException"
-    );
+    assert_eq!(code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))), "KMSInvalidStateException");
+    assert_eq!(code(call(&e, "ScheduleKeyDeletion", json!({"KeyId": k}))), "KMSInvalidStateException");
+    assert_eq!(code(call(&e, "EnableKey", json!({"KeyId": k}))), "KMSInvalidStateException");
     call(&e, "CancelKeyDeletion", json!({"KeyId": k})).unwrap();
     let md = call(&e, "DescribeKey", json!({"KeyId": k})).unwrap();
     assert_eq!(md["KeyMetadata"]["KeyState"], "Disabled");
     assert!(md["KeyMetadata"].get("DeletionDate").is_none());
-    assert_eq!(
-        code(call(&e, "CancelKeyDeletion", json!({"KeyId": k}))),
-        "KMSInvalidStateException"
-    );
+    assert_eq!(code(call(&e, "CancelKeyDeletion", json!({"KeyId": k}))), "KMSInvalidStateException");
 }
 
 #[test]
 fn sweep_destroys_keys_and_their_aliases_only_after_the_deletion_date() {
     let e = env();
     let (doomed, kept) = (new_key(&e), new_key(&e));
-    call(
-        &e,
-        "CreateAlias",
-        json!({"AliasName": "alias/doomed", "TargetKeyId": doomed}),
-    )
-    .unwrap();
-    call(
-        &e,
-        "CreateAlias",
-        json!({"AliasName": "alias/kept", "TargetKeyId": kept}),
-    )
-    .unwrap();
-    call(
-        &e,
-        "ScheduleKeyDeletion",
-        json!({"KeyId": doomed, "PendingWindowInDays": 7}),
-    )
-    .unwrap();
+    call(&e, "CreateAlias", json!({"AliasName": "alias/doomed", "TargetKeyId": doomed})).unwrap();
+    call(&e, "CreateAlias", json!({"AliasName": "alias/kept", "TargetKeyId": kept})).unwrap();
+    call(&e, "ScheduleKeyDeletion", json!({"KeyId": doomed, "PendingWindowInDays": 7})).unwrap();
     e.kms.clock.advance(6 * 86400);
     assert_eq!(e.kms.sweep_deletions().unwrap(), 0);
     e.kms.clock.advance(2 * 86400);
     assert_eq!(e.kms.sweep_deletions().unwrap(), 1);
-    assert_eq!(
-        code(call(&e, "DescribeKey", json!({"KeyId": doomed}))),
-        "NotFoundException"
-    );
+    assert_eq!(code(call(&e, "DescribeKey", json!({"KeyId": doomed}))), "NotFoundException");
     let aliases = call(&e, "ListAliases", json!({})).unwrap();
-    let names: Vec<&str> = aliases["Aliases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["AliasName"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        aliases["Aliases"].as_array().unwrap().iter().map(|a| a["AliasName"].as_str().unwrap()).collect();
     assert_eq!(names, ["alias/kept"]);
     assert_eq!(e.kms.sweep_deletions().unwrap(), 0);
 }
@@ -364,26 +249,13 @@ fn cancelled_deletion_is_not_swept() {
 fn aliases_follow_aws_naming_rules() {
     let e = env();
     let k = new_key(&e);
-    call(
-        &e,
-        "CreateAlias",
-        json!({"AliasName": "alias/app/prod", "TargetKeyId": k}),
-    )
-    .unwrap();
+    call(&e, "CreateAlias", json!({"AliasName": "alias/app/prod", "TargetKeyId": k})).unwrap();
     assert_eq!(
-        code(call(
-            &e,
-            "CreateAlias",
-            json!({"AliasName": "alias/app/prod", "TargetKeyId": k})
-        )),
+        code(call(&e, "CreateAlias", json!({"AliasName": "alias/app/prod", "TargetKeyId": k}))),
         "AlreadyExistsException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "CreateAlias",
-            json!({"AliasName": "alias/aws/mine", "TargetKeyId": k})
-        )),
+        code(call(&e, "CreateAlias", json!({"AliasName": "alias/aws/mine", "TargetKeyId": k}))),
         "NotAuthorizedException"
     );
     assert_eq!(
@@ -391,44 +263,23 @@ fn aliases_follow_aws_naming_rules() {
         "InvalidAliasNameException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "CreateAlias",
-            json!({"AliasName": "alias/sp ace", "TargetKeyId": k})
-        )),
+        code(call(&e, "CreateAlias", json!({"AliasName": "alias/sp ace", "TargetKeyId": k}))),
         "ValidationException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "CreateAlias",
-            json!({"AliasName": "alias/x", "TargetKeyId": "alias/app/prod"})
-        )),
+        code(call(&e, "CreateAlias", json!({"AliasName": "alias/x", "TargetKeyId": "alias/app/prod"}))),
         "NotFoundException"
     );
     let missing = "00000000-0000-4000-8000-000000000000";
     assert_eq!(
-        code(call(
-            &e,
-            "CreateAlias",
-            json!({"AliasName": "alias/x", "TargetKeyId": missing})
-        )),
+        code(call(&e, "CreateAlias", json!({"AliasName": "alias/x", "TargetKeyId": missing}))),
         "NotFoundException"
     );
     let arn = "arn:aws:kms:us-east-1:111122223333:alias/app/prod";
-    assert_eq!(
-        call(&e, "DescribeKey", json!({"KeyId": arn})).unwrap()["KeyMetadata"]["KeyId"],
-        k.as_str()
-    );
-    assert_eq!(
-        code(call(&e, "DeleteAlias", json!({"AliasName": "alias/nope"}))),
-        "NotFoundException"
-    );
+    assert_eq!(call(&e, "DescribeKey", json!({"KeyId": arn})).unwrap()["KeyMetadata"]["KeyId"], k.as_str());
+    assert_eq!(code(call(&e, "DeleteAlias", json!({"AliasName": "alias/nope"}))), "NotFoundException");
     call(&e, "DeleteAlias", json!({"AliasName": "alias/app/prod"})).unwrap();
-    assert_eq!(
-        code(call(&e, "DescribeKey", json!({"KeyId": "alias/app/prod"}))),
-        "NotFoundException"
-    );
+    assert_eq!(code(call(&e, "DescribeKey", json!({"KeyId": "alias/app/prod"}))), "NotFoundException");
 }
 
 #[test]
@@ -440,18 +291,11 @@ fn update_alias_moves_new_encryptions_and_old_ciphertexts_still_decrypt() {
     call(&e, "UpdateAlias", json!({"AliasName": "alias/app", "TargetKeyId": new})).unwrap();
     let out = call(&e, "Encrypt", json!({"KeyId": "alias/app", "Plaintext": b64(b"two")})).unwrap();
     assert!(out["KeyId"].as_str().unwrap().ends_with(&new));
-    assert_eq!(
-        unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": ct_old})).unwrap()["Plaintext"]),
-        b"one"
-    );
+    assert_eq!(unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": ct_old})).unwrap()["Plaintext"]), b"one");
     let listed = call(&e, "ListAliases", json!({"KeyId": new})).unwrap();
     assert_eq!(listed["Aliases"].as_array().unwrap().len(), 1);
     assert_eq!(
-        code(call(
-            &e,
-            "UpdateAlias",
-            json!({"AliasName": "alias/none", "TargetKeyId": new})
-        )),
+        code(call(&e, "UpdateAlias", json!({"AliasName": "alias/none", "TargetKeyId": new}))),
         "NotFoundException"
     );
 }
@@ -460,44 +304,23 @@ fn update_alias_moves_new_encryptions_and_old_ciphertexts_still_decrypt() {
 fn regions_are_separate_and_arns_carry_the_partition() {
     let e = env();
     let k = new_key(&e);
-    assert_eq!(
-        code(call_in(&e, "eu-west-1", "DescribeKey", json!({"KeyId": k}))),
-        "NotFoundException"
-    );
-    assert_eq!(
-        call_in(&e, "eu-west-1", "ListKeys", json!({})).unwrap()["Keys"],
-        json!([])
-    );
+    assert_eq!(code(call_in(&e, "eu-west-1", "DescribeKey", json!({"KeyId": k}))), "NotFoundException");
+    assert_eq!(call_in(&e, "eu-west-1", "ListKeys", json!({})).unwrap()["Keys"], json!([]));
     let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{k}");
-    assert_eq!(
-        code(call_in(&e, "eu-west-1", "DescribeKey", json!({"KeyId": arn}))),
-        "NotFoundException"
-    );
+    assert_eq!(code(call_in(&e, "eu-west-1", "DescribeKey", json!({"KeyId": arn}))), "NotFoundException");
     let cn = call_in(&e, "cn-north-1", "CreateKey", json!({})).unwrap();
-    assert!(cn["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .starts_with("arn:aws-cn:kms:cn-north-1:111122223333:key/"));
+    assert!(cn["KeyMetadata"]["Arn"].as_str().unwrap().starts_with("arn:aws-cn:kms:cn-north-1:111122223333:key/"));
     let gov = call_in(&e, "us-gov-west-1", "CreateKey", json!({})).unwrap();
-    assert!(gov["KeyMetadata"]["Arn"]
-        .as_str()
-        .unwrap()
-        .starts_with("arn:aws-us-gov:kms:"));
+    assert!(gov["KeyMetadata"]["Arn"].as_str().unwrap().starts_with("arn:aws-us-gov:kms:"));
     let ct = encrypt(&e, &k, b"x", json!({}));
-    assert_eq!(
-        code(call_in(&e, "eu-west-1", "Decrypt", json!({"CiphertextBlob": ct}))),
-        "InvalidCiphertextException"
-    );
+    assert_eq!(code(call_in(&e, "eu-west-1", "Decrypt", json!({"CiphertextBlob": ct}))), "InvalidCiphertextException");
 }
 
 #[test]
 fn other_accounts_keys_are_refused() {
     let e = env();
     let arn = "arn:aws:kms:us-east-1:999999999999:key/00000000-0000-4000-8000-000000000000";
-    assert_eq!(
-        code(call(&e, "Encrypt", json!({"KeyId": arn, "Plaintext": b64(b"x")}))),
-        "AccessDeniedException"
-    );
+    assert_eq!(code(call(&e, "Encrypt", json!({"KeyId": arn, "Plaintext": b64(b"x")}))), "AccessDeniedException");
 }
 
 #[test]
@@ -526,10 +349,7 @@ fn list_keys_pages_through_every_key_once() {
     }
     assert_eq!(seen, made);
     assert_eq!(code(call(&e, "ListKeys", json!({"Limit": 0}))), "ValidationException");
-    assert_eq!(
-        code(call(&e, "ListKeys", json!({"Marker": "garbage"}))),
-        "InvalidMarkerException"
-    );
+    assert_eq!(code(call(&e, "ListKeys", json!({"Marker": "garbage"}))), "InvalidMarkerException");
 }
 
 #[test]
@@ -542,58 +362,26 @@ fn tags_replace_remove_and_reject_reserved_keys() {
         json!({"KeyId": k, "Tags": [{"TagKey": "env", "TagValue": "dev"}, {"TagKey": "team", "TagValue": "a"}]}),
     )
     .unwrap();
-    call(
-        &e,
-        "TagResource",
-        json!({"KeyId": k, "Tags": [{"TagKey": "env", "TagValue": "prod"}]}),
-    )
-    .unwrap();
+    call(&e, "TagResource", json!({"KeyId": k, "Tags": [{"TagKey": "env", "TagValue": "prod"}]})).unwrap();
     let tags = call(&e, "ListResourceTags", json!({"KeyId": k})).unwrap();
-    assert_eq!(
-        tags["Tags"],
-        json!([{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "a"}])
-    );
+    assert_eq!(tags["Tags"], json!([{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "a"}]));
     let page = call(&e, "ListResourceTags", json!({"KeyId": k, "Limit": 1})).unwrap();
     assert_eq!(page["Truncated"], true);
-    let rest = call(
-        &e,
-        "ListResourceTags",
-        json!({"KeyId": k, "Marker": page["NextMarker"]}),
-    )
-    .unwrap();
+    let rest = call(&e, "ListResourceTags", json!({"KeyId": k, "Marker": page["NextMarker"]})).unwrap();
     assert_eq!(rest["Tags"], json!([{"TagKey": "team", "TagValue": "a"}]));
     call(&e, "UntagResource", json!({"KeyId": k, "TagKeys": ["team"]})).unwrap();
+    assert_eq!(call(&e, "ListResourceTags", json!({"KeyId": k})).unwrap()["Tags"].as_array().unwrap().len(), 1);
     assert_eq!(
-        call(&e, "ListResourceTags", json!({"KeyId": k})).unwrap()["Tags"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        code(call(
-            &e,
-            "TagResource",
-            json!({"KeyId": k, "Tags": [{"TagKey": "aws:x", "TagValue": "v"}]})
-        )),
+        code(call(&e, "TagResource", json!({"KeyId": k, "Tags": [{"TagKey": "aws:x", "TagValue": "v"}]}))),
         "TagException"
     );
     let too_long = "k".repeat(129);
     assert_eq!(
-        code(call(
-            &e,
-            "TagResource",
-            json!({"KeyId": k, "Tags": [{"TagKey": too_long, "TagValue": "v"}]})
-        )),
+        code(call(&e, "TagResource", json!({"KeyId": k, "Tags": [{"TagKey": too_long, "TagValue": "v"}]}))),
         "ValidationException"
     );
-    let many: Vec<Value> = (0..51)
-        .map(|i| json!({"TagKey": format!("t{i}"), "TagValue": ""}))
-        .collect();
-    assert_eq!(
-        code(call(&e, "TagResource", json!({"KeyId": k, "Tags": many}))),
-        "LimitExceededException"
-    );
+    let many: Vec<Value> = (0..51).map(|i| json!({"TagKey": format!("t{i}"), "TagValue": ""})).collect();
+    assert_eq!(code(call(&e, "TagResource", json!({"KeyId": k, "Tags": many}))), "LimitExceededException");
 }
 
 #[test]
@@ -604,84 +392,45 @@ fn key_policy_defaults_to_account_root_and_can_be_replaced() {
     assert_eq!(p["PolicyName"], "default");
     let doc: Value = serde_json::from_str(p["Policy"].as_str().unwrap()).unwrap();
     assert_eq!(doc["Version"], "2012-10-17");
-    assert_eq!(
-        doc["Statement"][0]["Principal"]["AWS"],
-        "arn:aws:iam::111122223333:root"
-    );
+    assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::111122223333:root");
     assert_eq!(doc["Statement"][0]["Action"], "kms:*");
     let new_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}]}).to_string();
     call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": new_policy})).unwrap();
+    assert_eq!(call(&e, "GetKeyPolicy", json!({"KeyId": k, "PolicyName": "default"})).unwrap()["Policy"], new_policy);
+    assert_eq!(code(call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": "[]"}))), "MalformedPolicyDocumentException");
     assert_eq!(
-        call(&e, "GetKeyPolicy", json!({"KeyId": k, "PolicyName": "default"})).unwrap()["Policy"],
-        new_policy
-    );
-    assert_eq!(
-        code(call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": "[]"}))),
+        code(call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": "{\"Statement\": [{\"Effect\": \"Maybe\"}]}"}))),
         "MalformedPolicyDocumentException"
     );
-    assert_eq!(
-        code(call(
-            &e,
-            "PutKeyPolicy",
-            json!({"KeyId": k, "Policy": "{\"Statement\": [{\"Effect\": \"Maybe\"}]}"})
-        )),
-        "MalformedPolicyDocumentException"
-    );
-    assert_eq!(
-        code(call(&e, "GetKeyPolicy", json!({"KeyId": k, "PolicyName": "other"}))),
-        "NotFoundException"
-    );
-    assert_eq!(
-        call(&e, "ListKeyPolicies", json!({"KeyId": k})).unwrap()["PolicyNames"],
-        json!(["default"])
-    );
+    assert_eq!(code(call(&e, "GetKeyPolicy", json!({"KeyId": k, "PolicyName": "other"}))), "NotFoundException");
+    assert_eq!(call(&e, "ListKeyPolicies", json!({"KeyId": k})).unwrap()["PolicyNames"], json!(["default"]));
 }
 
 #[test]
 fn data_keys_have_the_requested_size_and_decrypt_to_the_plaintext() {
     let e = env();
     let k = new_key(&e);
-    for (body, n) in [
-        (json!({"KeySpec": "AES_256"}), 32),
-        (json!({"KeySpec": "AES_128"}), 16),
-        (json!({"NumberOfBytes": 7}), 7),
-    ] {
+    for (body, n) in
+        [(json!({"KeySpec": "AES_256"}), 32), (json!({"KeySpec": "AES_128"}), 16), (json!({"NumberOfBytes": 7}), 7)]
+    {
         let mut b = body.clone();
         b["KeyId"] = json!(k);
         b["EncryptionContext"] = json!({"f": "1"});
         let out = call(&e, "GenerateDataKey", b).unwrap();
         let pt = unb64(&out["Plaintext"]);
         assert_eq!(pt.len(), n);
-        let back = call(
-            &e,
-            "Decrypt",
-            json!({"CiphertextBlob": out["CiphertextBlob"], "EncryptionContext": {"f": "1"}}),
-        )
-        .unwrap();
+        let back =
+            call(&e, "Decrypt", json!({"CiphertextBlob": out["CiphertextBlob"], "EncryptionContext": {"f": "1"}}))
+                .unwrap();
         assert_eq!(unb64(&back["Plaintext"]), pt);
     }
+    assert_eq!(code(call(&e, "GenerateDataKey", json!({"KeyId": k}))), "ValidationException");
     assert_eq!(
-        code(call(&e, "GenerateDataKey", json!({"KeyId": k}))),
+        code(call(&e, "GenerateDataKey", json!({"KeyId": k, "KeySpec": "AES_256", "NumberOfBytes": 32}))),
         "ValidationException"
     );
-    assert_eq!(
-        code(call(
-            &e,
-            "GenerateDataKey",
-            json!({"KeyId": k, "KeySpec": "AES_256", "NumberOfBytes": 32})
-        )),
-        "ValidationException"
-    );
-    assert_eq!(
-        code(call(&e, "GenerateDataKey", json!({"KeyId": k, "NumberOfBytes": 1025}))),
-        "ValidationException"
-    );
-    let wp = call(
-        &e,
-        "GenerateDataKeyWithoutPlaintext",
-        json!({"KeyId": k, "KeySpec": "AES_256"}),
-    )
-    .unwrap();
+    assert_eq!(code(call(&e, "GenerateDataKey", json!({"KeyId": k, "NumberOfBytes": 1025}))), "ValidationException");
+    let wp = call(&e, "GenerateDataKeyWithoutPlaintext", json!({"KeyId": k, "KeySpec": "AES_256"})).unwrap();
     assert!(wp.get("Plaintext").is_none());
     assert_eq!(
         unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": wp["CiphertextBlob"]})).unwrap()["Plaintext"]).len(),
@@ -692,15 +441,9 @@ fn data_keys_have_the_requested_size_and_decrypt_to_the_plaintext() {
 #[test]
 fn generate_random_checks_its_range() {
     let e = env();
-    assert_eq!(
-        unb64(&call(&e, "GenerateRandom", json!({"NumberOfBytes": 1024})).unwrap()["Plaintext"]).len(),
-        1024
-    );
+    assert_eq!(unb64(&call(&e, "GenerateRandom", json!({"NumberOfBytes": 1024})).unwrap()["Plaintext"]).len(), 1024);
     for n in [0, 1025] {
-        assert_eq!(
-            code(call(&e, "GenerateRandom", json!({"NumberOfBytes": n}))),
-            "ValidationException"
-        );
+        assert_eq!(code(call(&e, "GenerateRandom", json!({"NumberOfBytes": n}))), "ValidationException");
     }
     let a = call(&e, "GenerateRandom", json!({"NumberOfBytes": 32})).unwrap();
     let b = call(&e, "GenerateRandom", json!({"NumberOfBytes": 32})).unwrap();
@@ -720,19 +463,11 @@ fn re_encrypt_moves_a_ciphertext_to_another_key_and_context() {
     .unwrap();
     assert!(out["SourceKeyId"].as_str().unwrap().ends_with(&a));
     assert!(out["KeyId"].as_str().unwrap().ends_with(&b));
-    let back = call(
-        &e,
-        "Decrypt",
-        json!({"CiphertextBlob": out["CiphertextBlob"], "EncryptionContext": {"d": "2"}}),
-    )
-    .unwrap();
+    let back =
+        call(&e, "Decrypt", json!({"CiphertextBlob": out["CiphertextBlob"], "EncryptionContext": {"d": "2"}})).unwrap();
     assert_eq!(unb64(&back["Plaintext"]), b"secret");
     assert_eq!(
-        code(call(
-            &e,
-            "ReEncrypt",
-            json!({"CiphertextBlob": ct, "DestinationKeyId": b})
-        )),
+        code(call(&e, "ReEncrypt", json!({"CiphertextBlob": ct, "DestinationKeyId": b}))),
         "InvalidCiphertextException"
     );
 }
@@ -742,20 +477,12 @@ fn dry_run_checks_everything_and_performs_nothing() {
     let e = env();
     let k = new_key(&e);
     assert_eq!(
-        code(call(
-            &e,
-            "Encrypt",
-            json!({"KeyId": k, "Plaintext": b64(b"x"), "DryRun": true})
-        )),
+        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x"), "DryRun": true}))),
         "DryRunOperationException"
     );
     call(&e, "DisableKey", json!({"KeyId": k})).unwrap();
     assert_eq!(
-        code(call(
-            &e,
-            "Encrypt",
-            json!({"KeyId": k, "Plaintext": b64(b"x"), "DryRun": true})
-        )),
+        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x"), "DryRun": true}))),
         "DisabledException"
     );
 }
@@ -773,40 +500,24 @@ fn keys_and_ciphertexts_survive_reopening_the_store() {
     let m: Value = serde_json::from_slice(&kms.dispatch(Operation::CreateKey, &c, b"{}").unwrap()).unwrap();
     let k = m["KeyMetadata"]["KeyId"].as_str().unwrap();
     let ct: Value = serde_json::from_slice(
-        &kms.dispatch(
-            Operation::Encrypt,
-            &c,
-            json!({"KeyId": k, "Plaintext": b64(b"durable")}).to_string().as_bytes(),
-        )
-        .unwrap(),
+        &kms.dispatch(Operation::Encrypt, &c, json!({"KeyId": k, "Plaintext": b64(b"durable")}).to_string().as_bytes())
+            .unwrap(),
     )
     .unwrap();
     drop(kms);
     let kms = open(RootKey::from_bytes(&bytes).unwrap());
     let out: Value = serde_json::from_slice(
-        &kms.dispatch(
-            Operation::Decrypt,
-            &c,
-            json!({"CiphertextBlob": ct["CiphertextBlob"]}).to_string().as_bytes(),
-        )
-        .unwrap(),
+        &kms.dispatch(Operation::Decrypt, &c, json!({"CiphertextBlob": ct["CiphertextBlob"]}).to_string().as_bytes())
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(unb64(&out["Plaintext"]), b"durable");
     let (other_root, _) = RootKey::generate().unwrap();
     let kms = open(other_root);
     let err = kms
-        .dispatch(
-            Operation::Decrypt,
-            &c,
-            json!({"CiphertextBlob": ct["CiphertextBlob"]}).to_string().as_bytes(),
-        )
+        .dispatch(Operation::Decrypt, &c, json!({"CiphertextBlob": ct["CiphertextBlob"]}).to_string().as_bytes())
         .unwrap_err();
-    assert_eq!(
-        err.code(),
-        "KMSInternalException",
-        "material under another root key must not unwrap"
-    );
+    assert_eq!(err.code(), "KMSInternalException", "material under another root key must not unwrap");
     assert_eq!(err.status(), 500);
     assert!(!err.message().contains(k), "internal detail must not reach the client");
 }
@@ -827,19 +538,11 @@ fn compatibility_doc_lists_every_dispatched_operation_as_implemented() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/COMPATIBILITY.md")).unwrap();
     for op in Operation::ALL {
         let row = format!("| {} | ✅ implemented |", op.name());
-        assert!(
-            doc.contains(&row),
-            "docs/COMPATIBILITY.md does not list {} as implemented",
-            op.name()
-        );
+        assert!(doc.contains(&row), "docs/COMPATIBILITY.md does not list {} as implemented", op.name());
     }
     let kms_section = doc.split("\n## ").find(|s| s.starts_with("KMS")).unwrap();
     let claimed = kms_section.matches("| ✅ implemented |").count();
-    assert_eq!(
-        claimed,
-        Operation::ALL.len(),
-        "the doc claims operations the server does not dispatch"
-    );
+    assert_eq!(claimed, Operation::ALL.len(), "the doc claims operations the server does not dispatch");
 }
 
 fn new_key_with(e: &Env, spec: &str, usage: &str) -> String {
@@ -852,52 +555,27 @@ fn new_key_with(e: &Env, spec: &str, usage: &str) -> String {
 #[test]
 fn key_usage_must_fit_the_key_spec() {
     let e = env();
+    assert_eq!(code(call(&e, "CreateKey", json!({"KeySpec": "ECC_NIST_P256"}))), "ValidationException");
     assert_eq!(
-        code(call(&e, "CreateKey", json!({"KeySpec": "ECC_NIST_P256"}))),
+        code(call(&e, "CreateKey", json!({"KeySpec": "ECC_SECG_P256K1", "KeyUsage": "KEY_AGREEMENT"}))),
         "ValidationException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "CreateKey",
-            json!({"KeySpec": "ECC_SECG_P256K1", "KeyUsage": "KEY_AGREEMENT"})
-        )),
-        "ValidationException"
-    );
-    assert_eq!(
-        code(call(
-            &e,
-            "CreateKey",
-            json!({"KeySpec": "HMAC_256", "KeyUsage": "SIGN_VERIFY"})
-        )),
+        code(call(&e, "CreateKey", json!({"KeySpec": "HMAC_256", "KeyUsage": "SIGN_VERIFY"}))),
         "ValidationException"
     );
     let rsa = call(&e, "CreateKey", json!({"KeySpec": "RSA_2048"})).unwrap();
     assert_eq!(rsa["KeyMetadata"]["KeyUsage"], "ENCRYPT_DECRYPT");
-    assert_eq!(
-        rsa["KeyMetadata"]["EncryptionAlgorithms"],
-        json!(["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"])
-    );
+    assert_eq!(rsa["KeyMetadata"]["EncryptionAlgorithms"], json!(["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]));
     assert!(rsa["KeyMetadata"].get("CurrentKeyMaterialId").is_none());
     let hmac = call(&e, "CreateKey", json!({"KeySpec": "HMAC_512"})).unwrap();
     assert_eq!(hmac["KeyMetadata"]["MacAlgorithms"], json!(["HMAC_SHA_512"]));
     let ed = call(&e, "CreateKey", json!({"KeySpec": "ECC_NIST_EDWARDS25519"})).unwrap();
-    assert_eq!(
-        ed["KeyMetadata"]["SigningAlgorithms"],
-        json!(["ED25519_SHA_512", "ED25519_PH_SHA_512"])
-    );
-    assert!(
-        ed["KeyMetadata"].get("CustomerMasterKeySpec").is_none(),
-        "not in the deprecated enum"
-    );
+    assert_eq!(ed["KeyMetadata"]["SigningAlgorithms"], json!(["ED25519_SHA_512", "ED25519_PH_SHA_512"]));
+    assert!(ed["KeyMetadata"].get("CustomerMasterKeySpec").is_none(), "not in the deprecated enum");
     let kem = call(&e, "CreateKey", json!({"KeySpec": "ML_KEM_512"})).unwrap();
     assert_eq!(kem["KeyMetadata"]["EncapsulationAlgorithms"], json!(["ML_KEM"]));
-    let ka = call(
-        &e,
-        "CreateKey",
-        json!({"KeySpec": "ECC_NIST_P521", "KeyUsage": "KEY_AGREEMENT"}),
-    )
-    .unwrap();
+    let ka = call(&e, "CreateKey", json!({"KeySpec": "ECC_NIST_P521", "KeyUsage": "KEY_AGREEMENT"})).unwrap();
     assert_eq!(ka["KeyMetadata"]["KeyAgreementAlgorithms"], json!(["ECDH"]));
 }
 
@@ -905,12 +583,7 @@ fn key_usage_must_fit_the_key_spec() {
 fn sign_and_verify_with_errors_as_aws() {
     let e = env();
     let k = new_key_with(&e, "ECC_NIST_P256", "SIGN_VERIFY");
-    let sig = call(
-        &e,
-        "Sign",
-        json!({"KeyId": k, "Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"}),
-    )
-    .unwrap();
+    let sig = call(&e, "Sign", json!({"KeyId": k, "Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"})).unwrap();
     let ok = call(
         &e,
         "Verify",
@@ -929,10 +602,7 @@ fn sign_and_verify_with_errors_as_aws() {
     let sym = new_key(&e);
     let on_sym = json!({"KeyId": sym, "Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"});
     assert_eq!(code(call(&e, "Sign", on_sym)), "InvalidKeyUsageException");
-    assert_eq!(
-        code(call(&e, "GetPublicKey", json!({"KeyId": sym}))),
-        "UnsupportedOperationException"
-    );
+    assert_eq!(code(call(&e, "GetPublicKey", json!({"KeyId": sym}))), "UnsupportedOperationException");
     let ml = new_key_with(&e, "ML_DSA_44", "SIGN_VERIFY");
     let mu = json!({"KeyId": ml, "Message": b64(&[0; 64]), "MessageType": "EXTERNAL_MU", "SigningAlgorithm": "ML_DSA_SHAKE_256"});
     assert_eq!(code(call(&e, "Sign", mu)), "UnsupportedOperationException");
@@ -942,10 +612,7 @@ fn sign_and_verify_with_errors_as_aws() {
 fn rsa_encryption_needs_an_algorithm_and_no_context_and_respects_the_size_limit() {
     let e = env();
     let k = new_key_with(&e, "RSA_2048", "ENCRYPT_DECRYPT");
-    assert_eq!(
-        code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))),
-        "ValidationException"
-    );
+    assert_eq!(code(call(&e, "Encrypt", json!({"KeyId": k, "Plaintext": b64(b"x")}))), "ValidationException");
     let with_ctx = json!({"KeyId": k, "Plaintext": b64(b"x"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256", "EncryptionContext": {"a": "b"}});
     assert_eq!(code(call(&e, "Encrypt", with_ctx)), "ValidationException");
     let too_long = json!({"KeyId": k, "Plaintext": b64(&[1; 191]), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"});
@@ -986,12 +653,8 @@ fn rsa_encryption_needs_an_algorithm_and_no_context_and_respects_the_size_limit(
 fn macs_shared_secrets_and_data_key_pairs() {
     let e = env();
     let h = new_key_with(&e, "HMAC_224", "GENERATE_VERIFY_MAC");
-    let mac = call(
-        &e,
-        "GenerateMac",
-        json!({"KeyId": h, "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_224"}),
-    )
-    .unwrap();
+    let mac =
+        call(&e, "GenerateMac", json!({"KeyId": h, "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_224"})).unwrap();
     assert_eq!(unb64(&mac["Mac"]).len(), 28);
     let bad = json!({"KeyId": h, "Message": b64(b"n"), "Mac": mac["Mac"], "MacAlgorithm": "HMAC_SHA_224"});
     assert_eq!(code(call(&e, "VerifyMac", bad)), "KMSInvalidMacException");
@@ -1002,18 +665,10 @@ fn macs_shared_secrets_and_data_key_pairs() {
     let b = new_key_with(&e, "ECC_NIST_P256", "KEY_AGREEMENT");
     let pa = call(&e, "GetPublicKey", json!({"KeyId": a})).unwrap()["PublicKey"].clone();
     let pb = call(&e, "GetPublicKey", json!({"KeyId": b})).unwrap()["PublicKey"].clone();
-    let ab = call(
-        &e,
-        "DeriveSharedSecret",
-        json!({"KeyId": a, "KeyAgreementAlgorithm": "ECDH", "PublicKey": pb}),
-    )
-    .unwrap();
-    let ba = call(
-        &e,
-        "DeriveSharedSecret",
-        json!({"KeyId": b, "KeyAgreementAlgorithm": "ECDH", "PublicKey": pa}),
-    )
-    .unwrap();
+    let ab =
+        call(&e, "DeriveSharedSecret", json!({"KeyId": a, "KeyAgreementAlgorithm": "ECDH", "PublicKey": pb})).unwrap();
+    let ba =
+        call(&e, "DeriveSharedSecret", json!({"KeyId": b, "KeyAgreementAlgorithm": "ECDH", "PublicKey": pa})).unwrap();
     assert_eq!(ab["SharedSecret"], ba["SharedSecret"]);
     let junk = json!({"KeyId": a, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(b"not a key")});
     assert_eq!(code(call(&e, "DeriveSharedSecret", junk)), "ValidationException");
@@ -1032,27 +687,15 @@ fn macs_shared_secrets_and_data_key_pairs() {
     )
     .unwrap();
     assert_eq!(back["Plaintext"], pair["PrivateKeyPlaintext"]);
-    let wp = call(
-        &e,
-        "GenerateDataKeyPairWithoutPlaintext",
-        json!({"KeyId": sym, "KeyPairSpec": "ECC_NIST_P256"}),
-    )
-    .unwrap();
+    let wp =
+        call(&e, "GenerateDataKeyPairWithoutPlaintext", json!({"KeyId": sym, "KeyPairSpec": "ECC_NIST_P256"})).unwrap();
     assert!(wp.get("PrivateKeyPlaintext").is_none() && wp["PublicKey"].is_string());
     assert_eq!(
-        code(call(
-            &e,
-            "GenerateDataKeyPair",
-            json!({"KeyId": sym, "KeyPairSpec": "SM2"})
-        )),
+        code(call(&e, "GenerateDataKeyPair", json!({"KeyId": sym, "KeyPairSpec": "SM2"}))),
         "UnsupportedOperationException"
     );
     assert_eq!(
-        code(call(
-            &e,
-            "GenerateDataKeyPair",
-            json!({"KeyId": a, "KeyPairSpec": "RSA_2048"})
-        )),
+        code(call(&e, "GenerateDataKeyPair", json!({"KeyId": a, "KeyPairSpec": "RSA_2048"}))),
         "InvalidKeyUsageException"
     );
 }
@@ -1061,12 +704,7 @@ fn macs_shared_secrets_and_data_key_pairs() {
 fn ml_kem_encapsulation_round_trips() {
     let e = env();
     let k = new_key_with(&e, "ML_KEM_768", "ENCAPSULATE_DECAPSULATE");
-    let enc = call(
-        &e,
-        "Encapsulate",
-        json!({"KeyId": k, "EncapsulationAlgorithm": "ML_KEM"}),
-    )
-    .unwrap();
+    let enc = call(&e, "Encapsulate", json!({"KeyId": k, "EncapsulationAlgorithm": "ML_KEM"})).unwrap();
     let dec = call(
         &e,
         "Decapsulate",

@@ -56,11 +56,7 @@ impl Arn {
 
 impl std::fmt::Display for Arn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "arn:{}:{}:{}:{}:{}",
-            self.partition, self.service, self.region, self.account, self.resource
-        )
+        write!(f, "arn:{}:{}:{}:{}:{}", self.partition, self.service, self.region, self.account, self.resource)
     }
 }
 
@@ -83,10 +79,7 @@ mod tests {
         let a = Arn::parse(s).unwrap();
         assert_eq!(a.resource, "key/1234");
         assert_eq!(a.to_string(), s);
-        assert_eq!(
-            Arn::parse("arn:aws:ssm:eu-west-1:1:parameter/a:b").unwrap().resource,
-            "parameter/a:b"
-        );
+        assert_eq!(Arn::parse("arn:aws:ssm:eu-west-1:1:parameter/a:b").unwrap().resource, "parameter/a:b");
         assert!(Arn::parse("arn:aws:kms:us-east-1:1").is_none());
         assert!(Arn::parse("nope:aws:kms:r:a:b").is_none());
     }

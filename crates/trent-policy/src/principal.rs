@@ -15,19 +15,12 @@ pub enum PrincipalKind {
     /// An IAM user (`arn:aws:iam::123456789012:user/path/name`).
     User { name: String, path: String, id: String },
     /// A role session (`arn:aws:sts::123456789012:assumed-role/role/session`).
-    AssumedRole {
-        role_name: String,
-        role_id: String,
-        session_name: String,
-    },
+    AssumedRole { role_name: String, role_id: String, session_name: String },
 }
 
 impl Principal {
     pub fn root(account_id: &str) -> Self {
-        Principal {
-            account_id: account_id.to_string(),
-            kind: PrincipalKind::Root,
-        }
+        Principal { account_id: account_id.to_string(), kind: PrincipalKind::Root }
     }
 
     /// The principal's ARN in `partition`.
@@ -38,11 +31,7 @@ impl Principal {
             PrincipalKind::User { name, path, .. } => {
                 format!("arn:{partition}:iam::{acct}:user{path}{name}")
             }
-            PrincipalKind::AssumedRole {
-                role_name,
-                session_name,
-                ..
-            } => {
+            PrincipalKind::AssumedRole { role_name, session_name, .. } => {
                 format!("arn:{partition}:sts::{acct}:assumed-role/{role_name}/{session_name}")
             }
         }
@@ -53,9 +42,7 @@ impl Principal {
         match &self.kind {
             PrincipalKind::Root => self.account_id.clone(),
             PrincipalKind::User { id, .. } => id.clone(),
-            PrincipalKind::AssumedRole {
-                role_id, session_name, ..
-            } => format!("{role_id}:{session_name}"),
+            PrincipalKind::AssumedRole { role_id, session_name, .. } => format!("{role_id}:{session_name}"),
         }
     }
 }
@@ -66,17 +53,10 @@ mod tests {
 
     #[test]
     fn arns_by_kind() {
-        assert_eq!(
-            Principal::root("111122223333").arn("aws"),
-            "arn:aws:iam::111122223333:root"
-        );
+        assert_eq!(Principal::root("111122223333").arn("aws"), "arn:aws:iam::111122223333:root");
         let u = Principal {
             account_id: "1".into(),
-            kind: PrincipalKind::User {
-                name: "bob".into(),
-                path: "/dev/".into(),
-                id: "AIDA1".into(),
-            },
+            kind: PrincipalKind::User { name: "bob".into(), path: "/dev/".into(), id: "AIDA1".into() },
         };
         assert_eq!(u.arn("aws-cn"), "arn:aws-cn:iam::1:user/dev/bob");
         let r = Principal {

@@ -16,25 +16,18 @@ const ROOT_CHECK: &str = "root_check";
 /// checks it against the store. A wrong key, or a missing key file for an existing store, is an
 /// error: never silently start over.
 pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
-    let check = store
-        .read()
-        .and_then(|mut t| t.get(META, ROOT_CHECK))
-        .map_err(|e| e.to_string())?;
+    let check = store.read().and_then(|mut t| t.get(META, ROOT_CHECK)).map_err(|e| e.to_string())?;
     let path = data_dir.join("root.key");
     let key = if let Ok(b64) = std::env::var("TRENT_ROOT_KEY") {
         let bytes = SecretBytes::new(
-            STANDARD
-                .decode(b64.trim())
-                .map_err(|_| "TRENT_ROOT_KEY is not valid base64".to_string())?,
+            STANDARD.decode(b64.trim()).map_err(|_| "TRENT_ROOT_KEY is not valid base64".to_string())?,
         );
         RootKey::from_bytes(&bytes).map_err(|e| format!("TRENT_ROOT_KEY: {e}"))?
     } else if path.exists() {
         let text =
             zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?);
         let bytes = SecretBytes::new(
-            STANDARD
-                .decode(text.trim())
-                .map_err(|_| format!("{} does not hold a base64 root key", path.display()))?,
+            STANDARD.decode(text.trim()).map_err(|_| format!("{} does not hold a base64 root key", path.display()))?,
         );
         RootKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
     } else if check.is_some() {
@@ -75,9 +68,7 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
         opts.mode(0o600);
     }
     let mut f = opts.open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    f.write_all(contents)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(dir) = path.parent() {
         if let Ok(d) = std::fs::File::open(dir) {
@@ -95,12 +86,8 @@ fn valid_access_key_id(id: &str) -> bool {
 /// its secret updated if changed), or on first start a generated one, printed once.
 pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), String> {
     let principal = Principal::root(account_id);
-    let env_id = std::env::var("TRENT_ADMIN_ACCESS_KEY_ID")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let env_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY")
-        .ok()
-        .filter(|s| !s.is_empty());
+    let env_id = std::env::var("TRENT_ADMIN_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty());
+    let env_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY").ok().filter(|s| !s.is_empty());
     match (env_id, env_secret) {
         (Some(id), Some(secret)) => {
             if !valid_access_key_id(&id) {
@@ -111,15 +98,11 @@ pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), St
                 Some(true) => {}
                 Some(false) => {
                     tracing::warn!(access_key_id = %id, "TRENT_ADMIN_SECRET_ACCESS_KEY changed: updating that key's secret");
-                    identity
-                        .put(&AccessKeyRecord::new(&id, principal), &secret)
-                        .map_err(|e| e.to_string())?;
+                    identity.put(&AccessKeyRecord::new(&id, principal), &secret).map_err(|e| e.to_string())?;
                 }
                 None => {
                     tracing::info!(access_key_id = %id, account_id, "added the admin access key named in TRENT_ADMIN_ACCESS_KEY_ID");
-                    identity
-                        .put(&AccessKeyRecord::new(&id, principal), &secret)
-                        .map_err(|e| e.to_string())?;
+                    identity.put(&AccessKeyRecord::new(&id, principal), &secret).map_err(|e| e.to_string())?;
                 }
             }
             Ok(())
@@ -132,9 +115,7 @@ pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), St
                 return Ok(());
             }
             let (id, secret) = Identity::generate_key_pair().map_err(|e| e.to_string())?;
-            identity
-                .put(&AccessKeyRecord::new(&id, principal), &secret)
-                .map_err(|e| e.to_string())?;
+            identity.put(&AccessKeyRecord::new(&id, principal), &secret).map_err(|e| e.to_string())?;
             // Printed once, to stdout only (never to the log), so the operator can copy it.
             println!(
                 "\nCreated the admin access key for account {account_id}. It is shown only this once:\n\n  \

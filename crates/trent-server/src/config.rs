@@ -15,6 +15,7 @@ use std::path::PathBuf;
 ///                                   (default: <data-dir>/root.key, created on first start, mode 0600)
 ///   TRENT_ADMIN_ACCESS_KEY_ID       admin access key id (letters and digits) for --account-id
 ///   TRENT_ADMIN_SECRET_ACCESS_KEY   its secret
+///   TRENT_EVENT_WEBHOOK_SECRET      HMAC-SHA256 key that signs webhook bodies
 ///   TRENT_LOG                       log filter, e.g. `info` (default) or `trent=debug`
 #[derive(Debug, Clone, Parser)]
 #[command(name = "trentd", version, verbatim_doc_comment)]
@@ -39,13 +40,32 @@ pub struct Config {
     #[arg(long, env = "TRENT_MAX_CLOCK_SKEW_SECS", default_value_t = 300)]
     pub max_clock_skew_secs: i64,
 
-    /// How often the background task destroys keys whose deletion date has passed.
+    /// How often the background tasks run: destroying keys whose deletion date has passed, and
+    /// applying parameter policies (expiration, notifications).
     #[arg(long, env = "TRENT_SWEEP_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub sweep_interval_secs: u64,
 
     /// Once listening, write the base URL (e.g. http://127.0.0.1:41234) to this file.
     #[arg(long, env = "TRENT_READY_FILE")]
     pub ready_file: Option<PathBuf>,
+
+    /// Append every Parameter Store event (EventBridge-shaped JSON, one per line) to this file.
+    #[arg(long, env = "TRENT_EVENTS_FILE")]
+    pub events_file: Option<PathBuf>,
+
+    /// POST every Parameter Store event to this http:// URL (repeatable; env: comma-separated).
+    /// With TRENT_EVENT_WEBHOOK_SECRET set, the body is signed: X-Trent-Signature: sha256=<hex HMAC>.
+    /// Failed deliveries are retried with backoff; they never slow an API call.
+    #[arg(long = "event-webhook", env = "TRENT_EVENT_WEBHOOKS", value_delimiter = ',')]
+    pub event_webhooks: Vec<String>,
+
+    /// Most Standard-tier parameters per account and region (AWS: 10,000).
+    #[arg(long, env = "TRENT_SSM_MAX_STANDARD_PARAMETERS", default_value_t = 10_000)]
+    pub ssm_max_standard_parameters: u64,
+
+    /// Most Advanced-tier parameters per account and region (AWS: 100,000).
+    #[arg(long, env = "TRENT_SSM_MAX_ADVANCED_PARAMETERS", default_value_t = 100_000)]
+    pub ssm_max_advanced_parameters: u64,
 
     /// TESTS ONLY: serve POST /_trent/test/advance-clock {"seconds": N}, which moves the clock
     /// that deletion dates are read from. Never enable this in production.

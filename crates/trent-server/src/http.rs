@@ -9,10 +9,8 @@ use trent_wire::sigv4::RequestParts;
 use trent_wire::{AwsError, ErrorBody, WireError};
 
 /// The services served on this listener: `X-Amz-Target` prefix → (service, SigV4 signing name).
-pub const SERVICES: &[(&str, Service, &str)] = &[
-    ("TrentService", Service::Kms, "kms"),
-    ("AmazonSSM", Service::Ssm, "ssm"),
-];
+pub const SERVICES: &[(&str, Service, &str)] =
+    &[("TrentService", Service::Kms, "kms"), ("AmazonSSM", Service::Ssm, "ssm")];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -48,25 +46,16 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
     }
     // 1. Cap the body before reading it.
     let max = app.config.max_body_bytes;
-    let declared = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared =
+        req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(wire(WireError::RequestTooLarge(max)));
     }
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, max)
-        .await
-        .map_err(|_| wire(WireError::RequestTooLarge(max)))?;
+    let body = axum::body::to_bytes(body, max).await.map_err(|_| wire(WireError::RequestTooLarge(max)))?;
 
     // 2. Framing: which service and operation.
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let (prefix, op_name) = target.split_once('.').unwrap_or((target.as_str(), ""));
     let (service, signing_name) = SERVICES
         .iter()
@@ -89,28 +78,18 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
             body: &body,
         };
         let now = time::OffsetDateTime::now_utc();
-        let verified = app
-            .verifier
-            .verify(&req, signing_name, now, &app.identity)
-            .map_err(wire)?;
-        let caller = Caller {
-            principal: verified.principal().clone(),
-            region: verified.region().to_string(),
-        };
+        let verified = app.verifier.verify(&req, signing_name, now, &app.identity).map_err(wire)?;
+        let caller = Caller { principal: verified.principal().clone(), region: verified.region().to_string() };
         let unknown = || wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}"))));
         tracing::debug!(request_id, operation = %op_name, region = %caller.region, "request");
         match service {
             Service::Kms => {
                 let op = Operation::from_name(&op_name).ok_or_else(unknown)?;
-                app.kms
-                    .dispatch(op, &caller, &body)
-                    .map_err(|e| Box::new(e) as BoxError)
+                app.kms.dispatch(op, &caller, &body).map_err(|e| Box::new(e) as BoxError)
             }
             Service::Ssm => {
                 let op = trent_ssm::Operation::from_name(&op_name).ok_or_else(unknown)?;
-                app.ssm
-                    .dispatch(op, &caller, &body)
-                    .map_err(|e| Box::new(e) as BoxError)
+                app.ssm.dispatch(op, &caller, &body).map_err(|e| Box::new(e) as BoxError)
             }
         }
     });

@@ -27,12 +27,7 @@ pub struct AccessKeyRecord {
 
 impl AccessKeyRecord {
     pub fn new(id: &str, principal: Principal) -> Self {
-        AccessKeyRecord {
-            access_key_id: id.into(),
-            principal,
-            status: "Active".into(),
-            secret_wrapped: String::new(),
-        }
+        AccessKeyRecord { access_key_id: id.into(), principal, status: "Active".into(), secret_wrapped: String::new() }
     }
 }
 
@@ -48,11 +43,7 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 
 impl Identity {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>) -> Self {
-        Identity {
-            store,
-            root,
-            cache: RwLock::new(HashMap::new()),
-        }
+        Identity { store, root, cache: RwLock::new(HashMap::new()) }
     }
 
     /// A new `AKIA…` id and a 40-character secret, from the CSPRNG.
@@ -60,16 +51,10 @@ impl Identity {
         const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         const ANY: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let r = trent_crypto::random_secret(56)?;
-        let id: String = "AKIA"
-            .chars()
-            .chain(r.expose()[..16].iter().map(|b| UPPER[(*b % 32) as usize] as char))
-            .collect();
-        let secret = Zeroizing::new(
-            r.expose()[16..]
-                .iter()
-                .map(|b| ANY[(*b % 64) as usize] as char)
-                .collect::<String>(),
-        );
+        let id: String =
+            "AKIA".chars().chain(r.expose()[..16].iter().map(|b| UPPER[(*b % 32) as usize] as char)).collect();
+        let secret =
+            Zeroizing::new(r.expose()[16..].iter().map(|b| ANY[(*b % 64) as usize] as char).collect::<String>());
         Ok((id, secret))
     }
 
@@ -77,21 +62,12 @@ impl Identity {
     pub fn put(&self, rec: &AccessKeyRecord, secret: &str) -> Result<(), StoreError> {
         let wrapped = self
             .root
-            .wrap(
-                WRAP_PURPOSE,
-                &rec.access_key_id,
-                b"",
-                &SecretBytes::from_slice(secret.as_bytes()),
-            )
+            .wrap(WRAP_PURPOSE, &rec.access_key_id, b"", &SecretBytes::from_slice(secret.as_bytes()))
             .map_err(internal)?;
         let mut rec = rec.clone();
         rec.secret_wrapped = STANDARD.encode(wrapped);
         let mut t = self.store.write()?;
-        t.put(
-            T_ACCESS_KEY,
-            &rec.access_key_id,
-            &serde_json::to_vec(&rec).map_err(internal)?,
-        )?;
+        t.put(T_ACCESS_KEY, &rec.access_key_id, &serde_json::to_vec(&rec).map_err(internal)?)?;
         t.commit()?;
         if let Ok(mut c) = self.cache.write() {
             c.remove(&rec.access_key_id);
@@ -112,9 +88,7 @@ impl Identity {
 
     /// `None` if the key does not exist; otherwise whether its secret is `secret`.
     pub fn secret_matches(&self, id: &str, secret: &str) -> Result<Option<bool>, StoreError> {
-        Ok(self
-            .load(id)?
-            .map(|(_, s)| SecretBytes::from_slice(s.as_bytes()).ct_eq(secret.as_bytes())))
+        Ok(self.load(id)?.map(|(_, s)| SecretBytes::from_slice(s.as_bytes()).ct_eq(secret.as_bytes())))
     }
 
     pub fn has_keys_for(&self, account_id: &str) -> Result<bool, StoreError> {
@@ -172,16 +146,9 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(trent_store::sqlite::SqliteStore::open(&d.path().join("t.db")).unwrap());
         let (root, _) = RootKey::generate().unwrap();
         let id = Identity::new(store.clone(), Arc::new(root));
-        id.put(
-            &AccessKeyRecord::new("AKIATEST", Principal::root("111122223333")),
-            "s3cr3t-value",
-        )
-        .unwrap();
+        id.put(&AccessKeyRecord::new("AKIATEST", Principal::root("111122223333")), "s3cr3t-value").unwrap();
         let raw = store.read().unwrap().get(T_ACCESS_KEY, "AKIATEST").unwrap().unwrap();
-        assert!(
-            !String::from_utf8_lossy(&raw).contains("s3cr3t-value"),
-            "secret stored in the clear"
-        );
+        assert!(!String::from_utf8_lossy(&raw).contains("s3cr3t-value"), "secret stored in the clear");
         assert_eq!(id.secret_matches("AKIATEST", "s3cr3t-value").unwrap(), Some(true));
         assert_eq!(id.secret_matches("AKIATEST", "other").unwrap(), Some(false));
         assert!(id.lookup("AKIATEST", None).is_some());

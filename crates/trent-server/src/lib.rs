@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod identity;
 
@@ -36,31 +37,35 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     bootstrap::admin_credentials(&identity, &config.account_id)?;
     let clock = Arc::new(Clock::default());
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
-    let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone());
-    let verifier = trent_wire::sigv4::Verifier {
-        max_skew: time::Duration::seconds(config.max_clock_skew_secs),
+    events::check_webhooks(&config.event_webhooks)?;
+    let sinks = events::start(config.events_file.clone(), &config.event_webhooks);
+    let limits = trent_ssm::Limits {
+        max_standard: config.ssm_max_standard_parameters,
+        max_advanced: config.ssm_max_advanced_parameters,
     };
-    Ok(Arc::new(App {
-        config,
-        kms,
-        ssm,
-        identity,
-        verifier,
-        clock,
-    }))
+    let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone()).with_events(Arc::new(sinks)).with_limits(limits);
+    let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
+    Ok(Arc::new(App { config, kms, ssm, identity, verifier, clock }))
 }
 
-/// Destroys keys past their deletion date now, then every `--sweep-interval-secs`.
+/// Destroys keys past their deletion date and applies parameter policies now, then every
+/// `--sweep-interval-secs`.
 pub fn spawn_scheduler(app: Arc<App>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(app.config.sweep_interval_secs));
         loop {
             tick.tick().await;
             let a = app.clone();
-            match tokio::task::spawn_blocking(move || a.kms.sweep_deletions()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = ?e, "key deletion sweep failed"),
-                Err(e) => tracing::error!(error = %e, "key deletion sweep panicked"),
+            let run = move || {
+                if let Err(e) = a.kms.sweep_deletions() {
+                    tracing::error!(error = ?e, "key deletion sweep failed");
+                }
+                if let Err(e) = a.ssm.sweep_policies() {
+                    tracing::error!(error = ?e, "parameter policy sweep failed");
+                }
+            };
+            if let Err(e) = tokio::task::spawn_blocking(run).await {
+                tracing::error!(error = %e, "a scheduled sweep panicked");
             }
         }
     });

@@ -29,12 +29,9 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), String> {
     let listen = config.listen;
     let ready_file = config.ready_file.clone();
-    let app = tokio::task::spawn_blocking(move || trent_server::build(config))
-        .await
-        .map_err(|e| e.to_string())??;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let app = tokio::task::spawn_blocking(move || trent_server::build(config)).await.map_err(|e| e.to_string())??;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     trent_server::spawn_scheduler(app.clone());
     let url = format!("http://{addr}");

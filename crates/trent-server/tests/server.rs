@@ -31,11 +31,7 @@ fn bad_signatures_get_their_aws_errors() {
     old.when = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
     let r = old.send(&s.addr);
     assert_eq!(r.code(), "InvalidSignatureException");
-    assert!(
-        r.body["message"].as_str().unwrap().starts_with("Signature expired"),
-        "{}",
-        r.body
-    );
+    assert!(r.body["message"].as_str().unwrap().starts_with("Signature expired"), "{}", r.body);
 
     let mut ssm = Req::new("TrentService.ListKeys", b"{}");
     ssm.service = "ssm";
@@ -51,24 +47,15 @@ fn bad_signatures_get_their_aws_errors() {
 
     // A body changed after signing.
     let raw = Req::new("TrentService.ListKeys", b"{\"Limit\":1}").bytes(&s.addr);
-    let tampered = String::from_utf8(raw)
-        .unwrap()
-        .replace("{\"Limit\":1}", "{\"Limit\":2}");
-    assert_eq!(
-        send_raw(&s.addr, tampered.as_bytes()).code(),
-        "InvalidSignatureException"
-    );
+    let tampered = String::from_utf8(raw).unwrap().replace("{\"Limit\":1}", "{\"Limit\":2}");
+    assert_eq!(send_raw(&s.addr, tampered.as_bytes()).code(), "InvalidSignatureException");
 
     let mut garbage = Req::new("TrentService.ListKeys", b"{}").bytes(&s.addr);
     let text = String::from_utf8(garbage.clone()).unwrap();
     let start_auth = text.find("authorization: ").unwrap();
     let end_auth = start_auth + text[start_auth..].find("\r\n").unwrap();
-    garbage = format!(
-        "{}authorization: AWS4-HMAC-SHA256 nonsense{}",
-        &text[..start_auth],
-        &text[end_auth..]
-    )
-    .into_bytes();
+    garbage =
+        format!("{}authorization: AWS4-HMAC-SHA256 nonsense{}", &text[..start_auth], &text[end_auth..]).into_bytes();
     assert_eq!(send_raw(&s.addr, &garbage).code(), "IncompleteSignatureException");
 }
 
@@ -86,10 +73,7 @@ fn framing_errors_are_aws_errors() {
     assert_eq!(r.code(), "SerializationException");
     let r = kms(&s.addr, "DescribeKey", json!({"KeyId": ""}));
     assert_eq!(r.code(), "ValidationException");
-    assert!(r.body["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("1 validation error detected: Value '' at 'keyId'"));
+    assert!(r.body["message"].as_str().unwrap().starts_with("1 validation error detected: Value '' at 'keyId'"));
 }
 
 #[test]
@@ -120,10 +104,7 @@ fn oversized_body_is_refused_before_it_is_read() {
 fn garbage_bodies_never_produce_a_5xx_or_kill_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path());
-    let key = kms(&s.addr, "CreateKey", json!({})).body["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = kms(&s.addr, "CreateKey", json!({})).body["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     let bodies: Vec<Vec<u8>> = vec![
         b"".to_vec(),
         b"null".to_vec(),
@@ -188,17 +169,9 @@ fn keys_aliases_and_ciphertexts_survive_a_restart() {
         .as_str()
         .unwrap()
         .to_string();
-    kms(
-        &s.addr,
-        "CreateAlias",
-        json!({"AliasName": "alias/keep", "TargetKeyId": key}),
-    );
-    let ct = kms(
-        &s.addr,
-        "Encrypt",
-        json!({"KeyId": "alias/keep", "Plaintext": b64(b"still here")}),
-    )
-    .body["CiphertextBlob"]
+    kms(&s.addr, "CreateAlias", json!({"AliasName": "alias/keep", "TargetKeyId": key}));
+    let ct = kms(&s.addr, "Encrypt", json!({"KeyId": "alias/keep", "Plaintext": b64(b"still here")})).body
+        ["CiphertextBlob"]
         .clone();
     stop_gracefully(s);
     let s = start(dir.path());
@@ -248,22 +221,14 @@ fn every_acknowledged_write_survives_kill_9_during_load() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let acked: Vec<_> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     drop(s);
-    assert!(
-        acked.len() >= 4,
-        "the load made too few keys to mean anything: {}",
-        acked.len()
-    );
+    assert!(acked.len() >= 4, "the load made too few keys to mean anything: {}", acked.len());
     let s = start(dir.path());
     for (key, ct) in &acked {
         let r = kms(&s.addr, "DescribeKey", json!({"KeyId": key}));
         assert_eq!(r.status, 200, "acknowledged key {key} lost: {}", r.body);
         if let Some((ct, pt)) = ct {
             let r = kms(&s.addr, "Decrypt", json!({"CiphertextBlob": ct}));
-            assert_eq!(
-                r.body["Plaintext"],
-                b64(pt.as_bytes()),
-                "acknowledged ciphertext of {key} does not decrypt"
-            );
+            assert_eq!(r.body["Plaintext"], b64(pt.as_bytes()), "acknowledged ciphertext of {key} does not decrypt");
         }
     }
 }
@@ -284,10 +249,7 @@ fn wrong_root_key_stops_the_server_with_a_clear_message() {
     let out = command(dir.path()).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("restore the root key"));
-    assert!(
-        !dir.path().join("root.key").exists(),
-        "must not generate a new root key over an existing store"
-    );
+    assert!(!dir.path().join("root.key").exists(), "must not generate a new root key over an existing store");
 }
 
 #[cfg(unix)]
@@ -296,10 +258,7 @@ fn root_key_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let _s = start(dir.path());
-    let mode = std::fs::metadata(dir.path().join("root.key"))
-        .unwrap()
-        .permissions()
-        .mode();
+    let mode = std::fs::metadata(dir.path().join("root.key")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -307,8 +266,7 @@ fn root_key_file_is_private() {
 fn generated_admin_key_is_printed_once_and_works() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = command(dir.path());
-    cmd.env_remove("TRENT_ADMIN_ACCESS_KEY_ID")
-        .env_remove("TRENT_ADMIN_SECRET_ACCESS_KEY");
+    cmd.env_remove("TRENT_ADMIN_ACCESS_KEY_ID").env_remove("TRENT_ADMIN_SECRET_ACCESS_KEY");
     let mut s = start_with(cmd, dir.path());
     let mut stdout = s.child.stdout.take().unwrap();
     stop_gracefully(s);
@@ -322,8 +280,7 @@ fn generated_admin_key_is_printed_once_and_works() {
     };
     let (id, secret) = (grab("AWS_ACCESS_KEY_ID"), grab("AWS_SECRET_ACCESS_KEY"));
     let mut cmd = command(dir.path());
-    cmd.env_remove("TRENT_ADMIN_ACCESS_KEY_ID")
-        .env_remove("TRENT_ADMIN_SECRET_ACCESS_KEY");
+    cmd.env_remove("TRENT_ADMIN_ACCESS_KEY_ID").env_remove("TRENT_ADMIN_SECRET_ACCESS_KEY");
     let mut s = start_with(cmd, dir.path());
     let mut req = Req::new("TrentService.ListKeys", b"{}");
     req.akid = &id;
@@ -333,10 +290,7 @@ fn generated_admin_key_is_printed_once_and_works() {
     stop_gracefully(s);
     let mut again = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut again).unwrap();
-    assert!(
-        !again.contains("AWS_SECRET_ACCESS_KEY="),
-        "the secret must be printed only on first start"
-    );
+    assert!(!again.contains("AWS_SECRET_ACCESS_KEY="), "the secret must be printed only on first start");
 }
 
 #[test]
@@ -344,16 +298,11 @@ fn a_new_admin_key_in_the_environment_is_added_on_a_later_start() {
     let dir = tempfile::tempdir().unwrap();
     stop_gracefully(start(dir.path()));
     let mut cmd = command(dir.path());
-    cmd.env("TRENT_ADMIN_ACCESS_KEY_ID", "test")
-        .env("TRENT_ADMIN_SECRET_ACCESS_KEY", "test");
+    cmd.env("TRENT_ADMIN_ACCESS_KEY_ID", "test").env("TRENT_ADMIN_SECRET_ACCESS_KEY", "test");
     let s = start_with(cmd, dir.path());
     let mut req = Req::new("TrentService.ListKeys", b"{}");
     req.akid = "test";
     req.secret = "test";
     assert_eq!(req.send(&s.addr).status, 200);
-    assert_eq!(
-        Req::new("TrentService.ListKeys", b"{}").send(&s.addr).status,
-        200,
-        "the first admin key still works"
-    );
+    assert_eq!(Req::new("TrentService.ListKeys", b"{}").send(&s.addr).status, 200, "the first admin key still works");
 }

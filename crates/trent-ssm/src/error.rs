@@ -26,6 +26,7 @@ pub enum SsmError {
     TooManyTags,
     InvalidPolicyType(String),
     InvalidPolicyAttribute(String),
+    ParameterLimitExceeded(String),
     /// Our failure: the detail is logged, never sent.
     Internal(String),
 }
@@ -89,6 +90,7 @@ impl AwsError for SsmError {
             SsmError::TooManyTags => "TooManyTagsError",
             SsmError::InvalidPolicyType(_) => "InvalidPolicyTypeException",
             SsmError::InvalidPolicyAttribute(_) => "InvalidPolicyAttributeException",
+            SsmError::ParameterLimitExceeded(_) => "ParameterLimitExceeded",
             SsmError::Internal(_) => "InternalServerError",
         }
     }
@@ -110,7 +112,8 @@ impl AwsError for SsmError {
             | SsmError::InvalidFilterValue(m)
             | SsmError::InvalidResourceId(m)
             | SsmError::InvalidPolicyType(m)
-            | SsmError::InvalidPolicyAttribute(m) => m.clone(),
+            | SsmError::InvalidPolicyAttribute(m)
+            | SsmError::ParameterLimitExceeded(m) => m.clone(),
             SsmError::ParameterAlreadyExists => {
                 "The parameter already exists. To overwrite this value, set the overwrite option in the request to true."
                     .into()

@@ -65,9 +65,7 @@ pub(crate) fn check(filters: &[StringFilter], ctx: Context) -> Result<(), SsmErr
             }
         }
         if f.values.as_ref().is_none_or(|v| v.is_empty()) && !key.starts_with("tag:") {
-            return Err(SsmError::InvalidFilterValue(format!(
-                "The filter key {key} needs at least one value."
-            )));
+            return Err(SsmError::InvalidFilterValue(format!("The filter key {key} needs at least one value.")));
         }
         if key == "Path" {
             for p in f.values.iter().flatten() {
@@ -133,10 +131,7 @@ pub(crate) fn matches(filters: &[StringFilter], p: &ParamRecord, v: &VersionReco
                 None => false,
             },
             k => match k.strip_prefix("tag:") {
-                Some(tag) => p
-                    .tags
-                    .iter()
-                    .any(|t| t.key == tag && (values.is_empty() || any(&t.value))),
+                Some(tag) => p.tags.iter().any(|t| t.key == tag && (values.is_empty() || any(&t.value))),
                 None => false,
             },
         };

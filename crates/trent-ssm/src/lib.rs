@@ -7,10 +7,12 @@
 //! SecureString, output shapes) and `filters.rs`.
 
 mod error;
+pub mod events;
 mod filters;
 pub mod model;
 pub mod ops;
 mod params;
+mod policies;
 
 pub use error::SsmError;
 
@@ -24,6 +26,21 @@ pub struct Ssm {
     store: Arc<dyn Store>,
     kms: Arc<Kms>,
     clock: Arc<Clock>,
+    events: Arc<dyn events::EventSink>,
+    limits: Limits,
+}
+
+/// Parameter counts per account and region, per tier (AWS: 10,000 Standard, 100,000 Advanced).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_standard: u64,
+    pub max_advanced: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_standard: 10_000, max_advanced: 100_000 }
+    }
 }
 
 macro_rules! operations {
@@ -79,7 +96,18 @@ fn run<Req: DeserializeOwned, Resp: Serialize>(
 
 impl Ssm {
     pub fn new(store: Arc<dyn Store>, kms: Arc<Kms>, clock: Arc<Clock>) -> Self {
-        Ssm { store, kms, clock }
+        Ssm { store, kms, clock, events: Arc::new(events::NoEvents), limits: Limits::default() }
+    }
+
+    /// Sends events to `sink` (the server's files and webhooks).
+    pub fn with_events(mut self, sink: Arc<dyn events::EventSink>) -> Self {
+        self.events = sink;
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 

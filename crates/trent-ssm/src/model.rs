@@ -31,6 +31,9 @@ pub struct ParamRecord {
     pub tags: Vec<Tag>,
     /// Label → version.
     pub labels: BTreeMap<String, u64>,
+    /// Policy notifications already sent, as `<policy type>:<version>`.
+    #[serde(default)]
+    pub notified: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

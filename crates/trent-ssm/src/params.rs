@@ -15,6 +15,7 @@ use trent_wire::validate::Validator;
 
 pub(crate) const T_PARAM: &str = "ssm_param";
 pub(crate) const T_VERSION: &str = "ssm_version";
+pub(crate) const T_COUNT: &str = "ssm_count";
 pub(crate) const SSM_KEY_ALIAS: &str = "alias/aws/ssm";
 const SSM_KEY_DESCRIPTION: &str = "Default key that protects my SSM parameters when no other key is defined";
 
@@ -44,12 +45,7 @@ pub(crate) fn version_key(caller: &Caller, name: &str, version: u64) -> String {
 
 pub(crate) fn param_arn(caller: &Caller, name: &str) -> String {
     let sep = if name.starts_with('/') { "" } else { "/" };
-    format!(
-        "arn:{}:ssm:{}:{}:parameter{sep}{name}",
-        caller.partition(),
-        caller.region,
-        caller.account()
-    )
+    format!("arn:{}:ssm:{}:{}:parameter{sep}{name}", caller.partition(), caller.region, caller.account())
 }
 
 pub(crate) fn name_constraint(v: &mut Validator, field: &str, name: &Option<String>) {
@@ -67,11 +63,7 @@ pub(crate) fn split_name(caller: &Caller, input: &str) -> Result<(String, Option
             .strip_prefix("parameter/")
             .ok_or_else(|| SsmError::validation(format!("{input} is not a parameter ARN.")))?;
         let (path, sel) = split_selector(rest);
-        let name = if path.contains('/') {
-            format!("/{path}")
-        } else {
-            path.to_string()
-        };
+        let name = if path.contains('/') { format!("/{path}") } else { path.to_string() };
         (name, sel.map(str::to_string))
     } else {
         let (path, sel) = split_selector(input);
@@ -79,16 +71,11 @@ pub(crate) fn split_name(caller: &Caller, input: &str) -> Result<(String, Option
     };
     let selector = match selector.as_deref() {
         None => None,
-        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Some(Selector::Version(
-            s.parse()
-                .map_err(|_| SsmError::validation("The version number is too large."))?,
-        )),
-        Some(s) if !s.is_empty() => Some(Selector::Label(s.to_string())),
-        Some(_) => {
-            return Err(SsmError::validation(format!(
-                "Invalid parameter name selector in {input}."
-            )))
+        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(Selector::Version(s.parse().map_err(|_| SsmError::validation("The version number is too large."))?))
         }
+        Some(s) if !s.is_empty() => Some(Selector::Label(s.to_string())),
+        Some(_) => return Err(SsmError::validation(format!("Invalid parameter name selector in {input}."))),
     };
     Ok((base, selector))
 }
@@ -107,18 +94,14 @@ pub(crate) fn check_new_name(caller: &Caller, name: &str) -> Result<(), SsmError
         return Err(bad("only a-z, A-Z, 0-9, and the symbols _ . - / are allowed."));
     }
     if name.contains('/') && !name.starts_with('/') {
-        return Err(bad(
-            "a parameter name that contains '/' must be fully qualified (begin with '/').",
-        ));
+        return Err(bad("a parameter name that contains '/' must be fully qualified (begin with '/')."));
     }
     if name.ends_with('/') || name.contains("//") {
         return Err(bad("a hierarchy level cannot be empty."));
     }
     let first = name.trim_start_matches('/').to_ascii_lowercase();
     if first.starts_with("aws") || first.starts_with("ssm") {
-        return Err(bad(
-            "names can't be prefixed with \"aws\" or \"ssm\" (case-insensitive).",
-        ));
+        return Err(bad("names can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."));
     }
     let levels = name.trim_start_matches('/').split('/').count();
     if name.starts_with('/') && levels > MAX_LEVELS {
@@ -127,33 +110,18 @@ pub(crate) fn check_new_name(caller: &Caller, name: &str) -> Result<(), SsmError
         )));
     }
     if param_arn(caller, name).len() > 1011 {
-        return Err(bad(
-            "the name, including its full ARN, must be at most 1011 characters.",
-        ));
+        return Err(bad("the name, including its full ARN, must be at most 1011 characters."));
     }
     Ok(())
 }
 
 pub(crate) fn tags_constraint(v: &mut Validator, tags: &[Tag]) {
-    let ok = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-    };
+    let ok = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c));
     for t in tags {
         v.len("tags.member.key", Some(&t.key), 1, 128)
-            .pattern(
-                "tags.member.key",
-                Some(&t.key),
-                ok,
-                "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
-            )
+            .pattern("tags.member.key", Some(&t.key), ok, "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
             .len("tags.member.value", Some(&t.value), 0, 256)
-            .pattern(
-                "tags.member.value",
-                Some(&t.value),
-                ok,
-                "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
-            );
+            .pattern("tags.member.value", Some(&t.value), ok, "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$");
     }
 }
 
@@ -189,9 +157,7 @@ impl Ssm {
         caller: &Caller,
         name: &str,
     ) -> Result<Option<ParamRecord>, SsmError> {
-        tx.get(T_PARAM, &param_key(caller, name))?
-            .map(|raw| decode(&raw))
-            .transpose()
+        tx.get(T_PARAM, &param_key(caller, name))?.map(|raw| decode(&raw)).transpose()
     }
 
     pub(crate) fn load_version(
@@ -201,9 +167,31 @@ impl Ssm {
         name: &str,
         version: u64,
     ) -> Result<Option<VersionRecord>, SsmError> {
-        tx.get(T_VERSION, &version_key(caller, name, version))?
-            .map(|raw| decode(&raw))
-            .transpose()
+        tx.get(T_VERSION, &version_key(caller, name, version))?.map(|raw| decode(&raw)).transpose()
+    }
+
+    /// Changes the number of parameters of `tier` in the caller's account and region by
+    /// `delta`; an increase past the configured limit is `ParameterLimitExceeded`.
+    pub(crate) fn adjust_count(
+        &self,
+        tx: &mut dyn Txn,
+        caller: &Caller,
+        tier: &str,
+        delta: i64,
+    ) -> Result<(), SsmError> {
+        let key = format!("{}/{}/{}", caller.account(), caller.region, tier);
+        let current: i64 = match tx.get(T_COUNT, &key)? {
+            Some(raw) => String::from_utf8_lossy(&raw).parse().map_err(SsmError::internal)?,
+            None => 0,
+        };
+        let max = if tier == "Advanced" { self.limits.max_advanced } else { self.limits.max_standard };
+        if delta > 0 && current + delta > max as i64 {
+            return Err(SsmError::ParameterLimitExceeded(format!(
+                "You have reached the maximum of {max} {tier}-tier parameters in this account and region."
+            )));
+        }
+        tx.put(T_COUNT, &key, (current + delta).max(0).to_string().as_bytes())?;
+        Ok(())
     }
 
     /// Finds the version a selector names (the current one without a selector).
@@ -246,9 +234,7 @@ impl Ssm {
         name: &str,
         value: &str,
     ) -> Result<String, SsmError> {
-        let (blob, _) = self
-            .kms
-            .encrypt_for_service(caller, key_arn, &context(caller, name), value.as_bytes())?;
+        let (blob, _) = self.kms.encrypt_for_service(caller, key_arn, &context(caller, name), value.as_bytes())?;
         Ok(STANDARD.encode(blob))
     }
 

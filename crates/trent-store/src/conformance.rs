@@ -6,11 +6,7 @@ use crate::Store;
 pub fn put_get_delete(s: &dyn Store) {
     let mut t = s.write().unwrap();
     t.put("t", "a", b"1").unwrap();
-    assert_eq!(
-        t.get("t", "a").unwrap().as_deref(),
-        Some(&b"1"[..]),
-        "a write is visible inside its txn"
-    );
+    assert_eq!(t.get("t", "a").unwrap().as_deref(), Some(&b"1"[..]), "a write is visible inside its txn");
     t.commit().unwrap();
     let mut r = s.read().unwrap();
     assert_eq!(r.get("t", "a").unwrap().as_deref(), Some(&b"1"[..]));
@@ -52,10 +48,7 @@ pub fn scan_by_prefix_in_order_with_resume(s: &dyn Store) {
     assert_eq!(keys(r.scan("s", "p/", None, 2).unwrap()), ["p/a", "p/b"]);
     assert_eq!(keys(r.scan("s", "p/", Some("p/b"), 10).unwrap()), ["p/c"]);
     assert_eq!(keys(r.scan("s", "p/", Some("p/c"), 10).unwrap()), Vec::<String>::new());
-    assert_eq!(
-        keys(r.scan("s", "", None, 10).unwrap()),
-        ["o/z", "p/a", "p/b", "p/c", "p0", "q/a"]
-    );
+    assert_eq!(keys(r.scan("s", "", None, 10).unwrap()), ["o/z", "p/a", "p/b", "p/c", "p0", "q/a"]);
 }
 
 pub fn concurrent_writers_do_not_lose_updates(s: &(dyn Store + 'static)) {
@@ -67,10 +60,7 @@ pub fn concurrent_writers_do_not_lose_updates(s: &(dyn Store + 'static)) {
             sc.spawn(|| {
                 for _ in 0..25 {
                     let mut t = s.write().unwrap();
-                    let n: u32 = String::from_utf8(t.get("c", "n").unwrap().unwrap())
-                        .unwrap()
-                        .parse()
-                        .unwrap();
+                    let n: u32 = String::from_utf8(t.get("c", "n").unwrap().unwrap()).unwrap().parse().unwrap();
                     t.put("c", "n", (n + 1).to_string().as_bytes()).unwrap();
                     t.commit().unwrap();
                 }

@@ -25,8 +25,7 @@ fn err(e: rusqlite::Error) -> StoreError {
 }
 
 fn lock<'a>(m: &'a Mutex<Connection>) -> Result<MutexGuard<'a, Connection>> {
-    m.lock()
-        .map_err(|_| StoreError::Backend("connection lock poisoned".into()))
+    m.lock().map_err(|_| StoreError::Backend("connection lock poisoned".into()))
 }
 
 impl SqliteStore {
@@ -48,11 +47,7 @@ impl SqliteStore {
             r.execute_batch("PRAGMA busy_timeout=10000;").map_err(err)?;
             readers.push(Mutex::new(r));
         }
-        Ok(SqliteStore {
-            writer: Mutex::new(writer),
-            readers,
-            next_reader: AtomicUsize::new(0),
-        })
+        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }
 }
 
@@ -60,11 +55,8 @@ fn migrate(c: &Connection) -> Result<()> {
     c.execute_batch("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
         .map_err(err)?;
     let run = || -> Result<()> {
-        let current: i64 = c
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-            .optional()
-            .map_err(err)?
-            .unwrap_or(0);
+        let current: i64 =
+            c.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional().map_err(err)?.unwrap_or(0);
         if current as usize > MIGRATIONS.len() {
             return Err(StoreError::Backend(format!(
                 "database schema version {current} is newer than this trentd understands ({})",
@@ -74,11 +66,7 @@ fn migrate(c: &Connection) -> Result<()> {
         for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             c.execute_batch(m).map_err(err)?;
             c.execute("DELETE FROM schema_version", []).map_err(err)?;
-            c.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                params![(i + 1) as i64],
-            )
-            .map_err(err)?;
+            c.execute("INSERT INTO schema_version (version) VALUES (?1)", params![(i + 1) as i64]).map_err(err)?;
         }
         Ok(())
     };
@@ -106,35 +94,25 @@ impl Drop for SqliteTxn<'_> {
 
 impl Txn for SqliteTxn<'_> {
     fn get(&mut self, table: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT v FROM kv WHERE tbl = ?1 AND k = ?2")
-            .map_err(err)?;
+        let mut st = self.conn.prepare_cached("SELECT v FROM kv WHERE tbl = ?1 AND k = ?2").map_err(err)?;
         st.query_row(params![table, key], |r| r.get(0)).optional().map_err(err)
     }
 
     fn put(&mut self, table: &str, key: &str, value: &[u8]) -> Result<()> {
-        let mut st = self
-            .conn
-            .prepare_cached("INSERT OR REPLACE INTO kv (tbl, k, v) VALUES (?1, ?2, ?3)")
-            .map_err(err)?;
+        let mut st =
+            self.conn.prepare_cached("INSERT OR REPLACE INTO kv (tbl, k, v) VALUES (?1, ?2, ?3)").map_err(err)?;
         st.execute(params![table, key, value]).map_err(err)?;
         Ok(())
     }
 
     fn insert_new(&mut self, table: &str, key: &str, value: &[u8]) -> Result<bool> {
-        let mut st = self
-            .conn
-            .prepare_cached("INSERT OR IGNORE INTO kv (tbl, k, v) VALUES (?1, ?2, ?3)")
-            .map_err(err)?;
+        let mut st =
+            self.conn.prepare_cached("INSERT OR IGNORE INTO kv (tbl, k, v) VALUES (?1, ?2, ?3)").map_err(err)?;
         Ok(st.execute(params![table, key, value]).map_err(err)? == 1)
     }
 
     fn delete(&mut self, table: &str, key: &str) -> Result<bool> {
-        let mut st = self
-            .conn
-            .prepare_cached("DELETE FROM kv WHERE tbl = ?1 AND k = ?2")
-            .map_err(err)?;
+        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE tbl = ?1 AND k = ?2").map_err(err)?;
         Ok(st.execute(params![table, key]).map_err(err)? > 0)
     }
 
@@ -148,9 +126,7 @@ impl Txn for SqliteTxn<'_> {
         let sql = format!("SELECT k, v FROM kv WHERE tbl = ?1 AND k {op} ?2 ORDER BY k LIMIT ?3");
         let mut st = self.conn.prepare_cached(&sql).map_err(err)?;
         let rows = st
-            .query_map(params![table, start, limit as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
+            .query_map(params![table, start, limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {

@@ -31,11 +31,8 @@ pub struct ErrorBody<'a> {
 
 impl ErrorBody<'_> {
     pub fn json_of(err: &dyn AwsError) -> Vec<u8> {
-        serde_json::to_vec(&ErrorBody {
-            kind: err.code(),
-            message: err.message(),
-        })
-        .unwrap_or_else(|_| b"{\"__type\":\"InternalFailure\"}".to_vec())
+        serde_json::to_vec(&ErrorBody { kind: err.code(), message: err.message() })
+            .unwrap_or_else(|_| b"{\"__type\":\"InternalFailure\"}".to_vec())
     }
 }
 

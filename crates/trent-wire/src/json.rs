@@ -10,11 +10,7 @@ use zeroize::Zeroizing;
 /// Decodes a request body. An empty body is treated as `{}`; anything that is not a JSON
 /// object of the right shape is a `SerializationException`.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
-    let body = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        b"{}".as_slice()
-    } else {
-        body
-    };
+    let body = if body.iter().all(|b| b.is_ascii_whitespace()) { b"{}".as_slice() } else { body };
     serde_json::from_slice(body).map_err(|e| {
         // serde's message names the field and the expected type; it never echoes values
         // longer than a token, and the request types hold no secrets in their names.
@@ -37,10 +33,7 @@ impl std::fmt::Debug for Blob {
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = Zeroizing::new(String::deserialize(d)?);
-        STANDARD
-            .decode(s.as_bytes())
-            .map(Blob)
-            .map_err(|_| serde::de::Error::custom("blob is not valid base64"))
+        STANDARD.decode(s.as_bytes()).map(Blob).map_err(|_| serde::de::Error::custom("blob is not valid base64"))
     }
 }
 
@@ -112,13 +105,7 @@ mod tests {
 
     #[test]
     fn bad_json_bad_type_and_bad_base64_are_serialization_errors() {
-        for body in [
-            &b"{"[..],
-            b"[]",
-            b"{\"KeyId\": 5}",
-            b"{\"Plaintext\": \"!!!\"}",
-            b"\xff\xfe",
-        ] {
+        for body in [&b"{"[..], b"[]", b"{\"KeyId\": 5}", b"{\"Plaintext\": \"!!!\"}", b"\xff\xfe"] {
             match decode::<Req>(body) {
                 Err(WireError::Serialization(_)) => {}
                 other => panic!("{:?} gave {:?}", String::from_utf8_lossy(body), other.map(|_| ())),

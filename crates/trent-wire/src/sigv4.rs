@@ -38,11 +38,7 @@ pub struct Credential<P> {
 
 impl<P> Credential<P> {
     pub fn new(secret: Zeroizing<String>, principal: P) -> Self {
-        Credential {
-            secret,
-            principal,
-            cache: Mutex::new(Vec::new()),
-        }
+        Credential { secret, principal, cache: Mutex::new(Vec::new()) }
     }
 
     fn signing_key(&self, scope_key: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
@@ -64,10 +60,7 @@ impl<P> Credential<P> {
 
 impl<P: std::fmt::Debug> std::fmt::Debug for Credential<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credential")
-            .field("principal", &self.principal)
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("Credential").field("principal", &self.principal).field("secret", &"<redacted>").finish()
     }
 }
 
@@ -117,9 +110,7 @@ pub struct Verifier {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Verifier {
-            max_skew: time::Duration::minutes(5),
-        }
+        Verifier { max_skew: time::Duration::minutes(5) }
     }
 }
 
@@ -142,9 +133,7 @@ fn parse_authorization(value: &str) -> Result<ParsedAuth<'_>, WireError> {
         .strip_prefix(ALGORITHM)
         .ok_or_else(|| incomplete(format!("Unsupported AWS 'algorithm': only {ALGORITHM} is accepted")))?;
     if !rest.starts_with(' ') {
-        return Err(incomplete(format!(
-            "Unsupported AWS 'algorithm': only {ALGORITHM} is accepted"
-        )));
+        return Err(incomplete(format!("Unsupported AWS 'algorithm': only {ALGORITHM} is accepted")));
     }
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
@@ -172,21 +161,14 @@ fn parse_authorization(value: &str) -> Result<ParsedAuth<'_>, WireError> {
     };
     let parts: Vec<&str> = credential.split('/').collect();
     if parts.len() != 5 || parts.iter().any(|p| p.is_empty()) {
-        return Err(incomplete(
-            "Credential must have the form <access key>/<date>/<region>/<service>/aws4_request",
-        ));
+        return Err(incomplete("Credential must have the form <access key>/<date>/<region>/<service>/aws4_request"));
     }
     if signed.is_empty() {
         return Err(incomplete("SignedHeaders must not be empty"));
     }
     let signed_headers: Vec<&str> = signed.split(';').collect();
-    if signed_headers
-        .iter()
-        .any(|h| h.is_empty() || h.bytes().any(|b| b.is_ascii_uppercase()))
-    {
-        return Err(incomplete(
-            "SignedHeaders must be lowercase header names separated by ';'",
-        ));
+    if signed_headers.iter().any(|h| h.is_empty() || h.bytes().any(|b| b.is_ascii_uppercase())) {
+        return Err(incomplete("SignedHeaders must be lowercase header names separated by ';'"));
     }
     if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(incomplete("Signature must be 64 hexadecimal characters"));
@@ -208,10 +190,7 @@ fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
 
 /// True for a region name we are willing to serve and to put into ARNs.
 pub fn valid_region(r: &str) -> bool {
-    !r.is_empty()
-        && r.len() <= 32
-        && r.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !r.is_empty() && r.len() <= 32 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl Verifier {
@@ -226,9 +205,7 @@ impl Verifier {
         let headers = req.headers;
         let auth = match headers.get(http::header::AUTHORIZATION) {
             None => return Err(WireError::MissingAuthenticationToken),
-            Some(v) => v
-                .to_str()
-                .map_err(|_| incomplete("Authorization header is not valid ASCII"))?,
+            Some(v) => v.to_str().map_err(|_| incomplete("Authorization header is not valid ASCII"))?,
         };
         if headers.get_all(http::header::AUTHORIZATION).iter().count() > 1 {
             return Err(incomplete("Only one Authorization header is allowed"));
@@ -291,9 +268,7 @@ impl Verifier {
         let signed = &parsed.signed_headers;
         let has_host = headers.contains_key(http::header::HOST) || req.authority.is_some();
         if !signed.contains(&"host") || !has_host {
-            return Err(WireError::InvalidSignature(
-                "The 'host' header must be present and signed.".into(),
-            ));
+            return Err(WireError::InvalidSignature("The 'host' header must be present and signed.".into()));
         }
         for name in headers.keys() {
             let n = name.as_str();
@@ -303,9 +278,7 @@ impl Verifier {
         }
         for name in signed {
             if *name != "host" && !headers.contains_key(*name) {
-                return Err(WireError::InvalidSignature(format!(
-                    "Signed header '{name}' is not in the request."
-                )));
+                return Err(WireError::InvalidSignature(format!("Signed header '{name}' is not in the request.")));
             }
         }
 
@@ -313,9 +286,7 @@ impl Verifier {
         if let Some(declared) = headers.get("x-amz-content-sha256") {
             let declared = declared.to_str().unwrap_or("");
             if declared == "UNSIGNED-PAYLOAD" || declared.starts_with("STREAMING-") {
-                return Err(WireError::InvalidSignature(format!(
-                    "'{declared}' is not accepted: sign the payload."
-                )));
+                return Err(WireError::InvalidSignature(format!("'{declared}' is not accepted: sign the payload.")));
             }
             if !declared.eq_ignore_ascii_case(&payload_hash) {
                 return Err(WireError::InvalidSignature(
@@ -325,9 +296,7 @@ impl Verifier {
         }
 
         let token = header_str(headers, "x-amz-security-token");
-        let cred = lookup
-            .lookup(parsed.access_key_id, token)
-            .ok_or(WireError::UnrecognizedClient)?;
+        let cred = lookup.lookup(parsed.access_key_id, token).ok_or(WireError::UnrecognizedClient)?;
 
         let creq = canonical_request(req, signed, &payload_hash);
         let scope = format!("{}/{}/{}/aws4_request", parsed.date, parsed.region, parsed.service);
@@ -435,11 +404,7 @@ fn canonical_query(query: &str) -> String {
         })
         .collect();
     pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
 fn canonical_header_value(v: &[u8]) -> String {
@@ -458,12 +423,8 @@ fn canonical_request(req: &RequestParts<'_>, signed: &[&str], payload_hash: &str
     for name in signed {
         c.push_str(name);
         c.push(':');
-        let values: Vec<String> = req
-            .headers
-            .get_all(*name)
-            .iter()
-            .map(|v| canonical_header_value(v.as_bytes()))
-            .collect();
+        let values: Vec<String> =
+            req.headers.get_all(*name).iter().map(|v| canonical_header_value(v.as_bytes())).collect();
         if values.is_empty() && *name == "host" {
             c.push_str(req.authority.unwrap_or(""));
         } else {
@@ -516,26 +477,14 @@ pub fn sign(
     names.dedup();
     let signed: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
     let payload_hash = hex::encode(digest::digest(&digest::SHA256, body));
-    let req = RequestParts {
-        method,
-        path,
-        query,
-        headers,
-        authority: None,
-        body,
-    };
+    let req = RequestParts { method, path, query, headers, authority: None, body };
     let creq = canonical_request(&req, &signed, &payload_hash);
     let date = &amz_date[..8];
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let sts = string_to_sign(&amz_date, &scope, &creq);
-    let sig = hex::encode(hmac_sha256(
-        &derive_signing_key(secret, date, region, service),
-        sts.as_bytes(),
-    ));
-    let auth = format!(
-        "{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={}, Signature={sig}",
-        signed.join(";")
-    );
+    let sig = hex::encode(hmac_sha256(&derive_signing_key(secret, date, region, service), sts.as_bytes()));
+    let auth =
+        format!("{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={}, Signature={sig}", signed.join(";"));
     insert(headers, "authorization", &auth);
 }
 
@@ -556,10 +505,7 @@ mod tests {
     }
     fn keys() -> Keys {
         let mut m = HashMap::new();
-        m.insert(
-            AKID.to_string(),
-            Arc::new(Credential::new(Zeroizing::new(SECRET.to_string()), "alice".to_string())),
-        );
+        m.insert(AKID.to_string(), Arc::new(Credential::new(Zeroizing::new(SECRET.to_string()), "alice".to_string())));
         Keys(m)
     }
 
@@ -572,15 +518,9 @@ mod tests {
     #[test]
     fn matches_the_aws_documentation_example() {
         let key = derive_signing_key(SECRET, "20150830", "us-east-1", "iam");
-        assert_eq!(
-            hex::encode(key),
-            "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
-        );
+        assert_eq!(hex::encode(key), "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
         let mut h = http::HeaderMap::new();
-        h.insert(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap(),
-        );
+        h.insert("content-type", "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap());
         h.insert("host", "iam.amazonaws.com".parse().unwrap());
         h.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
         let req = RequestParts {
@@ -612,19 +552,7 @@ mod tests {
         h.insert("host", "localhost:4599".parse().unwrap());
         h.insert("x-amz-target", "TrentService.ListKeys".parse().unwrap());
         h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
-        sign(
-            "POST",
-            "/",
-            "",
-            &mut h,
-            body,
-            AKID,
-            SECRET,
-            None,
-            "us-east-1",
-            "kms",
-            now,
-        );
+        sign("POST", "/", "", &mut h, body, AKID, SECRET, None, "us-east-1", "kms", now);
         h
     }
 
@@ -634,14 +562,7 @@ mod tests {
         service: &str,
         now: OffsetDateTime,
     ) -> Result<Verified<String>, WireError> {
-        let req = RequestParts {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: h,
-            authority: None,
-            body,
-        };
+        let req = RequestParts { method: "POST", path: "/", query: "", headers: h, authority: None, body };
         Verifier::default().verify(&req, service, now, &keys())
     }
 
@@ -659,26 +580,17 @@ mod tests {
         let now = t("20261123T120000Z");
         let mut h = signed_request(now, b"{}");
         h.remove("authorization");
-        assert_eq!(
-            verify(&h, b"{}", "kms", now).unwrap_err(),
-            WireError::MissingAuthenticationToken
-        );
+        assert_eq!(verify(&h, b"{}", "kms", now).unwrap_err(), WireError::MissingAuthenticationToken);
     }
 
     #[test]
     fn tampered_body_header_or_target_fails() {
         let now = t("20261123T120000Z");
         let h = signed_request(now, b"{}");
-        assert!(matches!(
-            verify(&h, b"{ }", "kms", now),
-            Err(WireError::InvalidSignature(_))
-        ));
+        assert!(matches!(verify(&h, b"{ }", "kms", now), Err(WireError::InvalidSignature(_))));
         let mut h2 = h.clone();
         h2.insert("x-amz-target", "TrentService.ScheduleKeyDeletion".parse().unwrap());
-        assert!(matches!(
-            verify(&h2, b"{}", "kms", now),
-            Err(WireError::InvalidSignature(_))
-        ));
+        assert!(matches!(verify(&h2, b"{}", "kms", now), Err(WireError::InvalidSignature(_))));
     }
 
     #[test]
@@ -686,10 +598,7 @@ mod tests {
         let signed_at = t("20261123T120000Z");
         let h = signed_request(signed_at, b"{}");
         let late = verify(&h, b"{}", "kms", signed_at + time::Duration::minutes(6)).unwrap_err();
-        assert!(
-            matches!(&late, WireError::InvalidSignature(m) if m.starts_with("Signature expired")),
-            "{late:?}"
-        );
+        assert!(matches!(&late, WireError::InvalidSignature(m) if m.starts_with("Signature expired")), "{late:?}");
         let early = verify(&h, b"{}", "kms", signed_at - time::Duration::minutes(6)).unwrap_err();
         assert!(matches!(early, WireError::InvalidSignature(_)));
         assert!(verify(&h, b"{}", "kms", signed_at + time::Duration::minutes(4)).is_ok());
@@ -700,10 +609,7 @@ mod tests {
         let now = t("20261123T120000Z");
         let h = signed_request(now, b"{}");
         let e = verify(&h, b"{}", "ssm", now).unwrap_err();
-        assert!(
-            matches!(&e, WireError::InvalidSignature(m) if m.contains("'ssm'")),
-            "{e:?}"
-        );
+        assert!(matches!(&e, WireError::InvalidSignature(m) if m.contains("'ssm'")), "{e:?}");
     }
 
     #[test]
@@ -711,23 +617,8 @@ mod tests {
         let now = t("20261123T120000Z");
         let mut h = http::HeaderMap::new();
         h.insert("host", "localhost".parse().unwrap());
-        sign(
-            "POST",
-            "/",
-            "",
-            &mut h,
-            b"{}",
-            "AKIANOBODY",
-            SECRET,
-            None,
-            "us-east-1",
-            "kms",
-            now,
-        );
-        assert_eq!(
-            verify(&h, b"{}", "kms", now).unwrap_err(),
-            WireError::UnrecognizedClient
-        );
+        sign("POST", "/", "", &mut h, b"{}", "AKIANOBODY", SECRET, None, "us-east-1", "kms", now);
+        assert_eq!(verify(&h, b"{}", "kms", now).unwrap_err(), WireError::UnrecognizedClient);
     }
 
     #[test]
@@ -741,19 +632,7 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("host", "localhost".parse().unwrap());
         h.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
-        sign(
-            "POST",
-            "/",
-            "",
-            &mut h,
-            b"{}",
-            AKID,
-            SECRET,
-            None,
-            "us-east-1",
-            "kms",
-            now,
-        );
+        sign("POST", "/", "", &mut h, b"{}", AKID, SECRET, None, "us-east-1", "kms", now);
         assert!(
             matches!(verify(&h, b"{}", "kms", now), Err(WireError::InvalidSignature(m)) if m.contains("UNSIGNED-PAYLOAD"))
         );

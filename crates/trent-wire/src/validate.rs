@@ -32,9 +32,7 @@ impl Validator {
             Some(v) => format!("Value '{}'", echo(v)),
             None => "Value null".to_string(),
         };
-        self.errors.push(format!(
-            "{value} at '{field}' failed to satisfy constraint: {constraint}"
-        ));
+        self.errors.push(format!("{value} at '{field}' failed to satisfy constraint: {constraint}"));
     }
 
     /// The member is required.
@@ -50,17 +48,9 @@ impl Validator {
         if let Some(s) = v {
             let n = s.chars().count();
             if n < min {
-                self.fail(
-                    Some(s),
-                    field,
-                    format!("Member must have length greater than or equal to {min}"),
-                );
+                self.fail(Some(s), field, format!("Member must have length greater than or equal to {min}"));
             } else if n > max {
-                self.fail(
-                    Some(s),
-                    field,
-                    format!("Member must have length less than or equal to {max}"),
-                );
+                self.fail(Some(s), field, format!("Member must have length less than or equal to {max}"));
             }
         }
         self
@@ -77,8 +67,7 @@ impl Validator {
                 None
             };
             if let Some(c) = c {
-                self.errors
-                    .push(format!("Value at '{field}' failed to satisfy constraint: {c}"));
+                self.errors.push(format!("Value at '{field}' failed to satisfy constraint: {c}"));
             }
         }
         self
@@ -89,17 +78,9 @@ impl Validator {
         if let Some(n) = v {
             let s = n.to_string();
             if n < min {
-                self.fail(
-                    Some(&s),
-                    field,
-                    format!("Member must have value greater than or equal to {min}"),
-                );
+                self.fail(Some(&s), field, format!("Member must have value greater than or equal to {min}"));
             } else if n > max {
-                self.fail(
-                    Some(&s),
-                    field,
-                    format!("Member must have value less than or equal to {max}"),
-                );
+                self.fail(Some(&s), field, format!("Member must have value less than or equal to {max}"));
             }
         }
         self
@@ -109,11 +90,7 @@ impl Validator {
     pub fn one_of(&mut self, field: &str, v: Option<&str>, allowed: &[&str]) -> &mut Self {
         if let Some(s) = v {
             if !allowed.contains(&s) {
-                self.fail(
-                    Some(s),
-                    field,
-                    format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
-                );
+                self.fail(Some(s), field, format!("Member must satisfy enum value set: [{}]", allowed.join(", ")));
             }
         }
         self
@@ -123,11 +100,7 @@ impl Validator {
     pub fn pattern(&mut self, field: &str, v: Option<&str>, ok: impl Fn(&str) -> bool, pattern: &str) -> &mut Self {
         if let Some(s) = v {
             if !ok(s) {
-                self.fail(
-                    Some(s),
-                    field,
-                    format!("Member must satisfy regular expression pattern: {pattern}"),
-                );
+                self.fail(Some(s), field, format!("Member must satisfy regular expression pattern: {pattern}"));
             }
         }
         self
@@ -162,14 +135,8 @@ impl Validator {
     pub fn finish(&mut self) -> Result<(), WireError> {
         match self.errors.len() {
             0 => Ok(()),
-            1 => Err(WireError::Validation(format!(
-                "1 validation error detected: {}",
-                self.errors[0]
-            ))),
-            n => Err(WireError::Validation(format!(
-                "{n} validation errors detected: {}",
-                self.errors.join("; ")
-            ))),
+            1 => Err(WireError::Validation(format!("1 validation error detected: {}", self.errors[0]))),
+            n => Err(WireError::Validation(format!("{n} validation errors detected: {}", self.errors.join("; ")))),
         }
     }
 }
@@ -192,24 +159,16 @@ mod tests {
     #[test]
     fn several_errors_are_counted_and_joined() {
         let mut v = Validator::new();
-        v.required::<String>("keyId", &None)
-            .range("numberOfBytes", Some(2000), 1, 1024);
-        let WireError::Validation(m) = v.finish().unwrap_err() else {
-            panic!()
-        };
-        assert!(
-            m.starts_with("2 validation errors detected: Value null at 'keyId'"),
-            "{m}"
-        );
+        v.required::<String>("keyId", &None).range("numberOfBytes", Some(2000), 1, 1024);
+        let WireError::Validation(m) = v.finish().unwrap_err() else { panic!() };
+        assert!(m.starts_with("2 validation errors detected: Value null at 'keyId'"), "{m}");
         assert!(m.contains("; Value '2000' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"));
     }
 
     #[test]
     fn blob_errors_never_echo_the_value() {
-        let WireError::Validation(m) = Validator::new()
-            .blob_len("plaintext", Some(5000), 1, 4096)
-            .finish()
-            .unwrap_err()
+        let WireError::Validation(m) =
+            Validator::new().blob_len("plaintext", Some(5000), 1, 4096).finish().unwrap_err()
         else {
             panic!()
         };
@@ -218,16 +177,11 @@ mod tests {
 
     #[test]
     fn enum_lists_allowed_values() {
-        let WireError::Validation(m) = Validator::new()
-            .one_of("keySpec", Some("AES_512"), &["AES_256", "AES_128"])
-            .finish()
-            .unwrap_err()
+        let WireError::Validation(m) =
+            Validator::new().one_of("keySpec", Some("AES_512"), &["AES_256", "AES_128"]).finish().unwrap_err()
         else {
             panic!()
         };
-        assert!(
-            m.ends_with("Member must satisfy enum value set: [AES_256, AES_128]"),
-            "{m}"
-        );
+        assert!(m.ends_with("Member must satisfy enum value set: [AES_256, AES_128]"), "{m}");
     }
 }

@@ -23,17 +23,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     v.finish()?;
     let rec = kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, tx| {
         if rec.state != KeyState::PendingDeletion {
-            return Err(KmsError::InvalidState(format!(
-                "{} is not pending deletion.",
-                rec.arn()
-            )));
+            return Err(KmsError::InvalidState(format!("{} is not pending deletion.", rec.arn())));
         }
         if let Some(ms) = rec.deletion_ms {
-            let r = KeyRef {
-                account: rec.account_id.clone(),
-                region: rec.region.clone(),
-                key_id: rec.key_id.clone(),
-            };
+            let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
             tx.delete(T_DELETION, &deletion_store_key(ms, &r))?;
         }
         rec.state = KeyState::Disabled;

@@ -18,20 +18,11 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     checks::alias_name(&mut v, &req.alias_name)?;
     let name = req.alias_name.unwrap_or_default();
     let mut tx = kms.store().write()?;
-    let r = kms.resolve(
-        &mut *tx,
-        caller,
-        req.target_key_id.as_deref().unwrap_or_default(),
-        false,
-    )?;
+    let r = kms.resolve(&mut *tx, caller, req.target_key_id.as_deref().unwrap_or_default(), false)?;
     let target = kms.load(&mut *tx, &r)?;
     require_not_pending_deletion(&target)?;
     let now = kms.clock.now_ms();
-    let rec = AliasRecord {
-        target_key_id: target.key_id,
-        created_ms: now,
-        updated_ms: now,
-    };
+    let rec = AliasRecord { target_key_id: target.key_id, created_ms: now, updated_ms: now };
     let raw = serde_json::to_vec(&rec).map_err(KmsError::internal)?;
     if !tx.insert_new(T_ALIAS, &alias_store_key(caller.account(), &caller.region, &name), &raw)? {
         return Err(KmsError::AlreadyExists(format!(

@@ -48,11 +48,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::policy(&mut v, req.policy.as_deref());
     checks::description(&mut v, req.description.as_deref());
     v.one_of("keyUsage", req.key_usage.as_deref(), model::KEY_USAGES)
-        .one_of(
-            "customerMasterKeySpec",
-            req.customer_master_key_spec.as_deref(),
-            model::CUSTOMER_MASTER_KEY_SPECS,
-        )
+        .one_of("customerMasterKeySpec", req.customer_master_key_spec.as_deref(), model::CUSTOMER_MASTER_KEY_SPECS)
         .one_of("keySpec", req.key_spec.as_deref(), model::KEY_SPECS)
         .one_of("origin", req.origin.as_deref(), model::ORIGINS)
         .len("customKeyStoreId", req.custom_key_store_id.as_deref(), 1, 64)
@@ -64,18 +60,13 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
         ));
     }
-    let spec = req
-        .key_spec
-        .or(req.customer_master_key_spec)
-        .unwrap_or_else(|| SYMMETRIC_DEFAULT.to_string());
+    let spec = req.key_spec.or(req.customer_master_key_spec).unwrap_or_else(|| SYMMETRIC_DEFAULT.to_string());
     if req.custom_key_store_id.is_some() {
         return Err(KmsError::CustomKeyStoreNotFound);
     }
     let origin = req.origin.unwrap_or_else(|| "AWS_KMS".to_string());
     if origin != "AWS_KMS" {
-        return Err(KmsError::UnsupportedOperation(format!(
-            "Origin {origin} is not supported by this server yet."
-        )));
+        return Err(KmsError::UnsupportedOperation(format!("Origin {origin} is not supported by this server yet.")));
     }
     let asym = Spec::from_name(&spec);
     if asym.is_none() && spec != SYMMETRIC_DEFAULT {
@@ -85,14 +76,8 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     }
     let allowed = allowed_usages(asym);
     // KMS defaults KeyUsage to ENCRYPT_DECRYPT; where a spec allows only one usage, to that one.
-    let usage = req.key_usage.unwrap_or_else(|| {
-        if allowed.len() == 1 {
-            allowed[0]
-        } else {
-            ENCRYPT_DECRYPT
-        }
-        .to_string()
-    });
+    let usage =
+        req.key_usage.unwrap_or_else(|| if allowed.len() == 1 { allowed[0] } else { ENCRYPT_DECRYPT }.to_string());
     if !allowed.contains(&usage.as_str()) {
         return Err(KmsError::validation(format!(
             "KeyUsage {usage} is not compatible with KeySpec {spec}. Use one of: {}.",
@@ -100,9 +85,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         )));
     }
     if req.multi_region == Some(true) {
-        return Err(KmsError::UnsupportedOperation(
-            "Multi-Region keys are not supported by this server yet.".into(),
-        ));
+        return Err(KmsError::UnsupportedOperation("Multi-Region keys are not supported by this server yet.".into()));
     }
     let policy = match req.policy {
         Some(p) => {
@@ -145,11 +128,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         materials: vec![material],
         public_key,
     };
-    let r = KeyRef {
-        account: rec.account_id.clone(),
-        region: rec.region.clone(),
-        key_id,
-    };
+    let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id };
     let mut tx = kms.store().write()?;
     let raw = serde_json::to_vec(&rec).map_err(KmsError::internal)?;
     if !tx.insert_new(T_KEY, &r.store_key(), &raw)? {
@@ -157,7 +136,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     }
     tx.put(T_OWNER, &format!("{}/{}", r.region, r.key_id), r.account.as_bytes())?;
     tx.commit()?;
-    Ok(Response {
-        key_metadata: rec.metadata(),
-    })
+    Ok(Response { key_metadata: rec.metadata() })
 }

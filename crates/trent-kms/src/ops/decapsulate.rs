@@ -31,28 +31,19 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     let mut v = Validator::new();
     checks::key_id(&mut v, "keyId", &req.key_id);
     checks::grant_tokens(&mut v, &req.grant_tokens);
-    v.required("sharedSecretCiphertextBlob", &req.shared_secret_ciphertext_blob)
-        .blob_len(
-            "sharedSecretCiphertextBlob",
-            req.shared_secret_ciphertext_blob.as_ref().map(|b| b.0.len()),
-            1,
-            6144,
-        );
+    v.required("sharedSecretCiphertextBlob", &req.shared_secret_ciphertext_blob).blob_len(
+        "sharedSecretCiphertextBlob",
+        req.shared_secret_ciphertext_blob.as_ref().map(|b| b.0.len()),
+        1,
+        6144,
+    );
     algorithm(&mut v, &req.encapsulation_algorithm)?;
-    let (rec, spec) = kms.find_for(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        ENCAPSULATE_DECAPSULATE,
-    )?;
+    let (rec, spec) = kms.find_for(caller, req.key_id.as_deref().unwrap_or_default(), ENCAPSULATE_DECAPSULATE)?;
     if req.dry_run == Some(true) {
         return Err(KmsError::DryRun);
     }
     let ct = req.shared_secret_ciphertext_blob.map(|b| b.0).unwrap_or_default();
     let shared_secret =
         asym::decapsulate(spec, &kms.private_key(&rec)?, &ct).map_err(|_| KmsError::InvalidCiphertext)?;
-    Ok(Response {
-        key_id: rec.arn(),
-        shared_secret,
-        encapsulation_algorithm: "ML_KEM",
-    })
+    Ok(Response { key_id: rec.arn(), shared_secret, encapsulation_algorithm: "ML_KEM" })
 }

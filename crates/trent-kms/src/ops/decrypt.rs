@@ -74,20 +74,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     }
     let blob = req.ciphertext_blob.map(|b| b.0).unwrap_or_default();
     let ctx = checks::context(req.encryption_context);
-    let (rec, plaintext, key_material_id, encryption_algorithm) = kms.decrypt_any(
-        caller,
-        &blob,
-        &ctx,
-        req.key_id.as_deref(),
-        req.encryption_algorithm.as_deref(),
-    )?;
+    let (rec, plaintext, key_material_id, encryption_algorithm) =
+        kms.decrypt_any(caller, &blob, &ctx, req.key_id.as_deref(), req.encryption_algorithm.as_deref())?;
     if req.dry_run == Some(true) {
         return Err(KmsError::DryRun);
     }
-    Ok(Response {
-        key_id: rec.arn(),
-        plaintext,
-        encryption_algorithm,
-        key_material_id,
-    })
+    Ok(Response { key_id: rec.arn(), plaintext, encryption_algorithm, key_material_id })
 }

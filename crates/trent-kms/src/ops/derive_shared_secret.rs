@@ -35,11 +35,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::key_id(&mut v, "keyId", &req.key_id);
     checks::grant_tokens(&mut v, &req.grant_tokens);
     v.required("keyAgreementAlgorithm", &req.key_agreement_algorithm)
-        .one_of(
-            "keyAgreementAlgorithm",
-            req.key_agreement_algorithm.as_deref(),
-            &["ECDH"],
-        )
+        .one_of("keyAgreementAlgorithm", req.key_agreement_algorithm.as_deref(), &["ECDH"])
         .required("publicKey", &req.public_key)
         .blob_len("publicKey", req.public_key.as_ref().map(|p| p.0.len()), 1, 8192);
     v.finish()?;
@@ -50,10 +46,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     }
     let peer = req.public_key.map(|p| p.0).unwrap_or_default();
     let shared_secret = asym::ecdh(spec, &kms.private_key(&rec)?, &peer)?;
-    Ok(Response {
-        key_id: rec.arn(),
-        shared_secret,
-        key_agreement_algorithm: "ECDH",
-        key_origin: rec.origin.clone(),
-    })
+    Ok(Response { key_id: rec.arn(), shared_secret, key_agreement_algorithm: "ECDH", key_origin: rec.origin.clone() })
 }

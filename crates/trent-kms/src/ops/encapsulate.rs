@@ -28,8 +28,7 @@ pub struct Response {
 }
 
 pub(crate) fn algorithm(v: &mut Validator, alg: &Option<String>) -> Result<(), KmsError> {
-    v.required("encapsulationAlgorithm", alg)
-        .one_of("encapsulationAlgorithm", alg.as_deref(), &["ML_KEM"]);
+    v.required("encapsulationAlgorithm", alg).one_of("encapsulationAlgorithm", alg.as_deref(), &["ML_KEM"]);
     v.finish()?;
     Ok(())
 }
@@ -40,11 +39,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::key_id(&mut v, "keyId", &req.key_id);
     checks::grant_tokens(&mut v, &req.grant_tokens);
     algorithm(&mut v, &req.encapsulation_algorithm)?;
-    let (rec, spec) = kms.find_for(
-        caller,
-        req.key_id.as_deref().unwrap_or_default(),
-        ENCAPSULATE_DECAPSULATE,
-    )?;
+    let (rec, spec) = kms.find_for(caller, req.key_id.as_deref().unwrap_or_default(), ENCAPSULATE_DECAPSULATE)?;
     if req.dry_run == Some(true) {
         return Err(KmsError::DryRun);
     }

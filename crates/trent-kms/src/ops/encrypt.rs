@@ -29,8 +29,7 @@ pub struct Response {
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
     let mut v = Validator::new();
     checks::key_id(&mut v, "keyId", &req.key_id);
-    v.required("plaintext", &req.plaintext)
-        .blob_len("plaintext", req.plaintext.as_ref().map(|p| p.0.len()), 1, 4096);
+    v.required("plaintext", &req.plaintext).blob_len("plaintext", req.plaintext.as_ref().map(|p| p.0.len()), 1, 4096);
     checks::grant_tokens(&mut v, &req.grant_tokens);
     checks::encryption_algorithm(&mut v, "encryptionAlgorithm", &req.encryption_algorithm);
     v.finish()?;
@@ -41,9 +40,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     let dry_run = req.dry_run == Some(true);
     let (ciphertext_blob, encryption_algorithm) =
         kms.encrypt_any(&rec, &ctx, req.encryption_algorithm.as_deref(), &plaintext, dry_run)?;
-    Ok(Response {
-        ciphertext_blob,
-        key_id: rec.arn(),
-        encryption_algorithm,
-    })
+    Ok(Response { ciphertext_blob, key_id: rec.arn(), encryption_algorithm })
 }

@@ -40,22 +40,15 @@ pub(crate) fn make_data_key(
 ) -> Result<(KeyRecord, SecretBytes, Vec<u8>), KmsError> {
     let mut v = Validator::new();
     checks::key_id(&mut v, "keyId", &req.key_id);
-    v.range("numberOfBytes", req.number_of_bytes, 1, 1024)
-        .one_of("keySpec", req.key_spec.as_deref(), DATA_KEY_SPECS);
+    v.range("numberOfBytes", req.number_of_bytes, 1, 1024).one_of("keySpec", req.key_spec.as_deref(), DATA_KEY_SPECS);
     checks::grant_tokens(&mut v, &req.grant_tokens);
     v.finish()?;
     recipient_unsupported(&req.recipient)?;
     let n = match (req.number_of_bytes, req.key_spec.as_deref()) {
         (Some(_), Some(_)) => {
-            return Err(KmsError::validation(
-                "Please specify either number of bytes or key spec, not both.",
-            ))
+            return Err(KmsError::validation("Please specify either number of bytes or key spec, not both."))
         }
-        (None, None) => {
-            return Err(KmsError::validation(
-                "Please specify either number of bytes or key spec.",
-            ))
-        }
+        (None, None) => return Err(KmsError::validation("Please specify either number of bytes or key spec.")),
         (Some(n), None) => n as usize,
         (None, Some("AES_128")) => 16,
         (None, Some(_)) => 32,
@@ -73,10 +66,5 @@ pub(crate) fn make_data_key(
 
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
     let (rec, plaintext, ciphertext_blob) = make_data_key(kms, caller, req)?;
-    Ok(Response {
-        ciphertext_blob,
-        plaintext,
-        key_id: rec.arn(),
-        key_material_id: rec.current_material,
-    })
+    Ok(Response { ciphertext_blob, plaintext, key_id: rec.arn(), key_material_id: rec.current_material })
 }

@@ -67,13 +67,7 @@ pub(crate) fn make_pair(kms: &Kms, caller: &Caller, req: Request) -> Result<Data
     }
     let pair = asym::generate(spec, false)?;
     let blob = kms.seal(&rec, &checks::context(req.encryption_context), pair.private.expose())?;
-    Ok(DataKeyPair {
-        rec,
-        spec,
-        private: pair.private,
-        public: pair.public_spki,
-        blob,
-    })
+    Ok(DataKeyPair { rec, spec, private: pair.private, public: pair.public_spki, blob })
 }
 
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {

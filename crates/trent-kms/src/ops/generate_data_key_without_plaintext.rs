@@ -34,9 +34,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         dry_run: req.dry_run,
     };
     let (rec, _plaintext, ciphertext_blob) = make_data_key(kms, caller, shared)?;
-    Ok(Response {
-        ciphertext_blob,
-        key_id: rec.arn(),
-        key_material_id: rec.current_material,
-    })
+    Ok(Response { ciphertext_blob, key_id: rec.arn(), key_material_id: rec.current_material })
 }

@@ -41,9 +41,7 @@ pub(crate) fn mac_key(
         .one_of("macAlgorithm", mac_algorithm, MAC_ALGORITHMS);
     v.finish()?;
     let (rec, spec) = kms.find_for(caller, key_id.as_deref().unwrap_or_default(), GENERATE_VERIFY_MAC)?;
-    let alg = spec
-        .mac_algorithm()
-        .ok_or_else(|| KmsError::internal("HMAC key without a MAC algorithm"))?;
+    let alg = spec.mac_algorithm().ok_or_else(|| KmsError::internal("HMAC key without a MAC algorithm"))?;
     if Some(alg) != mac_algorithm {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} is a {} key: it supports only the MAC algorithm {alg}.",
@@ -64,9 +62,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     }
     let message = req.message.map(|m| m.0).unwrap_or_default();
     let mac = asym::mac(spec, &kms.private_key(&rec)?, &message)?;
-    Ok(Response {
-        mac,
-        mac_algorithm: alg,
-        key_id: rec.arn(),
-    })
+    Ok(Response { mac, mac_algorithm: alg, key_id: rec.arn() })
 }

@@ -31,7 +31,5 @@ pub fn handle(_kms: &Kms, _caller: &Caller, req: Request) -> Result<Response, Km
     }
     recipient_unsupported(&req.recipient)?;
     let n = req.number_of_bytes.unwrap_or(0) as usize;
-    Ok(Response {
-        plaintext: trent_crypto::random_secret(n).map_err(KmsError::internal)?,
-    })
+    Ok(Response { plaintext: trent_crypto::random_secret(n).map_err(KmsError::internal)? })
 }

@@ -27,9 +27,9 @@ pub(crate) fn policy_name(v: &mut Validator, name: &Option<String>) -> Result<()
     v.finish()?;
     match name.as_deref() {
         None | Some("default") => Ok(()),
-        Some(other) => Err(KmsError::NotFound(format!(
-            "Key policy '{other}' does not exist; the only policy name is 'default'."
-        ))),
+        Some(other) => {
+            Err(KmsError::NotFound(format!("Key policy '{other}' does not exist; the only policy name is 'default'.")))
+        }
     }
 }
 
@@ -38,8 +38,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::key_id(&mut v, "keyId", &req.key_id);
     policy_name(&mut v, &req.policy_name)?;
     let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), false)?;
-    Ok(Response {
-        policy: rec.policy,
-        policy_name: "default".into(),
-    })
+    Ok(Response { policy: rec.policy, policy_name: "default".into() })
 }

@@ -77,14 +77,6 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
             });
         }
     }
-    let next_marker = if truncated {
-        aliases.last().map(|a| a.alias_name.clone())
-    } else {
-        None
-    };
-    Ok(Response {
-        aliases,
-        next_marker,
-        truncated,
-    })
+    let next_marker = if truncated { aliases.last().map(|a| a.alias_name.clone()) } else { None };
+    Ok(Response { aliases, next_marker, truncated })
 }

@@ -27,8 +27,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         return Err(KmsError::InvalidMarker);
     }
     kms.find(caller, req.key_id.as_deref().unwrap_or_default(), false)?;
-    Ok(Response {
-        policy_names: vec!["default"],
-        truncated: false,
-    })
+    Ok(Response { policy_names: vec!["default"], truncated: false })
 }

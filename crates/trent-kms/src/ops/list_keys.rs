@@ -47,20 +47,9 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         .into_iter()
         .map(|(k, _)| {
             let id = k[prefix.len()..].to_string();
-            Entry {
-                key_arn: key_arn(&caller.region, caller.account(), &id),
-                key_id: id,
-            }
+            Entry { key_arn: key_arn(&caller.region, caller.account(), &id), key_id: id }
         })
         .collect();
-    let next_marker = if truncated {
-        keys.last().map(|e| e.key_id.clone())
-    } else {
-        None
-    };
-    Ok(Response {
-        keys,
-        next_marker,
-        truncated,
-    })
+    let next_marker = if truncated { keys.last().map(|e| e.key_id.clone()) } else { None };
+    Ok(Response { keys, next_marker, truncated })
 }

@@ -29,19 +29,11 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     v.finish()?;
     let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), false)?;
     let start = match &req.marker {
-        Some(m) => m
-            .parse::<usize>()
-            .ok()
-            .filter(|&i| i <= rec.tags.len())
-            .ok_or(KmsError::InvalidMarker)?,
+        Some(m) => m.parse::<usize>().ok().filter(|&i| i <= rec.tags.len()).ok_or(KmsError::InvalidMarker)?,
         None => 0,
     };
     let limit = req.limit.unwrap_or(50) as usize;
     let end = (start + limit).min(rec.tags.len());
     let truncated = end < rec.tags.len();
-    Ok(Response {
-        tags: rec.tags[start..end].to_vec(),
-        next_marker: truncated.then(|| end.to_string()),
-        truncated,
-    })
+    Ok(Response { tags: rec.tags[start..end].to_vec(), next_marker: truncated.then(|| end.to_string()), truncated })
 }

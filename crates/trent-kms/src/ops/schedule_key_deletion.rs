@@ -28,9 +28,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     v.range("pendingWindowInDays", req.pending_window_in_days, 1, 365);
     v.finish()?;
     // The model allows 1-365; KMS itself accepts 7-30 for a key scheduled by its owner.
-    Validator::new()
-        .range("pendingWindowInDays", req.pending_window_in_days, 7, 30)
-        .finish()?;
+    Validator::new().range("pendingWindowInDays", req.pending_window_in_days, 7, 30).finish()?;
     let days = req.pending_window_in_days.unwrap_or(30);
     let deletion_ms = kms.clock.now_ms() + days * DAY_MS;
     let rec = kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, tx| {
@@ -38,11 +36,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         rec.state = KeyState::PendingDeletion;
         rec.deletion_ms = Some(deletion_ms);
         rec.pending_window_days = Some(days);
-        let r = KeyRef {
-            account: rec.account_id.clone(),
-            region: rec.region.clone(),
-            key_id: rec.key_id.clone(),
-        };
+        let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
         tx.put(T_DELETION, &deletion_store_key(deletion_ms, &r), b"")?;
         Ok(())
     })?;

@@ -47,14 +47,9 @@ pub(crate) fn resolve_signing(
     signing_algorithm: Option<&str>,
 ) -> Result<(SigningAlg, MessageType), KmsError> {
     let name = signing_algorithm.unwrap_or_default();
-    let alg = SigningAlg::from_name(name)
-        .filter(|a| spec.signing_algorithms().contains(a))
-        .ok_or_else(|| {
-            KmsError::InvalidKeyUsage(format!(
-                "{} keys do not support the signing algorithm {name}.",
-                spec.name()
-            ))
-        })?;
+    let alg = SigningAlg::from_name(name).filter(|a| spec.signing_algorithms().contains(a)).ok_or_else(|| {
+        KmsError::InvalidKeyUsage(format!("{} keys do not support the signing algorithm {name}.", spec.name()))
+    })?;
     let mt =
         match message_type.unwrap_or("RAW") {
             "RAW" => MessageType::Raw,
@@ -63,11 +58,7 @@ pub(crate) fn resolve_signing(
                 "MessageType EXTERNAL_MU is not supported: aws-lc does not expose ML-DSA signing of an external mu."
                     .into(),
             )),
-            _ => {
-                return Err(KmsError::validation(
-                    "MessageType EXTERNAL_MU is only valid with ML_DSA_SHAKE_256.",
-                ))
-            }
+            _ => return Err(KmsError::validation("MessageType EXTERNAL_MU is only valid with ML_DSA_SHAKE_256.")),
         };
     Ok((alg, mt))
 }
@@ -91,9 +82,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     let message = req.message.map(|m| m.0).unwrap_or_default();
     let private = kms.private_key(&rec)?;
     let signature = asym::sign(spec, &private, alg, mt, &message)?;
-    Ok(Response {
-        key_id: rec.arn(),
-        signature,
-        signing_algorithm: alg.name(),
-    })
+    Ok(Response { key_id: rec.arn(), signature, signing_algorithm: alg.name() })
 }

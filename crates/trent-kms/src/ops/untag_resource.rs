@@ -21,9 +21,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     }
     v.finish()?;
     if let Some(k) = keys.iter().find(|k| k.starts_with("aws:")) {
-        return Err(KmsError::Tag(format!(
-            "Tag keys beginning with 'aws:' are reserved: '{k}'"
-        )));
+        return Err(KmsError::Tag(format!("Tag keys beginning with 'aws:' are reserved: '{k}'")));
     }
     kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
         require_not_pending_deletion(rec)?;

@@ -19,18 +19,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     let name = req.alias_name.unwrap_or_default();
     let mut tx = kms.store().write()?;
     let mut alias = kms.load_alias(&mut *tx, caller, &name)?;
-    let r = kms.resolve(
-        &mut *tx,
-        caller,
-        req.target_key_id.as_deref().unwrap_or_default(),
-        false,
-    )?;
+    let r = kms.resolve(&mut *tx, caller, req.target_key_id.as_deref().unwrap_or_default(), false)?;
     let target = kms.load(&mut *tx, &r)?;
     require_not_pending_deletion(&target)?;
-    let current = KeyRef {
-        key_id: alias.target_key_id.clone(),
-        ..r
-    };
+    let current = KeyRef { key_id: alias.target_key_id.clone(), ..r };
     if let Ok(old) = kms.load(&mut *tx, &current) {
         if old.key_spec != target.key_spec || old.key_usage != target.key_usage {
             return Err(KmsError::validation(format!(

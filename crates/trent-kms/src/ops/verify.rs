@@ -32,9 +32,12 @@ pub struct Response {
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
     let mut v = Validator::new();
     checks::key_id(&mut v, "keyId", &req.key_id);
-    v.required("message", &req.message)
-        .required("signature", &req.signature)
-        .blob_len("signature", req.signature.as_ref().map(|s| s.0.len()), 1, 6144);
+    v.required("message", &req.message).required("signature", &req.signature).blob_len(
+        "signature",
+        req.signature.as_ref().map(|s| s.0.len()),
+        1,
+        6144,
+    );
     checks::grant_tokens(&mut v, &req.grant_tokens);
     parse_signing(
         &mut v,
@@ -52,9 +55,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     if !asym::verify(spec, &public_key_of(&rec)?, alg, mt, &message, &signature)? {
         return Err(KmsError::InvalidSignature);
     }
-    Ok(Response {
-        key_id: rec.arn(),
-        signature_valid: true,
-        signing_algorithm: alg.name(),
-    })
+    Ok(Response { key_id: rec.arn(), signature_valid: true, signing_algorithm: alg.name() })
 }

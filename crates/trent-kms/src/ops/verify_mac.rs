@@ -29,8 +29,7 @@ pub struct Response {
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
     let mut v = Validator::new();
     checks::grant_tokens(&mut v, &req.grant_tokens);
-    v.required("mac", &req.mac)
-        .blob_len("mac", req.mac.as_ref().map(|m| m.0.len()), 1, 6144);
+    v.required("mac", &req.mac).blob_len("mac", req.mac.as_ref().map(|m| m.0.len()), 1, 6144);
     let len = req.message.as_ref().map(|m| m.0.len());
     let (rec, spec, alg) = mac_key(kms, caller, &mut v, &req.key_id, len, req.mac_algorithm.as_deref())?;
     if req.dry_run == Some(true) {
@@ -41,9 +40,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     if !asym::mac_verify(spec, &kms.private_key(&rec)?, &message, &tag)? {
         return Err(KmsError::InvalidMac);
     }
-    Ok(Response {
-        key_id: rec.arn(),
-        mac_valid: true,
-        mac_algorithm: alg,
-    })
+    Ok(Response { key_id: rec.arn(), mac_valid: true, mac_algorithm: alg })
 }

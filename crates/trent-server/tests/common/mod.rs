@@ -57,11 +57,7 @@ pub fn start_with(mut cmd: Command, data_dir: &Path) -> Server {
         if let Ok(url) = std::fs::read_to_string(&ready) {
             if url.ends_with('\n') {
                 let addr = url.trim().trim_start_matches("http://").to_string();
-                return Server {
-                    child,
-                    addr,
-                    data_dir: data_dir.to_path_buf(),
-                };
+                return Server { child, addr, data_dir: data_dir.to_path_buf() };
             }
         }
         if let Some(status) = child.try_wait().unwrap() {
@@ -104,9 +100,7 @@ pub fn send_raw(addr: &str, raw: &[u8]) -> Reply {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP reply: {text:?}"));
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP reply: {text:?}"));
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     let body = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
     Reply { status, body }
@@ -157,10 +151,7 @@ impl<'a> Req<'a> {
                 self.when,
             );
         }
-        let mut raw = format!(
-            "POST / HTTP/1.1\r\ncontent-length: {}\r\nconnection: close\r\n",
-            self.body.len()
-        );
+        let mut raw = format!("POST / HTTP/1.1\r\ncontent-length: {}\r\nconnection: close\r\n", self.body.len());
         for (k, v) in &h {
             raw.push_str(&format!("{}: {}\r\n", k, v.to_str().unwrap()));
         }

@@ -16,8 +16,7 @@ pub struct Request {
 
 pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Empty, SsmError> {
     let mut v = Validator::new();
-    v.required("tags", &req.tags)
-        .count("tags", req.tags.as_ref().map(Vec::len), 0, 1000);
+    v.required("tags", &req.tags).count("tags", req.tags.as_ref().map(Vec::len), 0, 1000);
     let tags = req.tags.unwrap_or_default();
     params::tags_constraint(&mut v, &tags);
     v.finish()?;

@@ -121,8 +121,5 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
             }
         }
     }
-    Ok(Response {
-        parameters,
-        next_token: next,
-    })
+    Ok(Response { parameters, next_token: next })
 }

@@ -25,17 +25,9 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     let (name, selector) = split_name(caller, &input)?;
     let version = {
         let mut tx = ssm.store.read()?;
-        let p = ssm
-            .load_param(&mut *tx, caller, &name)?
-            .ok_or_else(|| not_found(&input))?;
+        let p = ssm.load_param(&mut *tx, caller, &name)?.ok_or_else(|| not_found(&input))?;
         ssm.select(&mut *tx, caller, &p, &selector)?
     };
-    let parameter = ssm.parameter(
-        caller,
-        &name,
-        &version,
-        selector.as_ref(),
-        req.with_decryption == Some(true),
-    )?;
+    let parameter = ssm.parameter(caller, &name, &version, selector.as_ref(), req.with_decryption == Some(true))?;
     Ok(Response { parameter })
 }

@@ -80,9 +80,7 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     let after = parse_token(&req.next_token, &prefix)?;
     let (param, rows) = {
         let mut tx = ssm.store.read()?;
-        let p = ssm
-            .load_param(&mut *tx, caller, &name)?
-            .ok_or_else(|| not_found(&input))?;
+        let p = ssm.load_param(&mut *tx, caller, &name)?.ok_or_else(|| not_found(&input))?;
         (p, tx.scan(T_VERSION, &prefix, after.as_deref(), limit + 1)?)
     };
     let more = rows.len() > limit;
@@ -90,12 +88,7 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     let mut last_key = None;
     for (key, raw) in rows.into_iter().take(limit) {
         let rec: VersionRecord = serde_json::from_slice(&raw).map_err(SsmError::internal)?;
-        let labels = param
-            .labels
-            .iter()
-            .filter(|(_, v)| **v == rec.version)
-            .map(|(l, _)| l.clone())
-            .collect();
+        let labels = param.labels.iter().filter(|(_, v)| **v == rec.version).map(|(l, _)| l.clone()).collect();
         parameters.push(HistoryEntry {
             name: name.clone(),
             value: ssm.output_value(caller, &name, &rec, req.with_decryption == Some(true))?,
@@ -113,8 +106,5 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
         });
         last_key = Some(key);
     }
-    Ok(Response {
-        parameters,
-        next_token: if more { last_key.map(|k| next_token(&k)) } else { None },
-    })
+    Ok(Response { parameters, next_token: if more { last_key.map(|k| next_token(&k)) } else { None } })
 }

@@ -21,8 +21,7 @@ pub struct Response {
 /// Names that do not exist (or whose selector does not) come back in InvalidParameters.
 pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmError> {
     let mut v = Validator::new();
-    v.required("names", &req.names)
-        .count("names", req.names.as_ref().map(Vec::len), 1, 10);
+    v.required("names", &req.names).count("names", req.names.as_ref().map(Vec::len), 1, 10);
     for n in req.names.iter().flatten() {
         v.len("names.member", Some(n), 1, 2048);
     }
@@ -56,8 +55,5 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
         .iter()
         .map(|(name, sel, v)| ssm.parameter(caller, name, v, sel.as_ref(), with_decryption))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Response {
-        parameters,
-        invalid_parameters,
-    })
+    Ok(Response { parameters, invalid_parameters })
 }

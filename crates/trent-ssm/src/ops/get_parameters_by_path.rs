@@ -87,8 +87,5 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
         .iter()
         .map(|(name, v)| ssm.parameter(caller, name, v, None, with_decryption))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Response {
-        parameters,
-        next_token: next,
-    })
+    Ok(Response { parameters, next_token: next })
 }

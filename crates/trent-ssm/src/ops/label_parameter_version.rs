@@ -33,8 +33,7 @@ pub(crate) fn label_ok(l: &str) -> bool {
 }
 
 pub(crate) fn labels_constraint(v: &mut Validator, labels: &Option<Vec<String>>) {
-    v.required("labels", labels)
-        .count("labels", labels.as_ref().map(Vec::len), 1, 10);
+    v.required("labels", labels).count("labels", labels.as_ref().map(Vec::len), 1, 10);
     for l in labels.iter().flatten() {
         v.len("labels.member", Some(l), 1, 100);
     }
@@ -48,9 +47,7 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     let input = req.name.unwrap_or_default();
     let (name, _) = split_name(caller, &input)?;
     let mut tx = ssm.store.write()?;
-    let mut p = ssm
-        .load_param(&mut *tx, caller, &name)?
-        .ok_or_else(|| not_found(&input))?;
+    let mut p = ssm.load_param(&mut *tx, caller, &name)?.ok_or_else(|| not_found(&input))?;
     let version = match req.parameter_version {
         Some(n) if n >= p.oldest as i64 && n <= p.version as i64 => n as u64,
         Some(n) => {
@@ -71,9 +68,10 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
         )));
     }
     tx.put(T_PARAM, &param_key(caller, &name), &encode(&p)?)?;
+    let kind = ssm.load_version(&mut *tx, caller, &name, version)?.map(|v| v.kind).unwrap_or_default();
     tx.commit()?;
-    Ok(Response {
-        invalid_labels,
-        parameter_version: version,
-    })
+    let labels: Vec<&String> = p.labels.iter().filter(|(_, v)| **v == version).map(|(l, _)| l).collect();
+    let detail = serde_json::json!({"version": version, "labels": labels});
+    ssm.events.emit(crate::events::change(caller, ssm.clock.now_ms(), "LabelParameterVersion", &name, &kind, detail));
+    Ok(Response { invalid_labels, parameter_version: version })
 }

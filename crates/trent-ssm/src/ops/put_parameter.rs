@@ -1,5 +1,6 @@
 use crate::model::{ParamRecord, Tag, VersionRecord, DATA_TYPES, MAX_VERSIONS, TIERS, TYPES};
 use crate::params::{self, check_new_name, encode, param_key, version_key, T_PARAM, T_VERSION};
+use crate::policies::T_POLICY;
 use crate::{Ssm, SsmError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -52,9 +53,7 @@ fn parse_policies(text: &str) -> Result<Vec<String>, SsmError> {
             )));
         }
         if p.get("Attributes").and_then(|a| a.as_object()).is_none() {
-            return Err(SsmError::InvalidPolicyAttribute(format!(
-                "The {kind} policy needs an Attributes object."
-            )));
+            return Err(SsmError::InvalidPolicyAttribute(format!("The {kind} policy needs an Attributes object.")));
         }
         out.push(p.to_string());
     }
@@ -67,9 +66,7 @@ fn parse_policies(text: &str) -> Result<Vec<String>, SsmError> {
 /// AWS matches AllowedPattern against the whole value.
 fn check_pattern(pattern: &str, value: &str) -> Result<(), SsmError> {
     let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|_| {
-        SsmError::InvalidAllowedPattern(format!(
-            "The allowed pattern {pattern} is not a valid regular expression."
-        ))
+        SsmError::InvalidAllowedPattern(format!("The allowed pattern {pattern} is not a valid regular expression."))
     })?;
     if !re.is_match(value) {
         return Err(SsmError::ParameterPatternMismatch(format!(
@@ -122,6 +119,7 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
         Some(p) => parse_policies(p)?,
         None => Vec::new(),
     };
+    crate::policies::schedule(&policies)?;
 
     // Read what exists (outside the write transaction: KMS may need to write the managed key).
     let existing = {
@@ -141,16 +139,10 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     let kind = match (req.kind, &previous) {
         (Some(k), _) => k,
         (None, Some(p)) => p.kind.clone(),
-        (None, None) => {
-            return Err(SsmError::validation(
-                "A parameter type is required when you create a parameter.",
-            ))
-        }
+        (None, None) => return Err(SsmError::validation("A parameter type is required when you create a parameter.")),
     };
     if req.key_id.is_some() && kind != "SecureString" {
-        return Err(SsmError::validation(
-            "KeyId is required for SecureString type parameter only.",
-        ));
+        return Err(SsmError::validation("KeyId is required for SecureString type parameter only."));
     }
     let prev_tier = previous.as_ref().map(|p| p.tier.as_str());
     let tier = match req.tier.as_deref() {
@@ -182,13 +174,9 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
         )));
     }
     if tier == "Standard" && !policies.is_empty() {
-        return Err(SsmError::validation(
-            "Parameter policies are supported only for advanced-tier parameters.",
-        ));
+        return Err(SsmError::validation("Parameter policies are supported only for advanced-tier parameters."));
     }
-    let allowed_pattern = req
-        .allowed_pattern
-        .or_else(|| previous.as_ref().and_then(|p| p.allowed_pattern.clone()));
+    let allowed_pattern = req.allowed_pattern.or_else(|| previous.as_ref().and_then(|p| p.allowed_pattern.clone()));
     if let Some(p) = allowed_pattern.as_deref().filter(|p| !p.is_empty()) {
         check_pattern(p, &value)?;
     }
@@ -198,9 +186,7 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     } else {
         (value, None)
     };
-    let description = req
-        .description
-        .or_else(|| previous.as_ref().and_then(|p| p.description.clone()));
+    let description = req.description.or_else(|| previous.as_ref().and_then(|p| p.description.clone()));
 
     let mut tx = ssm.store.write()?;
     let mut param = match ssm.load_param(&mut *tx, caller, &name)? {
@@ -212,10 +198,19 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
             oldest: 1,
             tags: Vec::new(),
             labels: BTreeMap::new(),
+            notified: Vec::new(),
         },
     };
-    if param.version == 0 {
+    let created = param.version == 0;
+    if created {
         params::merge_tags(&mut param.tags, tags)?;
+        ssm.adjust_count(&mut *tx, caller, &tier, 1)?;
+    } else {
+        let old_tier = ssm.load_version(&mut *tx, caller, &name, param.version)?.map(|v| v.tier);
+        if let Some(old) = old_tier.filter(|t| *t != tier) {
+            ssm.adjust_count(&mut *tx, caller, &tier, 1)?;
+            ssm.adjust_count(&mut *tx, caller, &old, -1)?;
+        }
     }
     let version = param.version + 1;
     if version - param.oldest + 1 > MAX_VERSIONS {
@@ -242,8 +237,16 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
         modified_ms: ssm.clock.now_ms(),
         modified_user: caller.principal.arn(caller.partition()),
     };
+    if rec.policies.is_empty() {
+        tx.delete(T_POLICY, &param_key(caller, &name))?;
+    } else {
+        tx.put(T_POLICY, &param_key(caller, &name), b"")?;
+    }
     tx.put(T_VERSION, &version_key(caller, &name, version), &encode(&rec)?)?;
     tx.put(T_PARAM, &param_key(caller, &name), &encode(&param)?)?;
     tx.commit()?;
+    let operation = if created { "Create" } else { "Update" };
+    let detail = serde_json::json!({"description": rec.description.clone().unwrap_or_default()});
+    ssm.events.emit(crate::events::change(caller, rec.modified_ms, operation, &name, &rec.kind, detail));
     Ok(Response { version, tier })
 }
