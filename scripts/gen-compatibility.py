@@ -80,7 +80,7 @@ Not served yet (issues 5, 8, 9): their targets get `UnknownOperationException`.
 """
 
 SSM_NOTES = {
-    "PutParameter": "String / StringList / SecureString (through Trent's KMS; default key `alias/aws/ssm`, created on first use as an AWS-managed key; context `PARAMETER_ARN`); naming and hierarchy rules; 4 KB Standard / 8 KB Advanced; Intelligent-Tiering; no tier downgrade; AllowedPattern; 100-version limit; Policies validated and stored but not yet enforced (issue 7); parameter-count limits not yet enforced",
+    "PutParameter": "String / StringList / SecureString (through Trent's KMS; default key `alias/aws/ssm`, created on first use as an AWS-managed key; context `PARAMETER_ARN`); naming and hierarchy rules; 4 KB Standard / 8 KB Advanced; Intelligent-Tiering; no tier downgrade; AllowedPattern; 100-version limit; Policies (Expiration, ExpirationNotification, NoChangeNotification) applied by the scheduler; per-tier parameter limits (configurable); change events to files and webhooks",
     "GetParameter": "name or ARN, `:version` and `:label` selectors, WithDecryption",
     "GetParameters": "missing names, versions and labels in InvalidParameters",
     "GetParametersByPath": "Recursive, ParameterFilters (Type, KeyId, Label, DataType, tag:), MaxResults/NextToken",
