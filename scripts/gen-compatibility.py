@@ -57,6 +57,10 @@ NOTES = {
     "VerifyMac": "an invalid MAC → KMSInvalidMacException, as on AWS",
     "GetPublicKey": "DER SubjectPublicKeyInfo; ML-KEM keys with the FIPS 203 OIDs",
     "DeriveSharedSecret": "the raw ECDH secret; peer key as DER SPKI on the same curve; Recipient → UnsupportedOperationException",
+    "EnableKeyRotation": "symmetric AWS_KMS keys; RotationPeriodInDays 90–2560 (default 365); the scheduler rotates when due, and on start after an outage",
+    "RotateKeyOnDemand": "immediate; at most 25 per key (LimitExceededException); asymmetric, HMAC and imported keys → UnsupportedOperationException",
+    "ListKeyRotations": "RotationType AUTOMATIC / ON_DEMAND, KeyMaterialId, KeyMaterialState; IncludeKeyMaterial ALL_KEY_MATERIAL lists the original material too",
+    "GetKeyRotationStatus": "RotationPeriodInDays and NextRotationDate when enabled; AWS-managed keys rotate yearly",
     "Encapsulate": "ML-KEM-512/768/1024 to the key's own public key",
     "Decapsulate": "ML-KEM; a malformed ciphertext → InvalidCiphertextException",
 }

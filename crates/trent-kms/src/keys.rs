@@ -15,6 +15,7 @@ pub(crate) const T_KEY: &str = "kms_key";
 pub(crate) const T_OWNER: &str = "kms_key_owner";
 pub(crate) const T_ALIAS: &str = "kms_alias";
 pub(crate) const T_DELETION: &str = "kms_deletion";
+pub(crate) const T_ROTATION: &str = "kms_rotation";
 const WRAP_PURPOSE: &str = "kms-key-material";
 
 /// A key's identity once an id, ARN or alias has been resolved.
@@ -184,7 +185,12 @@ impl Kms {
         let mut mid = [0u8; blob::MATERIAL_ID_LEN];
         trent_crypto::fill_random(&mut mid).map_err(KmsError::internal)?;
         let wrapped = self.root.wrap(WRAP_PURPOSE, key_id, &mid, secret).map_err(KmsError::internal)?;
-        Ok(Material { id: hex::encode(mid), wrapped: STANDARD.encode(wrapped), created_ms: now_ms })
+        Ok(Material {
+            id: hex::encode(mid),
+            wrapped: STANDARD.encode(wrapped),
+            created_ms: now_ms,
+            rotation_type: None,
+        })
     }
 
     fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
@@ -449,6 +455,79 @@ pub(crate) fn require_symmetric_algorithm(rec: &KeyRecord, alg: Option<&str>) ->
             rec.key_spec
         ))),
     }
+}
+
+pub(crate) fn rotation_store_key(ms: i64, r: &KeyRef) -> String {
+    format!("{:020}/{}", ms.max(0), r.store_key())
+}
+
+pub(crate) fn key_ref(rec: &KeyRecord) -> KeyRef {
+    KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() }
+}
+
+/// Keys that can rotate: symmetric encryption keys whose material KMS made.
+pub(crate) fn require_rotatable(rec: &KeyRecord) -> Result<(), KmsError> {
+    if rec.key_spec != SYMMETRIC_DEFAULT || rec.origin != "AWS_KMS" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} cannot be rotated: only symmetric encryption keys with AWS_KMS key material support rotation.",
+            rec.arn()
+        )));
+    }
+    Ok(())
+}
+
+impl Kms {
+    /// Gives `rec` new current material. Earlier material stays for decryption.
+    pub(crate) fn rotate(&self, rec: &mut KeyRecord, rotation_type: &str, now_ms: i64) -> Result<(), KmsError> {
+        let mut m = self.new_material(&rec.key_id, now_ms)?;
+        m.rotation_type = Some(rotation_type.to_string());
+        rec.current_material = m.id.clone();
+        rec.materials.push(m);
+        Ok(())
+    }
+}
+
+/// Rotates every key whose automatic rotation is due (a server that was down rotates on start).
+pub(crate) fn sweep_rotations(kms: &Kms) -> Result<usize, KmsError> {
+    let now = kms.clock.now_ms();
+    let due: Vec<String> = {
+        let mut tx = kms.store.read()?;
+        tx.scan(T_ROTATION, "", None, 1000)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .take_while(|k| k.split('/').next().and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| t <= now))
+            .collect()
+    };
+    let mut rotated = 0;
+    for entry in due {
+        let mut parts = entry.splitn(4, '/');
+        let (Some(_), Some(account), Some(region), Some(key_id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let r = KeyRef { account: account.into(), region: region.into(), key_id: key_id.into() };
+        let mut tx = kms.store.write()?;
+        tx.delete(T_ROTATION, &entry)?;
+        if let Some(raw) = tx.get(T_KEY, &r.store_key())? {
+            let mut rec: KeyRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
+            if let (Some(days), Some(next)) = (rec.rotation_period_days, rec.next_rotation_ms) {
+                if next <= now && rec.state != KeyState::PendingDeletion {
+                    kms.rotate(&mut rec, "AUTOMATIC", now)?;
+                    let next = now + days * 86_400_000;
+                    rec.next_rotation_ms = Some(next);
+                    tx.put(T_ROTATION, &rotation_store_key(next, &r), b"")?;
+                    kms.save(&mut *tx, &rec)?;
+                    rotated += 1;
+                    tracing::info!(key_id = %r.key_id, "rotated KMS key material (automatic rotation)");
+                } else if next > now {
+                    tx.put(T_ROTATION, &rotation_store_key(next, &r), b"")?;
+                }
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(rotated)
 }
 
 pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {

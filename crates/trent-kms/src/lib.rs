@@ -59,6 +59,13 @@ impl Clock {
     pub fn advance(&self, seconds: i64) {
         self.offset_ms.fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
     }
+    /// How far the clock has been moved, in milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+    pub fn set_offset_ms(&self, ms: i64) {
+        self.offset_ms.store(ms, Ordering::Relaxed);
+    }
 }
 
 type MaterialCache = HashMap<(String, String), Arc<Aes256Gcm>>;
@@ -111,7 +118,9 @@ operations! {
     DeriveSharedSecret => derive_shared_secret,
     DescribeKey => describe_key,
     DisableKey => disable_key,
+    DisableKeyRotation => disable_key_rotation,
     EnableKey => enable_key,
+    EnableKeyRotation => enable_key_rotation,
     Encapsulate => encapsulate,
     Encrypt => encrypt,
     GenerateDataKey => generate_data_key,
@@ -121,13 +130,16 @@ operations! {
     GenerateMac => generate_mac,
     GenerateRandom => generate_random,
     GetKeyPolicy => get_key_policy,
+    GetKeyRotationStatus => get_key_rotation_status,
     GetPublicKey => get_public_key,
     ListAliases => list_aliases,
     ListKeyPolicies => list_key_policies,
+    ListKeyRotations => list_key_rotations,
     ListKeys => list_keys,
     ListResourceTags => list_resource_tags,
     PutKeyPolicy => put_key_policy,
     ReEncrypt => re_encrypt,
+    RotateKeyOnDemand => rotate_key_on_demand,
     ScheduleKeyDeletion => schedule_key_deletion,
     Sign => sign,
     TagResource => tag_resource,
@@ -156,6 +168,11 @@ impl Kms {
     /// its aliases and any cached unwrapped material. Returns how many keys were deleted.
     pub fn sweep_deletions(&self) -> Result<usize, KmsError> {
         keys::sweep_deletions(self)
+    }
+
+    /// Rotates every key whose automatic rotation is due. Returns how many were rotated.
+    pub fn sweep_rotations(&self) -> Result<usize, KmsError> {
+        keys::sweep_rotations(self)
     }
 }
 

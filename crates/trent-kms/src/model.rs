@@ -115,6 +115,9 @@ pub struct Material {
     /// base64 of the root-key-wrapped material.
     pub wrapped: String,
     pub created_ms: i64,
+    /// AUTOMATIC or ON_DEMAND for material made by a rotation; None for the original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_type: Option<String>,
 }
 
 /// A KMS key as stored (table `kms_key`, key `<account>/<region>/<key id>`).
@@ -140,6 +143,13 @@ pub struct KeyRecord {
     /// base64 of the DER SubjectPublicKeyInfo, for asymmetric keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// Automatic rotation: the period, and when the next rotation is due (None when disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_period_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_rotation_ms: Option<i64>,
+    #[serde(default)]
+    pub on_demand_rotations: u32,
 }
 
 impl KeyRecord {

@@ -78,10 +78,15 @@ impl Kms {
             current_material: material.id.clone(),
             materials: vec![material],
             public_key: None,
+            // AWS rotates AWS-managed keys every year.
+            rotation_period_days: Some(365),
+            next_rotation_ms: Some(now + 365 * 86_400_000),
+            on_demand_rotations: 0,
         };
         let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: key_id.clone() };
         tx.put(T_KEY, &r.store_key(), &serde_json::to_vec(&rec).map_err(KmsError::internal)?)?;
         tx.put(T_OWNER, &format!("{}/{}", r.region, r.key_id), r.account.as_bytes())?;
+        tx.put(crate::keys::T_ROTATION, &crate::keys::rotation_store_key(now + 365 * 86_400_000, &r), b"")?;
         let a = AliasRecord { target_key_id: key_id, created_ms: now, updated_ms: now };
         tx.put(T_ALIAS, &alias_key, &serde_json::to_vec(&a).map_err(KmsError::internal)?)?;
         tx.commit()?;

@@ -715,3 +715,65 @@ fn ml_kem_encapsulation_round_trips() {
     let short = json!({"KeyId": k, "SharedSecretCiphertextBlob": b64(b"short"), "EncapsulationAlgorithm": "ML_KEM"});
     assert_eq!(code(call(&e, "Decapsulate", short)), "InvalidCiphertextException");
 }
+
+#[test]
+fn automatic_rotation_happens_when_due_and_old_ciphertexts_still_decrypt() {
+    let e = env();
+    let k = new_key(&e);
+    assert_eq!(
+        code(call(&e, "EnableKeyRotation", json!({"KeyId": k, "RotationPeriodInDays": 89}))),
+        "ValidationException"
+    );
+    call(&e, "EnableKeyRotation", json!({"KeyId": k, "RotationPeriodInDays": 90})).unwrap();
+    let st = call(&e, "GetKeyRotationStatus", json!({"KeyId": k})).unwrap();
+    assert_eq!((st["KeyRotationEnabled"].clone(), st["RotationPeriodInDays"].clone()), (json!(true), json!(90)));
+    let first_material =
+        call(&e, "DescribeKey", json!({"KeyId": k})).unwrap()["KeyMetadata"]["CurrentKeyMaterialId"].clone();
+    let before = encrypt(&e, &k, b"before rotation", json!({}));
+    e.kms.clock.advance(89 * 86400);
+    assert_eq!(e.kms.sweep_rotations().unwrap(), 0);
+    e.kms.clock.advance(2 * 86400);
+    assert_eq!(e.kms.sweep_rotations().unwrap(), 1);
+    assert_eq!(e.kms.sweep_rotations().unwrap(), 0, "next rotation is a period away");
+    let md = call(&e, "DescribeKey", json!({"KeyId": k})).unwrap();
+    assert_ne!(md["KeyMetadata"]["CurrentKeyMaterialId"], first_material);
+    let after = encrypt(&e, &k, b"after rotation", json!({}));
+    let d_after = call(&e, "Decrypt", json!({"CiphertextBlob": after})).unwrap();
+    assert_eq!(d_after["KeyMaterialId"], md["KeyMetadata"]["CurrentKeyMaterialId"]);
+    let d_before = call(&e, "Decrypt", json!({"CiphertextBlob": before})).unwrap();
+    assert_eq!(
+        (unb64(&d_before["Plaintext"]), d_before["KeyMaterialId"].clone()),
+        (b"before rotation".to_vec(), first_material)
+    );
+    let rotations = call(&e, "ListKeyRotations", json!({"KeyId": k})).unwrap();
+    assert_eq!(rotations["Rotations"].as_array().unwrap().len(), 1);
+    assert_eq!(rotations["Rotations"][0]["RotationType"], "AUTOMATIC");
+    assert_eq!(rotations["Rotations"][0]["KeyMaterialState"], "CURRENT");
+    call(&e, "DisableKeyRotation", json!({"KeyId": k})).unwrap();
+    e.kms.clock.advance(200 * 86400);
+    assert_eq!(e.kms.sweep_rotations().unwrap(), 0, "disabled rotation does not run");
+    assert_eq!(call(&e, "GetKeyRotationStatus", json!({"KeyId": k})).unwrap()["KeyRotationEnabled"], false);
+}
+
+#[test]
+fn on_demand_rotation_is_limited_and_refused_where_aws_refuses() {
+    let e = env();
+    let k = new_key(&e);
+    let ct = encrypt(&e, &k, b"x", json!({}));
+    for _ in 0..25 {
+        call(&e, "RotateKeyOnDemand", json!({"KeyId": k})).unwrap();
+    }
+    assert_eq!(code(call(&e, "RotateKeyOnDemand", json!({"KeyId": k}))), "LimitExceededException");
+    let all = call(&e, "ListKeyRotations", json!({"KeyId": k, "IncludeKeyMaterial": "ALL_KEY_MATERIAL", "Limit": 10}))
+        .unwrap();
+    assert_eq!((all["Rotations"].as_array().unwrap().len(), all["Truncated"].clone()), (10, json!(true)));
+    assert!(all["Rotations"][0].get("RotationType").is_none(), "the original material is not a rotation");
+    assert_eq!(unb64(&call(&e, "Decrypt", json!({"CiphertextBlob": ct})).unwrap()["Plaintext"]), b"x");
+    let rsa = new_key_with(&e, "RSA_2048", "SIGN_VERIFY");
+    assert_eq!(code(call(&e, "EnableKeyRotation", json!({"KeyId": rsa}))), "UnsupportedOperationException");
+    assert_eq!(code(call(&e, "RotateKeyOnDemand", json!({"KeyId": rsa}))), "UnsupportedOperationException");
+    let off = new_key(&e);
+    call(&e, "DisableKey", json!({"KeyId": off})).unwrap();
+    assert_eq!(code(call(&e, "EnableKeyRotation", json!({"KeyId": off}))), "DisabledException");
+    assert_eq!(code(call(&e, "RotateKeyOnDemand", json!({"KeyId": off}))), "DisabledException");
+}

@@ -68,7 +68,8 @@ pub struct Config {
     pub ssm_max_advanced_parameters: u64,
 
     /// TESTS ONLY: serve POST /_trent/test/advance-clock {"seconds": N}, which moves the clock
-    /// that deletion dates are read from. Never enable this in production.
+    /// that deletion, rotation and policy dates are read from (the offset is kept in
+    /// <data-dir>/test-clock-offset-ms across restarts). Never enable this in production.
     #[arg(long, env = "TRENT_UNSAFE_TEST_CLOCK")]
     pub unsafe_test_clock: bool,
 }

@@ -116,6 +116,8 @@ async fn trent_route(app: &App, req: Request<Body>, path: &str) -> Result<Vec<u8
             }
             let a: Advance = trent_wire::json::decode(&body).map_err(wire)?;
             app.clock.advance(a.seconds);
+            std::fs::write(crate::test_clock_file(&app.config), app.clock.offset_ms().to_string())
+                .map_err(|_| Box::new(Internal) as BoxError)?;
             Ok(format!("{{\"now_ms\":{}}}", app.clock.now_ms()).into_bytes())
         }
         _ => Err(wire(WireError::BadMethodOrPath)),

@@ -36,6 +36,14 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let identity = identity::Identity::new(store.clone(), root.clone());
     bootstrap::admin_credentials(&identity, &config.account_id)?;
     let clock = Arc::new(Clock::default());
+    if config.unsafe_test_clock {
+        // The test clock's offset survives restarts, so tests can move time while trentd is down.
+        if let Ok(text) = std::fs::read_to_string(test_clock_file(&config)) {
+            clock.set_offset_ms(
+                text.trim().parse().map_err(|_| "the test clock offset file is not a number".to_string())?,
+            );
+        }
+    }
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks = events::start(config.events_file.clone(), &config.event_webhooks);
@@ -46,6 +54,11 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone()).with_events(Arc::new(sinks)).with_limits(limits);
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
     Ok(Arc::new(App { config, kms, ssm, identity, verifier, clock }))
+}
+
+/// Where `--unsafe-test-clock` keeps the clock offset.
+pub fn test_clock_file(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("test-clock-offset-ms")
 }
 
 /// Destroys keys past their deletion date and applies parameter policies now, then every
@@ -59,6 +72,9 @@ pub fn spawn_scheduler(app: Arc<App>) {
             let run = move || {
                 if let Err(e) = a.kms.sweep_deletions() {
                     tracing::error!(error = ?e, "key deletion sweep failed");
+                }
+                if let Err(e) = a.kms.sweep_rotations() {
+                    tracing::error!(error = ?e, "key rotation sweep failed");
                 }
                 if let Err(e) = a.ssm.sweep_policies() {
                     tracing::error!(error = ?e, "parameter policy sweep failed");

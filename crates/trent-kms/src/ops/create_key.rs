@@ -127,6 +127,9 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         current_material: material.id.clone(),
         materials: vec![material],
         public_key,
+        rotation_period_days: None,
+        next_rotation_ms: None,
+        on_demand_rotations: 0,
     };
     let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id };
     let mut tx = kms.store().write()?;
