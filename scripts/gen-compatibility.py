@@ -61,6 +61,9 @@ NOTES = {
     "RotateKeyOnDemand": "immediate; at most 25 per key (LimitExceededException); asymmetric, HMAC and imported keys → UnsupportedOperationException",
     "ListKeyRotations": "RotationType AUTOMATIC / ON_DEMAND, KeyMaterialId, KeyMaterialState; IncludeKeyMaterial ALL_KEY_MATERIAL lists the original material too",
     "GetKeyRotationStatus": "RotationPeriodInDays and NextRotationDate when enabled; AWS-managed keys rotate yearly",
+    "GetParametersForImport": "RSA_2048/3072/4096 wrapping keys; RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1/256, RSA_AES_KEY_WRAP_SHA_1/256; token and key valid 24 hours; SM2PKE not available",
+    "ImportKeyMaterial": "symmetric (32 bytes), HMAC (AWS's length ranges), RSA / ECC / Ed25519 (PKCS#8); KEY_MATERIAL_EXPIRES with ValidTo (≤ 365 days) or DOES_NOT_EXPIRE; reimport must be the same material (IncorrectKeyMaterialException); ImportType NEW_KEY_MATERIAL (rotation of imported material) not yet",
+    "DeleteImportedKeyMaterial": "the key returns to PendingImport; expired material is deleted by the scheduler",
     "Encapsulate": "ML-KEM-512/768/1024 to the key's own public key",
     "Decapsulate": "ML-KEM; a malformed ciphertext → InvalidCiphertextException",
 }

@@ -816,3 +816,143 @@ mod tests {
         }
     }
 }
+
+/// How key material to import is wrapped (KMS `WrappingAlgorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportWrap {
+    RsaPkcs1V15,
+    RsaOaep(Oaep),
+    /// CKM_RSA_AES_KEY_WRAP: RSA-OAEP of an ephemeral AES-256 key, then AES key wrap with
+    /// padding (RFC 5649) of the material under that key.
+    RsaAesKeyWrap(Oaep),
+}
+
+impl ImportWrap {
+    pub fn from_name(name: &str) -> Option<ImportWrap> {
+        Some(match name {
+            "RSAES_PKCS1_V1_5" => ImportWrap::RsaPkcs1V15,
+            "RSAES_OAEP_SHA_1" => ImportWrap::RsaOaep(Oaep::Sha1),
+            "RSAES_OAEP_SHA_256" => ImportWrap::RsaOaep(Oaep::Sha256),
+            "RSA_AES_KEY_WRAP_SHA_1" => ImportWrap::RsaAesKeyWrap(Oaep::Sha1),
+            "RSA_AES_KEY_WRAP_SHA_256" => ImportWrap::RsaAesKeyWrap(Oaep::Sha256),
+            _ => return None,
+        })
+    }
+}
+
+/// Unwraps imported key material with the wrapping key's private half (PKCS#8).
+pub fn unwrap_import(
+    wrap: ImportWrap,
+    wrapping_private: &SecretBytes,
+    wrapped: &[u8],
+) -> Result<SecretBytes, CryptoError> {
+    match wrap {
+        ImportWrap::RsaOaep(alg) => rsa_decrypt(wrapping_private, alg, wrapped),
+        ImportWrap::RsaPkcs1V15 => {
+            let pk =
+                rsa::PrivateDecryptingKey::from_pkcs8(wrapping_private.expose()).map_err(|_| CryptoError::Internal)?;
+            let key = rsa::Pkcs1PrivateDecryptingKey::new(pk).map_err(|_| CryptoError::Internal)?;
+            let mut out = SecretBytes::zeroed(key.min_output_size());
+            let n = key.decrypt(wrapped, out.as_mut_slice()).map_err(|_| CryptoError::Invalid)?.len();
+            Ok(SecretBytes::from_slice(&out.expose()[..n]))
+        }
+        ImportWrap::RsaAesKeyWrap(alg) => {
+            let pk =
+                rsa::PrivateDecryptingKey::from_pkcs8(wrapping_private.expose()).map_err(|_| CryptoError::Internal)?;
+            let k = pk.key_size_bytes();
+            if wrapped.len() <= k {
+                return Err(CryptoError::Invalid);
+            }
+            let aes = rsa_decrypt(wrapping_private, alg, &wrapped[..k])?;
+            use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
+            let kek = KeyEncryptionKey::new(&AES_256, aes.expose()).map_err(|_| CryptoError::Invalid)?;
+            let mut out = SecretBytes::zeroed(wrapped.len() - k);
+            let n = kek.unwrap_with_padding(&wrapped[k..], out.as_mut_slice()).map_err(|_| CryptoError::Invalid)?.len();
+            Ok(SecretBytes::from_slice(&out.expose()[..n]))
+        }
+    }
+}
+
+/// Checks imported private-key material (PKCS#8 DER) against the key spec and derives its public
+/// key. HMAC material is checked by length only (AWS's ranges).
+pub fn import_private(spec: Spec, agreement: bool, material: &SecretBytes) -> Result<Generated, AsymError> {
+    let bad = |what: &str| AsymError::Invalid(format!("The imported key material is not {what} for {}.", spec.name()));
+    if spec.is_hmac() {
+        let (min, max) = match spec {
+            Spec::Hmac224 => (28, 64),
+            Spec::Hmac256 => (32, 64),
+            Spec::Hmac384 => (48, 128),
+            _ => (64, 128),
+        };
+        if !(min..=max).contains(&material.len()) {
+            return Err(bad(&format!("between {min} and {max} bytes")));
+        }
+        return Ok(Generated { private: material.clone(), public_spki: Vec::new() });
+    }
+    let der = material.expose();
+    let spki = if spec.is_rsa() {
+        let kp = rsa::KeyPair::from_pkcs8(der).map_err(|_| bad("an RSA private key in PKCS#8 DER"))?;
+        if Some(kp.public_modulus_len()) != spec.rsa_modulus_bytes() {
+            return Err(bad("an RSA key of the right size"));
+        }
+        kp.public_key().as_der()?.as_ref().to_vec()
+    } else if agreement {
+        let alg = spec.ecdh().ok_or(AsymError::Internal)?;
+        let pk = agreement::PrivateKey::from_private_key_der(alg, der)
+            .map_err(|_| bad("an EC private key on this curve"))?;
+        pk.compute_public_key()?.as_der()?.as_ref().to_vec()
+    } else if let Some(alg) = spec.ecdsa_signing() {
+        let kp = sig::EcdsaKeyPair::from_pkcs8(alg, der)
+            .map_err(|_| bad("an EC private key on this curve in PKCS#8 DER"))?;
+        kp.public_key().as_der()?.as_ref().to_vec()
+    } else if spec == Spec::Ed25519 {
+        let kp = sig::Ed25519KeyPair::from_pkcs8(der).map_err(|_| bad("an Ed25519 private key in PKCS#8 DER"))?;
+        kp.public_key().as_der()?.as_ref().to_vec()
+    } else {
+        return Err(AsymError::Unsupported(format!("{} keys cannot have imported key material.", spec.name())));
+    };
+    Ok(Generated { private: material.clone(), public_spki: spki })
+}
+
+#[cfg(test)]
+mod import_tests {
+    use super::*;
+    use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
+
+    #[test]
+    fn every_wrapping_algorithm_unwraps() {
+        let wk = generate(Spec::Rsa2048, false).unwrap();
+        let material = [5u8; 32];
+        for alg in [Oaep::Sha1, Oaep::Sha256] {
+            let wrapped = rsa_encrypt(Spec::Rsa2048, &wk.public_spki, alg, &material).unwrap();
+            assert_eq!(unwrap_import(ImportWrap::RsaOaep(alg), &wk.private, &wrapped).unwrap().expose(), &material);
+            let aes = [9u8; 32];
+            let mut wrapped = rsa_encrypt(Spec::Rsa2048, &wk.public_spki, alg, &aes).unwrap();
+            let kek = KeyEncryptionKey::new(&AES_256, &aes).unwrap();
+            let mut out = vec![0u8; material.len() + 16];
+            let n = kek.wrap_with_padding(&material, &mut out).unwrap().len();
+            wrapped.extend_from_slice(&out[..n]);
+            assert_eq!(
+                unwrap_import(ImportWrap::RsaAesKeyWrap(alg), &wk.private, &wrapped).unwrap().expose(),
+                &material
+            );
+            assert!(unwrap_import(ImportWrap::RsaAesKeyWrap(alg), &wk.private, &wrapped[..wrapped.len() - 1]).is_err());
+        }
+        let pk = rsa::PublicEncryptingKey::from_der(&wk.public_spki).unwrap();
+        let enc = rsa::Pkcs1PublicEncryptingKey::new(pk).unwrap();
+        let mut out = vec![0u8; enc.ciphertext_size()];
+        let n = enc.encrypt(&material, &mut out).unwrap().len();
+        assert_eq!(unwrap_import(ImportWrap::RsaPkcs1V15, &wk.private, &out[..n]).unwrap().expose(), &material);
+    }
+
+    #[test]
+    fn imported_private_keys_are_checked_against_the_spec() {
+        let ec = generate(Spec::EccP256, false).unwrap();
+        let imported = import_private(Spec::EccP256, false, &ec.private).unwrap();
+        assert_eq!(imported.public_spki, ec.public_spki);
+        assert!(import_private(Spec::EccP384, false, &ec.private).is_err());
+        assert!(import_private(Spec::Rsa2048, false, &ec.private).is_err());
+        assert!(import_private(Spec::Hmac256, false, &SecretBytes::from_slice(&[1; 31])).is_err());
+        assert!(import_private(Spec::Hmac256, false, &SecretBytes::from_slice(&[1; 32])).is_ok());
+    }
+}

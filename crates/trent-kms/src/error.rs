@@ -24,6 +24,9 @@ pub enum KmsError {
     UnsupportedOperation(String),
     CustomKeyStoreNotFound,
     InvalidSignature,
+    IncorrectKeyMaterial(String),
+    ExpiredImportToken,
+    InvalidImportToken,
     InvalidMac,
     /// A failure of ours. The detail is logged where the error is mapped, never sent.
     Internal(String),
@@ -82,6 +85,9 @@ impl AwsError for KmsError {
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
             KmsError::CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
             KmsError::InvalidSignature => "KMSInvalidSignatureException",
+            KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            KmsError::ExpiredImportToken => "ExpiredImportTokenException",
+            KmsError::InvalidImportToken => "InvalidImportTokenException",
             KmsError::InvalidMac => "KMSInvalidMacException",
             KmsError::Internal(_) => "KMSInternalException",
         }
@@ -100,7 +106,13 @@ impl AwsError for KmsError {
             | KmsError::MalformedPolicyDocument(m)
             | KmsError::InvalidAliasName(m)
             | KmsError::NotAuthorized(m)
-            | KmsError::UnsupportedOperation(m) => m.clone(),
+            | KmsError::UnsupportedOperation(m)
+            | KmsError::IncorrectKeyMaterial(m) => m.clone(),
+            KmsError::ExpiredImportToken => "The import token has expired: call GetParametersForImport again.".into(),
+            KmsError::InvalidImportToken => {
+                "The import token is not valid for this KMS key: use the token GetParametersForImport returned for it."
+                    .into()
+            }
             KmsError::IncorrectKey => {
                 "The key ID in the request does not identify a KMS key that can perform this operation.".into()
             }

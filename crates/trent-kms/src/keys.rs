@@ -16,6 +16,8 @@ pub(crate) const T_OWNER: &str = "kms_key_owner";
 pub(crate) const T_ALIAS: &str = "kms_alias";
 pub(crate) const T_DELETION: &str = "kms_deletion";
 pub(crate) const T_ROTATION: &str = "kms_rotation";
+pub(crate) const T_IMPORT: &str = "kms_import";
+pub(crate) const T_EXPIRY: &str = "kms_material_expiry";
 const WRAP_PURPOSE: &str = "kms-key-material";
 
 /// A key's identity once an id, ARN or alias has been resolved.
@@ -184,6 +186,16 @@ impl Kms {
     pub(crate) fn wrap_material(&self, key_id: &str, secret: &SecretBytes, now_ms: i64) -> Result<Material, KmsError> {
         let mut mid = [0u8; blob::MATERIAL_ID_LEN];
         trent_crypto::fill_random(&mut mid).map_err(KmsError::internal)?;
+        self.wrap_material_with_id(key_id, mid, secret, now_ms)
+    }
+
+    pub(crate) fn wrap_material_with_id(
+        &self,
+        key_id: &str,
+        mid: [u8; blob::MATERIAL_ID_LEN],
+        secret: &SecretBytes,
+        now_ms: i64,
+    ) -> Result<Material, KmsError> {
         let wrapped = self.root.wrap(WRAP_PURPOSE, key_id, &mid, secret).map_err(KmsError::internal)?;
         Ok(Material {
             id: hex::encode(mid),
@@ -289,6 +301,16 @@ impl Kms {
         let (rec, plain, material) = self.open(caller, ciphertext, ctx, key_id)?;
         require_symmetric_algorithm(&rec, alg)?;
         Ok((rec, plain, Some(material), SYMMETRIC_DEFAULT))
+    }
+
+    /// Wraps a secret that is not key material (import wrapping keys) under the root key.
+    pub(crate) fn wrap_secret(&self, purpose: &str, id: &str, secret: &SecretBytes) -> Result<String, KmsError> {
+        Ok(STANDARD.encode(self.root.wrap(purpose, id, b"", secret).map_err(KmsError::internal)?))
+    }
+
+    pub(crate) fn unwrap_secret(&self, purpose: &str, id: &str, wrapped: &str) -> Result<SecretBytes, KmsError> {
+        let raw = STANDARD.decode(wrapped).map_err(KmsError::internal)?;
+        self.root.unwrap(purpose, id, b"", &raw).map_err(KmsError::internal)
     }
 
     pub(crate) fn evict(&self, key_id: &str) {
@@ -422,6 +444,7 @@ pub(crate) fn require_usable(rec: &KeyRecord) -> Result<(), KmsError> {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", rec.arn()))),
         KeyState::PendingDeletion => Err(KmsError::InvalidState(format!("{} is pending deletion.", rec.arn()))),
+        KeyState::PendingImport => Err(KmsError::InvalidState(format!("{} is pending import.", rec.arn()))),
     }
 }
 
@@ -528,6 +551,54 @@ pub(crate) fn sweep_rotations(kms: &Kms) -> Result<usize, KmsError> {
         tx.commit()?;
     }
     Ok(rotated)
+}
+
+/// Removes imported key material past its ValidTo: the key goes back to PendingImport.
+pub(crate) fn sweep_material_expiry(kms: &Kms) -> Result<usize, KmsError> {
+    let now = kms.clock.now_ms();
+    let due: Vec<String> = {
+        let mut tx = kms.store.read()?;
+        tx.scan(T_EXPIRY, "", None, 1000)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .take_while(|k| k.split('/').next().and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| t <= now))
+            .collect()
+    };
+    let mut expired = 0;
+    for entry in due {
+        let mut parts = entry.splitn(4, '/');
+        let (Some(_), Some(account), Some(region), Some(key_id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let r = KeyRef { account: account.into(), region: region.into(), key_id: key_id.into() };
+        let mut tx = kms.store.write()?;
+        tx.delete(T_EXPIRY, &entry)?;
+        if let Some(raw) = tx.get(T_KEY, &r.store_key())? {
+            let mut rec: KeyRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
+            if rec.valid_to_ms.is_some_and(|v| v <= now) {
+                clear_imported_material(&mut rec);
+                kms.save(&mut *tx, &rec)?;
+                expired += 1;
+                tracing::info!(key_id = %r.key_id, "imported key material expired and was deleted");
+            }
+        }
+        tx.commit()?;
+        kms.evict(&r.key_id);
+    }
+    Ok(expired)
+}
+
+/// Forgets a key's imported material (the key returns to PendingImport).
+pub(crate) fn clear_imported_material(rec: &mut KeyRecord) {
+    rec.materials.clear();
+    rec.current_material.clear();
+    rec.valid_to_ms = None;
+    rec.expiration_model = None;
+    if rec.state != KeyState::PendingDeletion {
+        rec.state = KeyState::PendingImport;
+    }
 }
 
 pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {

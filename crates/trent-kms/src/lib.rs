@@ -115,6 +115,7 @@ operations! {
     Decapsulate => decapsulate,
     Decrypt => decrypt,
     DeleteAlias => delete_alias,
+    DeleteImportedKeyMaterial => delete_imported_key_material,
     DeriveSharedSecret => derive_shared_secret,
     DescribeKey => describe_key,
     DisableKey => disable_key,
@@ -131,7 +132,9 @@ operations! {
     GenerateRandom => generate_random,
     GetKeyPolicy => get_key_policy,
     GetKeyRotationStatus => get_key_rotation_status,
+    GetParametersForImport => get_parameters_for_import,
     GetPublicKey => get_public_key,
+    ImportKeyMaterial => import_key_material,
     ListAliases => list_aliases,
     ListKeyPolicies => list_key_policies,
     ListKeyRotations => list_key_rotations,
@@ -168,6 +171,11 @@ impl Kms {
     /// its aliases and any cached unwrapped material. Returns how many keys were deleted.
     pub fn sweep_deletions(&self) -> Result<usize, KmsError> {
         keys::sweep_deletions(self)
+    }
+
+    /// Deletes imported key material past its ValidTo. Returns how many keys lost material.
+    pub fn sweep_material_expiry(&self) -> Result<usize, KmsError> {
+        keys::sweep_material_expiry(self)
     }
 
     /// Rotates every key whose automatic rotation is due. Returns how many were rotated.

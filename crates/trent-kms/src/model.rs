@@ -88,6 +88,8 @@ pub enum KeyState {
     Enabled,
     Disabled,
     PendingDeletion,
+    /// Origin EXTERNAL, with no key material imported (yet, or any more).
+    PendingImport,
 }
 
 impl KeyState {
@@ -96,6 +98,7 @@ impl KeyState {
             KeyState::Enabled => "Enabled",
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
         }
     }
 }
@@ -150,6 +153,14 @@ pub struct KeyRecord {
     pub next_rotation_ms: Option<i64>,
     #[serde(default)]
     pub on_demand_rotations: u32,
+    /// Imported material (origin EXTERNAL): its expiry model and date, and the id of the
+    /// material this key was first given (a reimport must be the same material).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_material_id: Option<String>,
 }
 
 impl KeyRecord {
@@ -183,7 +194,9 @@ impl KeyRecord {
             key_spec: self.key_spec.clone(),
             algorithms: algs,
             multi_region: self.multi_region,
-            current_key_material_id: if symmetric { Some(self.current_material.clone()) } else { None },
+            current_key_material_id: (symmetric && !self.materials.is_empty()).then(|| self.current_material.clone()),
+            expiration_model: self.expiration_model.clone(),
+            valid_to: self.valid_to_ms.map(ms_to_epoch),
         }
     }
 }
@@ -269,4 +282,8 @@ pub struct KeyMetadata {
     pub multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
 }

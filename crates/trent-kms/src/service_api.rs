@@ -82,6 +82,9 @@ impl Kms {
             rotation_period_days: Some(365),
             next_rotation_ms: Some(now + 365 * 86_400_000),
             on_demand_rotations: 0,
+            expiration_model: None,
+            valid_to_ms: None,
+            imported_material_id: None,
         };
         let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: key_id.clone() };
         tx.put(T_KEY, &r.store_key(), &serde_json::to_vec(&rec).map_err(KmsError::internal)?)?;

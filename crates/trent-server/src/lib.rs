@@ -73,6 +73,9 @@ pub fn spawn_scheduler(app: Arc<App>) {
                 if let Err(e) = a.kms.sweep_deletions() {
                     tracing::error!(error = ?e, "key deletion sweep failed");
                 }
+                if let Err(e) = a.kms.sweep_material_expiry() {
+                    tracing::error!(error = ?e, "imported key material expiry sweep failed");
+                }
                 if let Err(e) = a.kms.sweep_rotations() {
                     tracing::error!(error = ?e, "key rotation sweep failed");
                 }

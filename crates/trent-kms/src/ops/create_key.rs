@@ -65,10 +65,16 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         return Err(KmsError::CustomKeyStoreNotFound);
     }
     let origin = req.origin.unwrap_or_else(|| "AWS_KMS".to_string());
-    if origin != "AWS_KMS" {
-        return Err(KmsError::UnsupportedOperation(format!("Origin {origin} is not supported by this server yet.")));
+    let external = origin == "EXTERNAL";
+    if origin != "AWS_KMS" && !external {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "Origin {origin} needs a custom key store, which this server does not have."
+        )));
     }
     let asym = Spec::from_name(&spec);
+    if external && asym.is_some_and(|s| matches!(s, Spec::MlDsa44 | Spec::MlDsa65 | Spec::MlDsa87) || s.is_mlkem()) {
+        return Err(KmsError::UnsupportedOperation(format!("{spec} keys cannot have imported key material.")));
+    }
     if asym.is_none() && spec != SYMMETRIC_DEFAULT {
         return Err(KmsError::UnsupportedOperation(format!(
             "KeySpec {spec} is not supported by this server: aws-lc has no vetted implementation of it."
@@ -99,13 +105,14 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
 
     let now = kms.clock.now_ms();
     let key_id = uuid::Uuid::new_v4().to_string();
-    let (material, public_key) = match asym {
-        None => (kms.new_material(&key_id, now)?, None),
+    let (materials, public_key) = match asym {
+        _ if external => (Vec::new(), None),
+        None => (vec![kms.new_material(&key_id, now)?], None),
         Some(s) => {
             let generated = trent_crypto::asym::generate(s, usage == KEY_AGREEMENT)?;
             let public =
                 (!generated.public_spki.is_empty()).then(|| trent_wire::json::base64_encode(&generated.public_spki));
-            (kms.wrap_material(&key_id, &generated.private, now)?, public)
+            (vec![kms.wrap_material(&key_id, &generated.private, now)?], public)
         }
     };
     let rec = KeyRecord {
@@ -118,18 +125,21 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         key_spec: spec,
         origin,
         key_manager: "CUSTOMER".into(),
-        state: KeyState::Enabled,
+        state: if external { KeyState::PendingImport } else { KeyState::Enabled },
         deletion_ms: None,
         pending_window_days: None,
         multi_region: false,
         policy,
         tags: all_tags,
-        current_material: material.id.clone(),
-        materials: vec![material],
+        current_material: materials.first().map(|m| m.id.clone()).unwrap_or_default(),
+        materials,
         public_key,
         rotation_period_days: None,
         next_rotation_ms: None,
         on_demand_rotations: 0,
+        expiration_model: None,
+        valid_to_ms: None,
+        imported_material_id: None,
     };
     let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id };
     let mut tx = kms.store().write()?;

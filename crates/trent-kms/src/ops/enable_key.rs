@@ -17,6 +17,9 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     v.finish()?;
     kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
         require_not_pending_deletion(rec)?;
+        if rec.state == KeyState::PendingImport {
+            return Err(KmsError::InvalidState(format!("{} is pending import.", rec.arn())));
+        }
         rec.state = KeyState::Enabled;
         Ok(())
     })?;
