@@ -81,7 +81,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         }
         (_, None) => "KEY_MATERIAL_DOES_NOT_EXPIRE",
     };
-    let token_hex = hex::encode(&req.import_token.as_ref().map(|b| b.0.clone()).unwrap_or_default());
+    let token_hex = hex::encode(req.import_token.as_ref().map(|b| b.0.as_slice()).unwrap_or_default());
     let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), false)?;
     if rec.origin != "EXTERNAL" {
         return Err(KmsError::UnsupportedOperation(format!("{} does not take imported key material.", rec.arn())));
