@@ -38,7 +38,7 @@ NOT_YET = {
 }
 
 NOTES = {
-    "CreateKey": "every KeySpec except SM2 (aws-lc has no SM2; → UnsupportedOperationException), with the KeyUsage combinations AWS allows; Origin AWS_KMS only; MultiRegion false only; BypassPolicyLockoutSafetyCheck accepted (no lockout check until policies are evaluated)",
+    "CreateKey": "every KeySpec except SM2 (aws-lc has no SM2; → UnsupportedOperationException), with the KeyUsage combinations AWS allows; Origin AWS_KMS and EXTERNAL (custom key stores → UnsupportedOperationException); MultiRegion (not with EXTERNAL); BypassPolicyLockoutSafetyCheck accepted (no lockout check until policies are evaluated)",
     "Decrypt": "symmetric blobs (KeyId optional) and raw RSA-OAEP ciphertexts (KeyId and EncryptionAlgorithm required); Recipient (Nitro attestation) → UnsupportedOperationException; DryRunModifiers IGNORE_CIPHERTEXT supported",
     "Encrypt": "SYMMETRIC_DEFAULT (1–4096 bytes, encryption context authenticated with an unambiguous encoding) and RSAES_OAEP_SHA_1/256 (raw OAEP output; size limit per key size)",
     "ReEncrypt": "between any ENCRYPT_DECRYPT keys, symmetric or RSA",
@@ -48,7 +48,7 @@ NOTES = {
     "GenerateRandom": "CustomKeyStoreId → CustomKeyStoreNotFoundException; Recipient → UnsupportedOperationException",
     "PutKeyPolicy": "validated and stored; evaluation comes with issue 5",
     "GetKeyPolicy": "AWS's default key policy when none was given",
-    "ScheduleKeyDeletion": "7–30 days; a background task destroys the key and its aliases when due",
+    "ScheduleKeyDeletion": "7–30 days; a background task destroys the key and its aliases when due; a multi-Region primary with replicas is PendingReplicaDeletion until they are gone",
     "CancelKeyDeletion": "the key returns Disabled, as on AWS",
     "UpdateAlias": "the new target must have the same key spec and usage",
     "DescribeKey": "key id, key ARN, alias name or alias ARN; the algorithm list that fits the key's usage",
@@ -64,6 +64,8 @@ NOTES = {
     "GetParametersForImport": "RSA_2048/3072/4096 wrapping keys; RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1/256, RSA_AES_KEY_WRAP_SHA_1/256; token and key valid 24 hours; SM2PKE not available",
     "ImportKeyMaterial": "symmetric (32 bytes), HMAC (AWS's length ranges), RSA / ECC / Ed25519 (PKCS#8); KEY_MATERIAL_EXPIRES with ValidTo (≤ 365 days) or DOES_NOT_EXPIRE; reimport must be the same material (IncorrectKeyMaterialException); ImportType NEW_KEY_MATERIAL (rotation of imported material) not yet",
     "DeleteImportedKeyMaterial": "the key returns to PendingImport; expired material is deleted by the scheduler",
+    "ReplicateKey": "same key id (mrk-…) and material in another region of the deployment; a ciphertext made in one region decrypts in the other; rotation of the primary reaches every replica",
+    "UpdatePrimaryRegion": "swaps the primary and a replica",
     "Encapsulate": "ML-KEM-512/768/1024 to the key's own public key",
     "Decapsulate": "ML-KEM; a malformed ciphertext → InvalidCiphertextException",
 }

@@ -1,6 +1,6 @@
 //! Finding keys, checking their state, and the crypto every data operation shares.
 
-use crate::model::{AliasRecord, KeyRecord, KeyState, Material, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT};
+use crate::model::{AliasRecord, KeyRecord, KeyState, Material, MrkRecord, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT};
 use crate::{Caller, Kms, KmsError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -17,6 +17,7 @@ pub(crate) const T_ALIAS: &str = "kms_alias";
 pub(crate) const T_DELETION: &str = "kms_deletion";
 pub(crate) const T_ROTATION: &str = "kms_rotation";
 pub(crate) const T_IMPORT: &str = "kms_import";
+pub(crate) const T_MRK: &str = "kms_mrk";
 pub(crate) const T_EXPIRY: &str = "kms_material_expiry";
 const WRAP_PURPOSE: &str = "kms-key-material";
 
@@ -313,6 +314,73 @@ impl Kms {
         self.root.unwrap(purpose, id, b"", &raw).map_err(KmsError::internal)
     }
 
+    pub(crate) fn load_mrk(
+        &self,
+        tx: &mut dyn Txn,
+        account: &str,
+        key_id: &str,
+    ) -> Result<Option<MrkRecord>, KmsError> {
+        match tx.get(T_MRK, &format!("{account}/{key_id}"))? {
+            Some(raw) => Ok(Some(serde_json::from_slice(&raw).map_err(KmsError::internal)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn save_mrk(
+        &self,
+        tx: &mut dyn Txn,
+        account: &str,
+        key_id: &str,
+        m: &MrkRecord,
+    ) -> Result<(), KmsError> {
+        tx.put(T_MRK, &format!("{account}/{key_id}"), &serde_json::to_vec(m).map_err(KmsError::internal)?)?;
+        Ok(())
+    }
+
+    /// KeyMetadata as DescribeKey shows it (with the multi-Region configuration).
+    pub fn describe(&self, rec: &KeyRecord) -> Result<crate::model::KeyMetadata, KmsError> {
+        let mrk = if rec.multi_region {
+            let mut tx = self.store.read()?;
+            self.load_mrk(&mut *tx, &rec.account_id, &rec.key_id)?
+        } else {
+            None
+        };
+        Ok(rec.metadata_with(mrk.as_ref()))
+    }
+
+    /// Refuses rotation on a multi-Region replica: its primary rotates for it.
+    pub(crate) fn require_not_replica(&self, tx: &mut dyn Txn, rec: &KeyRecord) -> Result<(), KmsError> {
+        if rec.multi_region {
+            if let Some(m) = self.load_mrk(tx, &rec.account_id, &rec.key_id)? {
+                if m.primary_region != rec.region {
+                    return Err(KmsError::UnsupportedOperation(format!(
+                        "{} is a multi-Region replica: rotate its primary key in {}.",
+                        rec.arn(),
+                        m.primary_region
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a multi-Region key's material (after a rotation) to every other region holding it.
+    pub(crate) fn sync_replicas(&self, tx: &mut dyn Txn, rec: &KeyRecord) -> Result<(), KmsError> {
+        if !rec.multi_region {
+            return Ok(());
+        }
+        let Some(m) = self.load_mrk(tx, &rec.account_id, &rec.key_id)? else { return Ok(()) };
+        for region in std::iter::once(&m.primary_region).chain(m.replicas.iter()).filter(|r| **r != rec.region) {
+            let r = KeyRef { account: rec.account_id.clone(), region: region.clone(), key_id: rec.key_id.clone() };
+            if let Ok(mut other) = self.load(tx, &r) {
+                other.materials = rec.materials.clone();
+                other.current_material = rec.current_material.clone();
+                self.save(tx, &other)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn evict(&self, key_id: &str) {
         if let Ok(mut cache) = self.materials.lock() {
             cache.retain(|(k, _), _| k != key_id);
@@ -445,12 +513,15 @@ pub(crate) fn require_usable(rec: &KeyRecord) -> Result<(), KmsError> {
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", rec.arn()))),
         KeyState::PendingDeletion => Err(KmsError::InvalidState(format!("{} is pending deletion.", rec.arn()))),
         KeyState::PendingImport => Err(KmsError::InvalidState(format!("{} is pending import.", rec.arn()))),
+        KeyState::PendingReplicaDeletion => {
+            Err(KmsError::InvalidState(format!("{} is pending replica deletion.", rec.arn())))
+        }
     }
 }
 
 /// Management operations that AWS refuses on a key pending deletion.
 pub(crate) fn require_not_pending_deletion(rec: &KeyRecord) -> Result<(), KmsError> {
-    if rec.state == KeyState::PendingDeletion {
+    if matches!(rec.state, KeyState::PendingDeletion | KeyState::PendingReplicaDeletion) {
         return Err(KmsError::InvalidState(format!("{} is pending deletion.", rec.arn())));
     }
     Ok(())
@@ -537,6 +608,7 @@ pub(crate) fn sweep_rotations(kms: &Kms) -> Result<usize, KmsError> {
             if let (Some(days), Some(next)) = (rec.rotation_period_days, rec.next_rotation_ms) {
                 if next <= now && rec.state != KeyState::PendingDeletion {
                     kms.rotate(&mut rec, "AUTOMATIC", now)?;
+                    kms.sync_replicas(&mut *tx, &rec)?;
                     let next = now + days * 86_400_000;
                     rec.next_rotation_ms = Some(next);
                     tx.put(T_ROTATION, &rotation_store_key(next, &r), b"")?;
@@ -551,6 +623,32 @@ pub(crate) fn sweep_rotations(kms: &Kms) -> Result<usize, KmsError> {
         tx.commit()?;
     }
     Ok(rotated)
+}
+
+/// After a multi-Region key is deleted in one region: take the region off the key's list, and
+/// when a primary waiting for its replicas has none left, start its own waiting period.
+fn forget_region(kms: &Kms, tx: &mut dyn Txn, rec: &KeyRecord, now: i64) -> Result<(), KmsError> {
+    let Some(mut m) = kms.load_mrk(tx, &rec.account_id, &rec.key_id)? else { return Ok(()) };
+    if m.primary_region == rec.region {
+        tx.delete(T_MRK, &format!("{}/{}", rec.account_id, rec.key_id))?;
+        return Ok(());
+    }
+    m.replicas.retain(|r| *r != rec.region);
+    kms.save_mrk(tx, &rec.account_id, &rec.key_id, &m)?;
+    if m.replicas.is_empty() {
+        let p =
+            KeyRef { account: rec.account_id.clone(), region: m.primary_region.clone(), key_id: rec.key_id.clone() };
+        if let Ok(mut primary) = kms.load(tx, &p) {
+            if primary.state == KeyState::PendingReplicaDeletion {
+                let at = now + primary.pending_window_days.unwrap_or(30) * 86_400_000;
+                primary.state = KeyState::PendingDeletion;
+                primary.deletion_ms = Some(at);
+                tx.put(T_DELETION, &deletion_store_key(at, &p), b"")?;
+                kms.save(tx, &primary)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes imported key material past its ValidTo: the key goes back to PendingImport.
@@ -627,6 +725,9 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
             if rec.state == KeyState::PendingDeletion && rec.deletion_ms.is_some_and(|d| d <= now) {
                 tx.delete(T_KEY, &r.store_key())?;
                 tx.delete(T_OWNER, &format!("{}/{}", r.region, r.key_id))?;
+                if rec.multi_region {
+                    forget_region(kms, &mut *tx, &rec, now)?;
+                }
                 let prefix = format!("{}/{}/", r.account, r.region);
                 let mut after: Option<String> = None;
                 loop {

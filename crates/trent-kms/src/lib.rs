@@ -142,6 +142,7 @@ operations! {
     ListResourceTags => list_resource_tags,
     PutKeyPolicy => put_key_policy,
     ReEncrypt => re_encrypt,
+    ReplicateKey => replicate_key,
     RotateKeyOnDemand => rotate_key_on_demand,
     ScheduleKeyDeletion => schedule_key_deletion,
     Sign => sign,
@@ -149,6 +150,7 @@ operations! {
     UntagResource => untag_resource,
     UpdateAlias => update_alias,
     UpdateKeyDescription => update_key_description,
+    UpdatePrimaryRegion => update_primary_region,
     Verify => verify,
     VerifyMac => verify_mac,
 }

@@ -90,6 +90,8 @@ pub enum KeyState {
     PendingDeletion,
     /// Origin EXTERNAL, with no key material imported (yet, or any more).
     PendingImport,
+    /// A multi-Region primary scheduled for deletion while it still has replicas.
+    PendingReplicaDeletion,
 }
 
 impl KeyState {
@@ -99,6 +101,7 @@ impl KeyState {
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
             KeyState::PendingImport => "PendingImport",
+            KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
         }
     }
 }
@@ -174,6 +177,11 @@ impl KeyRecord {
     }
 
     pub fn metadata(&self) -> KeyMetadata {
+        self.metadata_with(None)
+    }
+
+    /// KeyMetadata, with the multi-Region configuration when the key is multi-Region.
+    pub fn metadata_with(&self, mrk: Option<&MrkRecord>) -> KeyMetadata {
         let symmetric = self.key_spec == SYMMETRIC_DEFAULT;
         let algs = Algorithms::of(self);
         KeyMetadata {
@@ -197,6 +205,20 @@ impl KeyRecord {
             current_key_material_id: (symmetric && !self.materials.is_empty()).then(|| self.current_material.clone()),
             expiration_model: self.expiration_model.clone(),
             valid_to: self.valid_to_ms.map(ms_to_epoch),
+            pending_deletion_window_in_days: (self.state == KeyState::PendingReplicaDeletion)
+                .then_some(self.pending_window_days)
+                .flatten(),
+            multi_region_configuration: mrk.map(|m| {
+                let entry = |region: &str| MultiRegionKey {
+                    arn: key_arn(region, &self.account_id, &self.key_id),
+                    region: region.to_string(),
+                };
+                MultiRegionConfiguration {
+                    multi_region_key_type: if m.primary_region == self.region { "PRIMARY" } else { "REPLICA" },
+                    primary_key: entry(&m.primary_region),
+                    replica_keys: m.replicas.iter().map(|r| entry(r)).collect(),
+                }
+            }),
         }
     }
 }
@@ -286,4 +308,30 @@ pub struct KeyMetadata {
     pub expiration_model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_deletion_window_in_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MultiRegionConfiguration {
+    pub multi_region_key_type: &'static str,
+    pub primary_key: MultiRegionKey,
+    pub replica_keys: Vec<MultiRegionKey>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MultiRegionKey {
+    pub arn: String,
+    pub region: String,
+}
+
+/// Which regions hold a multi-Region key (table `kms_mrk`, key `<account>/<key id>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MrkRecord {
+    pub primary_region: String,
+    pub replicas: Vec<String>,
 }

@@ -777,3 +777,30 @@ fn on_demand_rotation_is_limited_and_refused_where_aws_refuses() {
     assert_eq!(code(call(&e, "EnableKeyRotation", json!({"KeyId": off}))), "DisabledException");
     assert_eq!(code(call(&e, "RotateKeyOnDemand", json!({"KeyId": off}))), "DisabledException");
 }
+
+#[test]
+fn multi_region_replicas_share_id_and_material_and_rotation() {
+    let e = env();
+    let md = call(&e, "CreateKey", json!({"MultiRegion": true})).unwrap();
+    let k = md["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    assert!(k.starts_with("mrk-") && k.len() == 36);
+    let rep = call(&e, "ReplicateKey", json!({"KeyId": k, "ReplicaRegion": "eu-west-1"})).unwrap();
+    assert_eq!(rep["ReplicaKeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"], "REPLICA");
+    assert_eq!(
+        code(call(&e, "ReplicateKey", json!({"KeyId": k, "ReplicaRegion": "not_a_region"}))),
+        "ValidationException"
+    );
+    let ct = encrypt(&e, &k, b"global", json!({}));
+    let out = call_in(&e, "eu-west-1", "Decrypt", json!({"CiphertextBlob": ct})).unwrap();
+    assert_eq!(unb64(&out["Plaintext"]), b"global");
+    call(&e, "RotateKeyOnDemand", json!({"KeyId": k})).unwrap();
+    let us = call(&e, "DescribeKey", json!({"KeyId": k})).unwrap()["KeyMetadata"]["CurrentKeyMaterialId"].clone();
+    let eu = call_in(&e, "eu-west-1", "DescribeKey", json!({"KeyId": k})).unwrap()["KeyMetadata"]
+        ["CurrentKeyMaterialId"]
+        .clone();
+    assert_eq!(us, eu);
+    assert_eq!(
+        code(call_in(&e, "eu-west-1", "EnableKeyRotation", json!({"KeyId": k}))),
+        "UnsupportedOperationException"
+    );
+}

@@ -22,7 +22,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::key_id(&mut v, "keyId", &req.key_id);
     v.finish()?;
     let rec = kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, tx| {
-        if rec.state != KeyState::PendingDeletion {
+        if !matches!(rec.state, KeyState::PendingDeletion | KeyState::PendingReplicaDeletion) {
             return Err(KmsError::InvalidState(format!("{} is not pending deletion.", rec.arn())));
         }
         if let Some(ms) = rec.deletion_ms {

@@ -90,8 +90,11 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
             allowed.join(", ")
         )));
     }
-    if req.multi_region == Some(true) {
-        return Err(KmsError::UnsupportedOperation("Multi-Region keys are not supported by this server yet.".into()));
+    let multi_region = req.multi_region == Some(true);
+    if multi_region && external {
+        return Err(KmsError::UnsupportedOperation(
+            "Multi-Region keys with imported key material are not supported by this server.".into(),
+        ));
     }
     let policy = match req.policy {
         Some(p) => {
@@ -104,7 +107,13 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::merge_tags(&mut all_tags, tags)?;
 
     let now = kms.clock.now_ms();
-    let key_id = uuid::Uuid::new_v4().to_string();
+    let key_id = if multi_region {
+        let mut r = [0u8; 16];
+        trent_crypto::fill_random(&mut r).map_err(KmsError::internal)?;
+        format!("mrk-{}", hex::encode(r))
+    } else {
+        uuid::Uuid::new_v4().to_string()
+    };
     let (materials, public_key) = match asym {
         _ if external => (Vec::new(), None),
         None => (vec![kms.new_material(&key_id, now)?], None),
@@ -128,7 +137,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         state: if external { KeyState::PendingImport } else { KeyState::Enabled },
         deletion_ms: None,
         pending_window_days: None,
-        multi_region: false,
+        multi_region,
         policy,
         tags: all_tags,
         current_material: materials.first().map(|m| m.id.clone()).unwrap_or_default(),
@@ -148,6 +157,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         return Err(KmsError::internal("generated key id collided"));
     }
     tx.put(T_OWNER, &format!("{}/{}", r.region, r.key_id), r.account.as_bytes())?;
+    if multi_region {
+        let m = crate::model::MrkRecord { primary_region: r.region.clone(), replicas: Vec::new() };
+        kms.save_mrk(&mut *tx, &r.account, &r.key_id, &m)?;
+    }
     tx.commit()?;
-    Ok(Response { key_metadata: rec.metadata() })
+    Ok(Response { key_metadata: kms.describe(&rec)? })
 }

@@ -23,5 +23,5 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::grant_tokens(&mut v, &req.grant_tokens);
     v.finish()?;
     let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), true)?;
-    Ok(Response { key_metadata: rec.metadata() })
+    Ok(Response { key_metadata: kms.describe(&rec)? })
 }

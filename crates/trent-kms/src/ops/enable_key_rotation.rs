@@ -22,6 +22,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsErro
     kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, tx| {
         require_usable(rec)?;
         require_rotatable(rec)?;
+        kms.require_not_replica(tx, rec)?;
         if let Some(old) = rec.next_rotation_ms {
             tx.delete(T_ROTATION, &rotation_store_key(old, &key_ref(rec)))?;
         }

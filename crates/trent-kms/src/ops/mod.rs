@@ -33,6 +33,7 @@ pub mod list_keys;
 pub mod list_resource_tags;
 pub mod put_key_policy;
 pub mod re_encrypt;
+pub mod replicate_key;
 pub mod rotate_key_on_demand;
 pub mod schedule_key_deletion;
 pub mod sign;
@@ -40,6 +41,7 @@ pub mod tag_resource;
 pub mod untag_resource;
 pub mod update_alias;
 pub mod update_key_description;
+pub mod update_primary_region;
 pub mod verify;
 pub mod verify_mac;
 

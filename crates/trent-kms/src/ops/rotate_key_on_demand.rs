@@ -25,9 +25,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::key_id(&mut v, "keyId", &req.key_id);
     v.finish()?;
     let now = kms.clock.now_ms();
-    let rec = kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
+    let rec = kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, tx| {
         require_usable(rec)?;
         require_rotatable(rec)?;
+        kms.require_not_replica(tx, rec)?;
         if rec.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
             return Err(KmsError::LimitExceeded(format!(
                 "{} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
@@ -35,7 +36,8 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
             )));
         }
         rec.on_demand_rotations += 1;
-        kms.rotate(rec, "ON_DEMAND", now)
+        kms.rotate(rec, "ON_DEMAND", now)?;
+        kms.sync_replicas(tx, rec)
     })?;
     Ok(Response { key_id: rec.key_id })
 }

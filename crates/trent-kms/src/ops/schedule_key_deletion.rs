@@ -15,7 +15,8 @@ pub struct Request {
 #[serde(rename_all = "PascalCase")]
 pub struct Response {
     pub key_id: String,
-    pub deletion_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<f64>,
     pub key_state: &'static str,
     pub pending_window_in_days: i64,
 }
@@ -33,17 +34,27 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     let deletion_ms = kms.clock.now_ms() + days * DAY_MS;
     let rec = kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, tx| {
         require_not_pending_deletion(rec)?;
+        rec.pending_window_days = Some(days);
+        // A multi-Region primary with replicas waits for them (PendingReplicaDeletion); its own
+        // waiting period starts when the last replica is gone.
+        if rec.multi_region {
+            if let Some(m) = kms.load_mrk(tx, &rec.account_id, &rec.key_id)? {
+                if m.primary_region == rec.region && !m.replicas.is_empty() {
+                    rec.state = KeyState::PendingReplicaDeletion;
+                    return Ok(());
+                }
+            }
+        }
         rec.state = KeyState::PendingDeletion;
         rec.deletion_ms = Some(deletion_ms);
-        rec.pending_window_days = Some(days);
         let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
         tx.put(T_DELETION, &deletion_store_key(deletion_ms, &r), b"")?;
         Ok(())
     })?;
     Ok(Response {
         key_id: rec.arn(),
-        deletion_date: ms_to_epoch(deletion_ms),
-        key_state: KeyState::PendingDeletion.as_str(),
+        deletion_date: rec.deletion_ms.map(ms_to_epoch),
+        key_state: rec.state.as_str(),
         pending_window_in_days: days,
     })
 }
