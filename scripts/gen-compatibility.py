@@ -83,9 +83,9 @@ FOOT = """
 | Durability | acknowledged writes survive SIGTERM restart and kill -9 | `tests/compat/test_persistence.py`, `crates/trent-server/tests/server.rs` |
 | Independent verification | blobs decrypt with Python `cryptography`; signatures, ECDH secrets, OAEP ciphertexts and ML-KEM secrets checked with `cryptography` and OpenSSL | `tests/compat/test_ciphertext_format.py`, `tests/compat/test_asymmetric.py` |
 
-## Secrets Manager, IAM, STS, CloudTrail
+## IAM, STS, CloudTrail
 
-Not served yet (issues 5, 8, 9): their targets get `UnknownOperationException`.
+Not served yet (issues 5, 9): their targets get `UnknownOperationException`.
 """
 
 SSM_NOTES = {
@@ -97,6 +97,24 @@ SSM_NOTES = {
     "DescribeParameters": "ParameterFilters (Name Equals/BeginsWith/Contains, Type, KeyId, Path Recursive/OneLevel, Tier, DataType, tag:) and legacy Filters, paged",
     "LabelParameterVersion": "AWS's label rules (invalid labels reported), labels move between versions, max 10 per version",
     "AddTagsToResource": "ResourceType Parameter only (others → InvalidResourceType); max 50 tags",
+}
+
+SM_NOTES = {
+    "CreateSecret": "SecretString or SecretBinary up to 64 KB, encrypted through Trent's KMS (default key `alias/aws/secretsmanager`, created on first use; context SecretARN + SecretVersionId); ClientRequestToken idempotency; Tags; AddReplicaRegions → InvalidRequestException (replication not yet, issue 8)",
+    "GetSecretValue": "by name, full or partial ARN; VersionId / VersionStage (AWSCURRENT by default); a disabled KMS key → DecryptionFailure; a secret marked for deletion → InvalidRequestException",
+    "PutSecretValue": "AWSCURRENT moves, the old current becomes AWSPREVIOUS; VersionStages; idempotent tokens; at most 100 versions (unlabelled ones dropped first)",
+    "UpdateSecretVersionStage": "moving a label off a version requires naming it (RemoveFromVersionId); AWSCURRENT cannot be removed, only moved",
+    "DeleteSecret": "RecoveryWindowInDays 7–30 (default 30) or ForceDeleteWithoutRecovery; the scheduler destroys it when due",
+    "ListSecrets": "Filters (name, description, tag-key, tag-value, all; prefix match, `!` negates), IncludePlannedDeletion, SortBy/SortOrder, paging",
+    "BatchGetSecretValue": "SecretIdList or Filters; per-secret failures in Errors",
+    "GetRandomPassword": "every option; CSPRNG with rejection sampling; RequireEachIncludedType",
+}
+
+SM_NOT_YET = {
+    "RotateSecret": "rotation engine: issue 8", "CancelRotateSecret": "issue 8",
+    "ReplicateSecretToRegions": "replication: issue 8", "RemoveRegionsFromReplication": "issue 8",
+    "StopReplicationToReplica": "issue 8", "PutResourcePolicy": "resource policies: issue 8",
+    "GetResourcePolicy": "issue 8", "DeleteResourcePolicy": "issue 8", "ValidateResourcePolicy": "issue 8",
 }
 
 PARAMETER_STORE_OPS = {
@@ -114,7 +132,7 @@ def service_table(model, implemented, texts, notes, not_yet, crate_tests, in_sco
             cli = s.replace("_", "-")
             hits = [
                 f for f, t in texts.items()
-                if re.search(r"\b" + s + r"\b", t) or re.search(r"(kms|ssm)\W+" + cli + r"\b", t) or f'"{op}"' in t
+                if re.search(r"\b" + s + r"\b", t) or re.search(r"(kms|ssm|secretsmanager)\W+" + cli + r"\b", t) or f'"{op}"' in t
             ]
             tests = ", ".join([f"`tests/compat/{h}`" for h in hits] + [f"`{crate_tests}`"])
             rows.append(f"| {op} | ✅ implemented | {notes.get(op, '')} | {tests} |")
@@ -166,6 +184,14 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
             f"The other {len(ssm_outside)} SSM operations (documents, automation, patching, inventory, "
             "sessions, OpsCenter…) are outside Parameter Store and not planned; they get "
             "`UnknownOperationException`: " + ", ".join(ssm_outside) + ".\n"
+        )
+        sm_model = botocore.session.get_session().get_service_model("secretsmanager")
+        sm_lib = open(os.path.join(REPO, "crates/trent-secrets/src/lib.rs")).read()
+        sm_impl = set(re.findall(r"^\s+(\w+) => \w+,", sm_lib, re.M))
+        sm_rows, _ = service_table(sm_model, sm_impl, texts, SM_NOTES, SM_NOT_YET, "crates/trent-secrets/src/tests.rs")
+        f.write(
+            "\n## Secrets Manager (`secretsmanager`, botocore `secretsmanager/2017-10-17`, SigV4 service `secretsmanager`)\n\n"
+            "| operation | status | notes | tests |\n|---|---|---|---|\n" + "\n".join(sm_rows) + "\n"
         )
         f.write(FOOT)
 

@@ -15,6 +15,11 @@ Fixtures:
 - `kms_unvalidated`  the same with botocore's client-side parameter validation off.
 - `make_client`      boto3 KMS client for any base URL / region / credentials.
 - `new_key`          creates a fresh symmetric key on `trent`, returns its KeyMetadata.
+- `ssm`              boto3 SSM (Parameter Store) client for `trent` in us-east-1.
+- `ssm_unvalidated`  the same with botocore's client-side parameter validation off.
+- `make_ssm`         boto3 SSM client for any region / base URL / credentials.
+
+`aws_cli` runs any `aws <service> ...` command (KMS and SSM alike) against `trent`.
 """
 
 from __future__ import annotations
@@ -296,6 +301,53 @@ def kms(trent):
 @pytest.fixture(scope="session")
 def kms_unvalidated(trent):
     return make_kms_client(trent.base_url, validate=False)
+
+
+def make_ssm_client(
+    base_url: str,
+    region: str = REGION,
+    access_key: str = ADMIN_ACCESS_KEY_ID,
+    secret_key: str = ADMIN_SECRET_ACCESS_KEY,
+    validate: bool = True,
+):
+    """A boto3 SSM (Parameter Store) client for a trentd base URL."""
+    session = boto3.session.Session()
+    return session.client(
+        "ssm",
+        endpoint_url=base_url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(
+            retries={"max_attempts": 1},
+            parameter_validation=validate,
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=16,
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def ssm(trent):
+    """boto3 SSM client for `trent` in us-east-1."""
+    return make_ssm_client(trent.base_url)
+
+
+@pytest.fixture(scope="session")
+def ssm_unvalidated(trent):
+    """The same with botocore's client-side parameter validation off."""
+    return make_ssm_client(trent.base_url, validate=False)
+
+
+@pytest.fixture(scope="session")
+def make_ssm(trent) -> Callable:
+    """boto3 SSM client for any region / base URL / credentials (default: `trent`)."""
+
+    def make(region: str = REGION, base_url: str | None = None, **kw):
+        return make_ssm_client(base_url or trent.base_url, region=region, **kw)
+
+    return make
 
 
 @pytest.fixture

@@ -25,9 +25,14 @@ def test_unknown_operation_is_unknown_operation_exception(base_url):
     assert_error(resp, "UnknownOperationException")
 
 
-def test_target_of_another_service_is_unknown_operation(base_url):
-    resp = raw_call(base_url, None, {}, target="AmazonSSM.GetParameter")
+def test_target_of_a_service_not_served_is_unknown_operation(base_url):
+    resp = raw_call(base_url, None, {}, target="AWSCognitoIdentityProviderService.ListUserPools")
     assert_error(resp, "UnknownOperationException")
+
+
+def test_kms_signature_on_an_ssm_target_is_invalid_signature(base_url):
+    resp = raw_call(base_url, None, {}, target="AmazonSSM.GetParameter")
+    assert_error(resp, "InvalidSignatureException")
 
 
 def test_missing_target_is_unknown_operation(base_url):

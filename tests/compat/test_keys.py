@@ -67,10 +67,8 @@ def test_created_keys_have_distinct_ids_and_material(kms):
     assert a["CurrentKeyMaterialId"] != b["CurrentKeyMaterialId"]
 
 
-def test_create_key_with_asymmetric_spec_is_unsupported_for_now(kms):
-    expect_error(
-        "UnsupportedOperationException", kms.create_key, KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT"
-    )
+def test_create_key_with_sm2_spec_is_unsupported(kms):
+    expect_error("UnsupportedOperationException", kms.create_key, KeySpec="SM2", KeyUsage="SIGN_VERIFY")
 
 
 def test_create_key_sign_verify_with_symmetric_default_is_validation_error(kms):

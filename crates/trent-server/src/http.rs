@@ -9,13 +9,17 @@ use trent_wire::sigv4::RequestParts;
 use trent_wire::{AwsError, ErrorBody, WireError};
 
 /// The services served on this listener: `X-Amz-Target` prefix → (service, SigV4 signing name).
-pub const SERVICES: &[(&str, Service, &str)] =
-    &[("TrentService", Service::Kms, "kms"), ("AmazonSSM", Service::Ssm, "ssm")];
+pub const SERVICES: &[(&str, Service, &str)] = &[
+    ("TrentService", Service::Kms, "kms"),
+    ("AmazonSSM", Service::Ssm, "ssm"),
+    ("secretsmanager", Service::Secrets, "secretsmanager"),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Kms,
     Ssm,
+    Secrets,
 }
 
 pub fn router(app: Arc<App>) -> axum::Router {
@@ -90,6 +94,10 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
             Service::Ssm => {
                 let op = trent_ssm::Operation::from_name(&op_name).ok_or_else(unknown)?;
                 app.ssm.dispatch(op, &caller, &body).map_err(|e| Box::new(e) as BoxError)
+            }
+            Service::Secrets => {
+                let op = trent_secrets::Operation::from_name(&op_name).ok_or_else(unknown)?;
+                app.secrets.dispatch(op, &caller, &body).map_err(|e| Box::new(e) as BoxError)
             }
         }
     });

@@ -21,6 +21,7 @@ pub struct App {
     pub config: Config,
     pub kms: Arc<Kms>,
     pub ssm: trent_ssm::Ssm,
+    pub secrets: trent_secrets::SecretsManager,
     pub identity: identity::Identity,
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
@@ -51,9 +52,11 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         max_standard: config.ssm_max_standard_parameters,
         max_advanced: config.ssm_max_advanced_parameters,
     };
-    let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone()).with_events(Arc::new(sinks)).with_limits(limits);
+    let ssm =
+        trent_ssm::Ssm::new(store.clone(), kms.clone(), clock.clone()).with_events(Arc::new(sinks)).with_limits(limits);
+    let secrets = trent_secrets::SecretsManager::new(store, kms.clone(), clock.clone());
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
-    Ok(Arc::new(App { config, kms, ssm, identity, verifier, clock }))
+    Ok(Arc::new(App { config, kms, ssm, secrets, identity, verifier, clock }))
 }
 
 /// Where `--unsafe-test-clock` keeps the clock offset.
@@ -78,6 +81,9 @@ pub fn spawn_scheduler(app: Arc<App>) {
                 }
                 if let Err(e) = a.kms.sweep_rotations() {
                     tracing::error!(error = ?e, "key rotation sweep failed");
+                }
+                if let Err(e) = a.secrets.sweep_deletions() {
+                    tracing::error!(error = ?e, "secret deletion sweep failed");
                 }
                 if let Err(e) = a.ssm.sweep_policies() {
                     tracing::error!(error = ?e, "parameter policy sweep failed");

@@ -43,7 +43,7 @@ pub struct VersionRecord {
     pub kind: String,
     /// The value, or for SecureString the base64 KMS ciphertext.
     pub value: String,
-    /// SecureString: the ARN of the KMS key.
+    /// SecureString: the KMS key as the caller named it (`alias/aws/ssm` by default).
     pub key_id: Option<String>,
     pub description: Option<String>,
     pub allowed_pattern: Option<String>,

@@ -180,9 +180,11 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     if let Some(p) = allowed_pattern.as_deref().filter(|p| !p.is_empty()) {
         check_pattern(p, &value)?;
     }
+    // KeyId is reported as the caller gave it (`alias/aws/ssm` for the default), as AWS does.
     let (stored_value, key_id) = if kind == "SecureString" {
         let key_arn = ssm.secure_key(caller, req.key_id.as_deref())?;
-        (ssm.encrypt_value(caller, &key_arn, &name, &value)?, Some(key_arn))
+        let shown = req.key_id.clone().unwrap_or_else(|| params::SSM_KEY_ALIAS.to_string());
+        (ssm.encrypt_value(caller, &key_arn, &name, &value)?, Some(shown))
     } else {
         (value, None)
     };

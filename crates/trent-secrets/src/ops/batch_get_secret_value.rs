@@ -1,0 +1,101 @@
+use super::get_secret_value::{read_value, SecretValue};
+use crate::model::SecretRecord;
+use crate::secrets::{next_token, parse_token, T_SECRET};
+use crate::{SecretsManager, SmError};
+use serde::{Deserialize, Serialize};
+use trent_kms::Caller;
+use trent_wire::validate::Validator;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub secret_id_list: Option<Vec<String>>,
+    pub filters: Option<Vec<super::list_secrets::Filter>>,
+    pub max_results: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiError {
+    pub secret_id: String,
+    pub error_code: String,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub secret_values: Vec<SecretValue>,
+    pub errors: Vec<ApiError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// Up to 20 secrets' current values, by id list or by filter; per-secret failures are reported
+/// in Errors instead of failing the call.
+pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Response, SmError> {
+    let mut v = Validator::new();
+    v.count("secretIdList", req.secret_id_list.as_ref().map(Vec::len), 1, 20)
+        .count("filters", req.filters.as_ref().map(Vec::len), 0, 10)
+        .range("maxResults", req.max_results, 1, 20);
+    v.finish()?;
+    let mut out = Response { secret_values: Vec::new(), errors: Vec::new(), next_token: None };
+    match (req.secret_id_list, req.filters) {
+        (Some(_), Some(_)) => {
+            return Err(SmError::InvalidParameter("Use either SecretIdList or Filters, not both.".into()))
+        }
+        (None, None) => return Err(SmError::InvalidParameter("Use SecretIdList or Filters.".into())),
+        (Some(ids), None) => {
+            if req.max_results.is_some() {
+                return Err(SmError::InvalidParameter("MaxResults goes with Filters only.".into()));
+            }
+            for id in ids {
+                let found = {
+                    let mut tx = sm.store.read()?;
+                    sm.find(&mut *tx, caller, &id)
+                };
+                match found.and_then(|rec| read_value(sm, caller, &rec, None, None)) {
+                    Ok(value) => out.secret_values.push(value),
+                    Err(e @ SmError::Internal(_)) => return Err(e),
+                    Err(e) => out.errors.push(ApiError {
+                        secret_id: id,
+                        error_code: trent_wire::AwsError::code(&e).to_string(),
+                        message: trent_wire::AwsError::message(&e),
+                    }),
+                }
+            }
+        }
+        (None, Some(filters)) => {
+            let prefix = format!("{}/{}/", caller.account(), caller.region);
+            let all: Vec<SecretRecord> = sm
+                .store
+                .read()?
+                .scan(T_SECRET, &prefix, None, 100_000)?
+                .into_iter()
+                .map(|(_, raw)| serde_json::from_slice(&raw).map_err(SmError::internal))
+                .collect::<Result<_, _>>()?;
+            let matching: Vec<SecretRecord> = all
+                .into_iter()
+                .filter(|r| r.deleted_ms.is_none() && super::list_secrets::matches(&filters, r))
+                .collect();
+            let start = parse_token(&req.next_token)?;
+            let limit = req.max_results.unwrap_or(20) as usize;
+            for rec in matching.iter().skip(start).take(limit) {
+                match read_value(sm, caller, rec, None, None) {
+                    Ok(value) => out.secret_values.push(value),
+                    Err(e @ SmError::Internal(_)) => return Err(e),
+                    Err(e) => out.errors.push(ApiError {
+                        secret_id: rec.arn.clone(),
+                        error_code: trent_wire::AwsError::code(&e).to_string(),
+                        message: trent_wire::AwsError::message(&e),
+                    }),
+                }
+            }
+            if start + limit < matching.len() {
+                out.next_token = Some(next_token(start + limit));
+            }
+        }
+    }
+    Ok(out)
+}

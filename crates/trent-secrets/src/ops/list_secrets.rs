@@ -1,0 +1,142 @@
+use crate::model::{SecretRecord, Tag};
+use crate::secrets::{ms_to_epoch, next_token, parse_token, T_SECRET};
+use crate::{SecretsManager, SmError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use trent_kms::Caller;
+use trent_wire::validate::Validator;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Filter {
+    pub key: Option<String>,
+    pub values: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub include_planned_deletion: Option<bool>,
+    pub max_results: Option<i64>,
+    pub next_token: Option<String>,
+    pub filters: Option<Vec<Filter>>,
+    pub sort_order: Option<String>,
+    pub sort_by: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Entry {
+    #[serde(rename = "ARN")]
+    pub arn: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    pub rotation_enabled: bool,
+    pub last_changed_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_date: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+    pub secret_versions_to_stages: BTreeMap<String, Vec<String>>,
+    pub created_date: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub secret_list: Vec<Entry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub(crate) const FILTER_KEYS: &[&str] =
+    &["description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"];
+
+/// AWS's filter semantics: each value matches as a prefix, `!` in front negates; every filter
+/// must match.
+pub(crate) fn matches(filters: &[Filter], r: &SecretRecord) -> bool {
+    filters.iter().all(|f| {
+        let fields: Vec<&str> = match f.key.as_deref().unwrap_or_default() {
+            "name" => vec![r.name.as_str()],
+            "description" => r.description.iter().map(String::as_str).collect(),
+            "tag-key" => r.tags.iter().map(|t| t.key.as_str()).collect(),
+            "tag-value" => r.tags.iter().map(|t| t.value.as_str()).collect(),
+            "all" => {
+                let mut all = vec![r.name.as_str()];
+                all.extend(r.description.iter().map(String::as_str));
+                all.extend(r.tags.iter().flat_map(|t| [t.key.as_str(), t.value.as_str()]));
+                all
+            }
+            _ => vec![],
+        };
+        f.values.iter().flatten().any(|v| match v.strip_prefix('!') {
+            Some(neg) => !fields.iter().any(|x| x.starts_with(neg)),
+            None => fields.iter().any(|x| x.starts_with(v.as_str())),
+        })
+    })
+}
+
+pub(crate) fn check_filters(v: &mut Validator, filters: &Option<Vec<Filter>>) {
+    v.count("filters", filters.as_ref().map(Vec::len), 0, 10);
+    for f in filters.iter().flatten() {
+        v.one_of("filters.member.key", f.key.as_deref(), FILTER_KEYS).count(
+            "filters.member.values",
+            f.values.as_ref().map(Vec::len),
+            1,
+            10,
+        );
+    }
+}
+
+pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Response, SmError> {
+    let mut v = Validator::new();
+    v.range("maxResults", req.max_results, 1, 100)
+        .len("nextToken", req.next_token.as_deref(), 1, 4096)
+        .one_of("sortOrder", req.sort_order.as_deref(), &["asc", "desc"])
+        .one_of("sortBy", req.sort_by.as_deref(), &["created-date", "last-accessed-date", "last-changed-date", "name"]);
+    check_filters(&mut v, &req.filters);
+    v.finish()?;
+    let prefix = format!("{}/{}/", caller.account(), caller.region);
+    let mut all: Vec<SecretRecord> = sm
+        .store
+        .read()?
+        .scan(T_SECRET, &prefix, None, 100_000)?
+        .into_iter()
+        .map(|(_, raw)| serde_json::from_slice(&raw).map_err(SmError::internal))
+        .collect::<Result<_, _>>()?;
+    let filters = req.filters.unwrap_or_default();
+    let planned = req.include_planned_deletion == Some(true);
+    all.retain(|r| (planned || r.deleted_ms.is_none()) && matches(&filters, r));
+    match req.sort_by.as_deref() {
+        Some("name") => all.sort_by(|a, b| a.name.cmp(&b.name)),
+        Some("last-changed-date") => all.sort_by_key(|r| r.changed_ms),
+        _ => all.sort_by_key(|r| r.created_ms),
+    }
+    if req.sort_order.as_deref() == Some("desc") {
+        all.reverse();
+    }
+    let start = parse_token(&req.next_token)?;
+    let limit = req.max_results.unwrap_or(100) as usize;
+    let secret_list = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|r| Entry {
+            arn: r.arn.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            kms_key_id: r.kms_key_id.clone(),
+            rotation_enabled: false,
+            last_changed_date: ms_to_epoch(r.changed_ms),
+            deleted_date: r.deleted_ms.map(ms_to_epoch),
+            tags: r.tags.clone(),
+            secret_versions_to_stages: r.versions_to_stages(),
+            created_date: ms_to_epoch(r.created_ms),
+        })
+        .collect();
+    let next_token = (start + limit < all.len()).then(|| next_token(start + limit));
+    Ok(Response { secret_list, next_token })
+}
