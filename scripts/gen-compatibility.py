@@ -90,7 +90,7 @@ Not served yet (issues 5, 9): their targets get `UnknownOperationException`.
 
 SSM_NOTES = {
     "PutParameter": "String / StringList / SecureString (through Trent's KMS; default key `alias/aws/ssm`, created on first use as an AWS-managed key; context `PARAMETER_ARN`); naming and hierarchy rules; 4 KB Standard / 8 KB Advanced; Intelligent-Tiering; no tier downgrade; AllowedPattern; 100-version limit; Policies (Expiration, ExpirationNotification, NoChangeNotification) applied by the scheduler; per-tier parameter limits (configurable); change events to files and webhooks",
-    "GetParameter": "name or ARN, `:version` and `:label` selectors, WithDecryption",
+    "GetParameter": "name or ARN, `:version` and `:label` selectors, WithDecryption; `/aws/reference/secretsmanager/<secret>[:stage|:version]` reads a Secrets Manager secret (SourceResult included)",
     "GetParameters": "missing names, versions and labels in InvalidParameters",
     "GetParametersByPath": "Recursive, ParameterFilters (Type, KeyId, Label, DataType, tag:), MaxResults/NextToken",
     "GetParameterHistory": "kept versions with labels, paged",

@@ -82,6 +82,44 @@ impl SecretsManager {
         SecretsManager { store, kms, clock }
     }
 
+    /// A secret's current version (or the one a staging label or version id names), for
+    /// Parameter Store's `/aws/reference/secretsmanager/` names: (value, version id, ARN,
+    /// created ms, DescribeSecret JSON). `Ok(None)` if the secret or version does not exist.
+    #[allow(clippy::type_complexity)]
+    pub fn reference(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        selector: Option<&str>,
+    ) -> Result<Option<(zeroize::Zeroizing<String>, String, String, i64, String)>, SmError> {
+        let rec = {
+            let mut tx = self.store.read()?;
+            match self.find(&mut *tx, caller, secret_id) {
+                Ok(r) => r,
+                Err(SmError::ResourceNotFound(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        };
+        let (version, stage) = match selector {
+            Some(s) if rec.versions.contains_key(s) => (Some(s), None),
+            other => (None, other),
+        };
+        let v = match ops::get_secret_value::read_value(self, caller, &rec, version, stage) {
+            Ok(v) => v,
+            Err(SmError::ResourceNotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let value = match (v.secret_string, v.secret_binary) {
+            (Some(s), _) => s,
+            (None, Some(b)) => zeroize::Zeroizing::new(trent_wire::json::base64_encode(&b)),
+            (None, None) => return Ok(None),
+        };
+        let created_ms = rec.versions.get(&v.version_id).map(|m| m.created_ms).unwrap_or_default();
+        let source =
+            serde_json::to_string(&ops::describe_secret::describe(&rec, &caller.region)).map_err(SmError::internal)?;
+        Ok(Some((value, v.version_id, v.arn, created_ms, source)))
+    }
+
     /// Destroys secrets whose recovery window has ended. Returns how many were destroyed.
     pub fn sweep_deletions(&self) -> Result<usize, SmError> {
         ops::delete_secret::sweep(self)

@@ -21,7 +21,7 @@ pub struct App {
     pub config: Config,
     pub kms: Arc<Kms>,
     pub ssm: trent_ssm::Ssm,
-    pub secrets: trent_secrets::SecretsManager,
+    pub secrets: Arc<trent_secrets::SecretsManager>,
     pub identity: identity::Identity,
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
@@ -52,11 +52,35 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         max_standard: config.ssm_max_standard_parameters,
         max_advanced: config.ssm_max_advanced_parameters,
     };
-    let ssm =
-        trent_ssm::Ssm::new(store.clone(), kms.clone(), clock.clone()).with_events(Arc::new(sinks)).with_limits(limits);
-    let secrets = trent_secrets::SecretsManager::new(store, kms.clone(), clock.clone());
+    let secrets = Arc::new(trent_secrets::SecretsManager::new(store.clone(), kms.clone(), clock.clone()));
+    let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone())
+        .with_events(Arc::new(sinks))
+        .with_limits(limits)
+        .with_secret_references(Arc::new(SecretsBridge(secrets.clone())));
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
     Ok(Arc::new(App { config, kms, ssm, secrets, identity, verifier, clock }))
+}
+
+/// Lets Parameter Store read Secrets Manager secrets (`/aws/reference/secretsmanager/…`).
+struct SecretsBridge(Arc<trent_secrets::SecretsManager>);
+
+impl trent_ssm::references::SecretReferences for SecretsBridge {
+    fn resolve(
+        &self,
+        caller: &trent_kms::Caller,
+        secret_id: &str,
+        selector: Option<&str>,
+    ) -> Result<Option<trent_ssm::references::SecretVersion>, trent_ssm::SsmError> {
+        use trent_wire::AwsError;
+        match self.0.reference(caller, secret_id, selector) {
+            Ok(Some((value, version_id, arn, created_ms, source))) => {
+                Ok(Some(trent_ssm::references::SecretVersion { value, version_id, arn, created_ms, source }))
+            }
+            Ok(None) => Ok(None),
+            Err(trent_secrets::SmError::Internal(d)) => Err(trent_ssm::SsmError::Internal(d)),
+            Err(e) => Err(trent_ssm::SsmError::InvalidKeyId(e.message())),
+        }
+    }
 }
 
 /// Where `--unsafe-test-clock` keeps the clock offset.

@@ -13,6 +13,7 @@ pub mod model;
 pub mod ops;
 mod params;
 mod policies;
+pub mod references;
 
 pub use error::SsmError;
 
@@ -28,6 +29,7 @@ pub struct Ssm {
     clock: Arc<Clock>,
     events: Arc<dyn events::EventSink>,
     limits: Limits,
+    secrets: Option<Arc<dyn references::SecretReferences>>,
 }
 
 /// Parameter counts per account and region, per tier (AWS: 10,000 Standard, 100,000 Advanced).
@@ -96,12 +98,18 @@ fn run<Req: DeserializeOwned, Resp: Serialize>(
 
 impl Ssm {
     pub fn new(store: Arc<dyn Store>, kms: Arc<Kms>, clock: Arc<Clock>) -> Self {
-        Ssm { store, kms, clock, events: Arc::new(events::NoEvents), limits: Limits::default() }
+        Ssm { store, kms, clock, events: Arc::new(events::NoEvents), limits: Limits::default(), secrets: None }
     }
 
     /// Sends events to `sink` (the server's files and webhooks).
     pub fn with_events(mut self, sink: Arc<dyn events::EventSink>) -> Self {
         self.events = sink;
+        self
+    }
+
+    /// Serves `/aws/reference/secretsmanager/<secret>` from Secrets Manager.
+    pub fn with_secret_references(mut self, secrets: Arc<dyn references::SecretReferences>) -> Self {
+        self.secrets = Some(secrets);
         self
     }
 

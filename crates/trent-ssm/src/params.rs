@@ -268,6 +268,7 @@ impl Ssm {
             value: self.output_value(caller, name, v, with_decryption)?,
             version: v.version,
             selector: selector.map(|s| s.text()),
+            source_result: None,
             last_modified_date: ms_to_epoch(v.modified_ms),
             arn: param_arn(caller, name),
             data_type: v.data_type.clone(),
@@ -295,6 +296,8 @@ pub struct Parameter {
     pub version: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_result: Option<String>,
     pub last_modified_date: f64,
     #[serde(rename = "ARN")]
     pub arn: String,

@@ -22,6 +22,9 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     params::name_constraint(&mut v, "name", &req.name);
     v.finish()?;
     let input = req.name.unwrap_or_default();
+    if let Some(parameter) = ssm.reference(caller, &input, req.with_decryption == Some(true))? {
+        return Ok(Response { parameter });
+    }
     let (name, selector) = split_name(caller, &input)?;
     let version = {
         let mut tx = ssm.store.read()?;

@@ -28,9 +28,20 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     v.finish()?;
     let mut found = Vec::new();
     let mut invalid_parameters = Vec::new();
+    let mut references = Vec::new();
+    let with_decryption = req.with_decryption == Some(true);
+    let mut names = req.names.unwrap_or_default();
+    names.retain(|n| {
+        if n.starts_with(crate::references::PREFIX) {
+            references.push(n.clone());
+            false
+        } else {
+            true
+        }
+    });
     {
         let mut tx = ssm.store.read()?;
-        for input in req.names.unwrap_or_default() {
+        for input in names {
             let (name, selector) = match split_name(caller, &input) {
                 Ok(s) => s,
                 Err(SsmError::ParameterNotFound(_)) | Err(SsmError::Wire(_)) => {
@@ -50,10 +61,16 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
             }
         }
     }
-    let with_decryption = req.with_decryption == Some(true);
-    let parameters = found
+    let mut parameters = found
         .iter()
         .map(|(name, sel, v)| ssm.parameter(caller, name, v, sel.as_ref(), with_decryption))
         .collect::<Result<Vec<_>, _>>()?;
+    for input in references {
+        match ssm.reference(caller, &input, with_decryption) {
+            Ok(Some(p)) => parameters.push(p),
+            Ok(None) | Err(SsmError::ParameterNotFound(_)) => invalid_parameters.push(input),
+            Err(e) => return Err(e),
+        }
+    }
     Ok(Response { parameters, invalid_parameters })
 }

@@ -1,0 +1,69 @@
+//! `/aws/reference/secretsmanager/<secret id>`: GetParameter and GetParameters read a Secrets
+//! Manager secret through Parameter Store, as on AWS. Secrets Manager is a sibling crate, so the
+//! server provides it behind [`SecretReferences`].
+
+use crate::error::SsmError;
+use crate::params::{ms_to_epoch, Parameter};
+use trent_kms::Caller;
+
+pub const PREFIX: &str = "/aws/reference/secretsmanager/";
+
+/// A secret's version as a reference returns it. No `Debug`: it holds the secret.
+pub struct SecretVersion {
+    pub value: zeroize::Zeroizing<String>,
+    pub version_id: String,
+    pub arn: String,
+    pub created_ms: i64,
+    /// DescribeSecret's answer, as JSON text (the parameter's SourceResult).
+    pub source: String,
+}
+
+pub trait SecretReferences: Send + Sync {
+    /// The secret's version by staging label or version id (AWSCURRENT when `selector` is None).
+    /// `Ok(None)` when the secret or the version does not exist.
+    fn resolve(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        selector: Option<&str>,
+    ) -> Result<Option<SecretVersion>, SsmError>;
+}
+
+impl crate::Ssm {
+    /// The parameter for a reference name, or None when `input` is not a reference.
+    pub(crate) fn reference(
+        &self,
+        caller: &Caller,
+        input: &str,
+        with_decryption: bool,
+    ) -> Result<Option<Parameter>, SsmError> {
+        let Some(rest) = input.strip_prefix(PREFIX) else { return Ok(None) };
+        if !with_decryption {
+            return Err(SsmError::validation(
+                "WithDecryption flag must be True for retrieving a Secret Manager secret.",
+            ));
+        }
+        let (secret_id, selector) = match rest.rsplit_once(':') {
+            Some((id, sel)) if !id.is_empty() && !sel.is_empty() && !rest.starts_with("arn:") => (id, Some(sel)),
+            _ => (rest, None),
+        };
+        let source = self
+            .secrets
+            .as_ref()
+            .ok_or_else(|| SsmError::ParameterNotFound(format!("Parameter {input} not found.")))?;
+        let v = source
+            .resolve(caller, secret_id, selector)?
+            .ok_or_else(|| SsmError::ParameterNotFound(format!("Parameter {input} not found.")))?;
+        Ok(Some(Parameter {
+            name: input.to_string(),
+            kind: "SecureString".into(),
+            value: v.value.to_string(),
+            version: 0,
+            selector: selector.map(|s| format!(":{s}")),
+            source_result: Some(v.source),
+            last_modified_date: ms_to_epoch(v.created_ms),
+            arn: v.arn,
+            data_type: "text".into(),
+        }))
+    }
+}
