@@ -551,6 +551,24 @@ pub(crate) fn require_symmetric_algorithm(rec: &KeyRecord, alg: Option<&str>) ->
     }
 }
 
+/// The entries of a schedule index (`<ms, 20 digits>/<account>/<region>/<key id>`) that are due
+/// at `now`, with the key each names. The index is ordered by time, so only due rows are read.
+fn due(kms: &Kms, table: &str, now: i64) -> Result<Vec<(String, KeyRef)>, KmsError> {
+    let mut tx = kms.store.read()?;
+    let rows = tx.scan(table, "", None, 1000)?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, _)| k)
+        .take_while(|k| k.split('/').next().and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| t <= now))
+        .filter_map(|entry| {
+            let mut parts = entry.splitn(4, '/');
+            let (_, account, region, key_id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            let r = KeyRef { account: account.into(), region: region.into(), key_id: key_id.into() };
+            Some((entry, r))
+        })
+        .collect())
+}
+
 pub(crate) fn rotation_store_key(ms: i64, r: &KeyRef) -> String {
     format!("{:020}/{}", ms.max(0), r.store_key())
 }
@@ -584,23 +602,8 @@ impl Kms {
 /// Rotates every key whose automatic rotation is due (a server that was down rotates on start).
 pub(crate) fn sweep_rotations(kms: &Kms) -> Result<usize, KmsError> {
     let now = kms.clock.now_ms();
-    let due: Vec<String> = {
-        let mut tx = kms.store.read()?;
-        tx.scan(T_ROTATION, "", None, 1000)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .take_while(|k| k.split('/').next().and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| t <= now))
-            .collect()
-    };
     let mut rotated = 0;
-    for entry in due {
-        let mut parts = entry.splitn(4, '/');
-        let (Some(_), Some(account), Some(region), Some(key_id)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        let r = KeyRef { account: account.into(), region: region.into(), key_id: key_id.into() };
+    for (entry, r) in due(kms, T_ROTATION, now)? {
         let mut tx = kms.store.write()?;
         tx.delete(T_ROTATION, &entry)?;
         if let Some(raw) = tx.get(T_KEY, &r.store_key())? {
@@ -654,23 +657,8 @@ fn forget_region(kms: &Kms, tx: &mut dyn Txn, rec: &KeyRecord, now: i64) -> Resu
 /// Removes imported key material past its ValidTo: the key goes back to PendingImport.
 pub(crate) fn sweep_material_expiry(kms: &Kms) -> Result<usize, KmsError> {
     let now = kms.clock.now_ms();
-    let due: Vec<String> = {
-        let mut tx = kms.store.read()?;
-        tx.scan(T_EXPIRY, "", None, 1000)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .take_while(|k| k.split('/').next().and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| t <= now))
-            .collect()
-    };
     let mut expired = 0;
-    for entry in due {
-        let mut parts = entry.splitn(4, '/');
-        let (Some(_), Some(account), Some(region), Some(key_id)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        let r = KeyRef { account: account.into(), region: region.into(), key_id: key_id.into() };
+    for (entry, r) in due(kms, T_EXPIRY, now)? {
         let mut tx = kms.store.write()?;
         tx.delete(T_EXPIRY, &entry)?;
         if let Some(raw) = tx.get(T_KEY, &r.store_key())? {
@@ -701,23 +689,8 @@ pub(crate) fn clear_imported_material(rec: &mut KeyRecord) {
 
 pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
     let now = kms.clock.now_ms();
-    let due: Vec<String> = {
-        let mut tx = kms.store.read()?;
-        tx.scan(T_DELETION, "", None, 1000)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .take_while(|k| k.split('/').next().and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| t <= now))
-            .collect()
-    };
     let mut deleted = 0;
-    for entry in due {
-        let mut parts = entry.splitn(4, '/');
-        let (Some(_), Some(account), Some(region), Some(key_id)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        let r = KeyRef { account: account.into(), region: region.into(), key_id: key_id.into() };
+    for (entry, r) in due(kms, T_DELETION, now)? {
         let mut tx = kms.store.write()?;
         tx.delete(T_DELETION, &entry)?;
         if let Some(raw) = tx.get(T_KEY, &r.store_key())? {

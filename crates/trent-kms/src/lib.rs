@@ -18,8 +18,6 @@ mod service_api;
 pub use error::KmsError;
 pub use keys::KeyRef;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,34 +79,7 @@ pub struct Kms {
 
 const MATERIAL_CACHE_MAX: usize = 10_000;
 
-macro_rules! operations {
-    ($($name:ident => $module:ident),* $(,)?) => {
-        /// Every KMS operation Trent serves. The one list: framing, dispatch and docs read it.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Operation { $($name),* }
-
-        impl Operation {
-            pub const ALL: &'static [Operation] = &[$(Operation::$name),*];
-
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$name => stringify!($name)),* }
-            }
-
-            pub fn from_name(name: &str) -> Option<Operation> {
-                match name { $(stringify!($name) => Some(Operation::$name),)* _ => None }
-            }
-        }
-
-        impl Kms {
-            /// Decodes `body`, runs the operation for `caller`, and encodes the response.
-            pub fn dispatch(&self, op: Operation, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-                match op { $(Operation::$name => run(body, |req| ops::$module::handle(self, caller, req))),* }
-            }
-        }
-    };
-}
-
-operations! {
+trent_wire::operations!(Kms, Caller, KmsError, {
     CancelKeyDeletion => cancel_key_deletion,
     CreateAlias => create_alias,
     CreateKey => create_key,
@@ -153,16 +124,7 @@ operations! {
     UpdatePrimaryRegion => update_primary_region,
     Verify => verify,
     VerifyMac => verify_mac,
-}
-
-fn run<Req: DeserializeOwned, Resp: Serialize>(
-    body: &[u8],
-    f: impl FnOnce(Req) -> Result<Resp, KmsError>,
-) -> Result<Vec<u8>, KmsError> {
-    let req: Req = trent_wire::json::decode(body)?;
-    let resp = f(req)?;
-    serde_json::to_vec(&resp).map_err(KmsError::internal)
-}
+});
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {

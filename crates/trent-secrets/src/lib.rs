@@ -13,8 +13,6 @@ mod secrets;
 
 pub use error::SmError;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::sync::Arc;
 use trent_kms::{Caller, Clock, Kms};
 use trent_store::Store;
@@ -25,33 +23,7 @@ pub struct SecretsManager {
     clock: Arc<Clock>,
 }
 
-macro_rules! operations {
-    ($($name:ident => $module:ident),* $(,)?) => {
-        /// Every Secrets Manager operation Trent serves.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Operation { $($name),* }
-
-        impl Operation {
-            pub const ALL: &'static [Operation] = &[$(Operation::$name),*];
-
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$name => stringify!($name)),* }
-            }
-
-            pub fn from_name(name: &str) -> Option<Operation> {
-                match name { $(stringify!($name) => Some(Operation::$name),)* _ => None }
-            }
-        }
-
-        impl SecretsManager {
-            pub fn dispatch(&self, op: Operation, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, SmError> {
-                match op { $(Operation::$name => run(body, |req| ops::$module::handle(self, caller, req))),* }
-            }
-        }
-    };
-}
-
-operations! {
+trent_wire::operations!(SecretsManager, Caller, SmError, {
     BatchGetSecretValue => batch_get_secret_value,
     CreateSecret => create_secret,
     DeleteSecret => delete_secret,
@@ -66,16 +38,7 @@ operations! {
     UntagResource => untag_resource,
     UpdateSecret => update_secret,
     UpdateSecretVersionStage => update_secret_version_stage,
-}
-
-fn run<Req: DeserializeOwned, Resp: Serialize>(
-    body: &[u8],
-    f: impl FnOnce(Req) -> Result<Resp, SmError>,
-) -> Result<Vec<u8>, SmError> {
-    let req: Req = trent_wire::json::decode(body)?;
-    let resp = f(req)?;
-    serde_json::to_vec(&resp).map_err(SmError::internal)
-}
+});
 
 impl SecretsManager {
     pub fn new(store: Arc<dyn Store>, kms: Arc<Kms>, clock: Arc<Clock>) -> Self {

@@ -17,8 +17,6 @@ pub mod references;
 
 pub use error::SsmError;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::sync::Arc;
 use trent_kms::{Caller, Clock, Kms};
 use trent_store::Store;
@@ -45,33 +43,7 @@ impl Default for Limits {
     }
 }
 
-macro_rules! operations {
-    ($($name:ident => $module:ident),* $(,)?) => {
-        /// Every Parameter Store operation Trent serves.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Operation { $($name),* }
-
-        impl Operation {
-            pub const ALL: &'static [Operation] = &[$(Operation::$name),*];
-
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$name => stringify!($name)),* }
-            }
-
-            pub fn from_name(name: &str) -> Option<Operation> {
-                match name { $(stringify!($name) => Some(Operation::$name),)* _ => None }
-            }
-        }
-
-        impl Ssm {
-            pub fn dispatch(&self, op: Operation, caller: &Caller, body: &[u8]) -> Result<Vec<u8>, SsmError> {
-                match op { $(Operation::$name => run(body, |req| ops::$module::handle(self, caller, req))),* }
-            }
-        }
-    };
-}
-
-operations! {
+trent_wire::operations!(Ssm, Caller, SsmError, {
     AddTagsToResource => add_tags_to_resource,
     DeleteParameter => delete_parameter,
     DeleteParameters => delete_parameters,
@@ -85,16 +57,7 @@ operations! {
     PutParameter => put_parameter,
     RemoveTagsFromResource => remove_tags_from_resource,
     UnlabelParameterVersion => unlabel_parameter_version,
-}
-
-fn run<Req: DeserializeOwned, Resp: Serialize>(
-    body: &[u8],
-    f: impl FnOnce(Req) -> Result<Resp, SsmError>,
-) -> Result<Vec<u8>, SsmError> {
-    let req: Req = trent_wire::json::decode(body)?;
-    let resp = f(req)?;
-    serde_json::to_vec(&resp).map_err(SsmError::internal)
-}
+});
 
 impl Ssm {
     pub fn new(store: Arc<dyn Store>, kms: Arc<Kms>, clock: Arc<Clock>) -> Self {

@@ -20,6 +20,12 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     })
 }
 
+/// Encodes a response body. Serializing our own response types cannot fail in practice; if it
+/// did, it is reported as a serialization failure rather than a panic.
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
+    serde_json::to_vec(value).map_err(|_| WireError::Serialization("The response could not be encoded.".into()))
+}
+
 /// A base64 blob that is not secret (ciphertext, tags of bytes...).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Blob(pub Vec<u8>);

@@ -11,17 +11,27 @@ pub struct Request {
     pub key_id: Option<String>,
 }
 
-pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsError> {
+/// EnableKey and DisableKey: only a key that is Enabled or Disabled can change between them.
+pub(crate) fn set_state(
+    kms: &Kms,
+    caller: &Caller,
+    key_id: &Option<String>,
+    state: KeyState,
+) -> Result<Empty, KmsError> {
     let mut v = Validator::new();
-    checks::key_id(&mut v, "keyId", &req.key_id);
+    checks::key_id(&mut v, "keyId", key_id);
     v.finish()?;
-    kms.update(caller, req.key_id.as_deref().unwrap_or_default(), |rec, _| {
+    kms.update(caller, key_id.as_deref().unwrap_or_default(), |rec, _| {
         require_not_pending_deletion(rec)?;
         if rec.state == KeyState::PendingImport {
             return Err(KmsError::InvalidState(format!("{} is pending import.", rec.arn())));
         }
-        rec.state = KeyState::Enabled;
+        rec.state = state;
         Ok(())
     })?;
     Ok(Empty {})
+}
+
+pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Empty, KmsError> {
+    set_state(kms, caller, &req.key_id, KeyState::Enabled)
 }
