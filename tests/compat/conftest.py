@@ -18,8 +18,11 @@ Fixtures:
 - `ssm`              boto3 SSM (Parameter Store) client for `trent` in us-east-1.
 - `ssm_unvalidated`  the same with botocore's client-side parameter validation off.
 - `make_ssm`         boto3 SSM client for any region / base URL / credentials.
+- `sm`               boto3 Secrets Manager client for `trent` in us-east-1.
+- `sm_unvalidated`   the same with botocore's client-side parameter validation off.
+- `make_sm`          boto3 Secrets Manager client for any region / base URL / credentials.
 
-`aws_cli` runs any `aws <service> ...` command (KMS and SSM alike) against `trent`.
+`aws_cli` runs any `aws <service> ...` command (KMS, SSM, Secrets Manager) against `trent`.
 """
 
 from __future__ import annotations
@@ -157,7 +160,7 @@ class TrentServer:
                 text = self.ready_file.read_text()
                 if text.endswith("\n") and text.strip():
                     url = text.strip()
-                    assert url.startswith("http://127.0.0.1:"), f"unexpected ready-file content {text!r}"
+                    assert url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")), f"unexpected ready-file content {text!r}"
                     return url
             code = self.proc.poll()
             if code is not None:
@@ -346,6 +349,53 @@ def make_ssm(trent) -> Callable:
 
     def make(region: str = REGION, base_url: str | None = None, **kw):
         return make_ssm_client(base_url or trent.base_url, region=region, **kw)
+
+    return make
+
+
+def make_sm_client(
+    base_url: str,
+    region: str = REGION,
+    access_key: str = ADMIN_ACCESS_KEY_ID,
+    secret_key: str = ADMIN_SECRET_ACCESS_KEY,
+    validate: bool = True,
+):
+    """A boto3 Secrets Manager client for a trentd base URL."""
+    session = boto3.session.Session()
+    return session.client(
+        "secretsmanager",
+        endpoint_url=base_url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(
+            retries={"max_attempts": 1},
+            parameter_validation=validate,
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=16,
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def sm(trent):
+    """boto3 Secrets Manager client for `trent` in us-east-1."""
+    return make_sm_client(trent.base_url)
+
+
+@pytest.fixture(scope="session")
+def sm_unvalidated(trent):
+    """The same with botocore's client-side parameter validation off."""
+    return make_sm_client(trent.base_url, validate=False)
+
+
+@pytest.fixture(scope="session")
+def make_sm(trent) -> Callable:
+    """boto3 Secrets Manager client for any region / base URL / credentials (default: `trent`)."""
+
+    def make(region: str = REGION, base_url: str | None = None, **kw):
+        return make_sm_client(base_url or trent.base_url, region=region, **kw)
 
     return make
 

@@ -23,6 +23,9 @@ pub struct VersionMeta {
     pub created_ms: i64,
     /// ARN of the KMS key the value is encrypted under.
     pub kms_key_arn: String,
+    /// Keys of older copies of the value (kept when the secret's key was changed).
+    #[serde(default)]
+    pub older_key_arns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,5 +64,14 @@ impl SecretRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValueRecord {
     pub binary: bool,
+    pub ciphertext: String,
+    /// Copies under the keys the secret used before (UpdateSecret with a new KmsKeyId keeps them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub older: Vec<OlderCopy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OlderCopy {
+    pub key_arn: String,
     pub ciphertext: String,
 }

@@ -147,7 +147,7 @@ impl SecretsManager {
             .kms
             .encrypt_for_service(caller, key_arn, &context(secret_arn, version), value.expose())
             .map_err(encryption_failure)?;
-        Ok(ValueRecord { binary, ciphertext: STANDARD.encode(blob) })
+        Ok(ValueRecord { binary, ciphertext: STANDARD.encode(blob), older: Vec::new() })
     }
 
     pub(crate) fn decrypt(
@@ -212,7 +212,12 @@ impl SecretsManager {
         )?;
         rec.versions.insert(
             version.to_string(),
-            VersionMeta { stages: Vec::new(), created_ms: now, kms_key_arn: key_arn.to_string() },
+            VersionMeta {
+                stages: Vec::new(),
+                created_ms: now,
+                kms_key_arn: key_arn.to_string(),
+                older_key_arns: Vec::new(),
+            },
         );
         rec.order.push(version.to_string());
         for s in stages {
@@ -320,7 +325,10 @@ mod tests {
     }
 
     fn add(r: &mut SecretRecord, id: &str) {
-        r.versions.insert(id.into(), VersionMeta { stages: vec![], created_ms: 0, kms_key_arn: String::new() });
+        r.versions.insert(
+            id.into(),
+            VersionMeta { stages: vec![], created_ms: 0, kms_key_arn: String::new(), older_key_arns: vec![] },
+        );
     }
 
     #[test]

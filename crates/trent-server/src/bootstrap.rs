@@ -58,7 +58,7 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
 }
 
 /// Writes a file readable by the owner only, durably.
-fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

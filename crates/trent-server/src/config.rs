@@ -49,6 +49,20 @@ pub struct Config {
     #[arg(long, env = "TRENT_READY_FILE")]
     pub ready_file: Option<PathBuf>,
 
+    /// Serve HTTPS with this certificate chain (PEM). Needs --tls-key. Reloaded on SIGHUP and
+    /// when the file changes, without dropping connections.
+    #[arg(long, env = "TRENT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, env = "TRENT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a self-signed certificate for localhost/127.0.0.1 (development only),
+    /// kept in <data-dir>/tls/ and made on first use; its SHA-256 fingerprint is printed.
+    #[arg(long, env = "TRENT_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+
     /// Append every Parameter Store event (EventBridge-shaped JSON, one per line) to this file.
     #[arg(long, env = "TRENT_EVENTS_FILE")]
     pub events_file: Option<PathBuf>,

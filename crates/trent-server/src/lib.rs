@@ -10,6 +10,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod identity;
+pub mod tls;
 
 use config::Config;
 use std::sync::Arc;

@@ -29,24 +29,49 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), String> {
     let listen = config.listen;
     let ready_file = config.ready_file.clone();
+    let tls_files = trent_server::tls::files(&config)?;
     let app = tokio::task::spawn_blocking(move || trent_server::build(config)).await.map_err(|e| e.to_string())??;
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     trent_server::spawn_scheduler(app.clone());
-    let url = format!("http://{addr}");
+    let scheme = if tls_files.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    let router = trent_server::http::router(app.clone());
+    let served = match tls_files {
+        Some(files) => {
+            let tls = trent_server::tls::load(&files).await?;
+            trent_server::tls::watch(files, tls.clone());
+            let std_listener = listener.into_std().map_err(|e| e.to_string())?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown().await;
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            let server = axum_server::from_tcp_rustls(std_listener, tls).map_err(|e| e.to_string())?.handle(handle);
+            announce(&url, &app, ready_file.as_deref())?;
+            server.serve(router.into_make_service()).await.map_err(|e| e.to_string())
+        }
+        None => {
+            announce(&url, &app, ready_file.as_deref())?;
+            axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+        }
+    };
+    served
+}
+
+/// Logs and prints the URL, and writes it to the ready file.
+fn announce(url: &str, app: &trent_server::App, ready_file: Option<&std::path::Path>) -> Result<(), String> {
     tracing::info!(%url, data_dir = %app.config.data_dir.display(), "trentd listening");
     println!("trentd listening on {url}");
     if let Some(path) = ready_file {
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, format!("{url}\n"))
-            .and_then(|_| std::fs::rename(&tmp, &path))
+            .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    axum::serve(listener, trent_server::http::router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())
+    Ok(())
 }
 
 async fn shutdown() {

@@ -50,6 +50,9 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             "Replicating secrets to other regions is not supported by this server yet.".into(),
         ));
     }
+    if tags.iter().any(|t| t.key.starts_with("aws:")) {
+        return Err(SmError::InvalidParameter("Tag keys beginning with 'aws:' are reserved.".into()));
+    }
     let name = req.name.unwrap_or_default();
     check_name(&name)?;
     let value = value_of(req.secret_string, req.secret_binary.map(|b| b.0.to_vec()))?;

@@ -64,11 +64,10 @@ pub fn handle(_sm: &SecretsManager, _caller: &Caller, req: Request) -> Result<Re
     if req.exclude_punctuation != Some(true) {
         sets.push(keep(PUNCTUATION));
     }
-    if req.include_space == Some(true) {
-        sets.push(keep(" "));
-    }
     sets.retain(|s| !s.is_empty());
-    let all: Vec<char> = sets.iter().flatten().copied().collect();
+    // A space may appear, but is not one of the kinds RequireEachIncludedType insists on.
+    let space = if req.include_space == Some(true) { keep(" ") } else { Vec::new() };
+    let all: Vec<char> = sets.iter().flatten().chain(space.iter()).copied().collect();
     if all.is_empty() {
         return Err(SmError::InvalidParameter("No characters are left to build a password from.".into()));
     }

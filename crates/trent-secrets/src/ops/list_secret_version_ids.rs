@@ -55,7 +55,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             version_id: id.clone(),
             version_stages: m.stages.clone(),
             created_date: ms_to_epoch(m.created_ms),
-            kms_key_ids: vec![m.kms_key_arn.clone()],
+            kms_key_ids: std::iter::once(&m.kms_key_arn).chain(m.older_key_arns.iter()).cloned().collect(),
         })
         .collect();
     let start = parse_token(&req.next_token)?;

@@ -55,26 +55,46 @@ pub struct Response {
 pub(crate) const FILTER_KEYS: &[&str] =
     &["description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"];
 
-/// AWS's filter semantics: each value matches as a prefix, `!` in front negates; every filter
-/// must match.
+/// AWS's filter semantics: `name`, `tag-key`, `tag-value` match as case-sensitive prefixes of
+/// the whole value; `description` matches a prefix of any of its words, ignoring case; `all`
+/// splits the filter value into words, each of which must prefix-match (ignoring case) a word of
+/// the name, description or tags. A leading `!` negates. Every filter must match.
 pub(crate) fn matches(filters: &[Filter], r: &SecretRecord) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).collect()
+    };
     filters.iter().all(|f| {
-        let fields: Vec<&str> = match f.key.as_deref().unwrap_or_default() {
-            "name" => vec![r.name.as_str()],
-            "description" => r.description.iter().map(String::as_str).collect(),
-            "tag-key" => r.tags.iter().map(|t| t.key.as_str()).collect(),
-            "tag-value" => r.tags.iter().map(|t| t.value.as_str()).collect(),
-            "all" => {
-                let mut all = vec![r.name.as_str()];
-                all.extend(r.description.iter().map(String::as_str));
-                all.extend(r.tags.iter().flat_map(|t| [t.key.as_str(), t.value.as_str()]));
-                all
-            }
-            _ => vec![],
-        };
-        f.values.iter().flatten().any(|v| match v.strip_prefix('!') {
-            Some(neg) => !fields.iter().any(|x| x.starts_with(neg)),
-            None => fields.iter().any(|x| x.starts_with(v.as_str())),
+        let key = f.key.as_deref().unwrap_or_default();
+        f.values.iter().flatten().any(|v| {
+            let (negate, v) = match v.strip_prefix('!') {
+                Some(rest) => (true, rest),
+                None => (false, v.as_str()),
+            };
+            let hit = match key {
+                "name" => r.name.starts_with(v),
+                "tag-key" => r.tags.iter().any(|t| t.key.starts_with(v)),
+                "tag-value" => r.tags.iter().any(|t| t.value.starts_with(v)),
+                "description" => {
+                    let needle = v.to_lowercase();
+                    r.description.as_deref().is_some_and(|d| {
+                        d.to_lowercase().starts_with(&needle) || words(d).iter().any(|w| w.starts_with(&needle))
+                    })
+                }
+                "all" => {
+                    let mut hay = words(&r.name);
+                    hay.extend(r.description.as_deref().map(words).unwrap_or_default());
+                    for t in &r.tags {
+                        hay.extend(words(&t.key));
+                        hay.extend(words(&t.value));
+                    }
+                    let lower_name = r.name.to_lowercase();
+                    words(v)
+                        .iter()
+                        .all(|w| hay.iter().any(|h| h.starts_with(w.as_str())) || lower_name.starts_with(w.as_str()))
+                }
+                _ => false,
+            };
+            hit != negate
         })
     })
 }

@@ -44,9 +44,42 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     v.finish()?;
     let id = req.secret_id.unwrap_or_default();
     let value = value_of(req.secret_string, req.secret_binary.map(|b| b.0.to_vec()))?;
-    if let Some(k) = req.kms_key_id.as_deref().filter(|k| !k.is_empty()) {
-        sm.key_arn(caller, Some(k))?;
-    }
+    let new_key = match req.kms_key_id.as_deref() {
+        Some(k) => Some(sm.key_arn(caller, Some(k))?),
+        None => None,
+    };
+    // As on AWS, changing the key re-encrypts the versions that carry a staging label.
+    let reencrypted = match &new_key {
+        Some(key_arn) => {
+            let rec = {
+                let mut tx = sm.store.read()?;
+                sm.find(&mut *tx, caller, &id)?
+            };
+            let mut out = Vec::new();
+            for (version, meta) in
+                rec.versions.iter().filter(|(_, m)| !m.stages.is_empty() && m.kms_key_arn != *key_arn)
+            {
+                let stored = {
+                    let mut tx = sm.store.read()?;
+                    sm.load_value(&mut *tx, caller, &rec.name, version)?
+                };
+                let Some(stored) = stored else { continue };
+                let plain = sm.decrypt(caller, &rec.arn, version, &stored)?;
+                let mut fresh = sm.encrypt(caller, key_arn, &rec.arn, version, stored.binary, &plain)?;
+                fresh.older = stored.older.clone();
+                fresh.older.insert(
+                    0,
+                    crate::model::OlderCopy {
+                        key_arn: meta.kms_key_arn.clone(),
+                        ciphertext: stored.ciphertext.clone(),
+                    },
+                );
+                out.push((version.clone(), fresh));
+            }
+            out
+        }
+        None => Vec::new(),
+    };
     {
         let mut tx = sm.store.write()?;
         let mut rec = sm.find(&mut *tx, caller, &id)?;
@@ -58,6 +91,19 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
         }
         if let Some(k) = req.kms_key_id {
             rec.kms_key_id = Some(k).filter(|k| !k.is_empty());
+        }
+        if let Some(key_arn) = &new_key {
+            for (version, value) in &reencrypted {
+                tx.put(
+                    crate::secrets::T_VALUE,
+                    &crate::secrets::value_key(caller, &rec.name, version),
+                    &serde_json::to_vec(value).map_err(SmError::internal)?,
+                )?;
+                if let Some(m) = rec.versions.get_mut(version) {
+                    let old = std::mem::replace(&mut m.kms_key_arn, key_arn.clone());
+                    m.older_key_arns.insert(0, old);
+                }
+            }
         }
         rec.changed_ms = sm.clock.now_ms();
         sm.save(&mut *tx, caller, &rec)?;
