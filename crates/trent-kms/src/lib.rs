@@ -142,6 +142,11 @@ impl Kms {
         keys::sweep_material_expiry(self)
     }
 
+    /// Whether the store answers a read (for readiness checks).
+    pub fn store_ready(&self) -> bool {
+        self.store.read().and_then(|mut t| t.get("meta", "root_check")).is_ok()
+    }
+
     /// Rotates every key whose automatic rotation is due. Returns how many were rotated.
     pub fn sweep_rotations(&self) -> Result<usize, KmsError> {
         keys::sweep_rotations(self)

@@ -27,11 +27,57 @@ pub fn router(app: Arc<App>) -> axum::Router {
 }
 
 async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, req: Request<Body>) -> Response<Body> {
-    let request_id = uuid_v4();
-    match route(app, req, &request_id).await {
-        Ok(body) => respond(StatusCode::OK, body, &request_id),
-        Err(e) => error_response(&*e, &request_id),
+    if req.method() == axum::http::Method::GET {
+        match req.uri().path() {
+            "/health" => return plain(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into()),
+            "/ready" => return ready(&app).await,
+            "/metrics" => return plain(StatusCode::OK, "text/plain; version=0.0.4", app.metrics.render()),
+            _ => {}
+        }
     }
+    let start = std::time::Instant::now();
+    let (service, operation) = labels(&req);
+    let request_id = uuid_v4();
+    let (resp, code) = match route(app.clone(), req, &request_id).await {
+        Ok(body) => (respond(StatusCode::OK, body, &request_id), "OK"),
+        Err(e) => (error_response(&*e, &request_id), e.code()),
+    };
+    app.metrics.record(service, operation, code, start.elapsed());
+    resp
+}
+
+/// Metric labels for a request: only known services and operations, else "unknown".
+fn labels(req: &Request<Body>) -> (&'static str, &'static str) {
+    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (prefix, op) = target.split_once('.').unwrap_or(("", ""));
+    match SERVICES.iter().find(|(p, _, _)| *p == prefix) {
+        Some((_, Service::Kms, name)) => (name, Operation::from_name(op).map(|o| o.name()).unwrap_or("unknown")),
+        Some((_, Service::Ssm, name)) => {
+            (name, trent_ssm::Operation::from_name(op).map(|o| o.name()).unwrap_or("unknown"))
+        }
+        Some((_, Service::Secrets, name)) => {
+            (name, trent_secrets::Operation::from_name(op).map(|o| o.name()).unwrap_or("unknown"))
+        }
+        None => ("unknown", "unknown"),
+    }
+}
+
+/// Ready when the store answers a read.
+async fn ready(app: &Arc<App>) -> Response<Body> {
+    let a = app.clone();
+    let ok = tokio::task::spawn_blocking(move || a.kms.store_ready()).await.unwrap_or(false);
+    if ok {
+        plain(StatusCode::OK, "application/json", r#"{"status":"ready"}"#.into())
+    } else {
+        plain(StatusCode::SERVICE_UNAVAILABLE, "application/json", r#"{"status":"unavailable"}"#.into())
+    }
+}
+
+fn plain(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert("content-type", HeaderValue::from_static(content_type));
+    resp
 }
 
 type BoxError = Box<dyn AwsError + Send>;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod tls;
 
 use config::Config;
@@ -26,6 +27,7 @@ pub struct App {
     pub identity: identity::Identity,
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
+    pub metrics: metrics::Metrics,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -59,7 +61,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         .with_limits(limits)
         .with_secret_references(Arc::new(SecretsBridge(secrets.clone())));
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
-    Ok(Arc::new(App { config, kms, ssm, secrets, identity, verifier, clock }))
+    Ok(Arc::new(App { config, kms, ssm, secrets, identity, verifier, clock, metrics: metrics::Metrics::default() }))
 }
 
 /// Lets Parameter Store read Secrets Manager secrets (`/aws/reference/secretsmanager/…`).

@@ -1,0 +1,117 @@
+//! Prometheus metrics, rendered by hand in the text exposition format (0.0.4). Labels take only
+//! known values (services, operations, AWS error codes), so no client can grow them without bound.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; 12],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
+    latency: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
+}
+
+impl Metrics {
+    /// Counts one request. `code` is "OK" or the AWS error code.
+    pub fn record(&self, service: &'static str, operation: &'static str, code: &'static str, elapsed: Duration) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((service, operation, code)).or_default() += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let h = l.entry((service, operation)).or_default();
+            let secs = elapsed.as_secs_f64();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if secs <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += secs;
+            h.count += 1;
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP trent_requests_total Requests by service, operation and outcome (OK or the AWS error code).\n",
+        );
+        out.push_str("# TYPE trent_requests_total counter\n");
+        let mut auth_failures = 0;
+        if let Ok(r) = self.requests.lock() {
+            for ((s, o, c), n) in r.iter() {
+                let _ = writeln!(out, "trent_requests_total{{service=\"{s}\",operation=\"{o}\",code=\"{c}\"}} {n}");
+                if matches!(
+                    *c,
+                    "MissingAuthenticationTokenException"
+                        | "IncompleteSignatureException"
+                        | "InvalidSignatureException"
+                        | "UnrecognizedClientException"
+                        | "AccessDeniedException"
+                ) {
+                    auth_failures += n;
+                }
+            }
+        }
+        out.push_str("# HELP trent_denied_requests_total Requests refused for authentication or authorization.\n");
+        out.push_str("# TYPE trent_denied_requests_total counter\n");
+        let _ = writeln!(out, "trent_denied_requests_total {auth_failures}");
+        out.push_str("# HELP trent_request_duration_seconds Time from request to response.\n");
+        out.push_str("# TYPE trent_request_duration_seconds histogram\n");
+        if let Ok(l) = self.latency.lock() {
+            for ((s, o), h) in l.iter() {
+                for (i, bound) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "trent_request_duration_seconds_bucket{{service=\"{s}\",operation=\"{o}\",le=\"{bound}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "trent_request_duration_seconds_bucket{{service=\"{s}\",operation=\"{o}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ =
+                    writeln!(out, "trent_request_duration_seconds_sum{{service=\"{s}\",operation=\"{o}\"}} {}", h.sum);
+                let _ = writeln!(
+                    out,
+                    "trent_request_duration_seconds_count{{service=\"{s}\",operation=\"{o}\"}} {}",
+                    h.count
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.record("kms", "Encrypt", "OK", Duration::from_micros(800));
+        m.record("kms", "Encrypt", "OK", Duration::from_millis(30));
+        m.record("kms", "Encrypt", "InvalidSignatureException", Duration::from_micros(100));
+        let text = m.render();
+        assert!(text.contains("trent_requests_total{service=\"kms\",operation=\"Encrypt\",code=\"OK\"} 2"));
+        assert!(text.contains("trent_denied_requests_total 1"));
+        assert!(text
+            .contains("trent_request_duration_seconds_bucket{service=\"kms\",operation=\"Encrypt\",le=\"0.001\"} 2"));
+        assert!(
+            text.contains("trent_request_duration_seconds_bucket{service=\"kms\",operation=\"Encrypt\",le=\"+Inf\"} 3")
+        );
+        assert!(text.contains("trent_request_duration_seconds_count{service=\"kms\",operation=\"Encrypt\"} 3"));
+    }
+}
