@@ -81,6 +81,10 @@ pub struct Config {
     #[arg(long, env = "TRENT_SSM_MAX_ADVANCED_PARAMETERS", default_value_t = 100_000)]
     pub ssm_max_advanced_parameters: u64,
 
+    /// Log format on stderr: `text` (default) or `json` (one JSON object per line).
+    #[arg(long, env = "TRENT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     /// TESTS ONLY: serve POST /_trent/test/advance-clock {"seconds": N}, which moves the clock
     /// that deletion, rotation and policy dates are read from (the offset is kept in
     /// <data-dir>/test-clock-offset-ms across restarts). Never enable this in production.

@@ -131,7 +131,14 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
         let verified = app.verifier.verify(&req, signing_name, now, &app.identity).map_err(wire)?;
         let caller = Caller { principal: verified.principal().clone(), region: verified.region().to_string() };
         let unknown = || wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}"))));
-        tracing::debug!(request_id, operation = %op_name, region = %caller.region, "request");
+        tracing::debug!(
+            request_id,
+            service = signing_name,
+            operation = %op_name,
+            region = %caller.region,
+            access_key_id = verified.access_key_id(),
+            "request"
+        );
         match service {
             Service::Kms => {
                 let op = Operation::from_name(&op_name).ok_or_else(unknown)?;
