@@ -70,6 +70,12 @@ pub const LOADS: &[Load] = &[
         mix: &[(1, Call::GetParameter)],
     },
     Load {
+        id: "ssm-get-parameters-by-path",
+        title: "SSM GetParametersByPath",
+        what: "`AmazonSSM.GetParametersByPath` (signing service `ssm`), `Recursive`, one page of `MaxResults` 10 over a tree of 10 `String` parameters put during setup.",
+        mix: &[(1, Call::GetParametersByPath)],
+    },
+    Load {
         id: "sm-get-secret-value",
         title: "Secrets Manager GetSecretValue",
         what: "`secretsmanager.GetSecretValue` (signing service `secretsmanager`) of a `SecretString` created during setup.",
@@ -120,6 +126,7 @@ pub enum Call {
     GenerateDataKey,
     Sign { key: SignKey },
     GetParameter,
+    GetParametersByPath,
     GetSecretValue,
 }
 
@@ -130,6 +137,7 @@ pub enum Need {
     Ciphertext,
     SignKey(SignKey),
     Parameter,
+    ParameterTree,
     Secret,
 }
 
@@ -153,6 +161,7 @@ mod ops {
     pub const SIGN: Op = ("TrentService.Sign", "kms");
     pub const PUT_PARAMETER: Op = ("AmazonSSM.PutParameter", "ssm");
     pub const GET_PARAMETER: Op = ("AmazonSSM.GetParameter", "ssm");
+    pub const GET_PARAMETERS_BY_PATH: Op = ("AmazonSSM.GetParametersByPath", "ssm");
     pub const CREATE_SECRET: Op = ("secretsmanager.CreateSecret", "secretsmanager");
     pub const GET_SECRET_VALUE: Op = ("secretsmanager.GetSecretValue", "secretsmanager");
 }
@@ -178,6 +187,7 @@ impl Call {
             Call::Sign { key: SignKey::Rsa2048 } => &[Need::SignKey(SignKey::Rsa2048)],
             Call::Sign { key: SignKey::EccP256 } => &[Need::SignKey(SignKey::EccP256)],
             Call::GetParameter => &[Need::Parameter],
+            Call::GetParametersByPath => &[Need::ParameterTree],
             Call::GetSecretValue => &[Need::Secret],
         }
     }
@@ -215,6 +225,10 @@ impl Call {
             Call::GetParameter => {
                 let (t, s) = ops::GET_PARAMETER;
                 (t, s, json!({ "Name": get(Need::Parameter) }))
+            }
+            Call::GetParametersByPath => {
+                let (t, s) = ops::GET_PARAMETERS_BY_PATH;
+                (t, s, json!({ "Path": get(Need::ParameterTree), "Recursive": true, "MaxResults": 10 }))
             }
             Call::GetSecretValue => {
                 let (t, s) = ops::GET_SECRET_VALUE;
@@ -315,6 +329,22 @@ impl Fixtures {
                 .await?;
                 Ok(name)
             }
+            Need::ParameterTree => {
+                let path = format!("/trent-bench/{}/tree", self.run_id);
+                for i in 0..10 {
+                    call(
+                        ops::PUT_PARAMETER,
+                        json!({
+                            "Name": format!("{path}/level-{}/p{i}", i % 3),
+                            "Value": "a benchmark parameter value of moderate length, 64 bytes long..",
+                            "Type": "String",
+                            "Overwrite": true,
+                        }),
+                    )
+                    .await?;
+                }
+                Ok(path)
+            }
             Need::Secret => {
                 let name = format!("trent-bench/{}/secret", self.run_id);
                 call(
@@ -337,6 +367,7 @@ fn placeholder(need: Need) -> String {
         Need::SymmetricKey | Need::SignKey(_) => "00000000-0000-4000-8000-000000000000".into(),
         Need::Ciphertext => STANDARD.encode(random_bytes(162, 5)),
         Need::Parameter => "/trent-bench/placeholder".into(),
+        Need::ParameterTree => "/trent-bench/placeholder-tree".into(),
         Need::Secret => "trent-bench/placeholder".into(),
     }
 }

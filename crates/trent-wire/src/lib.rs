@@ -18,7 +18,7 @@ pub use error::{AwsError, ErrorBody, WireError};
 /// and `dispatch` on the service type, which decodes the awsJson body, calls
 /// `ops::<module>::handle(service, caller, request)` and encodes the answer.
 ///
-/// ```ignore
+/// ```text
 /// trent_wire::operations!(Kms, Caller, KmsError, {
 ///     CreateKey => create_key,
 ///     Encrypt => encrypt,
