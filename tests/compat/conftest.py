@@ -265,27 +265,46 @@ def base_url(trent) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def make_kms_client(
+def make_service_client(
+    service: str,
     base_url: str,
     region: str = REGION,
     access_key: str = ADMIN_ACCESS_KEY_ID,
     secret_key: str = ADMIN_SECRET_ACCESS_KEY,
     validate: bool = True,
+    verify=None,
 ):
+    """A boto3 client of `service` ("kms", "ssm", "secretsmanager") for a trentd base URL."""
     session = boto3.session.Session()
     return session.client(
-        "kms",
+        service,
         endpoint_url=base_url,
         region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
+        verify=verify,
         config=Config(
             retries={"max_attempts": 1},
             parameter_validation=validate,
             connect_timeout=5,
             read_timeout=30,
+            max_pool_connections=16,
         ),
     )
+
+
+def make_kms_client(base_url: str, **kw):
+    return make_service_client("kms", base_url, **kw)
+
+
+def make_ssm_client(base_url: str, **kw):
+    """A boto3 SSM (Parameter Store) client for a trentd base URL."""
+    return make_service_client("ssm", base_url, **kw)
+
+
+def make_sm_client(base_url: str, **kw):
+    """A boto3 Secrets Manager client for a trentd base URL."""
+    return make_service_client("secretsmanager", base_url, **kw)
 
 
 @pytest.fixture(scope="session")
@@ -305,30 +324,6 @@ def kms(trent):
 def kms_unvalidated(trent):
     return make_kms_client(trent.base_url, validate=False)
 
-
-def make_ssm_client(
-    base_url: str,
-    region: str = REGION,
-    access_key: str = ADMIN_ACCESS_KEY_ID,
-    secret_key: str = ADMIN_SECRET_ACCESS_KEY,
-    validate: bool = True,
-):
-    """A boto3 SSM (Parameter Store) client for a trentd base URL."""
-    session = boto3.session.Session()
-    return session.client(
-        "ssm",
-        endpoint_url=base_url,
-        region_name=region,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        config=Config(
-            retries={"max_attempts": 1},
-            parameter_validation=validate,
-            connect_timeout=5,
-            read_timeout=30,
-            max_pool_connections=16,
-        ),
-    )
 
 
 @pytest.fixture(scope="session")
@@ -352,30 +347,6 @@ def make_ssm(trent) -> Callable:
 
     return make
 
-
-def make_sm_client(
-    base_url: str,
-    region: str = REGION,
-    access_key: str = ADMIN_ACCESS_KEY_ID,
-    secret_key: str = ADMIN_SECRET_ACCESS_KEY,
-    validate: bool = True,
-):
-    """A boto3 Secrets Manager client for a trentd base URL."""
-    session = boto3.session.Session()
-    return session.client(
-        "secretsmanager",
-        endpoint_url=base_url,
-        region_name=region,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        config=Config(
-            retries={"max_attempts": 1},
-            parameter_validation=validate,
-            connect_timeout=5,
-            read_timeout=30,
-            max_pool_connections=16,
-        ),
-    )
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,13 @@ from __future__ import annotations
 import base64
 import json
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, REGION
+from conftest import ADMIN_SECRET_ACCESS_KEY, make_service_client
 
 
 def client(service, base_url):
-    return boto3.session.Session().client(
-        service, endpoint_url=base_url, region_name=REGION, aws_access_key_id=ADMIN_ACCESS_KEY_ID,
-        aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY, config=Config(retries={"max_attempts": 1}),
-    )
+    return make_service_client(service, base_url)
 
 
 def test_debug_json_logs_never_contain_secrets(trent_factory):

@@ -7,12 +7,10 @@ import datetime as dt
 import json
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, REGION
+from conftest import make_service_client
 
 pytestmark = pytest.mark.slow
 
@@ -20,14 +18,7 @@ DAY = 86400
 
 
 def ssm_client(base_url: str):
-    return boto3.session.Session().client(
-        "ssm",
-        endpoint_url=base_url,
-        region_name=REGION,
-        aws_access_key_id=ADMIN_ACCESS_KEY_ID,
-        aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return make_service_client("ssm", base_url)
 
 
 def events(path) -> list[dict]:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, REGION
+from conftest import make_service_client
 
 
 def client(service, base_url):
-    return boto3.session.Session().client(
-        service, endpoint_url=base_url, region_name=REGION, aws_access_key_id=ADMIN_ACCESS_KEY_ID,
-        aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY, config=Config(retries={"max_attempts": 1}),
-    )
+    return make_service_client(service, base_url)
 
 
 def test_get_parameter_reads_a_secret_by_reference(trent):

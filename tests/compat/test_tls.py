@@ -10,26 +10,20 @@ import signal
 import ssl
 import time
 
-import boto3
 import botocore.exceptions
 import pytest
-from botocore.config import Config
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, REGION
+from conftest import make_service_client
 
 pytestmark = pytest.mark.slow
 
 
 def kms_client(base_url, verify):
-    return boto3.session.Session().client(
-        "kms", endpoint_url=base_url, region_name=REGION, aws_access_key_id=ADMIN_ACCESS_KEY_ID,
-        aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY, verify=verify,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return make_service_client("kms", base_url, verify=verify)
 
 
 def served_cert_der(base_url) -> bytes:
