@@ -39,4 +39,20 @@ if [ "$want" != "$have" ]; then
     echo "$want" > "$stamp"
 fi
 
+# The AWS SDK for JavaScript v3 (tests/compat/test_js_sdk.py): npm ci from the committed lock file.
+js="$repo/tests/compat/js"
+if [ -f "$js/package-lock.json" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "compat-venv: npm not found; install Node.js (Debian: apt-get install nodejs npm)" >&2
+        exit 1
+    fi
+    js_want="$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)"
+    js_have="$(cat "$js/node_modules/.compat-lock.sha256" 2>/dev/null || true)"
+    if [ "$js_want" != "$js_have" ]; then
+        echo "compat-venv: npm ci in $js" >&2
+        (cd "$js" && npm ci --no-audit --no-fund --loglevel=error >&2)
+        echo "$js_want" > "$js/node_modules/.compat-lock.sha256"
+    fi
+fi
+
 echo "$venv/bin/python"

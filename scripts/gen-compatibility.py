@@ -81,6 +81,7 @@ FOOT = """
 | Authorization | key policies stored and validated, not yet evaluated; other accounts' keys → `AccessDeniedException` (issue 5) | `crates/trent-kms/src/tests.rs` |
 | Grant tokens | length-checked and accepted; grants arrive with issue 5 | — |
 | Durability | acknowledged writes survive SIGTERM restart and kill -9 | `tests/compat/test_persistence.py`, `crates/trent-server/tests/server.rs` |
+| Clients | boto3, the AWS CLI v1, aws-secretsmanager-caching, and the AWS SDK for JavaScript v3 (a second, independent SigV4 signer) | `tests/compat/`, `tests/compat/test_js_sdk.py` |
 | Independent verification | blobs decrypt with Python `cryptography`; signatures, ECDH secrets, OAEP ciphertexts and ML-KEM secrets checked with `cryptography` and OpenSSL | `tests/compat/test_ciphertext_format.py`, `tests/compat/test_asymmetric.py` |
 
 ## IAM, STS, CloudTrail
