@@ -2,9 +2,11 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// trentd: a self-hosted key-management and secrets service that speaks the AWS KMS API.
+/// trentd: a self-hosted key-management and secrets service that speaks the AWS KMS, SSM
+/// Parameter Store and Secrets Manager APIs.
 ///
-/// Point the AWS CLI or any AWS SDK at it with `--endpoint-url http://127.0.0.1:4599`.
+/// Point the AWS CLI or any AWS SDK at it with `--endpoint-url http://127.0.0.1:4599`
+/// (https:// with --tls-cert/--tls-key or --tls-self-signed).
 /// Every request must be signed (SigV4) with an access key trentd knows; on first start it
 /// prints a generated admin key, or takes the one in TRENT_ADMIN_ACCESS_KEY_ID /
 /// TRENT_ADMIN_SECRET_ACCESS_KEY. Any region named in the request's signature is served, and
@@ -40,8 +42,9 @@ pub struct Config {
     #[arg(long, env = "TRENT_MAX_CLOCK_SKEW_SECS", default_value_t = 300)]
     pub max_clock_skew_secs: i64,
 
-    /// How often the background tasks run: destroying keys whose deletion date has passed, and
-    /// applying parameter policies (expiration, notifications).
+    /// How often the background tasks run (and once at start): destroying keys and secrets whose
+    /// waiting period has ended, rotating keys that are due, deleting expired imported key
+    /// material, and applying parameter policies (expiration, notifications).
     #[arg(long, env = "TRENT_SWEEP_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub sweep_interval_secs: u64,
 
