@@ -36,6 +36,21 @@ pub(crate) fn marker(v: &mut Validator, value: &Option<String>) {
     );
 }
 
+/// Paging over an in-memory list whose marker is the index to resume at: the range to return
+/// and the next marker (None when the list is exhausted). A marker past the end is invalid.
+pub(crate) fn index_page(
+    len: usize,
+    marker: &Option<String>,
+    limit: usize,
+) -> Result<(std::ops::Range<usize>, Option<String>), KmsError> {
+    let start = match marker {
+        Some(m) => m.parse::<usize>().ok().filter(|&i| i <= len).ok_or(KmsError::InvalidMarker)?,
+        None => 0,
+    };
+    let end = (start + limit).min(len);
+    Ok((start..end, (end < len).then(|| end.to_string())))
+}
+
 pub(crate) fn encryption_algorithm(v: &mut Validator, field: &str, value: &Option<String>) {
     v.one_of(field, value.as_deref(), crate::model::ENCRYPTION_ALGORITHMS);
 }

@@ -96,12 +96,11 @@ impl SecretsManager {
 
     /// Finds a secret by name, full ARN, or partial ARN (without the six-character suffix).
     pub(crate) fn find(&self, tx: &mut dyn Txn, caller: &Caller, id: &str) -> Result<SecretRecord, SmError> {
-        let Some(rest) = id.strip_prefix("arn:") else {
+        if !id.starts_with("arn:") {
             return self.load(tx, caller, id)?.ok_or_else(SmError::not_found);
-        };
+        }
         let arn = trent_policy::Arn::parse(id).ok_or_else(SmError::not_found)?;
         if arn.service != "secretsmanager" || arn.region != caller.region || arn.account != caller.account() {
-            let _ = rest;
             return Err(SmError::not_found());
         }
         let resource = arn.resource.strip_prefix("secret:").ok_or_else(SmError::not_found)?;

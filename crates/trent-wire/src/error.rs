@@ -53,8 +53,6 @@ pub enum WireError {
     RequestTooLarge(usize),
     /// Only POST / is served.
     BadMethodOrPath,
-    /// The request named an awsJson1.1 content type we do not speak.
-    UnsupportedContentType,
     AccessDenied(String),
 }
 
@@ -70,7 +68,6 @@ impl AwsError for WireError {
             WireError::UnrecognizedClient => "UnrecognizedClientException",
             WireError::RequestTooLarge(_) => "RequestEntityTooLargeException",
             WireError::BadMethodOrPath => "UnknownOperationException",
-            WireError::UnsupportedContentType => "SerializationException",
             WireError::AccessDenied(_) => "AccessDeniedException",
         }
     }
@@ -89,9 +86,6 @@ impl AwsError for WireError {
                 format!("Request body is larger than the {max} bytes this server accepts")
             }
             WireError::BadMethodOrPath => "Only POST / with an X-Amz-Target header is served here".into(),
-            WireError::UnsupportedContentType => {
-                "Content-Type must be application/x-amz-json-1.1 (or 1.0) for this API".into()
-            }
         }
     }
 

@@ -57,13 +57,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
             rotation_type: m.rotation_type.clone(),
         })
         .collect();
-    let start = match &req.marker {
-        Some(m) => m.parse::<usize>().ok().filter(|&i| i <= entries.len()).ok_or(KmsError::InvalidMarker)?,
-        None => 0,
-    };
-    let limit = req.limit.unwrap_or(100) as usize;
-    let end = (start + limit).min(entries.len());
-    let truncated = end < entries.len();
-    let rotations = entries.into_iter().skip(start).take(limit).collect();
-    Ok(Response { rotations, next_marker: truncated.then(|| end.to_string()), truncated })
+    let (range, next_marker) = checks::index_page(entries.len(), &req.marker, req.limit.unwrap_or(100) as usize)?;
+    let rotations = entries.into_iter().skip(range.start).take(range.len()).collect();
+    Ok(Response { rotations, truncated: next_marker.is_some(), next_marker })
 }

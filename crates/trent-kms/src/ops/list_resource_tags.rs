@@ -28,12 +28,6 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::marker(&mut v, &req.marker);
     v.finish()?;
     let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), false)?;
-    let start = match &req.marker {
-        Some(m) => m.parse::<usize>().ok().filter(|&i| i <= rec.tags.len()).ok_or(KmsError::InvalidMarker)?,
-        None => 0,
-    };
-    let limit = req.limit.unwrap_or(50) as usize;
-    let end = (start + limit).min(rec.tags.len());
-    let truncated = end < rec.tags.len();
-    Ok(Response { tags: rec.tags[start..end].to_vec(), next_marker: truncated.then(|| end.to_string()), truncated })
+    let (range, next_marker) = checks::index_page(rec.tags.len(), &req.marker, req.limit.unwrap_or(50) as usize)?;
+    Ok(Response { tags: rec.tags[range].to_vec(), truncated: next_marker.is_some(), next_marker })
 }

@@ -1,4 +1,4 @@
-use crate::model::{MESSAGE_TYPES, SIGNING_ALGORITHMS, SIGN_VERIFY};
+use crate::model::{KeyRecord, MESSAGE_TYPES, SIGNING_ALGORITHMS, SIGN_VERIFY};
 use crate::{checks, Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
 use trent_crypto::asym::{self, MessageType, SigningAlg, Spec};
@@ -26,22 +26,37 @@ pub struct Response {
     pub signing_algorithm: &'static str,
 }
 
-/// Checks shared by Sign and Verify: the members, then the message type and algorithm for the key.
-pub(crate) fn parse_signing(
-    v: &mut Validator,
+/// What Sign and Verify share: the members (`v` may already hold the caller's own checks), the
+/// key (Enabled, SIGN_VERIFY), the algorithm and message type it allows, and DryRun.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prepare(
+    kms: &Kms,
+    caller: &Caller,
+    mut v: Validator,
+    key_id: &Option<String>,
     message_len: Option<usize>,
     message_type: Option<&str>,
     signing_algorithm: Option<&str>,
-) -> Result<(), KmsError> {
-    v.blob_len("message", message_len, 1, 4096)
+    grant_tokens: &Option<Vec<String>>,
+    dry_run: Option<bool>,
+) -> Result<(KeyRecord, Spec, SigningAlg, MessageType), KmsError> {
+    checks::key_id(&mut v, "keyId", key_id);
+    v.required("message", &message_len)
+        .blob_len("message", message_len, 1, 4096)
         .one_of("messageType", message_type, MESSAGE_TYPES)
         .required("signingAlgorithm", &signing_algorithm)
         .one_of("signingAlgorithm", signing_algorithm, SIGNING_ALGORITHMS);
+    checks::grant_tokens(&mut v, grant_tokens);
     v.finish()?;
-    Ok(())
+    let (rec, spec) = kms.find_for(caller, key_id.as_deref().unwrap_or_default(), SIGN_VERIFY)?;
+    let (alg, mt) = resolve_signing(spec, message_type, signing_algorithm)?;
+    if dry_run == Some(true) {
+        return Err(KmsError::DryRun);
+    }
+    Ok((rec, spec, alg, mt))
 }
 
-pub(crate) fn resolve_signing(
+fn resolve_signing(
     spec: Spec,
     message_type: Option<&str>,
     signing_algorithm: Option<&str>,
@@ -64,21 +79,17 @@ pub(crate) fn resolve_signing(
 }
 
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
-    let mut v = Validator::new();
-    checks::key_id(&mut v, "keyId", &req.key_id);
-    v.required("message", &req.message);
-    checks::grant_tokens(&mut v, &req.grant_tokens);
-    parse_signing(
-        &mut v,
+    let (rec, spec, alg, mt) = prepare(
+        kms,
+        caller,
+        Validator::new(),
+        &req.key_id,
         req.message.as_ref().map(|m| m.0.len()),
         req.message_type.as_deref(),
         req.signing_algorithm.as_deref(),
+        &req.grant_tokens,
+        req.dry_run,
     )?;
-    let (rec, spec) = kms.find_for(caller, req.key_id.as_deref().unwrap_or_default(), SIGN_VERIFY)?;
-    let (alg, mt) = resolve_signing(spec, req.message_type.as_deref(), req.signing_algorithm.as_deref())?;
-    if req.dry_run == Some(true) {
-        return Err(KmsError::DryRun);
-    }
     let message = req.message.map(|m| m.0).unwrap_or_default();
     let private = kms.private_key(&rec)?;
     let signature = asym::sign(spec, &private, alg, mt, &message)?;

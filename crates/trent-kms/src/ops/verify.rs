@@ -1,7 +1,6 @@
-use super::sign::{parse_signing, resolve_signing};
+use super::sign::prepare;
 use crate::keys::public_key_of;
-use crate::model::SIGN_VERIFY;
-use crate::{checks, Caller, Kms, KmsError};
+use crate::{Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
 use trent_crypto::asym;
 use trent_wire::json::{Blob, SecretBlob};
@@ -31,25 +30,18 @@ pub struct Response {
 /// A signature that does not verify is an error (KMSInvalidSignatureException), as on AWS.
 pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsError> {
     let mut v = Validator::new();
-    checks::key_id(&mut v, "keyId", &req.key_id);
-    v.required("message", &req.message).required("signature", &req.signature).blob_len(
-        "signature",
-        req.signature.as_ref().map(|s| s.0.len()),
-        1,
-        6144,
-    );
-    checks::grant_tokens(&mut v, &req.grant_tokens);
-    parse_signing(
-        &mut v,
+    v.required("signature", &req.signature).blob_len("signature", req.signature.as_ref().map(|s| s.0.len()), 1, 6144);
+    let (rec, spec, alg, mt) = prepare(
+        kms,
+        caller,
+        v,
+        &req.key_id,
         req.message.as_ref().map(|m| m.0.len()),
         req.message_type.as_deref(),
         req.signing_algorithm.as_deref(),
+        &req.grant_tokens,
+        req.dry_run,
     )?;
-    let (rec, spec) = kms.find_for(caller, req.key_id.as_deref().unwrap_or_default(), SIGN_VERIFY)?;
-    let (alg, mt) = resolve_signing(spec, req.message_type.as_deref(), req.signing_algorithm.as_deref())?;
-    if req.dry_run == Some(true) {
-        return Err(KmsError::DryRun);
-    }
     let message = req.message.map(|m| m.0).unwrap_or_default();
     let signature = req.signature.map(|s| s.0).unwrap_or_default();
     if !asym::verify(spec, &public_key_of(&rec)?, alg, mt, &message, &signature)? {
