@@ -11,6 +11,7 @@
 
 pub mod aead;
 pub mod asym;
+pub mod audit;
 pub mod blob;
 pub mod context;
 mod root;

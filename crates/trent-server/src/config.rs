@@ -84,6 +84,34 @@ pub struct Config {
     #[arg(long, env = "TRENT_SSM_MAX_ADVANCED_PARAMETERS", default_value_t = 100_000)]
     pub ssm_max_advanced_parameters: u64,
 
+    /// Directory of the audit trail (hash-chained JSON-lines files of CloudTrail-shaped events,
+    /// one per request, with signed digests; check it with `trent audit verify DIR`).
+    /// Default: <data-dir>/audit. If a record cannot be written, the request is refused.
+    #[arg(long, env = "TRENT_AUDIT_DIR")]
+    pub audit_dir: Option<PathBuf>,
+
+    /// Start a new audit file once the current one is this large.
+    #[arg(long, env = "TRENT_AUDIT_MAX_FILE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub audit_max_file_bytes: u64,
+
+    /// How often a signed digest is added to the audit trail while there are new records
+    /// (and always at shutdown).
+    #[arg(long, env = "TRENT_AUDIT_DIGEST_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_digest_interval_secs: u64,
+
+    /// Request quotas: `aws` applies AWS's default per-second quotas per account and region
+    /// (past them a request gets ThrottlingException, which the SDKs retry); `off` applies none.
+    #[arg(long, env = "TRENT_QUOTAS", default_value = "aws", value_parser = ["aws", "off"])]
+    pub quotas: String,
+
+    /// Override one quota, in requests per second: NAME=RATE (repeatable; env: comma-separated).
+    /// Names: kms:symmetric, kms:rsa, kms:ecc, kms:GenerateDataKeyPair/<KeyPairSpec>,
+    /// kms:<Operation>, ssm:GetParameter (GetParameter, GetParameters, GetParametersByPath),
+    /// ssm:<Operation>, secretsmanager:GetSecretValue (with DescribeSecret),
+    /// secretsmanager:<Operation>, cloudtrail:LookupEvents. Example: --quota kms:symmetric=1000
+    #[arg(long = "quota", env = "TRENT_QUOTA_OVERRIDES", value_delimiter = ',', value_parser = crate::quota::parse_override)]
+    pub quota_overrides: Vec<(String, f64)>,
+
     /// Log format on stderr: `text` (default) or `json` (one JSON object per line).
     #[arg(long, env = "TRENT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

@@ -2,15 +2,19 @@
 //!
 //! The request path (built once, in [`http`]): cap the body → frame (`X-Amz-Target` → service
 //! and operation, from [`http::SERVICES`]) → SigV4 (the verifier returns the capability the
-//! handlers need) → the operation, run off the async threads → one place that maps every error
-//! to `__type`, message and status.
+//! handlers need) → quota ([`quota`]) → durable audit intent for state changes ([`audit`]) →
+//! the operation, run off the async threads → durable audit event → one place that maps every
+//! error to `__type`, message and status.
 
+pub mod audit;
 pub mod bootstrap;
+pub mod cloudtrail;
 pub mod config;
 pub mod events;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod quota;
 pub mod tls;
 
 use config::Config;
@@ -28,6 +32,8 @@ pub struct App {
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
     pub metrics: metrics::Metrics,
+    pub audit: audit::AuditLog,
+    pub quotas: quota::Quotas,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -38,6 +44,16 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         Arc::new(trent_store::sqlite::SqliteStore::open(&db).map_err(|e| format!("opening {}: {e}", db.display()))?);
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = identity::Identity::new(store.clone(), root.clone());
+    let audit_key = audit::signing_key(&*store, &root)?;
+    let audit = audit::AuditLog::open(
+        audit::Settings {
+            dir: config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")),
+            max_file_bytes: config.audit_max_file_bytes,
+            digest_interval: std::time::Duration::from_secs(config.audit_digest_interval_secs),
+        },
+        audit_key,
+    )?;
+    let quotas = quota::Quotas::new(config.quotas == "aws", &config.quota_overrides);
     bootstrap::admin_credentials(&identity, &config.account_id)?;
     let clock = Arc::new(Clock::default());
     if config.unsafe_test_clock {
@@ -61,7 +77,18 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         .with_limits(limits)
         .with_secret_references(Arc::new(SecretsBridge(secrets.clone())));
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
-    Ok(Arc::new(App { config, kms, ssm, secrets, identity, verifier, clock, metrics: metrics::Metrics::default() }))
+    Ok(Arc::new(App {
+        config,
+        kms,
+        ssm,
+        secrets,
+        identity,
+        verifier,
+        clock,
+        metrics: metrics::Metrics::default(),
+        audit,
+        quotas,
+    }))
 }
 
 /// Lets Parameter Store read Secrets Manager secrets (`/aws/reference/secretsmanager/…`).

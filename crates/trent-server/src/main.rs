@@ -53,13 +53,22 @@ async fn run(config: Config) -> Result<(), String> {
             });
             let server = axum_server::from_tcp_rustls(std_listener, tls).map_err(|e| e.to_string())?.handle(handle);
             announce(&url, &app, ready_file.as_deref())?;
-            server.serve(router.into_make_service()).await.map_err(|e| e.to_string())
+            server
+                .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await
+                .map_err(|e| e.to_string())
         }
         None => {
             announce(&url, &app, ready_file.as_deref())?;
-            axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown())
+                .await
+                .map_err(|e| e.to_string())
         }
     };
+    // Sign what the trail holds so far; later requests (none, once serving stopped) would be refused.
+    let a = app.clone();
+    let _ = tokio::task::spawn_blocking(move || a.audit.close()).await;
     served
 }
 

@@ -40,13 +40,15 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self) -> String {
+    /// The exposition text; `audit_queue_depth` is the number of audit records waiting to be written.
+    pub fn render(&self, audit_queue_depth: usize) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP trent_requests_total Requests by service, operation and outcome (OK or the AWS error code).\n",
         );
         out.push_str("# TYPE trent_requests_total counter\n");
         let mut auth_failures = 0;
+        let mut throttled = 0;
         if let Ok(r) = self.requests.lock() {
             for ((s, o, c), n) in r.iter() {
                 let _ = writeln!(out, "trent_requests_total{{service=\"{s}\",operation=\"{o}\",code=\"{c}\"}} {n}");
@@ -60,11 +62,20 @@ impl Metrics {
                 ) {
                     auth_failures += n;
                 }
+                if *c == "ThrottlingException" {
+                    throttled += n;
+                }
             }
         }
         out.push_str("# HELP trent_denied_requests_total Requests refused for authentication or authorization.\n");
         out.push_str("# TYPE trent_denied_requests_total counter\n");
         let _ = writeln!(out, "trent_denied_requests_total {auth_failures}");
+        out.push_str("# HELP trent_throttled_requests_total Requests refused with ThrottlingException (over quota).\n");
+        out.push_str("# TYPE trent_throttled_requests_total counter\n");
+        let _ = writeln!(out, "trent_throttled_requests_total {throttled}");
+        out.push_str("# HELP trent_audit_queue_depth Audit records waiting to be written durably.\n");
+        out.push_str("# TYPE trent_audit_queue_depth gauge\n");
+        let _ = writeln!(out, "trent_audit_queue_depth {audit_queue_depth}");
         out.push_str("# HELP trent_request_duration_seconds Time from request to response.\n");
         out.push_str("# TYPE trent_request_duration_seconds histogram\n");
         if let Ok(l) = self.latency.lock() {
@@ -104,14 +115,17 @@ mod tests {
         m.record("kms", "Encrypt", "OK", Duration::from_micros(800));
         m.record("kms", "Encrypt", "OK", Duration::from_millis(30));
         m.record("kms", "Encrypt", "InvalidSignatureException", Duration::from_micros(100));
-        let text = m.render();
+        m.record("kms", "Encrypt", "ThrottlingException", Duration::from_micros(100));
+        let text = m.render(3);
+        assert!(text.contains("trent_throttled_requests_total 1"));
+        assert!(text.contains("trent_audit_queue_depth 3"));
         assert!(text.contains("trent_requests_total{service=\"kms\",operation=\"Encrypt\",code=\"OK\"} 2"));
         assert!(text.contains("trent_denied_requests_total 1"));
         assert!(text
-            .contains("trent_request_duration_seconds_bucket{service=\"kms\",operation=\"Encrypt\",le=\"0.001\"} 2"));
+            .contains("trent_request_duration_seconds_bucket{service=\"kms\",operation=\"Encrypt\",le=\"0.001\"} 3"));
         assert!(
-            text.contains("trent_request_duration_seconds_bucket{service=\"kms\",operation=\"Encrypt\",le=\"+Inf\"} 3")
+            text.contains("trent_request_duration_seconds_bucket{service=\"kms\",operation=\"Encrypt\",le=\"+Inf\"} 4")
         );
-        assert!(text.contains("trent_request_duration_seconds_count{service=\"kms\",operation=\"Encrypt\"} 3"));
+        assert!(text.contains("trent_request_duration_seconds_count{service=\"kms\",operation=\"Encrypt\"} 4"));
     }
 }

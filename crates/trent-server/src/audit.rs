@@ -1,0 +1,760 @@
+//! The audit trail: every AWS request, allowed, denied or failed, as a CloudTrail-shaped event
+//! appended to hash-chained JSON-lines files (the format is `trent_crypto::audit`).
+//!
+//! * Files: `<audit-dir>/trail-<first sequence number, 20 digits>.jsonl`, a new one past
+//!   `--audit-max-file-bytes`; the chain runs across files. `signing-key.pub` holds the hex
+//!   Ed25519 public key that signs the digests (the private key is stored wrapped under the
+//!   root key, in the store's `meta` table).
+//! * Durability: one writer thread; requests hand it their record and wait until it is on
+//!   disk. The writer takes every record waiting, writes them together and calls `fdatasync`
+//!   once (group commit), so a busy server pays one sync per batch, not per request.
+//! * Fail closed: a state-changing operation first writes an `intent` record and runs only if
+//!   that is durable; every response waits for its `event` record. If a write fails the batch
+//!   is cut off the file again and the waiting requests get an error, so no operation is
+//!   performed, and no answer returned, without its record.
+//! * A signed digest is written every `--audit-digest-interval-secs` while there are new
+//!   records, and at shutdown.
+
+use serde_json::{json, Map, Value};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use trent_crypto::audit::{self as chain, RecordKind, SigningKey};
+use trent_crypto::{RootKey, SecretBytes};
+use trent_policy::{Principal, PrincipalKind};
+use trent_store::Store;
+
+const META: &str = "meta";
+const SIGNING_KEY: &str = "audit_signing_key";
+/// The most records one group commit writes.
+const MAX_BATCH: usize = 4096;
+
+/// Why a record could not be made durable. The detail is for the log.
+#[derive(Debug, Clone)]
+pub struct AuditError(pub String);
+
+impl std::fmt::Display for AuditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "audit trail: {}", self.0)
+    }
+}
+
+struct Submission {
+    kind: RecordKind,
+    fields: String,
+    reply: mpsc::SyncSender<Result<u64, AuditError>>,
+}
+
+enum Message {
+    Record(Submission),
+    Close(mpsc::SyncSender<()>),
+}
+
+/// The handle requests use. Cheap to share.
+pub struct AuditLog {
+    dir: PathBuf,
+    tx: Mutex<Option<mpsc::Sender<Message>>>,
+    depth: Arc<AtomicUsize>,
+}
+
+/// Settings for [`AuditLog::open`].
+pub struct Settings {
+    pub dir: PathBuf,
+    pub max_file_bytes: u64,
+    pub digest_interval: Duration,
+}
+
+impl AuditLog {
+    /// Opens (or starts) the trail in `settings.dir`, continuing its chain, and starts the writer.
+    /// A torn last line (a crash in the middle of a write that was never acknowledged) is cut off.
+    pub fn open(settings: Settings, key: SigningKey) -> Result<AuditLog, String> {
+        let dir = settings.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        crate::bootstrap::write_private(
+            &dir.join("signing-key.pub"),
+            format!("{}\n", hex::encode(key.public_key())).as_bytes(),
+        )?;
+        let (file, path, len, seq, prev) = resume(&dir)?;
+        let depth = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        let mut writer = Writer {
+            dir: dir.clone(),
+            file,
+            path,
+            len,
+            seq,
+            prev,
+            since_digest: 0,
+            key,
+            max_file_bytes: settings.max_file_bytes,
+            broken: None,
+            depth: depth.clone(),
+        };
+        let interval = settings.digest_interval;
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(rx, interval))
+            .map_err(|e| format!("cannot start the audit writer: {e}"))?;
+        Ok(AuditLog { dir, tx: Mutex::new(Some(tx)), depth })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records waiting to be written.
+    pub fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Appends one record and waits until it is durable. Returns its sequence number.
+    pub fn append(&self, kind: RecordKind, fields: &Map<String, Value>) -> Result<u64, AuditError> {
+        let fields = Value::Object(fields.clone()).to_string();
+        let (reply, wait) = mpsc::sync_channel(1);
+        {
+            let guard = self.tx.lock().map_err(|_| AuditError("writer lock poisoned".into()))?;
+            let tx = guard.as_ref().ok_or_else(|| AuditError("the trail is closed".into()))?;
+            self.depth.fetch_add(1, Ordering::Relaxed);
+            tx.send(Message::Record(Submission { kind, fields, reply }))
+                .map_err(|_| AuditError("the audit writer has stopped".into()))?;
+        }
+        wait.recv().map_err(|_| AuditError("the audit writer has stopped".into()))?
+    }
+
+    /// Writes a final digest and stops the writer. Later appends fail.
+    pub fn close(&self) {
+        let tx = self.tx.lock().ok().and_then(|mut g| g.take());
+        if let Some(tx) = tx {
+            let (done, wait) = mpsc::sync_channel(1);
+            if tx.send(Message::Close(done)).is_ok() {
+                let _ = wait.recv_timeout(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// The trail's files in chain order.
+pub fn trail_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("trail-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn file_name(first_seq: u64) -> String {
+    format!("trail-{first_seq:020}.jsonl")
+}
+
+type Resumed = (File, PathBuf, u64, u64, String);
+
+/// Finds where the chain stops: the last complete line of the newest non-empty file.
+fn resume(dir: &Path) -> Result<Resumed, String> {
+    let files = trail_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut last: Option<(u64, String)> = None;
+    for path in files.iter().rev() {
+        let mut text = Vec::new();
+        File::open(path).and_then(|mut f| f.read_to_end(&mut text)).map_err(|e| format!("{}: {e}", path.display()))?;
+        let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < text.len() {
+            tracing::warn!(file = %path.display(), bytes = text.len() - complete, "cutting a torn, unacknowledged audit record off the end of the trail");
+            let f = OpenOptions::new().write(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            f.set_len(complete as u64).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        let body = &text[..complete];
+        if body.is_empty() {
+            continue;
+        }
+        let start = body[..body.len() - 1].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = std::str::from_utf8(&body[start..])
+            .map_err(|_| format!("{}: the last audit record is not UTF-8", path.display()))?;
+        let v = chain::parse_line(line).map_err(|e| {
+            format!(
+                "{}: the last audit record is damaged ({e}); check the trail with `trent audit verify`",
+                path.display()
+            )
+        })?;
+        last = Some((v.seq, v.hash));
+        break;
+    }
+    let (seq, prev) = last.unwrap_or((0, chain::GENESIS.to_string()));
+    let path = match files.last() {
+        Some(p) => p.clone(),
+        None => dir.join(file_name(seq + 1)),
+    };
+    let file =
+        OpenOptions::new().create(true).append(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    sync_dir(dir);
+    let len = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?.len();
+    Ok((file, path, len, seq, prev))
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    file: File,
+    path: PathBuf,
+    len: u64,
+    seq: u64,
+    prev: String,
+    since_digest: u64,
+    key: SigningKey,
+    max_file_bytes: u64,
+    /// Set when a failed batch could not be cut off the file: nothing more is written.
+    broken: Option<String>,
+    depth: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    fn run(&mut self, rx: mpsc::Receiver<Message>, interval: Duration) {
+        let mut last_digest = Instant::now();
+        loop {
+            let wait = interval.saturating_sub(last_digest.elapsed()).max(Duration::from_millis(10));
+            let first = match rx.recv_timeout(wait) {
+                Ok(m) => Some(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let mut batch = Vec::new();
+            let mut close = None;
+            let mut next = first;
+            while let Some(m) = next {
+                match m {
+                    Message::Record(s) => batch.push(s),
+                    Message::Close(done) => {
+                        close = Some(done);
+                        break;
+                    }
+                }
+                next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+            }
+            if !batch.is_empty() {
+                self.commit(batch);
+            }
+            if close.is_some() || last_digest.elapsed() >= interval {
+                if self.since_digest > 0 {
+                    self.digest();
+                }
+                last_digest = Instant::now();
+            }
+            if let Some(done) = close {
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Submission>) {
+        let n = batch.len();
+        let result = self.write_records(batch.iter().map(|s| (s.kind, s.fields.as_str())));
+        self.depth.fetch_sub(n, Ordering::Relaxed);
+        match result {
+            Ok(first) => {
+                for (i, s) in batch.into_iter().enumerate() {
+                    let _ = s.reply.send(Ok(first + i as u64));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = n, "audit records could not be written; their requests are refused");
+                for s in batch {
+                    let _ = s.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    fn digest(&mut self) {
+        let at = now_rfc3339();
+        let fields = chain::digest_fields(&self.key, self.seq, &self.prev, &at);
+        if let Err(e) = self.write_records(std::iter::once((RecordKind::Digest, fields.as_str()))) {
+            tracing::error!(error = %e, "the audit digest could not be written");
+        }
+    }
+
+    /// Writes records durably; returns the first one's sequence number. On failure nothing
+    /// of the batch stays in the file and the chain state is unchanged.
+    fn write_records<'a>(&mut self, records: impl Iterator<Item = (RecordKind, &'a str)>) -> Result<u64, AuditError> {
+        if let Some(why) = &self.broken {
+            return Err(AuditError(why.clone()));
+        }
+        if self.len >= self.max_file_bytes {
+            self.rotate()?;
+        }
+        let first = self.seq + 1;
+        let (mut seq, mut prev) = (self.seq, self.prev.clone());
+        let mut buf = String::new();
+        let mut digests = 0;
+        for (kind, fields) in records {
+            seq += 1;
+            let (line, hash) = chain::seal_line(seq, &prev, kind, fields)
+                .map_err(|_| AuditError("a record's fields are not a JSON object".into()))?;
+            buf.push_str(&line);
+            buf.push('\n');
+            prev = hash;
+            if kind == RecordKind::Digest {
+                digests += 1;
+            }
+        }
+        let written = self.file.write_all(buf.as_bytes()).and_then(|_| self.file.sync_data());
+        if let Err(e) = written {
+            let err = AuditError(format!("{}: {e}", self.path.display()));
+            // Cut the partial batch off so the chain on disk stays intact.
+            let cut = self.file.set_len(self.len).and_then(|_| self.file.seek(SeekFrom::End(0)).map(|_| ()));
+            if let Err(e2) = cut.and_then(|_| self.file.sync_data()) {
+                let why = format!("{}: a failed write could not be undone ({e2}); restart trentd", self.path.display());
+                self.broken = Some(why);
+            }
+            return Err(err);
+        }
+        self.len += buf.len() as u64;
+        self.seq = seq;
+        self.prev = prev;
+        self.since_digest = if digests > 0 { 0 } else { self.since_digest + (seq + 1 - first) };
+        Ok(first)
+    }
+
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        let path = self.dir.join(file_name(self.seq + 1));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| AuditError(format!("{}: {e}", path.display())))?;
+        sync_dir(&self.dir);
+        self.file = file;
+        self.path = path;
+        self.len = 0;
+        Ok(())
+    }
+}
+
+fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// CloudTrail's time format: `2026-01-02T03:04:05Z`.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The audit signing key: stored wrapped under the root key, made on first start.
+pub fn signing_key(store: &dyn Store, root: &RootKey) -> Result<SigningKey, String> {
+    let wrapped = store.read().and_then(|mut t| t.get(META, SIGNING_KEY)).map_err(|e| e.to_string())?;
+    if let Some(w) = wrapped {
+        let pkcs8 = root
+            .unwrap("audit-signing-key", "v1", b"", &w)
+            .map_err(|_| "the audit signing key does not unwrap under this root key".to_string())?;
+        return SigningKey::from_pkcs8(&pkcs8).map_err(|_| "the stored audit signing key is damaged".to_string());
+    }
+    let (key, pkcs8): (SigningKey, SecretBytes) = SigningKey::generate().map_err(|e| e.to_string())?;
+    let w = root.wrap("audit-signing-key", "v1", b"", &pkcs8).map_err(|e| e.to_string())?;
+    let mut t = store.write().map_err(|e| e.to_string())?;
+    // Another node may have made one meanwhile: keep the first.
+    if !t.insert_new(META, SIGNING_KEY, &w).map_err(|e| e.to_string())? {
+        drop(t);
+        return signing_key(store, root);
+    }
+    t.commit().map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+// ---------------------------------------------------------------------------------------
+// Building events
+// ---------------------------------------------------------------------------------------
+
+/// What is known about a request before it runs.
+pub struct Draft {
+    pub event_source: &'static str,
+    pub event_name: String,
+    pub region: String,
+    pub request_id: String,
+    pub event_id: String,
+    pub event_time: time::OffsetDateTime,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub tls: bool,
+    pub read_only: bool,
+    /// The caller once SigV4 has verified it.
+    pub identity: Option<(Principal, String)>,
+    /// The access key id named in an Authorization header that did not verify.
+    pub claimed_key_id: Option<String>,
+    /// The account a request without a verified caller is recorded under.
+    pub default_account: String,
+}
+
+impl Draft {
+    fn account(&self) -> &str {
+        self.identity.as_ref().map_or(&self.default_account, |(p, _)| &p.account_id)
+    }
+
+    fn partition(&self) -> &'static str {
+        trent_policy::partition_for_region(&self.region)
+    }
+
+    /// The `intent` record written before a state-changing operation runs.
+    pub fn intent(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("requestID".into(), json!(self.request_id));
+        m.insert("eventID".into(), json!(self.event_id));
+        m.insert("eventName".into(), json!(self.event_name));
+        m.insert("eventSource".into(), json!(self.event_source));
+        m.insert("eventTime".into(), json!(rfc3339(self.event_time)));
+        m.insert("recipientAccountId".into(), json!(self.account()));
+        m
+    }
+
+    fn user_identity(&self) -> Value {
+        let partition = self.partition();
+        match &self.identity {
+            None => {
+                let mut u = json!({"type": "Unknown"});
+                if let Some(k) = &self.claimed_key_id {
+                    u["accessKeyId"] = json!(k);
+                }
+                u
+            }
+            Some((p, key_id)) => {
+                let arn = p.arn(partition);
+                let acct = &p.account_id;
+                match &p.kind {
+                    PrincipalKind::Root => json!({
+                        "type": "Root", "principalId": acct, "arn": arn, "accountId": acct, "accessKeyId": key_id,
+                    }),
+                    PrincipalKind::User { name, id, .. } => json!({
+                        "type": "IAMUser", "principalId": id, "arn": arn, "accountId": acct,
+                        "accessKeyId": key_id, "userName": name,
+                    }),
+                    PrincipalKind::AssumedRole { role_name, role_id, .. } => json!({
+                        "type": "AssumedRole", "principalId": p.user_id(), "arn": arn, "accountId": acct,
+                        "accessKeyId": key_id,
+                        "sessionContext": {"sessionIssuer": {
+                            "type": "Role", "principalId": role_id,
+                            "arn": format!("arn:{partition}:iam::{acct}:role/{role_name}"),
+                            "accountId": acct, "userName": role_name,
+                        }},
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The CloudTrail-shaped event for the request's outcome. `request` and `response` are
+    /// the awsJson bodies; secrets are removed from both before anything is kept.
+    pub fn event(&self, request: &[u8], response: Option<&[u8]>, error: Option<(&str, String)>) -> Map<String, Value> {
+        let params = redacted_object(request);
+        // Data-plane answers (plaintext, data keys, secret values) are never parsed into the event.
+        let elements = if self.read_only { None } else { response.and_then(redacted_object) };
+        let resources = self.resources(params.as_ref(), response);
+        let mut m = Map::new();
+        m.insert("eventVersion".into(), json!("1.08"));
+        m.insert("userIdentity".into(), self.user_identity());
+        m.insert("eventTime".into(), json!(rfc3339(self.event_time)));
+        m.insert("eventSource".into(), json!(self.event_source));
+        m.insert("eventName".into(), json!(self.event_name));
+        m.insert("awsRegion".into(), json!(self.region));
+        m.insert("sourceIPAddress".into(), json!(self.source_ip));
+        m.insert("userAgent".into(), json!(self.user_agent));
+        if let Some((code, message)) = error {
+            m.insert("errorCode".into(), json!(code));
+            m.insert("errorMessage".into(), json!(message));
+        }
+        m.insert("requestParameters".into(), params.map_or(Value::Null, |p| camel(p, false)));
+        m.insert("responseElements".into(), elements.map_or(Value::Null, |p| camel(p, false)));
+        m.insert("requestID".into(), json!(self.request_id));
+        m.insert("eventID".into(), json!(self.event_id));
+        m.insert("readOnly".into(), json!(self.read_only));
+        if !resources.is_empty() {
+            m.insert("resources".into(), Value::Array(resources));
+        }
+        m.insert("eventType".into(), json!("AwsApiCall"));
+        m.insert("managementEvent".into(), json!(true));
+        m.insert("recipientAccountId".into(), json!(self.account()));
+        m.insert("eventCategory".into(), json!("Management"));
+        m.insert("tlsDetails".into(), json!({"clientProvidedHostHeader": Value::Null, "tls": self.tls}));
+        m
+    }
+
+    fn resources(&self, params: Option<&Value>, response: Option<&[u8]>) -> Vec<Value> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(rename_all = "PascalCase", default)]
+        struct Arns {
+            key_id: Option<String>,
+            key_metadata: Option<Meta>,
+            #[serde(rename = "ARN")]
+            arn: Option<String>,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(rename_all = "PascalCase", default)]
+        struct Meta {
+            arn: Option<String>,
+        }
+        let mut arns: Vec<String> = Vec::new();
+        if let Some(body) = response {
+            if let Ok(a) = serde_json::from_slice::<Arns>(body) {
+                arns.extend(a.arn.into_iter().chain(a.key_id).chain(a.key_metadata.and_then(|m| m.arn)));
+            }
+        }
+        let acct = self.account();
+        let partition = self.partition();
+        if let Some(p) = params {
+            for member in ["KeyId", "SourceKeyId", "DestinationKeyId", "TargetKeyId", "SecretId"] {
+                let Some(id) = p.get(member).and_then(|v| v.as_str()) else { continue };
+                if id.starts_with("arn:") {
+                    arns.push(id.to_string());
+                } else if self.event_source == "kms.amazonaws.com" {
+                    let kind = if id.starts_with("alias/") { "" } else { "key/" };
+                    arns.push(format!("arn:{partition}:kms:{}:{acct}:{kind}{id}", self.region));
+                }
+            }
+            if self.event_source == "ssm.amazonaws.com" {
+                let names =
+                    p.get("Name").into_iter().chain(p.get("Names").and_then(|n| n.as_array()).into_iter().flatten());
+                for name in names.filter_map(|n| n.as_str()).take(10) {
+                    if let Some(n) = name.strip_prefix("arn:") {
+                        arns.push(format!("arn:{n}"));
+                    } else {
+                        let slash = if name.starts_with('/') { "" } else { "/" };
+                        arns.push(format!("arn:{partition}:ssm:{}:{acct}:parameter{slash}{name}", self.region));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for arn in arns {
+            let kind = if arn.contains(":kms:") && arn.contains(":alias/") {
+                "AWS::KMS::Alias"
+            } else if arn.contains(":kms:") {
+                "AWS::KMS::Key"
+            } else if arn.contains(":ssm:") {
+                "AWS::SSM::Parameter"
+            } else if arn.contains(":secretsmanager:") {
+                "AWS::SecretsManager::Secret"
+            } else {
+                continue;
+            };
+            let v = json!({"accountId": arn.split(':').nth(4).unwrap_or(acct), "type": kind, "ARN": arn});
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    }
+}
+
+/// Members that may carry plaintext, key material, secret values or other secrets: never
+/// kept in an event, at any depth. (`Value` is kept only where it is a tag's value, beside `Key`.)
+const SENSITIVE: &[&str] = &[
+    "Plaintext",
+    "CiphertextBlob",
+    "SourceCiphertextBlob",
+    "CiphertextForRecipient",
+    "Message",
+    "Signature",
+    "Mac",
+    "PublicKey",
+    "PrivateKeyPlaintext",
+    "PrivateKeyCiphertextBlob",
+    "EncryptedKeyMaterial",
+    "ImportToken",
+    "SharedSecret",
+    "Recipient",
+    "Ciphertext",
+    "KeyMaterial",
+    "SecretString",
+    "SecretBinary",
+    "SecretValues",
+    "RandomPassword",
+    "Value",
+    "Values",
+    "Parameter",
+    "Parameters",
+    "Password",
+    "SecretAccessKey",
+    "SessionToken",
+    "Credentials",
+];
+
+fn sensitive(name: &str, siblings: &Map<String, Value>) -> bool {
+    if name == "Value" && siblings.contains_key("Key") {
+        return false;
+    }
+    SENSITIVE.contains(&name)
+}
+
+/// The top-level object of an awsJson body with every sensitive member left out. Sensitive
+/// members are skipped as raw JSON, so their values are never copied into a `String`.
+fn redacted_object(body: &[u8]) -> Option<Value> {
+    let raw: std::collections::BTreeMap<String, &serde_json::value::RawValue> = serde_json::from_slice(body).ok()?;
+    let names: Map<String, Value> = raw.keys().map(|k| (k.clone(), Value::Null)).collect();
+    let mut out = Map::new();
+    for (k, v) in raw {
+        if sensitive(&k, &names) {
+            continue;
+        }
+        let mut v: Value = serde_json::from_str(v.get()).ok()?;
+        scrub(&mut v);
+        out.insert(k, v);
+    }
+    Some(Value::Object(out))
+}
+
+/// Defense in depth: drops sensitive members nested anywhere.
+fn scrub(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let drop: Vec<String> = m.keys().filter(|k| sensitive(k, m)).cloned().collect();
+            for k in drop {
+                m.remove(&k);
+            }
+            m.values_mut().for_each(scrub);
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+/// Members whose values are maps of the caller's own keys (kept as they are).
+const MAPS: &[&str] = &["EncryptionContext", "EncryptionContextSubset", "EncryptionContextEquals"];
+
+/// CloudTrail writes request members in lowerCamelCase.
+fn camel(v: Value, inside_map: bool) -> Value {
+    match v {
+        Value::Object(m) if !inside_map => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let is_map = MAPS.contains(&k.as_str());
+                    (lower_first(&k), camel(v, is_map))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| camel(x, false)).collect()),
+        other => other,
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Whether CloudTrail marks an operation read-only: it reads state or only uses a key.
+pub fn read_only(op: &str) -> bool {
+    const DATA: &[&str] = &[
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateRandom",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+        "DeriveSharedSecret",
+        "Decapsulate",
+        "Encapsulate",
+        "ValidateResourcePolicy",
+        "LookupEvents",
+    ];
+    ["Get", "List", "Describe", "BatchGet"].iter().any(|p| op.starts_with(p)) || DATA.contains(&op)
+}
+
+/// Whether an operation changes stored state, so it needs a durable `intent` record first.
+pub fn mutates(op: &str) -> bool {
+    !read_only(op) || op == "GetParametersForImport"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(read_only: bool) -> Draft {
+        Draft {
+            event_source: "kms.amazonaws.com",
+            event_name: "Encrypt".into(),
+            region: "us-east-1".into(),
+            request_id: "r".into(),
+            event_id: "e".into(),
+            event_time: time::OffsetDateTime::UNIX_EPOCH,
+            source_ip: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            tls: false,
+            read_only,
+            identity: Some((Principal::root("111122223333"), "AKIA1".into())),
+            claimed_key_id: None,
+            default_account: "000000000000".into(),
+        }
+    }
+
+    #[test]
+    fn plaintext_and_secrets_never_reach_an_event() {
+        let req = br#"{"KeyId":"alias/a","Plaintext":"c2VjcmV0LXBsYWlu","EncryptionContext":{"Dept":"x"},
+            "SecretString":"hunter2","Tags":[{"Key":"k","Value":"tagvalue"}],"Nested":{"Value":"deep-secret"}}"#;
+        let resp = br#"{"CiphertextBlob":"Y2lwaGVy","KeyId":"arn:aws:kms:us-east-1:111122223333:key/1234"}"#;
+        let e = Value::Object(draft(false).event(req, Some(resp), None)).to_string();
+        for secret in ["c2VjcmV0LXBsYWlu", "hunter2", "deep-secret", "Y2lwaGVy"] {
+            assert!(!e.contains(secret), "{secret} leaked into {e}");
+        }
+        assert!(e.contains("tagvalue"), "{e}");
+        let v: Value = serde_json::from_str(&e).unwrap();
+        assert_eq!(v["requestParameters"]["keyId"], "alias/a");
+        // Encryption context keys are the caller's: not case-converted.
+        assert_eq!(v["requestParameters"]["encryptionContext"]["Dept"], "x");
+        assert_eq!(v["resources"][0]["ARN"], "arn:aws:kms:us-east-1:111122223333:key/1234");
+        assert_eq!(v["resources"][0]["type"], "AWS::KMS::Key");
+        assert_eq!(v["userIdentity"]["type"], "Root");
+    }
+
+    #[test]
+    fn read_only_events_keep_no_response_elements() {
+        let resp = br#"{"Plaintext":"cGxhaW4=","KeyId":"arn:aws:kms:us-east-1:111122223333:key/k"}"#;
+        let v = draft(true).event(br#"{"KeyId":"k"}"#, Some(resp), None);
+        assert_eq!(v["responseElements"], Value::Null);
+        assert!(!Value::Object(v).to_string().contains("cGxhaW4="));
+    }
+
+    #[test]
+    fn garbage_bodies_give_null_parameters() {
+        let v = draft(false).event(b"\xff not json", None, Some(("SerializationException", "bad".into())));
+        assert_eq!(v["requestParameters"], Value::Null);
+        assert_eq!(v["errorCode"], "SerializationException");
+    }
+
+    #[test]
+    fn classification() {
+        assert!(read_only("Decrypt") && read_only("GetSecretValue") && read_only("ListKeys"));
+        assert!(!read_only("CreateKey") && mutates("CreateKey") && mutates("GetParametersForImport"));
+        assert!(!mutates("Decrypt"));
+    }
+
+    #[test]
+    fn rfc3339_is_cloudtrail_shaped() {
+        assert_eq!(rfc3339(time::OffsetDateTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,294 @@
+//! CloudTrail's LookupEvents (awsJson1.1, target
+//! `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`, signing name
+//! `cloudtrail`) over the audit trail: the caller's account and region, newest first.
+
+use crate::audit::{self, AuditLog};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::BufRead;
+use trent_kms::Caller;
+use trent_wire::{AwsError, WireError};
+
+/// CloudTrail's errors for LookupEvents.
+#[derive(Debug)]
+pub enum CloudTrailError {
+    Wire(WireError),
+    InvalidLookupAttributes(String),
+    InvalidTimeRange,
+    InvalidMaxResults,
+    InvalidNextToken,
+    InvalidEventCategory,
+    UnsupportedOperation(String),
+    Internal(String),
+}
+
+impl From<WireError> for CloudTrailError {
+    fn from(e: WireError) -> Self {
+        CloudTrailError::Wire(e)
+    }
+}
+
+impl AwsError for CloudTrailError {
+    fn code(&self) -> &'static str {
+        match self {
+            CloudTrailError::Wire(w) => w.code(),
+            CloudTrailError::InvalidLookupAttributes(_) => "InvalidLookupAttributesException",
+            CloudTrailError::InvalidTimeRange => "InvalidTimeRangeException",
+            CloudTrailError::InvalidMaxResults => "InvalidMaxResultsException",
+            CloudTrailError::InvalidNextToken => "InvalidNextTokenException",
+            CloudTrailError::InvalidEventCategory => "InvalidEventCategoryException",
+            CloudTrailError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            CloudTrailError::Internal(_) => "InternalFailure",
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            CloudTrailError::Wire(w) => w.message(),
+            CloudTrailError::InvalidLookupAttributes(m) => m.clone(),
+            CloudTrailError::InvalidTimeRange => "Start time must be before end time.".into(),
+            CloudTrailError::InvalidMaxResults => "MaxResults must be between 1 and 50.".into(),
+            CloudTrailError::InvalidNextToken => "Invalid NextToken.".into(),
+            CloudTrailError::InvalidEventCategory => "EventCategory must be insight.".into(),
+            CloudTrailError::UnsupportedOperation(op) => {
+                format!("Trent's CloudTrail serves LookupEvents only, not {op}.")
+            }
+            CloudTrailError::Internal(_) => "An internal error occurred. Try again later.".into(),
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            CloudTrailError::Wire(w) => w.status(),
+            CloudTrailError::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+    fn internal_detail(&self) -> Option<String> {
+        match self {
+            CloudTrailError::Internal(d) => Some(d.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    #[serde(default)]
+    lookup_attributes: Vec<Attribute>,
+    #[serde(default)]
+    start_time: Option<f64>,
+    #[serde(default)]
+    end_time: Option<f64>,
+    #[serde(default)]
+    event_category: Option<String>,
+    #[serde(default)]
+    max_results: Option<i64>,
+    #[serde(default)]
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Attribute {
+    attribute_key: String,
+    attribute_value: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Response {
+    events: Vec<Event>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Event {
+    event_id: String,
+    event_name: String,
+    read_only: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<String>,
+    event_time: f64,
+    event_source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    resources: Vec<Resource>,
+    cloud_trail_event: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Resource {
+    resource_type: String,
+    resource_name: String,
+}
+
+const KEYS: &[&str] =
+    &["EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId"];
+
+/// Serves one CloudTrail operation.
+pub fn dispatch(log: &AuditLog, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, CloudTrailError> {
+    if op != "LookupEvents" {
+        return Err(CloudTrailError::UnsupportedOperation(op.chars().take(64).collect()));
+    }
+    let req: Request = trent_wire::json::decode(body)?;
+    if req.lookup_attributes.len() > 1 {
+        return Err(CloudTrailError::InvalidLookupAttributes("You can specify only one lookup attribute.".into()));
+    }
+    let filter = match req.lookup_attributes.first() {
+        Some(a) => {
+            if !KEYS.contains(&a.attribute_key.as_str()) {
+                return Err(CloudTrailError::Wire(WireError::Validation(format!(
+                    "1 validation error detected: Value '{}' at 'lookupAttributes.1.member.attributeKey' failed to \
+                     satisfy constraint: Member must satisfy enum value set: [{}]",
+                    a.attribute_key.chars().take(64).collect::<String>(),
+                    KEYS.join(", ")
+                ))));
+            }
+            if a.attribute_value.is_empty() || a.attribute_value.chars().count() > 2000 {
+                return Err(CloudTrailError::InvalidLookupAttributes(
+                    "The attribute value must be 1 to 2000 characters.".into(),
+                ));
+            }
+            Some((a.attribute_key.as_str(), a.attribute_value.as_str()))
+        }
+        None => None,
+    };
+    if let (Some(s), Some(e)) = (req.start_time, req.end_time) {
+        if s > e {
+            return Err(CloudTrailError::InvalidTimeRange);
+        }
+    }
+    let max = match req.max_results {
+        None => 50,
+        Some(n) if (1..=50).contains(&n) => n as usize,
+        Some(_) => return Err(CloudTrailError::InvalidMaxResults),
+    };
+    let before: Option<u64> = match &req.next_token {
+        None => None,
+        Some(t) => Some(t.strip_prefix("seq-").and_then(|n| n.parse().ok()).ok_or(CloudTrailError::InvalidNextToken)?),
+    };
+    if let Some(c) = &req.event_category {
+        if c != "insight" {
+            return Err(CloudTrailError::InvalidEventCategory);
+        }
+        // Trent records management events only; there are no Insights events.
+        return trent_wire::json::encode(&Response { events: Vec::new(), next_token: None }).map_err(Into::into);
+    }
+    let start_ms = req.start_time.map(|s| (s * 1000.0) as i64);
+    let end_ms = req.end_time.map(|s| (s * 1000.0) as i64);
+
+    let mut out: Vec<(u64, Event)> = Vec::new();
+    let mut more = false;
+    let files = audit::trail_files(log.dir()).map_err(|e| CloudTrailError::Internal(e.to_string()))?;
+    'files: for path in files.iter().rev() {
+        let f = std::fs::File::open(path).map_err(|e| CloudTrailError::Internal(format!("{}: {e}", path.display())))?;
+        let lines: Vec<String> = std::io::BufReader::new(f).lines().map_while(Result::ok).collect();
+        for line in lines.iter().rev() {
+            let Some((seq, event)) = parse_event(line) else { continue };
+            if before.is_some_and(|b| seq >= b) {
+                continue;
+            }
+            if event.get("recipientAccountId").and_then(Value::as_str) != Some(caller.account())
+                || event.get("awsRegion").and_then(Value::as_str) != Some(caller.region.as_str())
+            {
+                continue;
+            }
+            let ms = event.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
+            if end_ms.is_some_and(|e| ms > e) {
+                continue;
+            }
+            if start_ms.is_some_and(|s| ms < s) {
+                // Records are in time order give or take a batch: stop well past the start.
+                if start_ms.is_some_and(|s| ms < s - 300_000) {
+                    break 'files;
+                }
+                continue;
+            }
+            let e = to_lookup(event, ms);
+            if !filter.is_none_or(|(k, v)| matches(&e, k, v)) {
+                continue;
+            }
+            if out.len() == max {
+                more = true;
+                break 'files;
+            }
+            out.push((seq, e));
+        }
+    }
+    let next_token = if more { out.last().map(|(seq, _)| format!("seq-{seq}")) } else { None };
+    let resp = Response { events: out.into_iter().map(|(_, e)| e).collect(), next_token };
+    trent_wire::json::encode(&resp).map_err(Into::into)
+}
+
+/// An `event` line's sequence number and its CloudTrail members (without the chain's).
+fn parse_event(line: &str) -> Option<(u64, serde_json::Map<String, Value>)> {
+    if !line.contains("\"trentRecord\":\"event\"") {
+        return None;
+    }
+    let Value::Object(mut m) = serde_json::from_str::<Value>(line).ok()? else { return None };
+    let seq = m.get("trentSeq")?.as_u64()?;
+    m.retain(|k, _| !k.starts_with("trent"));
+    Some((seq, m))
+}
+
+fn parse_time_ms(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+fn to_lookup(event: serde_json::Map<String, Value>, ms: i64) -> Event {
+    let s = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_string);
+    let ident = event.get("userIdentity");
+    let id = |k: &str| ident.and_then(|u| u.get(k)).and_then(Value::as_str).map(str::to_string);
+    let username = match id("type").as_deref() {
+        Some("Root") => Some("root".to_string()),
+        Some("IAMUser") => id("userName"),
+        Some("AssumedRole") => id("arn").and_then(|a| a.rsplit('/').next().map(str::to_string)),
+        _ => None,
+    };
+    let resources = event
+        .get("resources")
+        .and_then(Value::as_array)
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| {
+                    Some(Resource {
+                        resource_type: r.get("type")?.as_str()?.to_string(),
+                        resource_name: r.get("ARN")?.as_str()?.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Event {
+        event_id: s("eventID").unwrap_or_default(),
+        event_name: s("eventName").unwrap_or_default(),
+        read_only: event.get("readOnly").and_then(Value::as_bool).unwrap_or(false).to_string(),
+        access_key_id: id("accessKeyId"),
+        event_time: ms as f64 / 1000.0,
+        event_source: s("eventSource").unwrap_or_default(),
+        username,
+        resources,
+        cloud_trail_event: Value::Object(event).to_string(),
+    }
+}
+
+fn matches(e: &Event, key: &str, value: &str) -> bool {
+    match key {
+        "EventId" => e.event_id == value,
+        "EventName" => e.event_name == value,
+        "ReadOnly" => e.read_only == value,
+        "Username" => e.username.as_deref() == Some(value),
+        "EventSource" => e.event_source == value,
+        "AccessKeyId" => e.access_key_id.as_deref() == Some(value),
+        "ResourceType" => e.resources.iter().any(|r| r.resource_type == value),
+        "ResourceName" => e
+            .resources
+            .iter()
+            .any(|r| r.resource_name == value || r.resource_name.rsplit_once('/').is_some_and(|(_, id)| id == value)),
+        _ => false,
+    }
+}

@@ -1,0 +1,272 @@
+//! Request quotas: token buckets per account, region and quota, as AWS applies them.
+//!
+//! Every authenticated request takes one token from its quota's bucket before any other work
+//! is done; an empty bucket answers `ThrottlingException` (HTTP 400, as AWS), which the SDKs'
+//! standard retry handles. A bucket holds one second of its rate (at least one request) and
+//! refills continuously.
+//!
+//! Which quota a request counts against (the names `--quota NAME=RATE` takes):
+//! * `kms:symmetric` — Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext),
+//!   GenerateRandom, GenerateMac, VerifyMac with symmetric or HMAC keys (AWS: 50,000/s in
+//!   us-east-1, us-west-2, eu-west-1; 10,000/s in us-east-2, ap-southeast-1, ap-southeast-2,
+//!   ap-northeast-1, eu-central-1, eu-west-2; 5,500/s elsewhere).
+//! * `kms:rsa` (500/s) — the same operations and Sign/Verify with RSA keys. Which one is
+//!   decided from the request's algorithm member (RSAES_* / RSASSA_*), so no key is read first.
+//! * `kms:ecc` (300/s) — Sign/Verify with ECC, Ed25519 and ML-DSA keys, DeriveSharedSecret,
+//!   Encapsulate, Decapsulate.
+//! * `kms:GenerateDataKeyPair/<KeyPairSpec>` — GenerateDataKeyPair(WithoutPlaintext) per spec
+//!   (RSA_2048 1/s, RSA_3072 0.5/s, RSA_4096 0.1/s, ECC_NIST_P256 25/s, ECC_NIST_P384 10/s,
+//!   ECC_NIST_P521 5/s, ECC_SECG_P256K1 25/s, others 5/s).
+//! * `kms:<Operation>` — every other KMS operation, with AWS's per-operation figure.
+//! * `ssm:GetParameter` (40/s, AWS's standard throughput) — GetParameter, GetParameters,
+//!   GetParametersByPath; `ssm:PutParameter` (3/s); `ssm:<Operation>` (40/s) for the rest.
+//! * `secretsmanager:GetSecretValue` (10,000/s) — GetSecretValue and DescribeSecret;
+//!   `secretsmanager:<Operation>` for the rest (List*: 100/s, BatchGetSecretValue 100/s, others 50/s).
+//! * `cloudtrail:LookupEvents` (2/s).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+use trent_wire::AwsError;
+
+/// `ThrottlingException`, worded as each service words it.
+#[derive(Debug)]
+pub struct Throttled {
+    service: &'static str,
+}
+
+impl AwsError for Throttled {
+    fn code(&self) -> &'static str {
+        "ThrottlingException"
+    }
+    fn message(&self) -> String {
+        match self.service {
+            "kms" => "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.".into(),
+            _ => "Rate exceeded".into(),
+        }
+    }
+    fn status(&self) -> u16 {
+        400
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+pub struct Quotas {
+    enabled: bool,
+    overrides: HashMap<String, f64>,
+    buckets: Mutex<HashMap<(String, String, String), Bucket>>,
+}
+
+/// Parses `NAME=RATE` (requests per second, may be fractional, > 0).
+pub fn parse_override(s: &str) -> Result<(String, f64), String> {
+    let (name, rate) = s.split_once('=').ok_or_else(|| format!("'{s}': expected NAME=RATE, e.g. kms:symmetric=100"))?;
+    let rate: f64 =
+        rate.trim().parse().map_err(|_| format!("'{s}': the rate must be a number of requests per second"))?;
+    if !(rate > 0.0 && rate.is_finite()) {
+        return Err(format!("'{s}': the rate must be greater than zero"));
+    }
+    let name = name.trim();
+    let known = ["kms:", "ssm:", "secretsmanager:", "cloudtrail:"];
+    if !known.iter().any(|p| name.starts_with(p) && name.len() > p.len()) {
+        return Err(format!("'{s}': a quota name starts with kms:, ssm:, secretsmanager: or cloudtrail:"));
+    }
+    Ok((name.to_string(), rate))
+}
+
+impl Quotas {
+    pub fn new(enabled: bool, overrides: &[(String, f64)]) -> Self {
+        Quotas { enabled, overrides: overrides.iter().cloned().collect(), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes a token for this request, or answers ThrottlingException.
+    pub fn admit(
+        &self,
+        service: &'static str,
+        op: &str,
+        account: &str,
+        region: &str,
+        body: &[u8],
+    ) -> Result<(), Throttled> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let (name, default) = classify(service, op, region, body);
+        let rate = self.overrides.get(&name).copied().unwrap_or(default);
+        let capacity = rate.max(1.0);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = buckets
+            .entry((account.to_string(), region.to_string(), name))
+            .or_insert(Bucket { tokens: capacity, at: now });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(capacity);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Throttled { service })
+        }
+    }
+}
+
+fn symmetric_rate(region: &str) -> f64 {
+    match region {
+        "us-east-1" | "us-west-2" | "eu-west-1" => 50_000.0,
+        "us-east-2" | "ap-southeast-1" | "ap-southeast-2" | "ap-northeast-1" | "eu-central-1" | "eu-west-2" => 10_000.0,
+        _ => 5_500.0,
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Algorithms {
+    encryption_algorithm: Option<String>,
+    source_encryption_algorithm: Option<String>,
+    destination_encryption_algorithm: Option<String>,
+    signing_algorithm: Option<String>,
+    key_pair_spec: Option<String>,
+}
+
+/// The quota a request counts against, and AWS's default rate for it.
+pub fn classify(service: &str, op: &str, region: &str, body: &[u8]) -> (String, f64) {
+    match service {
+        "kms" => kms(op, region, body),
+        "ssm" => match op {
+            "GetParameter" | "GetParameters" | "GetParametersByPath" => ("ssm:GetParameter".into(), 40.0),
+            "PutParameter" => ("ssm:PutParameter".into(), 3.0),
+            _ => (format!("ssm:{op}"), 40.0),
+        },
+        "secretsmanager" => match op {
+            "GetSecretValue" | "DescribeSecret" => ("secretsmanager:GetSecretValue".into(), 10_000.0),
+            "ListSecrets" | "ListSecretVersionIds" | "BatchGetSecretValue" => (format!("secretsmanager:{op}"), 100.0),
+            _ => (format!("secretsmanager:{op}"), 50.0),
+        },
+        _ => (format!("{service}:{op}"), 2.0),
+    }
+}
+
+fn kms(op: &str, region: &str, body: &[u8]) -> (String, f64) {
+    let alg = || serde_json::from_slice::<Algorithms>(body).unwrap_or_default();
+    let symmetric = || ("kms:symmetric".to_string(), symmetric_rate(region));
+    let rsa = || ("kms:rsa".to_string(), 500.0);
+    let ecc = || ("kms:ecc".to_string(), 300.0);
+    let is_rsa = |a: &Option<String>| a.as_deref().is_some_and(|a| a.starts_with("RSAES") || a.starts_with("SM2"));
+    match op {
+        "Encrypt" | "Decrypt" => {
+            if is_rsa(&alg().encryption_algorithm) {
+                rsa()
+            } else {
+                symmetric()
+            }
+        }
+        "ReEncrypt" => {
+            let a = alg();
+            if is_rsa(&a.source_encryption_algorithm) || is_rsa(&a.destination_encryption_algorithm) {
+                rsa()
+            } else {
+                symmetric()
+            }
+        }
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "GenerateRandom" | "GenerateMac" | "VerifyMac" => {
+            symmetric()
+        }
+        "Sign" | "Verify" => {
+            if alg().signing_algorithm.as_deref().is_some_and(|a| a.starts_with("RSASSA")) {
+                rsa()
+            } else {
+                ecc()
+            }
+        }
+        "DeriveSharedSecret" | "Encapsulate" | "Decapsulate" => ecc(),
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            let spec = alg().key_pair_spec.unwrap_or_default();
+            let rate = match spec.as_str() {
+                "RSA_2048" => 1.0,
+                "RSA_3072" => 0.5,
+                "RSA_4096" => 0.1,
+                "ECC_NIST_P256" | "ECC_SECG_P256K1" => 25.0,
+                "ECC_NIST_P384" => 10.0,
+                _ => 5.0,
+            };
+            let spec: String = spec.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect();
+            (format!("kms:GenerateDataKeyPair/{spec}"), rate)
+        }
+        _ => {
+            let rate = match op {
+                "DescribeKey" | "GetPublicKey" | "ListResourceTags" => 2000.0,
+                "GetKeyPolicy" | "GetKeyRotationStatus" => 1000.0,
+                "ListAliases" | "ListKeys" => 500.0,
+                "ListGrants" | "ListKeyPolicies" | "ListRetirableGrants" | "ListKeyRotations" => 100.0,
+                "CreateGrant" => 50.0,
+                "RetireGrant" | "RevokeGrant" => 30.0,
+                "DeleteAlias" | "PutKeyPolicy" | "ScheduleKeyDeletion" | "DeleteImportedKeyMaterial" => 15.0,
+                "TagResource" => 10.0,
+                "GetParametersForImport" => 0.25,
+                _ => 5.0,
+            };
+            (format!("kms:{op}"), rate)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_admits_its_rate_then_throttles() {
+        let q = Quotas::new(true, &[("kms:CreateKey".into(), 3.0)]);
+        for _ in 0..3 {
+            q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap();
+        }
+        let e = q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap_err();
+        assert_eq!(e.code(), "ThrottlingException");
+        assert_eq!(e.status(), 400);
+        // Other accounts and regions have their own buckets.
+        q.admit("kms", "CreateKey", "2", "us-east-1", b"{}").unwrap();
+        q.admit("kms", "CreateKey", "1", "eu-west-1", b"{}").unwrap();
+        // The bucket refills with time.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap();
+    }
+
+    #[test]
+    fn disabled_quotas_never_throttle() {
+        let q = Quotas::new(false, &[("kms:CreateKey".into(), 0.001)]);
+        for _ in 0..100 {
+            q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap();
+        }
+    }
+
+    #[test]
+    fn cryptographic_requests_share_quotas_by_key_type() {
+        assert_eq!(classify("kms", "Encrypt", "us-east-1", b"{}"), ("kms:symmetric".into(), 50_000.0));
+        assert_eq!(classify("kms", "GenerateDataKey", "sa-east-1", b"{}"), ("kms:symmetric".into(), 5_500.0));
+        let rsa = br#"{"EncryptionAlgorithm":"RSAES_OAEP_SHA_256"}"#;
+        assert_eq!(classify("kms", "Decrypt", "us-east-1", rsa).0, "kms:rsa");
+        assert_eq!(classify("kms", "Sign", "us-east-1", br#"{"SigningAlgorithm":"RSASSA_PSS_SHA_256"}"#).0, "kms:rsa");
+        assert_eq!(classify("kms", "Sign", "us-east-1", br#"{"SigningAlgorithm":"ECDSA_SHA_256"}"#).0, "kms:ecc");
+        let pair = br#"{"KeyPairSpec":"RSA_4096"}"#;
+        assert_eq!(
+            classify("kms", "GenerateDataKeyPair", "us-east-1", pair),
+            ("kms:GenerateDataKeyPair/RSA_4096".into(), 0.1)
+        );
+        assert_eq!(classify("ssm", "GetParametersByPath", "us-east-1", b""), ("ssm:GetParameter".into(), 40.0));
+        assert_eq!(classify("cloudtrail", "LookupEvents", "us-east-1", b""), ("cloudtrail:LookupEvents".into(), 2.0));
+        // A body that is not JSON still gets a quota.
+        assert_eq!(classify("kms", "Encrypt", "us-east-1", b"\xff").0, "kms:symmetric");
+    }
+
+    #[test]
+    fn overrides_are_checked() {
+        assert_eq!(parse_override("kms:symmetric=100").unwrap(), ("kms:symmetric".into(), 100.0));
+        assert_eq!(parse_override("kms:GenerateDataKeyPair/RSA_4096=0.5").unwrap().1, 0.5);
+        for bad in ["kms:symmetric", "kms:symmetric=0", "kms:symmetric=-1", "kms:x=abc", "foo:bar=1", "kms:=3"] {
+            assert!(parse_override(bad).is_err(), "{bad}");
+        }
+    }
+}
