@@ -17,7 +17,7 @@
 
 use serde_json::{json, Map, Value};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -310,9 +310,11 @@ impl Writer {
         let written = self.file.write_all(buf.as_bytes()).and_then(|_| self.file.sync_data());
         if let Err(e) = written {
             let err = AuditError(format!("{}: {e}", self.path.display()));
-            // Cut the partial batch off so the chain on disk stays intact.
-            let cut = self.file.set_len(self.len).and_then(|_| self.file.seek(SeekFrom::End(0)).map(|_| ()));
-            if let Err(e2) = cut.and_then(|_| self.file.sync_data()) {
+            // Cut any partial batch off so the chain on disk stays intact (the file is opened
+            // for appending, so the next write goes to its end either way).
+            let intact = self.file.metadata().is_ok_and(|m| m.len() == self.len);
+            let cut = if intact { Ok(()) } else { self.file.set_len(self.len).and_then(|_| self.file.sync_data()) };
+            if let Err(e2) = cut {
                 let why = format!("{}: a failed write could not be undone ({e2}); restart trentd", self.path.display());
                 self.broken = Some(why);
             }

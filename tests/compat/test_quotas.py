@@ -1,0 +1,109 @@
+"""Request quotas: token buckets per account, region and quota, ThrottlingException (HTTP 400)
+before any work is done, and the SDK's standard retry recovering."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, REGION, make_service_client
+from test_audit import events
+
+
+def retrying_client(service: str, base_url: str, region: str = REGION):
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=base_url,
+        region_name=region,
+        aws_access_key_id=ADMIN_ACCESS_KEY_ID,
+        aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
+        config=Config(retries={"mode": "standard", "max_attempts": 10}),
+    )
+
+
+def burst(call, n: int) -> tuple[int, list[ClientError]]:
+    ok, throttled = 0, []
+    for _ in range(n):
+        try:
+            call()
+            ok += 1
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ThrottlingException":
+                raise
+            throttled.append(e)
+    return ok, throttled
+
+
+def test_a_burst_past_the_quota_is_throttled_and_the_sdk_retry_recovers(trent_factory):
+    srv = trent_factory({"TRENT_QUOTAS": "aws", "TRENT_QUOTA_OVERRIDES": "kms:symmetric=5"})
+    kms = make_service_client("kms", srv.base_url)
+    ok, throttled = burst(lambda: kms.generate_random(NumberOfBytes=16), 40)
+    assert 5 <= ok <= 12 and len(throttled) >= 28, (ok, len(throttled))
+    e = throttled[0]
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert e.response["Error"]["Message"] == (
+        "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+    )
+    # The quota is per region: eu-west-1's bucket is full.
+    eu = make_service_client("kms", srv.base_url, region="eu-west-1")
+    assert len(eu.generate_random(NumberOfBytes=16)["Plaintext"]) == 16
+    # Encrypt, Decrypt and GenerateDataKey share the symmetric quota; with the SDK's standard
+    # retry every call eventually succeeds.
+    retrying = retrying_client("kms", srv.base_url)
+    key = retrying.create_key()["KeyMetadata"]["KeyId"]
+    for i in range(15):
+        blob = retrying.encrypt(KeyId=key, Plaintext=b"p%d" % i)["CiphertextBlob"]
+        assert retrying.decrypt(CiphertextBlob=blob)["Plaintext"] == b"p%d" % i
+    # Throttled requests are audited and counted.
+    throttled_events = [ev for ev in events(srv, "GenerateRandom") if ev.get("errorCode") == "ThrottlingException"]
+    assert len(throttled_events) == len(throttled)
+    metrics = requests.get(srv.base_url + "/metrics", timeout=10).text
+    samples = {s.name: s.value for fam in text_string_to_metric_families(metrics) for s in fam.samples}
+    assert samples["trent_throttled_requests_total"] >= len(throttled)
+    assert "trent_audit_queue_depth" in samples
+
+
+def test_a_throttled_request_does_nothing(trent_factory):
+    srv = trent_factory({"TRENT_QUOTAS": "aws", "TRENT_QUOTA_OVERRIDES": "kms:CreateKey=1"})
+    kms = make_service_client("kms", srv.base_url)
+    ok, throttled = burst(lambda: kms.create_key(), 5)
+    assert ok == 1 and len(throttled) == 4
+    assert len(kms.list_keys()["Keys"]) == 1
+    # A throttled state change never reached the operation, so it wrote no intent either.
+    created = events(srv, "CreateKey")
+    assert sum("errorCode" not in ev for ev in created) == 1
+
+
+def test_aws_default_quotas_apply_without_overrides(trent_factory):
+    srv = trent_factory({"TRENT_QUOTAS": "aws"})
+    ssm = make_service_client("ssm", srv.base_url)
+    # AWS's default PutParameter throughput is 3 per second.
+    ok, throttled = burst(lambda: ssm.put_parameter(Name="/q/p", Value="v", Type="String", Overwrite=True), 12)
+    assert 3 <= ok <= 6 and throttled, (ok, len(throttled))
+    assert throttled[0].response["Error"]["Message"] == "Rate exceeded"
+    # Other quotas are untouched by PutParameter's.
+    assert ssm.get_parameter(Name="/q/p")["Parameter"]["Value"] == "v"
+    # RSA data key pairs: 1 per second.
+    kms = make_service_client("kms", srv.base_url)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    ok, throttled = burst(lambda: kms.generate_data_key_pair_without_plaintext(KeyId=key, KeyPairSpec="RSA_2048"), 3)
+    assert ok == 1 and len(throttled) == 2
+
+
+def test_quotas_off_never_throttle(trent_factory):
+    srv = trent_factory({"TRENT_QUOTAS": "off", "TRENT_QUOTA_OVERRIDES": "ssm:PutParameter=0.1"})
+    ssm = make_service_client("ssm", srv.base_url)
+    ok, throttled = burst(lambda: ssm.put_parameter(Name="/q/off", Value="v", Type="String", Overwrite=True), 10)
+    assert ok == 10 and not throttled
+
+
+@pytest.mark.parametrize("bad", ["kms:symmetric", "kms:symmetric=0", "nope:x=1", "kms:symmetric=fast"])
+def test_bad_quota_overrides_stop_the_server_with_a_message(trent_factory, bad):
+    srv = trent_factory({"TRENT_QUOTA_OVERRIDES": bad}, start=False)
+    proc = srv.spawn()
+    assert proc.wait(timeout=20) != 0
+    assert "quota" in srv.stderr().lower() or "rate" in srv.stderr().lower(), srv.stderr()
