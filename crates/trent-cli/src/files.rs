@@ -1,0 +1,212 @@
+//! Inputs and outputs: `-` for stdin/stdout, single files, `--recursive` directory trees, and
+//! all-or-nothing output (a temporary file renamed into place only when the operation succeeded;
+//! stdout is spooled through an anonymous temporary file and copied out only on success).
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+const BUF: usize = 256 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sink {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".into(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+    pub fn open(&self) -> io::Result<(Box<dyn Read>, Option<u64>)> {
+        match self {
+            Source::Stdin => Ok((Box::new(BufReader::with_capacity(BUF, io::stdin().lock())), None)),
+            Source::File(p) => {
+                let f = File::open(p)?;
+                let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                Ok((Box::new(BufReader::with_capacity(BUF, f)), len))
+            }
+        }
+    }
+}
+
+impl Sink {
+    pub fn describe(&self) -> String {
+        match self {
+            Sink::Stdout => "<stdout>".into(),
+            Sink::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// How output names are derived from input names when the output is a directory.
+pub type Rename = fn(&str) -> String;
+
+pub fn encrypted_name(name: &str) -> String {
+    format!("{name}.encrypted")
+}
+
+pub fn decrypted_name(name: &str) -> String {
+    match name.strip_suffix(".encrypted") {
+        Some(base) if !base.is_empty() => base.to_string(),
+        _ => format!("{name}.decrypted"),
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let t = e.file_type()?;
+        if t.is_dir() {
+            walk(&e.path(), out)?;
+        } else if t.is_file() {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// Pairs every input with its output.
+pub fn plan(input: &str, output: &str, recursive: bool, rename: Rename) -> Result<Vec<(Source, Sink)>, String> {
+    if input == "-" {
+        if Path::new(output).is_dir() {
+            return Err(format!("output {output} is a directory; stdin needs an output file or -"));
+        }
+        let sink = if output == "-" { Sink::Stdout } else { Sink::File(output.into()) };
+        return Ok(vec![(Source::Stdin, sink)]);
+    }
+    let in_path = Path::new(input);
+    let meta = std::fs::metadata(in_path).map_err(|e| format!("{input}: {e}"))?;
+    if meta.is_dir() {
+        if !recursive {
+            return Err(format!("{input} is a directory; add --recursive to process its files"));
+        }
+        if output == "-" {
+            return Err("a directory cannot be written to stdout".into());
+        }
+        let out_dir = PathBuf::from(output);
+        if out_dir.exists() && !out_dir.is_dir() {
+            return Err(format!("output {output} exists and is not a directory"));
+        }
+        let mut files = Vec::new();
+        walk(in_path, &mut files).map_err(|e| format!("{input}: {e}"))?;
+        let mut pairs = Vec::with_capacity(files.len());
+        for f in files {
+            let rel = f.strip_prefix(in_path).expect("walked from input");
+            let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let target = out_dir.join(rel.parent().unwrap_or(Path::new(""))).join(rename(&name));
+            pairs.push((Source::File(f), Sink::File(target)));
+        }
+        return Ok(pairs);
+    }
+    let sink = if output == "-" {
+        Sink::Stdout
+    } else if Path::new(output).is_dir() {
+        let name = in_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Sink::File(Path::new(output).join(rename(&name)))
+    } else {
+        Sink::File(output.into())
+    };
+    if let Sink::File(o) = &sink {
+        if let (Ok(a), Ok(b)) = (std::fs::canonicalize(in_path), std::fs::canonicalize(o)) {
+            if a == b {
+                return Err(format!("output {} is the input file", o.display()));
+            }
+        }
+    }
+    Ok(vec![(Source::File(in_path.into()), sink)])
+}
+
+/// Runs `f` with a writer for `sink`; the output appears only if `f` succeeds.
+pub fn write_all_or_nothing<T, E: From<io::Error>>(
+    sink: &Sink,
+    f: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+) -> Result<T, E> {
+    match sink {
+        Sink::File(path) => {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            std::fs::create_dir_all(&dir)?;
+            let tmp = tempfile::Builder::new().prefix(".trent-").suffix(".tmp").tempfile_in(&dir)?;
+            let mut w = BufWriter::with_capacity(BUF, tmp);
+            let out = f(&mut w)?;
+            let tmp = w.into_inner().map_err(|e| e.into_error())?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            Ok(out)
+        }
+        Sink::Stdout => {
+            let spool = tempfile::tempfile()?;
+            let mut w = BufWriter::with_capacity(BUF, spool);
+            let out = f(&mut w)?;
+            let mut spool = w.into_inner().map_err(|e| e.into_error())?;
+            spool.rewind()?;
+            let stdout = io::stdout();
+            let mut lock = stdout.lock();
+            io::copy(&mut spool, &mut lock)?;
+            lock.flush()?;
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decrypted_name_strips_the_encrypted_suffix_or_adds_one() {
+        assert_eq!(decrypted_name("a.txt.encrypted"), "a.txt");
+        assert_eq!(decrypted_name("a.txt"), "a.txt.decrypted");
+        assert_eq!(decrypted_name(".encrypted"), ".encrypted.decrypted");
+    }
+
+    #[test]
+    fn recursive_plan_mirrors_the_tree_and_directory_needs_recursive() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("a"), b"1").unwrap();
+        std::fs::write(src.join("sub/b"), b"2").unwrap();
+        let out = d.path().join("out");
+        let p = plan(src.to_str().unwrap(), out.to_str().unwrap(), true, encrypted_name).unwrap();
+        let sinks: Vec<_> = p.iter().map(|(_, s)| s.clone()).collect();
+        assert_eq!(sinks, vec![Sink::File(out.join("a.encrypted")), Sink::File(out.join("sub/b.encrypted"))]);
+        assert!(plan(src.to_str().unwrap(), out.to_str().unwrap(), false, encrypted_name).is_err());
+    }
+
+    #[test]
+    fn failed_operation_leaves_no_output_file() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("out");
+        let r: Result<(), io::Error> = write_all_or_nothing(&Sink::File(target.clone()), |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("boom"))
+        });
+        assert!(r.is_err());
+        assert!(!target.exists());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "temporary file left behind");
+        write_all_or_nothing::<_, io::Error>(&Sink::File(target.clone()), |w| w.write_all(b"whole")).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"whole");
+    }
+
+    #[test]
+    fn output_equal_to_input_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x");
+        std::fs::write(&f, b"1").unwrap();
+        assert!(plan(f.to_str().unwrap(), f.to_str().unwrap(), false, encrypted_name).is_err());
+    }
+}
