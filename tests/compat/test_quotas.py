@@ -10,19 +10,25 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, REGION, make_service_client
+from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, REGION
 from test_audit import events
 
 
-def retrying_client(service: str, base_url: str, region: str = REGION):
+def client(service: str, base_url: str, region: str = REGION, retries: dict | None = None):
+    """A boto3 client; by default one that never retries, so each throttled call is seen."""
     return boto3.session.Session().client(
         service,
         endpoint_url=base_url,
         region_name=region,
         aws_access_key_id=ADMIN_ACCESS_KEY_ID,
         aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
-        config=Config(retries={"mode": "standard", "max_attempts": 10}),
+        config=Config(retries=retries or {"total_max_attempts": 1}),
     )
+
+
+def retrying_client(service: str, base_url: str, region: str = REGION):
+    """The SDK's standard retry mode, as applications use it."""
+    return client(service, base_url, region, {"mode": "standard", "max_attempts": 10})
 
 
 def burst(call, n: int) -> tuple[int, list[ClientError]]:
@@ -40,7 +46,7 @@ def burst(call, n: int) -> tuple[int, list[ClientError]]:
 
 def test_a_burst_past_the_quota_is_throttled_and_the_sdk_retry_recovers(trent_factory):
     srv = trent_factory({"TRENT_QUOTAS": "aws", "TRENT_QUOTA_OVERRIDES": "kms:symmetric=5"})
-    kms = make_service_client("kms", srv.base_url)
+    kms = client("kms", srv.base_url)
     ok, throttled = burst(lambda: kms.generate_random(NumberOfBytes=16), 40)
     assert 5 <= ok <= 12 and len(throttled) >= 28, (ok, len(throttled))
     e = throttled[0]
@@ -49,7 +55,7 @@ def test_a_burst_past_the_quota_is_throttled_and_the_sdk_retry_recovers(trent_fa
         "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
     )
     # The quota is per region: eu-west-1's bucket is full.
-    eu = make_service_client("kms", srv.base_url, region="eu-west-1")
+    eu = client("kms", srv.base_url, region="eu-west-1")
     assert len(eu.generate_random(NumberOfBytes=16)["Plaintext"]) == 16
     # Encrypt, Decrypt and GenerateDataKey share the symmetric quota; with the SDK's standard
     # retry every call eventually succeeds.
@@ -69,7 +75,7 @@ def test_a_burst_past_the_quota_is_throttled_and_the_sdk_retry_recovers(trent_fa
 
 def test_a_throttled_request_does_nothing(trent_factory):
     srv = trent_factory({"TRENT_QUOTAS": "aws", "TRENT_QUOTA_OVERRIDES": "kms:CreateKey=1"})
-    kms = make_service_client("kms", srv.base_url)
+    kms = client("kms", srv.base_url)
     ok, throttled = burst(lambda: kms.create_key(), 5)
     assert ok == 1 and len(throttled) == 4
     assert len(kms.list_keys()["Keys"]) == 1
@@ -80,7 +86,7 @@ def test_a_throttled_request_does_nothing(trent_factory):
 
 def test_aws_default_quotas_apply_without_overrides(trent_factory):
     srv = trent_factory({"TRENT_QUOTAS": "aws"})
-    ssm = make_service_client("ssm", srv.base_url)
+    ssm = client("ssm", srv.base_url)
     # AWS's default PutParameter throughput is 3 per second.
     ok, throttled = burst(lambda: ssm.put_parameter(Name="/q/p", Value="v", Type="String", Overwrite=True), 12)
     assert 3 <= ok <= 6 and throttled, (ok, len(throttled))
@@ -88,7 +94,7 @@ def test_aws_default_quotas_apply_without_overrides(trent_factory):
     # Other quotas are untouched by PutParameter's.
     assert ssm.get_parameter(Name="/q/p")["Parameter"]["Value"] == "v"
     # RSA data key pairs: 1 per second.
-    kms = make_service_client("kms", srv.base_url)
+    kms = client("kms", srv.base_url)
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     ok, throttled = burst(lambda: kms.generate_data_key_pair_without_plaintext(KeyId=key, KeyPairSpec="RSA_2048"), 3)
     assert ok == 1 and len(throttled) == 2
@@ -96,7 +102,7 @@ def test_aws_default_quotas_apply_without_overrides(trent_factory):
 
 def test_quotas_off_never_throttle(trent_factory):
     srv = trent_factory({"TRENT_QUOTAS": "off", "TRENT_QUOTA_OVERRIDES": "ssm:PutParameter=0.1"})
-    ssm = make_service_client("ssm", srv.base_url)
+    ssm = client("ssm", srv.base_url)
     ok, throttled = burst(lambda: ssm.put_parameter(Name="/q/off", Value="v", Type="String", Overwrite=True), 10)
     assert ok == 10 and not throttled
 

@@ -1,6 +1,7 @@
 //! `trent`: the Trent command-line tool. One variant of [`Command`] per subcommand; each lives in its
 //! own module.
 
+mod audit;
 mod aws_config;
 mod common;
 mod decrypt;
@@ -12,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "trent", version, about = "Trent command-line tool: AWS Encryption SDK compatible file encryption")]
+#[command(
+    name = "trent",
+    version,
+    about = "Trent command-line tool: AWS Encryption SDK compatible file encryption, and audit trail verification"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,6 +29,9 @@ enum Command {
     Encrypt(encrypt::Args),
     /// Decrypt AWS Encryption SDK messages; output is written only when the whole message verified.
     Decrypt(decrypt::Args),
+    /// Work with trentd's audit trail offline.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Encrypt(a) => encrypt::run(a),
         Command::Decrypt(a) => decrypt::run(a),
+        Command::Audit(a) => audit::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
