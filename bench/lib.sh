@@ -76,6 +76,7 @@ start_trentd() {
     TRENT_ADMIN_ACCESS_KEY_ID="$TRENT_BENCH_ACCESS_KEY_ID" \
     TRENT_ADMIN_SECRET_ACCESS_KEY="$TRENT_BENCH_SECRET_ACCESS_KEY" \
     TRENT_LOG=warn \
+    TRENT_QUOTAS=off \
         "$@" "$bin" --listen 127.0.0.1:0 --data-dir "$WORK/trent" --ready-file "$WORK/trent/ready" \
         >"$WORK/trentd.log" 2>&1 &
     TRENT_PID=$!
