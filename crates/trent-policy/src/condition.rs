@@ -542,7 +542,10 @@ mod tests {
         let k = keys(&[("aws:username", &["bob"]), ("t:k", &["home/bob/file"])]);
         assert!(cond("StringLike", "t:k", &["home/${aws:username}/*"]).evaluate(&k, true));
         assert!(!cond("StringLike", "t:k", &["home/${aws:username}/*"]).evaluate(&k, false));
-        let k = keys(&[("aws:PrincipalAccount", &["111122223333"]), ("aws:SourceArn", &["arn:aws:sns:us-east-1:111122223333:t"])]);
+        let k = keys(&[
+            ("aws:PrincipalAccount", &["111122223333"]),
+            ("aws:SourceArn", &["arn:aws:sns:us-east-1:111122223333:t"]),
+        ]);
         assert!(cond("ArnLike", "aws:SourceArn", &["arn:aws:sns:*:${aws:PrincipalAccount}:*"]).evaluate(&k, true));
         // An unresolved variable matches nothing, so the positive operator fails.
         assert!(!cond("StringEquals", "aws:SourceArn", &["${aws:username}"]).evaluate(&k, true));

@@ -242,8 +242,7 @@ fn check_resource(r: &str) -> Result<(), PolicyError> {
         return Ok(());
     }
     let parts: Vec<&str> = r.splitn(6, ':').collect();
-    if parts.len() == 6 && parts[0] == "arn" && !parts[1].is_empty() && !parts[2].is_empty() && !parts[5].is_empty()
-    {
+    if parts.len() == 6 && parts[0] == "arn" && !parts[1].is_empty() && !parts[2].is_empty() && !parts[5].is_empty() {
         Ok(())
     } else {
         err(format!("Resource {r} must be in ARN format or \"*\"."))
@@ -299,7 +298,11 @@ fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
                         "Service" | "Federated" | "CanonicalUser" => {
                             return err(format!("Policy contains a statement with an invalid {k} principal: \"{s}\"."))
                         }
-                        _ => return err(format!("Invalid principal type \"{k}\" (use AWS, Service, Federated or CanonicalUser).")),
+                        _ => {
+                            return err(format!(
+                                "Invalid principal type \"{k}\" (use AWS, Service, Federated or CanonicalUser)."
+                            ))
+                        }
                     });
                 }
             }
@@ -310,17 +313,8 @@ fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
 }
 
 fn parse_statement(s: &Map<String, Value>, kind: PolicyKind) -> Result<Statement, PolicyError> {
-    const KNOWN: &[&str] = &[
-        "Sid",
-        "Effect",
-        "Principal",
-        "NotPrincipal",
-        "Action",
-        "NotAction",
-        "Resource",
-        "NotResource",
-        "Condition",
-    ];
+    const KNOWN: &[&str] =
+        &["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
     if let Some(k) = s.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return err(format!("Statement contains an unknown element: {k}."));
     }
@@ -441,19 +435,26 @@ mod tests {
     fn single_statement_object_and_array_both_parse() {
         let one = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#;
         let arr = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*"],"Resource":["*"]}]}"#;
-        assert_eq!(Policy::parse(one, PolicyKind::Identity).unwrap(), Policy::parse(arr, PolicyKind::Identity).unwrap());
+        assert_eq!(
+            Policy::parse(one, PolicyKind::Identity).unwrap(),
+            Policy::parse(arr, PolicyKind::Identity).unwrap()
+        );
     }
 
     #[test]
     fn default_key_policy_is_a_valid_key_policy() {
         let p = validate_key_policy(&default_key_policy("aws", "111122223333")).unwrap();
-        assert_eq!(p.statements[0].principal.as_ref().unwrap().values, vec![PrincipalEntry::Account("111122223333".into())]);
+        assert_eq!(
+            p.statements[0].principal.as_ref().unwrap().values,
+            vec![PrincipalEntry::Account("111122223333".into())]
+        );
     }
 
     #[test]
     fn missing_version_means_2008_without_variables() {
-        let p = Policy::parse(r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#, PolicyKind::Identity)
-            .unwrap();
+        let p =
+            Policy::parse(r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#, PolicyKind::Identity)
+                .unwrap();
         assert!(!p.variables_enabled());
     }
 
@@ -514,7 +515,8 @@ mod tests {
         assert_eq!(reason(with, PolicyKind::Identity), "Policy document should not specify a principal.");
         assert!(reason(without, PolicyKind::Resource).contains("no Principal"));
         assert!(Policy::parse(with, PolicyKind::Resource).is_ok());
-        let trust = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+        let trust =
+            r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
         assert!(Policy::parse(trust, PolicyKind::Trust).is_ok());
         assert_eq!(reason(with, PolicyKind::Trust), "Has prohibited field Resource.");
     }
@@ -531,7 +533,8 @@ mod tests {
             r#""bob""#,
             r#"{"AWS":[]}"#,
         ] {
-            let doc = format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{p},"Action":"kms:*","Resource":"*"}}}}"#);
+            let doc =
+                format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{p},"Action":"kms:*","Resource":"*"}}}}"#);
             assert!(Policy::parse(&doc, PolicyKind::Resource).is_err(), "{p} was accepted");
         }
     }

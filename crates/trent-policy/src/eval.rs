@@ -49,9 +49,14 @@ pub enum Outcome {
 pub enum Decision {
     Allow,
     /// A `Deny` statement applied; `sid` is its `Sid`, if it has one.
-    ExplicitDeny { policy_type: PolicyType, sid: Option<String> },
+    ExplicitDeny {
+        policy_type: PolicyType,
+        sid: Option<String>,
+    },
     /// No policy of type `missing` allowed the request.
-    ImplicitDeny { missing: PolicyType },
+    ImplicitDeny {
+        missing: PolicyType,
+    },
 }
 
 impl Decision {
@@ -73,7 +78,8 @@ impl Decision {
         match self {
             Decision::Allow => None,
             Decision::ExplicitDeny { policy_type, .. } => {
-                Some(format!("with an explicit deny in a {} policy", policy_type.phrase()))
+                let article = if *policy_type == PolicyType::Identity { "an" } else { "a" };
+                Some(format!("with an explicit deny in {article} {} policy", policy_type.phrase()))
             }
             Decision::ImplicitDeny { missing } => {
                 Some(format!("because no {} policy allows the {action} action", missing.phrase()))

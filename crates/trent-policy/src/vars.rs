@@ -39,12 +39,10 @@ fn parse_body(body: &str) -> Option<(String, Option<String>)> {
     let inner = rest.strip_prefix('\'')?.strip_suffix('\'')?;
     // Inside the quotes, `''` is one quote and a lone quote is not allowed.
     let mut out = String::new();
-    let mut it = inner.chars().peekable();
+    let mut it = inner.chars();
     while let Some(c) = it.next() {
-        if c == '\'' {
-            if it.next() != Some('\'') {
-                return None;
-            }
+        if c == '\'' && it.next() != Some('\'') {
+            return None;
         }
         out.push(c);
     }
