@@ -176,6 +176,12 @@ impl Policy {
         Ok(Policy { version, id, statements })
     }
 
+    /// Every principal the policy names (in `Principal` or `NotPrincipal`), for a caller that
+    /// must check they exist (KMS rejects a key policy naming an unknown user or role).
+    pub fn principals(&self) -> impl Iterator<Item = &PrincipalEntry> {
+        self.statements.iter().filter_map(|s| s.principal.as_ref()).flat_map(|p| p.values.iter())
+    }
+
     /// Whether `${…}` variables are substituted (Version 2012-10-17).
     pub fn variables_enabled(&self) -> bool {
         self.version == Version::V2012_10_17
@@ -547,6 +553,8 @@ mod tests {
         let p = Policy::parse(doc, PolicyKind::Resource).unwrap();
         let vals = &p.statements[0].principal.as_ref().unwrap().values;
         assert_eq!(vals.len(), 4);
+        assert_eq!(p.principals().count(), 4);
+        assert!(p.principals().any(|e| *e == PrincipalEntry::Arn("arn:aws:iam::111122223333:role/app".into())));
         assert!(vals.contains(&PrincipalEntry::Service("logs.amazonaws.com".into())));
     }
 

@@ -8,6 +8,7 @@
 //! * [`context`]: the request context: principal, action, resource, condition keys.
 //! * [`eval`]: [`evaluate`] (identity + resource policies), [`evaluate_kms`] (key policy,
 //!   IAM delegation, grants), the PutKeyPolicy lockout check, and AWS's denial messages.
+//! * [`grant_constraints_allow`]: KMS grant constraints (`EncryptionContextEquals`/`Subset`).
 //!
 //! Policy variables (`${aws:username}`, `${*}`, `${key, 'default'}`) are substituted in
 //! `Resource` and string/ARN condition values of Version 2012-10-17 policies.
@@ -29,6 +30,7 @@ pub mod condition;
 pub mod context;
 pub mod document;
 pub mod eval;
+mod grants;
 mod principal;
 mod vars;
 mod wildcard;
@@ -41,5 +43,6 @@ pub use document::{
     PrincipalEntry, Statement, Version, KEY_POLICY_MAX_BYTES,
 };
 pub use eval::{allows_put_key_policy, evaluate, evaluate_kms, Decision, Outcome, PolicyType, LOCKOUT_MESSAGE};
+pub use grants::grant_constraints_allow;
 pub use principal::{Principal, PrincipalKind};
 pub use wildcard::{arn_match, wildcard_match, wildcard_match_ignore_case};
