@@ -9,6 +9,19 @@ use crate::condition::{Condition, Operator};
 /// The largest key policy KMS accepts, in bytes (32 KB).
 pub const KEY_POLICY_MAX_BYTES: usize = 32 * 1024;
 
+/// IAM's size quotas for policy documents, in characters not counting white space
+/// (see [`iam_policy_size`]): inline user policies (all of a user's together), inline role
+/// policies (all of a role's together), managed policies, and role trust policies.
+pub const USER_INLINE_POLICIES_MAX_CHARS: usize = 2_048;
+pub const ROLE_INLINE_POLICIES_MAX_CHARS: usize = 10_240;
+pub const MANAGED_POLICY_MAX_CHARS: usize = 6_144;
+pub const TRUST_POLICY_MAX_CHARS: usize = 2_048;
+
+/// A policy's size as IAM counts it for its quotas: characters, white space excluded.
+pub fn iam_policy_size(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
 /// Where a policy is attached; it decides which elements a statement must or must not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyKind {
@@ -588,6 +601,12 @@ mod tests {
         let doc = r#"{"Statement":[{"Sid":"A","Effect":"Allow","Action":"kms:*","Resource":"*"},
             {"Sid":"A","Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#;
         assert!(reason(doc, PolicyKind::Identity).contains("unique"));
+    }
+
+    #[test]
+    fn iam_policy_size_ignores_white_space() {
+        assert_eq!(iam_policy_size("{ \"a\" :\n\t1 }"), 7);
+        assert!(iam_policy_size(&default_key_policy("aws", "111122223333")) < MANAGED_POLICY_MAX_CHARS);
     }
 
     #[test]

@@ -222,9 +222,17 @@ fn same_account(p: &RequestPrincipal, resource_account: &str) -> bool {
     p.kind == PrincipalType::Service || p.account == resource_account
 }
 
+/// Evaluation with identity policies only, for resources without a resource policy (SSM
+/// parameters) and account-level actions (`kms:CreateKey`, `kms:ListKeys`): the resource is
+/// taken to be in the caller's account.
+pub fn evaluate_identity(ctx: &RequestContext, identity_policies: &[Policy]) -> Decision {
+    evaluate(ctx, identity_policies, None, &ctx.principal.account)
+}
+
 /// General evaluation: the caller's identity policies and, optionally, the resource's policy
 /// (a role's trust policy for AssumeRole, a secret's resource policy, …). `resource_account`
-/// is the account that owns the resource.
+/// is the account that owns the resource; a resource in another account with no resource
+/// policy allowing the caller is denied (`because no resource-based policy allows …`).
 pub fn evaluate(
     ctx: &RequestContext,
     identity_policies: &[Policy],
@@ -325,6 +333,37 @@ mod tests {
         let m = Decision::ImplicitDeny { missing: PolicyType::Resource }.message(&ctx).unwrap();
         assert!(m.ends_with("because no resource-based policy allows the kms:Decrypt action"));
         assert!(Decision::Allow.message(&ctx).is_none());
+    }
+
+    #[test]
+    fn identity_only_evaluation_uses_the_callers_account() {
+        let ctx = RequestContext::new(user("arn:aws:iam::111122223333:user/bob"), "kms:CreateKey", "*");
+        let allow = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        assert_eq!(evaluate_identity(&ctx, std::slice::from_ref(&allow)), Decision::Allow);
+        assert_eq!(evaluate_identity(&ctx, &[]), Decision::ImplicitDeny { missing: PolicyType::Identity });
+        // The same allow for a resource in another account without a resource policy is denied.
+        assert_eq!(
+            evaluate(&ctx, &[allow], None, "444455556666"),
+            Decision::ImplicitDeny { missing: PolicyType::Resource }
+        );
+    }
+
+    #[test]
+    fn explicit_deny_reports_its_sid() {
+        let ctx = RequestContext::new(user("arn:aws:iam::111122223333:user/bob"), "kms:Decrypt", key_arn());
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"},
+                {"Sid":"NoDecrypt","Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let d = evaluate_identity(&ctx, &[p]);
+        assert_eq!(d, Decision::ExplicitDeny { policy_type: PolicyType::Identity, sid: Some("NoDecrypt".into()) });
+        assert!(d.message(&ctx).unwrap().ends_with("with an explicit deny in an identity-based policy"));
     }
 
     #[test]

@@ -39,10 +39,13 @@ pub use arn::{partition_for_region, Arn};
 pub use condition::{BaseOperator, Condition, Operator, SetOperator};
 pub use context::{ConditionKeys, PrincipalType, RequestContext, RequestPrincipal};
 pub use document::{
-    default_key_policy, validate, validate_key_policy, Effect, Element, Policy, PolicyError, PolicyKind,
-    PrincipalEntry, Statement, Version, KEY_POLICY_MAX_BYTES,
+    default_key_policy, iam_policy_size, validate, validate_key_policy, Effect, Element, Policy, PolicyError,
+    PolicyKind, PrincipalEntry, Statement, Version, KEY_POLICY_MAX_BYTES, MANAGED_POLICY_MAX_CHARS,
+    ROLE_INLINE_POLICIES_MAX_CHARS, TRUST_POLICY_MAX_CHARS, USER_INLINE_POLICIES_MAX_CHARS,
 };
-pub use eval::{allows_put_key_policy, evaluate, evaluate_kms, Decision, Outcome, PolicyType, LOCKOUT_MESSAGE};
+pub use eval::{
+    allows_put_key_policy, evaluate, evaluate_identity, evaluate_kms, Decision, Outcome, PolicyType, LOCKOUT_MESSAGE,
+};
 pub use grants::grant_constraints_allow;
 pub use principal::{Principal, PrincipalKind};
 pub use wildcard::{arn_match, wildcard_match, wildcard_match_ignore_case};
