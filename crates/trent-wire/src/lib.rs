@@ -4,11 +4,14 @@
 //!   error envelope, and the protocol-level errors every service shares.
 //! * [`json`]: awsJson1.1 body decoding, base64 blobs, epoch timestamps.
 //! * [`validate`]: AWS-style `ValidationException` messages from the botocore constraints.
+//! * [`query`]: the awsQuery protocol of IAM and STS: form-encoded requests, XML responses and
+//!   the XML error envelope.
 //! * [`sigv4`]: Signature Version 4 verification behind a credential-lookup trait, and a
 //!   signer for tests and benchmarks.
 
 pub mod error;
 pub mod json;
+pub mod query;
 pub mod sigv4;
 pub mod validate;
 
