@@ -84,10 +84,17 @@ FOOT = """
 | Clients | boto3, the AWS CLI v1, aws-secretsmanager-caching, and the AWS SDK for JavaScript v3 (a second, independent SigV4 signer) | `tests/compat/`, `tests/compat/test_js_sdk.py` |
 | Independent verification | blobs decrypt with Python `cryptography`; signatures, ECDH secrets, OAEP ciphertexts and ML-KEM secrets checked with `cryptography` and OpenSSL | `tests/compat/test_ciphertext_format.py`, `tests/compat/test_asymmetric.py` |
 
-## IAM, STS, CloudTrail
+## IAM, STS
 
-Not served yet (issues 5, 9): their targets get `UnknownOperationException`.
+Not served yet (issue 5): their requests get `UnknownOperationException`.
 """
+
+CLOUDTRAIL_NOTES = {
+    "LookupEvents": "the audit trail's events of the caller's account and region, newest first: one LookupAttribute "
+    "(EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource, AccessKeyId), StartTime/EndTime, "
+    "MaxResults 1–50, NextToken; EventCategory `insight` returns no events (Trent records management events only); "
+    "AWS's errors (InvalidLookupAttributes, InvalidTimeRange, InvalidMaxResults, InvalidNextToken, InvalidEventCategory)",
+}
 
 SSM_NOTES = {
     "PutParameter": "String / StringList / SecureString (through Trent's KMS; default key `alias/aws/ssm`, created on first use as an AWS-managed key; context `PARAMETER_ARN`); naming and hierarchy rules; 4 KB Standard / 8 KB Advanced; Intelligent-Tiering; no tier downgrade; AllowedPattern; 100-version limit; Policies (Expiration, ExpirationNotification, NoChangeNotification) applied by the scheduler; per-tier parameter limits (configurable); change events to files and webhooks",
@@ -193,6 +200,19 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
         f.write(
             "\n## Secrets Manager (`secretsmanager`, botocore `secretsmanager/2017-10-17`, SigV4 service `secretsmanager`)\n\n"
             "| operation | status | notes | tests |\n|---|---|---|---|\n" + "\n".join(sm_rows) + "\n"
+        )
+        ct_model = botocore.session.get_session().get_service_model("cloudtrail")
+        ct_rows, ct_outside = service_table(
+            ct_model, {"LookupEvents"}, texts, CLOUDTRAIL_NOTES, {}, "crates/trent-server/src/cloudtrail.rs", {"LookupEvents"}
+        )
+        f.write(
+            "\n## CloudTrail (`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`, botocore `cloudtrail/2013-11-01`, "
+            "SigV4 service `cloudtrail`)\n\n"
+            "Trent's audit trail (every request, allowed, denied or failed, as a CloudTrail-shaped event in hash-chained "
+            "files with signed digests; `trent audit verify`) is queried with LookupEvents.\n\n"
+            "| operation | status | notes | tests |\n|---|---|---|---|\n" + "\n".join(ct_rows) + "\n\n"
+            f"The other {len(ct_outside)} CloudTrail operations (trails, event data stores, Lake queries, channels…) are not "
+            "planned; they get `UnknownOperationException`: " + ", ".join(ct_outside) + ".\n"
         )
         f.write(FOOT)
 

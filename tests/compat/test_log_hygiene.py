@@ -50,3 +50,15 @@ def test_debug_json_logs_never_contain_secrets(trent_factory):
             assert text not in logs, f"a secret ({text[:12]}…) appears in the logs"
     root_key = (srv.data_dir / "root.key").read_text().strip()
     assert root_key not in logs
+    # The audit trail records every one of those requests, and none of their secrets.
+    trail = "".join(p.read_text() for p in sorted((srv.data_dir / "audit").glob("trail-*.jsonl")))
+    for op in ["Encrypt", "Decrypt", "GenerateDataKey", "GenerateRandom", "PutParameter", "GetSecretValue", "GenerateMac"]:
+        assert f'"eventName":"{op}"' in trail, f"no audit event for {op}"
+    for s in forbidden:
+        for form in {s, base64.b64encode(s), s.hex().encode()}:
+            try:
+                text = form.decode()
+            except UnicodeDecodeError:
+                continue
+            assert text not in trail, f"a secret ({text[:12]}…) appears in the audit trail"
+    assert root_key not in trail
