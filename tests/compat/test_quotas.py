@@ -71,6 +71,10 @@ def test_a_burst_past_the_quota_is_throttled_and_the_sdk_retry_recovers(trent_fa
     samples = {s.name: s.value for fam in text_string_to_metric_families(metrics) for s in fam.samples}
     assert samples["trent_throttled_requests_total"] >= len(throttled)
     assert "trent_audit_queue_depth" in samples
+    # 30 Encrypt/Decrypt calls with one key: its material was unwrapped once, then cached.
+    hits = next(s.value for fam in text_string_to_metric_families(metrics) for s in fam.samples
+                if s.name == "trent_key_cache_requests_total" and s.labels == {"result": "hit"})
+    assert hits >= 25
 
 
 def test_a_throttled_request_does_nothing(trent_factory):

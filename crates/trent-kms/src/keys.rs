@@ -209,8 +209,10 @@ impl Kms {
     fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
         let cache_key = (rec.key_id.clone(), material_id.to_string());
         if let Some(k) = self.materials.lock().ok().and_then(|m| m.get(&cache_key).cloned()) {
+            self.cache_stats.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Some(k));
         }
+        self.cache_stats.misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(m) = rec.materials.iter().find(|m| m.id == material_id) else {
             return Ok(None);
         };

@@ -75,6 +75,14 @@ pub struct Kms {
     /// Unwrapped material by (key id, material id). Material never changes under a given id,
     /// so entries need no invalidation; deletion evicts them.
     materials: Mutex<MaterialCache>,
+    cache_stats: CacheStats,
+}
+
+/// Hits and misses of the unwrapped-material cache, for metrics.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: std::sync::atomic::AtomicU64,
+    pub misses: std::sync::atomic::AtomicU64,
 }
 
 const MATERIAL_CACHE_MAX: usize = 10_000;
@@ -128,7 +136,7 @@ trent_wire::operations!(Kms, Caller, KmsError, {
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
-        Kms { store, root, clock, materials: Mutex::new(HashMap::new()) }
+        Kms { store, root, clock, materials: Mutex::new(HashMap::new()), cache_stats: CacheStats::default() }
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,
@@ -143,6 +151,12 @@ impl Kms {
     }
 
     /// Whether the store answers a read (for readiness checks).
+    /// (hits, misses) of the unwrapped key-material cache since start.
+    pub fn key_cache_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.cache_stats.hits.load(Relaxed), self.cache_stats.misses.load(Relaxed))
+    }
+
     pub fn store_ready(&self) -> bool {
         self.store.read().and_then(|mut t| t.get("meta", "root_check")).is_ok()
     }

@@ -46,7 +46,11 @@ async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, req: 
             "/health" => return plain(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into()),
             "/ready" => return ready(&app).await,
             "/metrics" => {
-                return plain(StatusCode::OK, "text/plain; version=0.0.4", app.metrics.render(app.audit.queue_depth()))
+                return plain(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    app.metrics.render(app.audit.queue_depth(), app.kms.key_cache_stats()),
+                )
             }
             _ => {}
         }

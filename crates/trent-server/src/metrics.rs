@@ -40,8 +40,9 @@ impl Metrics {
         }
     }
 
-    /// The exposition text; `audit_queue_depth` is the number of audit records waiting to be written.
-    pub fn render(&self, audit_queue_depth: usize) -> String {
+    /// The exposition text; `audit_queue_depth` is the number of audit records waiting to be
+    /// written, `key_cache` the (hits, misses) of KMS's unwrapped-material cache.
+    pub fn render(&self, audit_queue_depth: usize, key_cache: (u64, u64)) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP trent_requests_total Requests by service, operation and outcome (OK or the AWS error code).\n",
@@ -76,6 +77,10 @@ impl Metrics {
         out.push_str("# HELP trent_audit_queue_depth Audit records waiting to be written durably.\n");
         out.push_str("# TYPE trent_audit_queue_depth gauge\n");
         let _ = writeln!(out, "trent_audit_queue_depth {audit_queue_depth}");
+        out.push_str("# HELP trent_key_cache_requests_total Lookups of unwrapped KMS key material, by result.\n");
+        out.push_str("# TYPE trent_key_cache_requests_total counter\n");
+        let _ = writeln!(out, "trent_key_cache_requests_total{{result=\"hit\"}} {}", key_cache.0);
+        let _ = writeln!(out, "trent_key_cache_requests_total{{result=\"miss\"}} {}", key_cache.1);
         out.push_str("# HELP trent_request_duration_seconds Time from request to response.\n");
         out.push_str("# TYPE trent_request_duration_seconds histogram\n");
         if let Ok(l) = self.latency.lock() {
@@ -116,7 +121,9 @@ mod tests {
         m.record("kms", "Encrypt", "OK", Duration::from_millis(30));
         m.record("kms", "Encrypt", "InvalidSignatureException", Duration::from_micros(100));
         m.record("kms", "Encrypt", "ThrottlingException", Duration::from_micros(100));
-        let text = m.render(3);
+        let text = m.render(3, (7, 2));
+        assert!(text.contains("trent_key_cache_requests_total{result=\"hit\"} 7"));
+        assert!(text.contains("trent_key_cache_requests_total{result=\"miss\"} 2"));
         assert!(text.contains("trent_throttled_requests_total 1"));
         assert!(text.contains("trent_audit_queue_depth 3"));
         assert!(text.contains("trent_requests_total{service=\"kms\",operation=\"Encrypt\",code=\"OK\"} 2"));
