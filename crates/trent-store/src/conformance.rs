@@ -131,7 +131,11 @@ pub fn scan_by_prefix_in_order_with_resume(s: &dyn Store) {
     assert_eq!(keys(r.scan("s", "p/", None, 2).unwrap()), ["p/a", "p/b"]);
     assert_eq!(keys(r.scan("s", "p/", Some("p/b"), 10).unwrap()), ["p/c"]);
     assert_eq!(keys(r.scan("s", "p/", Some("p/c"), 10).unwrap()), Vec::<String>::new());
-    assert_eq!(keys(r.scan("s", "p/", Some("a"), 10).unwrap()), ["p/a", "p/b", "p/c"], "a resume point before the prefix");
+    assert_eq!(
+        keys(r.scan("s", "p/", Some("a"), 10).unwrap()),
+        ["p/a", "p/b", "p/c"],
+        "a resume point before the prefix"
+    );
     assert_eq!(keys(r.scan("s", "", None, 10).unwrap()), ["o/z", "p/a", "p/b", "p/c", "p0", "q/a"]);
     let (k, v) = &r.scan("s", "q", None, 1).unwrap()[0];
     assert_eq!((k.as_str(), v.as_slice()), ("q/a", &b"q/a"[..]), "scan returns values too");

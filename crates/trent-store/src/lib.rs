@@ -75,23 +75,20 @@ pub fn open(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>> {
     let url = url.trim();
     if url == "sqlite" {
         let path = data_dir.join("trent.db");
-        let s = sqlite::SqliteStore::open(&path)
-            .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+        let s = sqlite::SqliteStore::open(&path).map_err(|e| context(&path.display().to_string(), e))?;
         return Ok(Arc::new(s));
     }
     if let Some(path) = url.strip_prefix("sqlite:") {
         if path.is_empty() {
             return Err(StoreError::Backend("`sqlite:` needs a file path, e.g. sqlite:/var/lib/trent/trent.db".into()));
         }
-        let s = sqlite::SqliteStore::open(Path::new(path))
-            .map_err(|e| StoreError::Backend(format!("opening {path}: {e}")))?;
+        let s = sqlite::SqliteStore::open(Path::new(path)).map_err(|e| context(path, e))?;
         return Ok(Arc::new(s));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
         {
-            let s = postgres::PgStore::connect(url)
-                .map_err(|e| StoreError::Backend(format!("opening {}: {e}", redact_url(url))))?;
+            let s = postgres::PgStore::connect(url).map_err(|e| context(&redact_url(url), e))?;
             return Ok(Arc::new(s));
         }
         #[cfg(not(feature = "postgres"))]
@@ -105,6 +102,12 @@ pub fn open(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>> {
     )))
 }
 
+fn context(what: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Backend(m) => StoreError::Backend(format!("opening {what}: {m}")),
+    }
+}
+
 /// The URL with the password (if any) replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else { return url.to_string() };
@@ -113,12 +116,9 @@ pub fn redact_url(url: &str) -> String {
     let authority = &rest[..authority_end];
     match authority.rfind('@') {
         Some(at) => match authority[..at].find(':') {
-            Some(colon) => format!(
-                "{}{}:***{}",
-                &url[..scheme_end + 3],
-                &authority[..colon],
-                &url[scheme_end + 3 + at..]
-            ),
+            Some(colon) => {
+                format!("{}{}:***{}", &url[..scheme_end + 3], &authority[..colon], &url[scheme_end + 3 + at..])
+            }
             None => url.to_string(),
         },
         None => url.to_string(),

@@ -62,8 +62,16 @@ const LOCK_TIMEOUT: &str = "30s";
 /// releasing the write lock.
 const IDLE_IN_TXN_TIMEOUT: &str = "60s";
 
+/// The error with its causes ("error connecting to server: Connection refused …").
 fn err(e: postgres::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    StoreError::Backend(msg)
 }
 
 fn lock<'a>(m: &'a Mutex<Option<Conn>>) -> Result<MutexGuard<'a, Option<Conn>>> {
@@ -117,14 +125,19 @@ pub struct PgStore {
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The config may hold a password: name only where it points.
-        f.debug_struct("PgStore").field("hosts", &self.config.get_hosts()).field("db", &self.config.get_dbname()).finish()
+        f.debug_struct("PgStore")
+            .field("hosts", &self.config.get_hosts())
+            .field("db", &self.config.get_dbname())
+            .finish()
     }
 }
 
 impl PgStore {
     /// Connects to the database a `postgres://` URL names and runs pending migrations.
     pub fn connect(url: &str) -> Result<Self> {
-        let mut config = Config::from_str(url).map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        let mut config = Config::from_str(url).map_err(|e| match err(e) {
+            StoreError::Backend(m) => StoreError::Backend(format!("invalid PostgreSQL URL: {m}")),
+        })?;
         if config.get_ssl_mode() == postgres::config::SslMode::Require {
             return Err(StoreError::Backend(
                 "sslmode=require is not supported: this trentd connects to PostgreSQL without TLS \
@@ -196,11 +209,8 @@ fn migrate(config: &Config) -> Result<()> {
     let run = |c: &mut Client| -> Result<()> {
         c.batch_execute("BEGIN; CREATE TABLE IF NOT EXISTS trent_schema_version (version integer NOT NULL)")
             .map_err(err)?;
-        let current: i32 = c
-            .query_opt("SELECT version FROM trent_schema_version", &[])
-            .map_err(err)?
-            .map(|r| r.get(0))
-            .unwrap_or(0);
+        let current: i32 =
+            c.query_opt("SELECT version FROM trent_schema_version", &[]).map_err(err)?.map(|r| r.get(0)).unwrap_or(0);
         if current as usize > MIGRATIONS.len() {
             return Err(StoreError::Backend(format!(
                 "database schema version {current} is newer than this trentd understands ({})",
@@ -329,7 +339,8 @@ impl Store for PgStore {
 
     fn write(&self) -> Result<Box<dyn Txn + '_>> {
         let slot = lock(&self.writer)?;
-        let sql = format!("BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SELECT pg_advisory_xact_lock({WRITE_LOCK})");
+        let sql =
+            format!("BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SELECT pg_advisory_xact_lock({WRITE_LOCK})");
         Ok(Box::new(self.begin(slot, &sql)?))
     }
 
