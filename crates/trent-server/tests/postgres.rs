@@ -191,3 +191,30 @@ fn a_sqlite_deployment_moves_to_postgres_by_backup_and_restore() {
     assert_eq!(ssm(&s.addr, "GetParameter", json!({"Name": "p"})).body["Parameter"]["Value"], "v1");
     assert!(!dir.path().join("trent.db").exists(), "served from PostgreSQL, not a new SQLite file");
 }
+
+#[test]
+fn two_first_starts_with_different_root_keys_never_both_serve() {
+    let Some(db) = db() else { return };
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut children: Vec<_> =
+        dirs.iter().map(|d| node_command(d.path(), &db.url, &random_root_key()).spawn().unwrap()).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (mut ready, mut exited) = (0, 0);
+    while ready + exited < 2 {
+        assert!(std::time::Instant::now() < deadline, "the nodes neither served nor stopped within 20 s");
+        (ready, exited) = (0, 0);
+        for (c, d) in children.iter_mut().zip(&dirs) {
+            if c.try_wait().unwrap().is_some() {
+                exited += 1;
+            } else if std::fs::read_to_string(d.path().join("ready")).is_ok_and(|u| u.ends_with('\n')) {
+                ready += 1;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert_eq!((ready, exited), (1, 1), "exactly one of two nodes with different root keys may serve");
+}
