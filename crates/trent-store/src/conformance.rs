@@ -3,7 +3,7 @@
 //!
 //! A backend's test module provides two functions and invokes the macro:
 //!
-//! ```ignore
+//! ```text
 //! fn fresh(f: &dyn Fn(&(dyn Store + 'static))) { /* call f on a new, empty store */ }
 //! fn two_handles(f: &dyn Fn(&(dyn Store + 'static), &(dyn Store + 'static))) {
 //!     /* call f on two independently opened stores over one new, empty database */
