@@ -218,3 +218,20 @@ fn two_first_starts_with_different_root_keys_never_both_serve() {
     }
     assert_eq!((ready, exited), (1, 1), "exactly one of two nodes with different root keys may serve");
 }
+
+#[test]
+fn requests_succeed_after_the_database_ends_every_session_of_the_node() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = node(dir.path(), &db.url, &random_root_key());
+    let key = create_key(&s.addr);
+    let ct = encrypt(&s.addr, &key, b"before");
+    // What a database restart or failover does to a node's open connections.
+    let ended = db.end_sessions();
+    assert!(ended >= 2, "the node had its reader and writer sessions open: {ended}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let r = kms(&s.addr, "Decrypt", json!({"CiphertextBlob": ct}));
+    assert_eq!((r.status, &r.body["Plaintext"]), (200, &json!(b64(b"before"))), "{}", r.body);
+    encrypt(&s.addr, &key, b"after");
+    assert_eq!(kms(&s.addr, "DisableKey", json!({"KeyId": key})).status, 200, "a write after reconnecting");
+}
