@@ -50,7 +50,14 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
         None => {
             let c = key.check_value().map_err(|e| e.to_string())?;
             let mut t = store.write().map_err(|e| e.to_string())?;
-            t.put(META, ROOT_CHECK, &c).map_err(|e| e.to_string())?;
+            // Another node sharing the store may have written its check value since we read:
+            // never overwrite it, check our key against it instead.
+            if !t.insert_new(META, ROOT_CHECK, &c).map_err(|e| e.to_string())? {
+                let theirs = t.get(META, ROOT_CHECK).map_err(|e| e.to_string())?.unwrap_or_default();
+                key.verify_check_value(&theirs).map_err(|_| {
+                    "the root key does not match the one another node started this store with".to_string()
+                })?;
+            }
             t.commit().map_err(|e| e.to_string())?;
         }
     }

@@ -121,6 +121,22 @@ pub struct Config {
     /// <data-dir>/test-clock-offset-ms across restarts). Never enable this in production.
     #[arg(long, env = "TRENT_UNSAFE_TEST_CLOCK")]
     pub unsafe_test_clock: bool,
+
+    /// Where keys, parameters and secrets are stored:
+    ///   sqlite                 a database file in the data dir (<data-dir>/trent.db); one node
+    ///   sqlite:PATH            a SQLite database file at PATH
+    ///   postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|verify-full]
+    ///                          PostgreSQL (also postgresql://): any number of trentd nodes may
+    ///                          share one database; give every node the same root key
+    ///                          (TRENT_ROOT_KEY). A password belongs in TRENT_STORE rather than
+    ///                          on the command line, where other users can read it. A Unix
+    ///                          socket: postgres://USER@%2Fvar%2Frun%2Fpostgresql/DATABASE.
+    ///                          TLS: sslmode=verify-full (or require) checks the server's
+    ///                          certificate and host name against sslrootcert=PATH (PEM) or the
+    ///                          system CAs; disable or prefer (the default) connect without TLS.
+    /// The data dir still holds node-local files (root.key if used, TLS material).
+    #[arg(long, env = "TRENT_STORE", default_value = "sqlite", verbatim_doc_comment)]
+    pub store: String,
 }
 
 fn parse_account_id(s: &str) -> Result<String, String> {

@@ -1,7 +1,74 @@
-//! The behaviour every backend must show. Each backend's tests call [`run_all`] (or the
-//! functions one by one) on a fresh, empty store of its own.
+//! The behaviour every backend must show, run against each backend by [`conformance_tests!`]:
+//! one `#[test]` per function here, each on a fresh, empty store of its own.
+//!
+//! A backend's test module provides two functions and invokes the macro:
+//!
+//! ```text
+//! fn fresh(f: &dyn Fn(&(dyn Store + 'static))) { /* call f on a new, empty store */ }
+//! fn two_handles(f: &dyn Fn(&(dyn Store + 'static), &(dyn Store + 'static))) {
+//!     /* call f on two independently opened stores over one new, empty database */
+//! }
+//! crate::conformance_tests!(fresh, two_handles);
+//! ```
+//!
+//! `two_handles` stands for two nodes sharing one database.
 
 use crate::Store;
+
+/// Generates the conformance tests in a module `conformance_suite`. See the module docs.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:ident, $two_handles:ident) => {
+        $crate::conformance_tests!(@one $fresh;
+            put_get_delete,
+            insert_new_refuses_existing,
+            dropped_txn_rolls_back,
+            scan_by_prefix_in_order_with_resume,
+            keys_are_ordered_byte_wise,
+            tables_lists_the_tables_that_hold_rows,
+            a_read_is_a_consistent_snapshot,
+            concurrent_writers_do_not_lose_updates,
+        );
+        $crate::conformance_tests!(@two $two_handles;
+            two_handles_see_each_others_commits,
+            writers_on_two_handles_do_not_lose_updates,
+        );
+        $crate::conformance_tests!(@fresh_pair $fresh;
+            backup_restores_into_an_empty_store,
+            restore_refuses_a_store_that_is_not_empty,
+        );
+    };
+    (@one $fresh:ident; $($name:ident),* $(,)?) => {
+        mod conformance_suite { $(
+            #[test]
+            fn $name() {
+                super::$fresh(&|s| $crate::conformance::$name(s));
+            }
+        )* }
+    };
+    (@two $two:ident; $($name:ident),* $(,)?) => {
+        mod conformance_suite_two_handles { $(
+            #[test]
+            fn $name() {
+                super::$two(&|a, b| $crate::conformance::$name(a, b));
+            }
+        )* }
+    };
+    (@fresh_pair $fresh:ident; $($name:ident),* $(,)?) => {
+        mod conformance_suite_backup { $(
+            #[test]
+            fn $name() {
+                super::$fresh(&|a| super::$fresh(&|b| $crate::conformance::$name(a, b)));
+            }
+        )* }
+    };
+}
+
+type Rows = Vec<(String, Vec<u8>)>;
+
+fn keys(v: Rows) -> Vec<String> {
+    v.into_iter().map(|(k, _)| k).collect()
+}
 
 pub fn put_get_delete(s: &dyn Store) {
     let mut t = s.write().unwrap();
@@ -18,6 +85,11 @@ pub fn put_get_delete(s: &dyn Store) {
     assert!(!t.delete("t", "a").unwrap());
     t.commit().unwrap();
     assert_eq!(s.read().unwrap().get("t", "a").unwrap(), None);
+    // Values are bytes, not text.
+    let mut t = s.write().unwrap();
+    t.put("t", "bin", &[0, 255, 0, 1]).unwrap();
+    t.commit().unwrap();
+    assert_eq!(s.read().unwrap().get("t", "bin").unwrap().as_deref(), Some(&[0u8, 255, 0, 1][..]));
 }
 
 pub fn insert_new_refuses_existing(s: &dyn Store) {
@@ -29,11 +101,23 @@ pub fn insert_new_refuses_existing(s: &dyn Store) {
 }
 
 pub fn dropped_txn_rolls_back(s: &dyn Store) {
+    let mut t = s.write().unwrap();
+    t.put("r", "kept", b"x").unwrap();
+    t.commit().unwrap();
     {
         let mut t = s.write().unwrap();
         t.put("r", "gone", b"x").unwrap();
+        assert!(t.delete("r", "kept").unwrap());
     }
-    assert_eq!(s.read().unwrap().get("r", "gone").unwrap(), None);
+    let mut r = s.read().unwrap();
+    assert_eq!(r.get("r", "gone").unwrap(), None, "an uncommitted put is undone");
+    assert_eq!(r.get("r", "kept").unwrap().as_deref(), Some(&b"x"[..]), "an uncommitted delete is undone");
+    drop(r);
+    // The dropped transaction released the write lock.
+    let mut t = s.write().unwrap();
+    t.put("r", "after", b"y").unwrap();
+    t.commit().unwrap();
+    assert_eq!(s.read().unwrap().get("r", "after").unwrap().as_deref(), Some(&b"y"[..]));
 }
 
 pub fn scan_by_prefix_in_order_with_resume(s: &dyn Store) {
@@ -43,12 +127,74 @@ pub fn scan_by_prefix_in_order_with_resume(s: &dyn Store) {
     }
     t.commit().unwrap();
     let mut r = s.read().unwrap();
-    let keys = |v: Vec<(String, Vec<u8>)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
     assert_eq!(keys(r.scan("s", "p/", None, 10).unwrap()), ["p/a", "p/b", "p/c"]);
     assert_eq!(keys(r.scan("s", "p/", None, 2).unwrap()), ["p/a", "p/b"]);
     assert_eq!(keys(r.scan("s", "p/", Some("p/b"), 10).unwrap()), ["p/c"]);
     assert_eq!(keys(r.scan("s", "p/", Some("p/c"), 10).unwrap()), Vec::<String>::new());
+    assert_eq!(
+        keys(r.scan("s", "p/", Some("a"), 10).unwrap()),
+        ["p/a", "p/b", "p/c"],
+        "a resume point before the prefix"
+    );
     assert_eq!(keys(r.scan("s", "", None, 10).unwrap()), ["o/z", "p/a", "p/b", "p/c", "p0", "q/a"]);
+    let (k, v) = &r.scan("s", "q", None, 1).unwrap()[0];
+    assert_eq!((k.as_str(), v.as_slice()), ("q/a", &b"q/a"[..]), "scan returns values too");
+}
+
+/// Byte order, not a locale's: upper case before lower case, `#` and digits before letters,
+/// multi-byte UTF-8 after ASCII.
+pub fn keys_are_ordered_byte_wise(s: &dyn Store) {
+    let mut t = s.write().unwrap();
+    for k in ["b", "a#10", "B", "é", "a#9", "a", "~", "A-z", "a b"] {
+        t.put("o", k, b"").unwrap();
+    }
+    t.commit().unwrap();
+    let mut sorted = ["b", "a#10", "B", "é", "a#9", "a", "~", "A-z", "a b"];
+    sorted.sort_unstable();
+    assert_eq!(keys(s.read().unwrap().scan("o", "", None, 100).unwrap()), sorted);
+}
+
+pub fn tables_lists_the_tables_that_hold_rows(s: &dyn Store) {
+    assert_eq!(s.read().unwrap().tables().unwrap(), Vec::<String>::new(), "a fresh store is empty");
+    let mut t = s.write().unwrap();
+    for table in ["sm_value", "kms_key", "Z", "meta"] {
+        t.put(table, "k", b"v").unwrap();
+    }
+    t.commit().unwrap();
+    assert_eq!(s.read().unwrap().tables().unwrap(), ["Z", "kms_key", "meta", "sm_value"]);
+    let mut t = s.write().unwrap();
+    t.delete("Z", "k").unwrap();
+    t.commit().unwrap();
+    assert_eq!(s.read().unwrap().tables().unwrap(), ["kms_key", "meta", "sm_value"], "an emptied table is gone");
+}
+
+/// A read transaction sees one state throughout, even while a writer commits.
+pub fn a_read_is_a_consistent_snapshot(s: &dyn Store) {
+    let mut t = s.write().unwrap();
+    t.put("v", "a", b"old").unwrap();
+    t.commit().unwrap();
+    let mut r = s.read().unwrap();
+    assert_eq!(r.get("v", "a").unwrap().as_deref(), Some(&b"old"[..]));
+    let mut t = s.write().unwrap();
+    t.put("v", "a", b"new").unwrap();
+    t.put("v", "b", b"new").unwrap();
+    t.commit().unwrap();
+    assert_eq!(r.get("v", "a").unwrap().as_deref(), Some(&b"old"[..]), "the snapshot does not change");
+    assert_eq!(r.get("v", "b").unwrap(), None);
+    assert_eq!(keys(r.scan("v", "", None, 10).unwrap()), ["a"]);
+    drop(r);
+    assert_eq!(s.read().unwrap().get("v", "b").unwrap().as_deref(), Some(&b"new"[..]), "a new read sees the commit");
+}
+
+fn increment(s: &dyn Store, key: &str) {
+    let mut t = s.write().unwrap();
+    let n: u32 = String::from_utf8(t.get("c", key).unwrap().unwrap()).unwrap().parse().unwrap();
+    t.put("c", key, (n + 1).to_string().as_bytes()).unwrap();
+    t.commit().unwrap();
+}
+
+fn counter(s: &dyn Store, key: &str) -> u32 {
+    String::from_utf8(s.read().unwrap().get("c", key).unwrap().unwrap()).unwrap().parse().unwrap()
 }
 
 pub fn concurrent_writers_do_not_lose_updates(s: &(dyn Store + 'static)) {
@@ -59,21 +205,98 @@ pub fn concurrent_writers_do_not_lose_updates(s: &(dyn Store + 'static)) {
         for _ in 0..4 {
             sc.spawn(|| {
                 for _ in 0..25 {
-                    let mut t = s.write().unwrap();
-                    let n: u32 = String::from_utf8(t.get("c", "n").unwrap().unwrap()).unwrap().parse().unwrap();
-                    t.put("c", "n", (n + 1).to_string().as_bytes()).unwrap();
-                    t.commit().unwrap();
+                    increment(s, "n");
                 }
             });
         }
     });
-    assert_eq!(s.read().unwrap().get("c", "n").unwrap().as_deref(), Some(&b"100"[..]));
+    assert_eq!(counter(s, "n"), 100);
 }
 
-pub fn run_all(s: &(dyn Store + 'static)) {
-    put_get_delete(s);
-    insert_new_refuses_existing(s);
-    dropped_txn_rolls_back(s);
-    scan_by_prefix_in_order_with_resume(s);
-    concurrent_writers_do_not_lose_updates(s);
+/// Two nodes on one database: each sees what the other committed, and nothing uncommitted.
+pub fn two_handles_see_each_others_commits(a: &(dyn Store + 'static), b: &(dyn Store + 'static)) {
+    let mut t = a.write().unwrap();
+    t.put("n", "from-a", b"1").unwrap();
+    assert_eq!(b.read().unwrap().get("n", "from-a").unwrap(), None, "not visible before commit");
+    t.commit().unwrap();
+    assert_eq!(b.read().unwrap().get("n", "from-a").unwrap().as_deref(), Some(&b"1"[..]));
+    let mut t = b.write().unwrap();
+    assert!(!t.insert_new("n", "from-a", b"2").unwrap(), "b's insert_new sees a's row");
+    assert!(t.delete("n", "from-a").unwrap());
+    t.put("n", "from-b", b"3").unwrap();
+    t.commit().unwrap();
+    let mut r = a.read().unwrap();
+    assert_eq!(r.get("n", "from-a").unwrap(), None, "b's delete is visible to a");
+    assert_eq!(keys(r.scan("n", "", None, 10).unwrap()), ["from-b"]);
+}
+
+/// N threads on each of two nodes doing read-modify-write on one counter: N×M increments.
+pub fn writers_on_two_handles_do_not_lose_updates(a: &(dyn Store + 'static), b: &(dyn Store + 'static)) {
+    let mut t = a.write().unwrap();
+    t.put("c", "shared", b"0").unwrap();
+    t.commit().unwrap();
+    std::thread::scope(|sc| {
+        for s in [a, b, a, b, a, b] {
+            sc.spawn(move || {
+                for _ in 0..20 {
+                    increment(s, "shared");
+                }
+            });
+        }
+    });
+    assert_eq!(counter(a, "shared"), 120);
+    assert_eq!(counter(b, "shared"), 120);
+}
+
+fn fill_for_backup(s: &dyn Store) -> Vec<(String, String, Vec<u8>)> {
+    let mut rows = Vec::new();
+    let mut t = s.write().unwrap();
+    for table in ["meta", "kms_key", "ssm_version"] {
+        // More rows than one backup page, so paging is exercised.
+        for i in 0..(if table == "kms_key" { 1200 } else { 3 }) {
+            let key = format!("000000000000/us-east-1/{table}-{i:05}");
+            let value = format!("{{\"i\":{i},\"bin\":\"\u{1}\"}}").into_bytes();
+            t.put(table, &key, &value).unwrap();
+            rows.push((table.to_string(), key, value));
+        }
+    }
+    t.put("bytes", "é/\"quoted\"\n", &[0, 1, 254, 255]).unwrap();
+    rows.push(("bytes".into(), "é/\"quoted\"\n".into(), vec![0, 1, 254, 255]));
+    t.commit().unwrap();
+    rows.sort();
+    rows
+}
+
+fn dump(s: &dyn Store) -> Vec<(String, String, Vec<u8>)> {
+    let mut r = s.read().unwrap();
+    let mut out = Vec::new();
+    for table in r.tables().unwrap() {
+        for (k, v) in r.scan(&table, "", None, usize::MAX).unwrap() {
+            out.push((table.clone(), k, v));
+        }
+    }
+    out
+}
+
+pub fn backup_restores_into_an_empty_store(src: &(dyn Store + 'static), dst: &(dyn Store + 'static)) {
+    let rows = fill_for_backup(src);
+    let mut file = Vec::new();
+    let summary = crate::backup::backup(src, &mut file).unwrap();
+    assert_eq!(summary.rows, rows.len() as u64);
+    assert_eq!(summary.tables, 4);
+    let restored = crate::backup::restore(dst, &mut file.as_slice()).unwrap();
+    assert_eq!(restored, summary);
+    assert_eq!(dump(dst), rows, "every row of every table, byte for byte");
+}
+
+pub fn restore_refuses_a_store_that_is_not_empty(src: &(dyn Store + 'static), dst: &(dyn Store + 'static)) {
+    fill_for_backup(src);
+    let mut file = Vec::new();
+    crate::backup::backup(src, &mut file).unwrap();
+    let mut t = dst.write().unwrap();
+    t.put("meta", "root_check", b"someone else's").unwrap();
+    t.commit().unwrap();
+    let e = crate::backup::restore(dst, &mut file.as_slice()).unwrap_err();
+    assert!(matches!(e, crate::backup::BackupError::NotEmpty), "{e}");
+    assert_eq!(dump(dst).len(), 1, "nothing was written");
 }

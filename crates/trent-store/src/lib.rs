@@ -6,11 +6,18 @@
 //! is serialized against every other write and is durable when [`Txn::commit`] returns:
 //! callers acknowledge a request only after that.
 //!
-//! Backends: [`sqlite`] (the default, embedded). PostgreSQL implements the same trait and
-//! runs the same [`conformance`] suite.
+//! Backends: [`sqlite`] (the default, embedded) and [`postgres`] (feature `postgres`, on by
+//! default: several `trentd` nodes on one database). Both run the same [`conformance`] suite.
+//! [`open`] picks one from a store URL; [`backup`] moves a deployment between them.
 
+pub mod backup;
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
 
 /// A storage failure. The detail is for the log, never for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +48,8 @@ pub trait Txn {
     fn delete(&mut self, table: &str, key: &str) -> Result<bool>;
     /// Up to `limit` rows whose key starts with `prefix`, in key order, after `after` if given.
     fn scan(&mut self, table: &str, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>>;
+    /// The names of the tables that hold at least one row, in byte order (for backups).
+    fn tables(&mut self) -> Result<Vec<String>>;
     /// Makes the writes durable. Only after this returns may a write be acknowledged.
     fn commit(self: Box<Self>) -> Result<()>;
 }
@@ -52,4 +61,99 @@ pub trait Store: Send + Sync {
     fn write(&self) -> Result<Box<dyn Txn + '_>>;
     /// A short name for logs and `--help` ("sqlite", "postgres").
     fn backend(&self) -> &'static str;
+}
+
+/// Opens the store a `--store` URL names, running pending migrations:
+///
+/// - `sqlite` — the default: `<data_dir>/trent.db`;
+/// - `sqlite:PATH` — a SQLite database file at PATH;
+/// - `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer]` (or
+///   `postgresql://…`) — a PostgreSQL database that several nodes may share.
+///
+/// Errors name the URL with any password removed.
+pub fn open(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>> {
+    let url = url.trim();
+    if url == "sqlite" {
+        let path = data_dir.join("trent.db");
+        let s = sqlite::SqliteStore::open(&path).map_err(|e| context(&path.display().to_string(), e))?;
+        return Ok(Arc::new(s));
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err(StoreError::Backend("`sqlite:` needs a file path, e.g. sqlite:/var/lib/trent/trent.db".into()));
+        }
+        let s = sqlite::SqliteStore::open(Path::new(path)).map_err(|e| context(path, e))?;
+        return Ok(Arc::new(s));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        {
+            let s = postgres::PgStore::connect(url).map_err(|e| context(&redact_url(url), e))?;
+            return Ok(Arc::new(s));
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(StoreError::Backend(
+            "this trentd was built without the PostgreSQL backend (feature `postgres` of trent-store)".into(),
+        ));
+    }
+    Err(StoreError::Backend(format!(
+        "unknown store `{}`: expected `sqlite`, `sqlite:PATH` or `postgres://user@host:port/database`",
+        redact_url(url)
+    )))
+}
+
+fn context(what: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Backend(m) => StoreError::Backend(format!("opening {what}: {m}")),
+    }
+}
+
+/// The URL with the password (if any) replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => match authority[..at].find(':') {
+            Some(colon) => {
+                format!("{}{}:***{}", &url[..scheme_end + 3], &authority[..colon], &url[scheme_end + 3 + at..])
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_only_the_password() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db?x=1"), "postgres://u:***@h:5432/db?x=1");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("postgresql://h/db"), "postgresql://h/db");
+        assert_eq!(redact_url("sqlite"), "sqlite");
+    }
+
+    #[test]
+    fn open_picks_sqlite_by_default_and_by_path() {
+        let d = tempfile::tempdir().unwrap();
+        let s = open("sqlite", d.path()).unwrap();
+        assert_eq!(s.backend(), "sqlite");
+        assert!(d.path().join("trent.db").exists());
+        let p = d.path().join("other.db");
+        let s = open(&format!("sqlite:{}", p.display()), d.path()).unwrap();
+        assert_eq!(s.backend(), "sqlite");
+        assert!(p.exists());
+    }
+
+    #[test]
+    fn open_refuses_unknown_urls_without_echoing_a_password() {
+        let d = tempfile::tempdir().unwrap();
+        let e = open("mysql://u:hunter2@h/db", d.path()).err().unwrap().to_string();
+        assert!(e.contains("unknown store") && !e.contains("hunter2"), "{e}");
+        assert!(open("sqlite:", d.path()).is_err());
+    }
 }
