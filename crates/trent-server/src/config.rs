@@ -18,6 +18,7 @@ use std::path::PathBuf;
 ///   TRENT_ADMIN_ACCESS_KEY_ID       admin access key id (letters and digits) for --account-id
 ///   TRENT_ADMIN_SECRET_ACCESS_KEY   its secret
 ///   TRENT_EVENT_WEBHOOK_SECRET      HMAC-SHA256 key that signs webhook bodies
+///   TRENT_ROTATION_WEBHOOK_SECRET   HMAC-SHA256 key that signs rotation webhook bodies
 ///   TRENT_LOG                       log filter, e.g. `info` (default) or `trent=debug`
 #[derive(Debug, Clone, Parser)]
 #[command(name = "trentd", version, verbatim_doc_comment)]
@@ -93,6 +94,15 @@ pub struct Config {
     /// <data-dir>/test-clock-offset-ms across restarts). Never enable this in production.
     #[arg(long, env = "TRENT_UNSAFE_TEST_CLOCK")]
     pub unsafe_test_clock: bool,
+
+    /// A Secrets Manager rotation function that RotationLambdaARN can name (repeatable; env:
+    /// comma-separated): NAME=exec:/absolute/path (the event JSON {"SecretId",
+    /// "ClientRequestToken","Step"} on stdin, exit 0 = success) or NAME=http://host/path (the
+    /// event POSTed; with TRENT_ROTATION_WEBHOOK_SECRET set, signed: X-Trent-Signature:
+    /// sha256=<hex HMAC>). Built in without configuration: PostgreSQL and MySQL/MariaDB
+    /// rotators (chosen by the secret's `engine`) and a generic new-random-password rotator.
+    #[arg(long = "rotation-function", env = "TRENT_ROTATION_FUNCTIONS", value_delimiter = ',')]
+    pub rotation_functions: Vec<String>,
 }
 
 fn parse_account_id(s: &str) -> Result<String, String> {

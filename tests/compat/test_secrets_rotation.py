@@ -1,0 +1,492 @@
+"""Secrets Manager rotation against the real PostgreSQL (127.0.0.1:5432) and MariaDB
+(127.0.0.1:3306) servers of this machine: RotateSecret really changes the database password,
+AWSCURRENT only moves after a login with the new one worked, both AWS strategies (single user,
+alternating users), custom rotation functions (executable, webhook), the schedule on the test
+clock and across a restart, CancelRotateSecret, and the errors.
+
+PostgreSQL here authenticates every local login with `trust`, so a PostgreSQL login proves
+nothing about the password: the PostgreSQL tests check the role's stored SCRAM-SHA-256 verifier
+in pg_authid against the old and new passwords instead. MariaDB checks passwords, so the MariaDB
+tests prove that the old password fails and the new one logs in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import pathlib
+import stat
+import sys
+import threading
+import time
+import uuid
+
+import psycopg2
+import pymysql
+import pytest
+
+from conftest import (
+    ADMIN_ACCESS_KEY_ID,
+    ADMIN_SECRET_ACCESS_KEY,
+    error_message,
+    expect_error,
+    make_sm_client,
+    raw_call,
+)
+
+DAY = 86400
+PG = {"host": "127.0.0.1", "port": 5432}
+MY = {"host": "127.0.0.1", "port": 3306}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def current(sm, secret_id, stage="AWSCURRENT"):
+    return json.loads(sm.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"])
+
+
+def raw_describe(base_url, secret_id):
+    r = raw_call(
+        base_url, None, {"SecretId": secret_id}, service="secretsmanager", target="secretsmanager.DescribeSecret"
+    )
+    assert r.status == 200, r
+    return r.json
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+
+def pg_admin():
+    conn = psycopg2.connect(host=PG["host"], port=PG["port"], user="postgres", dbname="postgres", connect_timeout=5)
+    conn.autocommit = True
+    return conn
+
+
+def scram_matches(verifier: str, password: str) -> bool:
+    """Whether `password` is the one a SCRAM-SHA-256 verifier (pg_authid.rolpassword) was made from."""
+    assert verifier.startswith("SCRAM-SHA-256$"), verifier[:20]
+    head, keys = verifier[len("SCRAM-SHA-256$"):].split("$")
+    iterations, salt = head.split(":")
+    stored_key = base64.b64decode(keys.split(":")[0])
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return hmac.compare_digest(hashlib.sha256(client_key).digest(), stored_key)
+
+
+def pg_verifier(role: str) -> str | None:
+    with pg_admin() as conn, conn.cursor() as cur:
+        cur.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))
+        row = cur.fetchone()
+        return row[0] if row else None
+
+
+@pytest.fixture
+def pg_role():
+    try:
+        conn = pg_admin()
+    except psycopg2.OperationalError as e:
+        pytest.fail(f"PostgreSQL is not running on 127.0.0.1:5432 ({e}); start it and rerun")
+    role = unique("trent_rot")
+    with conn.cursor() as cur:
+        cur.execute("SET password_encryption = 'scram-sha-256'")
+        cur.execute(f'CREATE ROLE "{role}" LOGIN PASSWORD %s', ("initial-password-1",))
+    yield role
+    with conn.cursor() as cur:
+        cur.execute(f'DROP ROLE IF EXISTS "{role}_clone"')
+        cur.execute(f'DROP ROLE IF EXISTS "{role}"')
+    conn.close()
+
+
+# -- MariaDB --------------------------------------------------------------------------------------
+
+
+def my_login(user, password, db=None):
+    return pymysql.connect(host=MY["host"], port=MY["port"], user=user, password=password, database=db, connect_timeout=5)
+
+
+def my_can_login(user, password, db=None) -> bool:
+    try:
+        my_login(user, password, db).close()
+        return True
+    except pymysql.err.OperationalError as e:
+        assert e.args[0] == 1045, e  # access denied, not some other trouble
+        return False
+
+
+@pytest.fixture
+def my_user():
+    try:
+        root = my_login("root", "")
+    except pymysql.err.OperationalError as e:
+        pytest.fail(f"MariaDB is not running on 127.0.0.1:3306 ({e}); start it and rerun")
+    user, db = unique("trent_rot"), unique("trent_db")
+    with root.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{db}`")
+        cur.execute(f"CREATE TABLE `{db}`.t (x INT)")
+        cur.execute(f"INSERT INTO `{db}`.t VALUES (42)")
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, "initial-password-1"))
+        cur.execute(f"GRANT SELECT ON `{db}`.* TO %s@'%%'", (user,))
+    yield user, db
+    with root.cursor() as cur:
+        cur.execute("DROP USER IF EXISTS %s@'%%'", (user,))
+        cur.execute("DROP USER IF EXISTS %s@'%%'", (user + "_clone",))
+        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+    root.close()
+
+
+def my_secret(user, db, password="initial-password-1", **extra):
+    return json.dumps({"engine": "mariadb", **MY, "username": user, "password": password, "dbname": db, **extra})
+
+
+def pg_secret(role, password="initial-password-1", **extra):
+    return json.dumps({"engine": "postgres", **PG, "username": role, "password": password, "dbname": "postgres", **extra})
+
+
+# -- the tests ------------------------------------------------------------------------------------
+
+
+def test_postgres_single_user_rotation_sets_a_new_password_on_the_role(sm, pg_role, trent):
+    name = unique("pg-single")
+    sm.create_secret(Name=name, SecretString=pg_secret(pg_role))
+    assert scram_matches(pg_verifier(pg_role), "initial-password-1")
+    out = sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 30})
+    new = current(sm, name)
+    assert new["username"] == pg_role and new["password"] != "initial-password-1"
+    assert len(new["password"]) == 32
+    verifier = pg_verifier(pg_role)
+    assert scram_matches(verifier, new["password"]), "the role's password is the new AWSCURRENT one"
+    assert not scram_matches(verifier, "initial-password-1"), "the old password no longer matches"
+    assert current(sm, name, "AWSPREVIOUS")["password"] == "initial-password-1"
+    d = sm.describe_secret(SecretId=name)
+    assert d["RotationEnabled"] is True
+    assert d["RotationRules"]["AutomaticallyAfterDays"] == 30
+    assert d["VersionIdsToStages"][out["VersionId"]] == ["AWSCURRENT"], "AWSPENDING is gone after finishSecret"
+    assert d["NextRotationDate"] > d["LastRotatedDate"]
+    assert "TrentLastRotationFailure" not in raw_describe(trent.base_url, name)
+
+
+def test_postgres_alternating_users_creates_the_clone_with_the_users_privileges(sm, pg_role):
+    master = unique("pg-master")
+    sm.create_secret(
+        Name=master, SecretString=json.dumps({"engine": "postgres", **PG, "username": "postgres", "password": ""})
+    )
+    name = unique("pg-multi")
+    master_arn = sm.describe_secret(SecretId=master)["ARN"]
+    sm.create_secret(Name=name, SecretString=pg_secret(pg_role, masterarn=master_arn))
+    sm.rotate_secret(SecretId=name)
+    first = current(sm, name)
+    assert first["username"] == f"{pg_role}_clone" and first["masterarn"] == master_arn
+    assert scram_matches(pg_verifier(f"{pg_role}_clone"), first["password"])
+    assert scram_matches(pg_verifier(pg_role), "initial-password-1"), "the other user is left alone"
+    with pg_admin() as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (f"{pg_role}_clone", pg_role))
+        assert cur.fetchone()[0] is True, "the clone has the first user's privileges"
+    sm.rotate_secret(SecretId=name)
+    second = current(sm, name)
+    assert second["username"] == pg_role, "the next rotation alternates back"
+    assert scram_matches(pg_verifier(pg_role), second["password"])
+    assert scram_matches(pg_verifier(f"{pg_role}_clone"), first["password"]), "the previous user still works"
+
+
+def test_mariadb_single_user_rotation_with_the_cli_old_password_fails_new_works(sm, aws_cli, my_user):
+    user, db = my_user
+    name = unique("my-single")
+    sm.create_secret(Name=name, SecretString=my_secret(user, db))
+    assert my_can_login(user, "initial-password-1", db)
+    out = aws_cli("secretsmanager", "rotate-secret", "--secret-id", name).json()
+    assert out["Name"] == name and out["VersionId"]
+    new = current(sm, name)
+    assert new["password"] != "initial-password-1"
+    assert not my_can_login(user, "initial-password-1", db), "the old password is refused"
+    conn = my_login(user, new["password"], db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT x FROM t")
+        assert cur.fetchone() == (42,)
+    conn.close()
+    described = aws_cli("secretsmanager", "describe-secret", "--secret-id", name).json()
+    assert described["RotationEnabled"] is True and "LastRotatedDate" in described
+
+
+def test_mariadb_alternating_users_never_breaks_the_credential_in_use(sm, my_user):
+    user, db = my_user
+    master = unique("my-master")
+    sm.create_secret(Name=master, SecretString=json.dumps({"engine": "mariadb", **MY, "username": "root", "password": ""}))
+    master_arn = sm.describe_secret(SecretId=master)["ARN"]
+    name = unique("my-multi")
+    sm.create_secret(Name=name, SecretString=my_secret(user, db, masterarn=master_arn))
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:SecretsManagerRDSMariaDBRotationMultiUser")
+    first = current(sm, name)
+    assert first["username"] == f"{user}_clone"
+    conn = my_login(first["username"], first["password"], db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT x FROM t")
+        assert cur.fetchone() == (42,), "the clone got the user's grants"
+    conn.close()
+    assert my_can_login(user, "initial-password-1", db), "the previous credential keeps working during the switch"
+    sm.rotate_secret(SecretId=name)
+    second = current(sm, name)
+    assert second["username"] == user
+    assert my_can_login(user, second["password"], db)
+    assert not my_can_login(user, "initial-password-1", db)
+    assert my_can_login(first["username"], first["password"], db), "AWSPREVIOUS still logs in"
+    d = sm.describe_secret(SecretId=name)
+    assert d["RotationLambdaARN"].endswith(":function:SecretsManagerRDSMariaDBRotationMultiUser")
+
+
+def test_a_failing_set_secret_leaves_awscurrent_and_the_database_untouched(sm, my_user, trent):
+    user, db = my_user
+    name = unique("my-broken")
+    # The stored password is not the user's: setSecret cannot log in.
+    sm.create_secret(Name=name, SecretString=my_secret(user, db, password="not-the-real-password"))
+    before = sm.get_secret_value(SecretId=name)
+    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
+    assert "setSecret" in error_message(err)
+    after = sm.get_secret_value(SecretId=name)
+    assert after["VersionId"] == before["VersionId"] and after["SecretString"] == before["SecretString"]
+    assert my_can_login(user, "initial-password-1", db), "the database password did not change"
+    pending = sm.get_secret_value(SecretId=name, VersionStage="AWSPENDING")
+    assert pending["VersionId"] != before["VersionId"]
+    failure = raw_describe(trent.base_url, name)["TrentLastRotationFailure"]
+    assert failure["Step"] == "setSecret" and failure["VersionId"] == pending["VersionId"]
+    assert "not-the-real-password" not in json.dumps(failure) and "initial-password-1" not in json.dumps(failure)
+    # AWS's rule: a later RotateSecret reports the unfinished rotation.
+    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
+    assert error_message(err) == "A previous rotation isn't complete. That rotation will be reattempted."
+    # Fix the stored password (as an operator would) and resume the same rotation.
+    sm.put_secret_value(SecretId=name, SecretString=my_secret(user, db))
+    sm.update_secret_version_stage(
+        SecretId=name, VersionStage="AWSPENDING", RemoveFromVersionId=pending["VersionId"]
+    )
+    sm.rotate_secret(SecretId=name)
+    assert my_can_login(user, current(sm, name)["password"], db)
+    assert "TrentLastRotationFailure" not in raw_describe(trent.base_url, name)
+
+
+ROTATOR_SCRIPT = r'''#!{python}
+"""A custom rotation function: does the four steps through the Secrets Manager API, as a
+Lambda rotation function does, and fails at the step named in $FAIL_AT_FILE."""
+import json, os, pathlib, sys
+import boto3
+event = json.loads(sys.stdin.read())
+log = pathlib.Path(os.environ["ROTATOR_LOG"])
+with log.open("a") as f:
+    f.write(json.dumps(event) + "\n")
+fail_at = pathlib.Path(os.environ["FAIL_AT_FILE"])
+if fail_at.exists() and fail_at.read_text().strip() == event["Step"]:
+    sys.exit(3)
+url = pathlib.Path(os.environ["READY_FILE"]).read_text().strip()
+sm = boto3.client("secretsmanager", endpoint_url=url, region_name=os.environ["AWS_REGION"],
+                  aws_access_key_id=os.environ["KEY_ID"], aws_secret_access_key=os.environ["KEY_SECRET"])
+arn, token = event["SecretId"], event["ClientRequestToken"]
+if event["Step"] == "createSecret":
+    try:
+        sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
+    except sm.exceptions.ResourceNotFoundException:
+        sm.put_secret_value(SecretId=arn, ClientRequestToken=token, SecretString="rotated-" + token,
+                            VersionStages=["AWSPENDING"])
+elif event["Step"] == "finishSecret":
+    meta = sm.describe_secret(SecretId=arn)
+    cur = next(v for v, s in meta["VersionIdsToStages"].items() if "AWSCURRENT" in s)
+    if cur != token:
+        sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                       RemoveFromVersionId=cur)
+'''
+
+
+@pytest.fixture
+def exec_server(trent_factory, tmp_path):
+    script = tmp_path / "rotator.py"
+    script.write_text(ROTATOR_SCRIPT.replace("{python}", sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    log, fail_at = tmp_path / "events.jsonl", tmp_path / "fail-at"
+    srv = trent_factory(start=False)
+    srv.extra_env.update(
+        TRENT_ROTATION_FUNCTIONS=f"my-rotator=exec:{script}",
+        ROTATOR_LOG=str(log),
+        FAIL_AT_FILE=str(fail_at),
+        READY_FILE=str(srv.ready_file),
+        KEY_ID=ADMIN_ACCESS_KEY_ID,
+        KEY_SECRET=ADMIN_SECRET_ACCESS_KEY,
+    )
+    srv.start()
+    return srv, log, fail_at
+
+
+def test_an_executable_rotation_function_gets_lambda_events_and_a_failing_test_secret_keeps_awscurrent(
+    exec_server,
+):
+    srv, log, fail_at = exec_server
+    sm = make_sm_client(srv.base_url)
+    arn = sm.create_secret(Name="custom", SecretString="v1")["ARN"]
+    fail_at.write_text("testSecret")
+    token = str(uuid.uuid4())
+    expect_error(
+        "InvalidRequestException",
+        sm.rotate_secret,
+        SecretId="custom",
+        ClientRequestToken=token,
+        RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:my-rotator",
+    )
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert events == [
+        {"SecretId": arn, "ClientRequestToken": token, "Step": "createSecret"},
+        {"SecretId": arn, "ClientRequestToken": token, "Step": "setSecret"},
+        {"SecretId": arn, "ClientRequestToken": token, "Step": "testSecret"},
+    ]
+    assert sm.get_secret_value(SecretId="custom")["SecretString"] == "v1", "AWSCURRENT untouched"
+    assert sm.get_secret_value(SecretId="custom", VersionStage="AWSPENDING")["VersionId"] == token
+    failure = raw_describe(srv.base_url, "custom")["TrentLastRotationFailure"]
+    assert failure["Step"] == "testSecret" and "my-rotator" in failure["Message"]
+    # The same token resumes the rotation once the function works.
+    fail_at.unlink()
+    assert sm.rotate_secret(SecretId="custom", ClientRequestToken=token)["VersionId"] == token
+    assert sm.get_secret_value(SecretId="custom")["SecretString"] == f"rotated-{token}"
+    assert [json.loads(line)["Step"] for line in log.read_text().splitlines()][3:] == [
+        "createSecret", "setSecret", "testSecret", "finishSecret"
+    ]
+    versions = sm.describe_secret(SecretId="custom")["VersionIdsToStages"]
+    assert versions[token] == ["AWSCURRENT"]
+
+
+def test_a_webhook_rotation_function_gets_signed_events(trent_factory):
+    secret = "rotation-hook-key"
+    received: list[tuple[dict, str]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((json.loads(body), self.headers.get("X-Trent-Signature", "")))
+            good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            ok = hmac.compare_digest(good, self.headers.get("X-Trent-Signature", ""))
+            self.send_response(204 if ok else 401)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        srv = trent_factory(
+            {
+                "TRENT_ROTATION_FUNCTIONS": f"hook=http://127.0.0.1:{hook.server_port}/rotate",
+                "TRENT_ROTATION_WEBHOOK_SECRET": secret,
+            }
+        )
+        sm = make_sm_client(srv.base_url)
+        arn = sm.create_secret(Name="hooked", SecretString="v1")["ARN"]
+        # The webhook only acknowledges: createSecret made no AWSPENDING version, so the engine stops.
+        err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId="hooked", RotationLambdaARN="hook")
+        assert "createSecret" in error_message(err)
+        assert [e["Step"] for e, _ in received] == ["createSecret"]
+        event, signature = received[0]
+        assert set(event) == {"SecretId", "ClientRequestToken", "Step"} and event["SecretId"] == arn
+        assert signature.startswith("sha256=")
+        assert sm.get_secret_value(SecretId="hooked")["SecretString"] == "v1"
+    finally:
+        hook.shutdown()
+
+
+def test_scheduled_rotation_runs_on_the_test_clock(trent_factory, my_user):
+    user, db = my_user
+    srv = trent_factory()
+    sm = make_sm_client(srv.base_url)
+    sm.create_secret(Name="scheduled", SecretString=my_secret(user, db))
+    sm.rotate_secret(SecretId="scheduled", RotateImmediately=False, RotationRules={"ScheduleExpression": "rate(2 days)"})
+    d = sm.describe_secret(SecretId="scheduled")
+    assert d["RotationEnabled"] is True and "LastRotatedDate" not in d
+    assert d["RotationRules"]["ScheduleExpression"] == "rate(2 days)"
+    time.sleep(1.5)  # a sweep or two: nothing is due yet
+    assert current(sm, "scheduled")["password"] == "initial-password-1"
+    srv.advance_clock(2 * DAY + 60)
+    wait_until(lambda: current(sm, "scheduled")["password"] != "initial-password-1")
+    new = current(sm, "scheduled")["password"]
+    assert my_can_login(user, new, db) and not my_can_login(user, "initial-password-1", db)
+    d = sm.describe_secret(SecretId="scheduled")
+    assert "LastRotatedDate" in d and d["NextRotationDate"] > d["LastRotatedDate"]
+
+
+def test_a_rotation_due_while_the_server_was_down_runs_after_restart(trent_factory):
+    srv = trent_factory()
+    sm = make_sm_client(srv.base_url)
+    sm.create_secret(Name="missed", SecretString="plain-old-value")
+    sm.rotate_secret(SecretId="missed", RotateImmediately=False, RotationRules={"AutomaticallyAfterDays": 1})
+    srv.advance_clock(1)  # creates the persisted offset file
+    srv.terminate()
+    offset_file = srv.data_dir / "test-clock-offset-ms"
+    offset_file.write_text(str(int(offset_file.read_text()) + 3 * DAY * 1000))
+    srv.start()
+    sm = make_sm_client(srv.base_url)
+    wait_until(lambda: sm.get_secret_value(SecretId="missed")["SecretString"] != "plain-old-value")
+    assert sm.get_secret_value(SecretId="missed", VersionStage="AWSPREVIOUS")["SecretString"] == "plain-old-value"
+    assert len(sm.get_secret_value(SecretId="missed")["SecretString"]) == 32
+
+
+def test_cancel_rotate_secret_stops_the_schedule(trent_factory):
+    srv = trent_factory()
+    sm = make_sm_client(srv.base_url)
+    sm.create_secret(Name="cancelled", SecretString="keep-me")
+    sm.rotate_secret(SecretId="cancelled", RotateImmediately=False, RotationRules={"AutomaticallyAfterDays": 1})
+    out = sm.cancel_rotate_secret(SecretId="cancelled")
+    assert out["Name"] == "cancelled" and "VersionId" not in out
+    d = sm.describe_secret(SecretId="cancelled")
+    assert d["RotationEnabled"] is False and "NextRotationDate" not in d
+    listed = [s for s in sm.list_secrets()["SecretList"] if s["Name"] == "cancelled"][0]
+    assert listed["RotationEnabled"] is False
+    srv.advance_clock(3 * DAY)
+    time.sleep(2.5)
+    assert sm.get_secret_value(SecretId="cancelled")["SecretString"] == "keep-me"
+
+
+def test_rotation_errors_are_aws_errors(sm, sm_unvalidated):
+    expect_error("ResourceNotFoundException", sm.rotate_secret, SecretId=unique("missing"))
+    expect_error("ResourceNotFoundException", sm.cancel_rotate_secret, SecretId=unique("missing"))
+    name = unique("errors")
+    sm.create_secret(Name=name, SecretString="x")
+    expect_error(
+        "InvalidParameterException",
+        sm.rotate_secret,
+        SecretId=name,
+        RotationRules={"AutomaticallyAfterDays": 3, "ScheduleExpression": "rate(3 days)"},
+    )
+    for expr in ["rate(1 hours)", "rate(3 weeks)", "cron(0 16 1 * *)", "cron(0 * * * ? *)", "cron(0 8 1 * 2 *)"]:
+        expect_error("InvalidParameterException", sm.rotate_secret, SecretId=name, RotationRules={"ScheduleExpression": expr})
+    expect_error(
+        "InvalidParameterException",
+        sm.rotate_secret,
+        SecretId=name,
+        RotationRules={"ScheduleExpression": "rate(6 hours)", "Duration": "8h"},
+    )
+    expect_error("ValidationException", sm_unvalidated.rotate_secret, SecretId=name, RotationRules={"AutomaticallyAfterDays": 1001})
+    err = expect_error(
+        "InvalidRequestException",
+        sm.rotate_secret,
+        SecretId=name,
+        RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:nobody-registered-this",
+    )
+    assert "nobody-registered-this" in error_message(err)
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is False, "a refused call changes nothing"
+    # cron with AWS's fields: accepted, and the next date is where cron says.
+    sm.rotate_secret(SecretId=name, RotateImmediately=False, RotationRules={"ScheduleExpression": "cron(0 16 1,15 * ? *)", "Duration": "2h"})
+    d = sm.describe_secret(SecretId=name)
+    nxt = d["NextRotationDate"].astimezone(__import__("datetime").timezone.utc)
+    assert nxt.day in (1, 15) and nxt.hour == 16 and nxt.minute == 0
+    assert d["RotationRules"] == {"ScheduleExpression": "cron(0 16 1,15 * ? *)", "Duration": "2h"}
+    sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
+    expect_error("InvalidRequestException", sm.cancel_rotate_secret, SecretId=name)
