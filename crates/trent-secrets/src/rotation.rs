@@ -194,7 +194,7 @@ pub fn generate_password(exclude: &str) -> Result<Zeroizing<String>, SmError> {
         exclude_characters: Some(exclude.to_string()),
         ..Default::default()
     };
-    Ok(crate::ops::get_random_password::generate(req)?)
+    crate::ops::get_random_password::generate(req)
 }
 
 /// createSecret as AWS's rotation functions do it: if the version `token` already carries

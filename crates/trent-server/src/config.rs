@@ -44,8 +44,8 @@ pub struct Config {
     pub max_clock_skew_secs: i64,
 
     /// How often the background tasks run (and once at start): destroying keys and secrets whose
-    /// waiting period has ended, rotating keys that are due, deleting expired imported key
-    /// material, and applying parameter policies (expiration, notifications).
+    /// waiting period has ended, rotating keys and secrets that are due, deleting expired
+    /// imported key material, and applying parameter policies (expiration, notifications).
     #[arg(long, env = "TRENT_SWEEP_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub sweep_interval_secs: u64,
 
