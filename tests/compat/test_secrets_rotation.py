@@ -363,41 +363,168 @@ def test_an_executable_rotation_function_gets_lambda_events_and_a_failing_test_s
     assert versions[token] == ["AWSCURRENT"]
 
 
-def test_a_webhook_rotation_function_gets_signed_events(trent_factory):
-    secret = "rotation-hook-key"
-    received: list[tuple[dict, str]] = []
+class _Hook(http.server.BaseHTTPRequestHandler):
+    """A rotation webhook: records each signed event and, when `rotate` is set, does the
+    steps through the Secrets Manager API as a Lambda rotation function would."""
 
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((json.loads(body), self.headers.get("X-Trent-Signature", "")))
-            good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            ok = hmac.compare_digest(good, self.headers.get("X-Trent-Signature", ""))
-            self.send_response(204 if ok else 401)
-            self.end_headers()
+    secret = b""
+    received: list = []
+    sm = None
 
-        def log_message(self, *a):
-            pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        good = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+        signed = hmac.compare_digest(good, self.headers.get("X-Trent-Signature", ""))
+        event = json.loads(body)
+        type(self).received.append((event, signed, self.headers.get("X-Trent-Rotation-Step")))
+        if signed and self.sm is not None:
+            arn, token = event["SecretId"], event["ClientRequestToken"]
+            if event["Step"] == "createSecret":
+                self.sm.put_secret_value(
+                    SecretId=arn, ClientRequestToken=token, SecretString="hooked-" + token, VersionStages=["AWSPENDING"]
+                )
+            elif event["Step"] == "finishSecret":
+                stages = self.sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
+                cur = next(v for v, s in stages.items() if "AWSCURRENT" in s)
+                self.sm.update_secret_version_stage(
+                    SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=cur
+                )
+        self.send_response(204 if signed else 401)
+        self.end_headers()
 
-    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    def log_message(self, *a):
+        pass
+
+
+def _self_signed(tmp_path):
+    """A throwaway CA and a localhost certificate it issued: (CA cert, leaf chain, leaf key) paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def build(subject, issuer, public_key, signing_key, ca):
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            b = b.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+        return b.sign(signing_key, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "trent test rotation CA")])
+    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    ca = build(ca_name, ca_name, ca_key.public_key(), ca_key, True)
+    leaf = build(leaf_name, ca_name, leaf_key.public_key(), ca_key, False)
+    pem = serialization.Encoding.PEM
+    ca_path, chain_path, key_path = tmp_path / "ca.pem", tmp_path / "hook-cert.pem", tmp_path / "hook-key.pem"
+    ca_path.write_bytes(ca.public_bytes(pem))
+    chain_path.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+    key_path.write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return ca_path, chain_path, key_path
+
+
+def _serve(handler, tls_files=None):
+    import ssl
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls_files:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*map(str, tls_files))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_webhook_that_only_acknowledges_fails_at_create_secret(trent_factory):
+    class Hook(_Hook):
+        secret, received, sm = b"rotation-hook-key", [], None
+
+    hook = _serve(Hook)
     try:
         srv = trent_factory(
             {
                 "TRENT_ROTATION_FUNCTIONS": f"hook=http://127.0.0.1:{hook.server_port}/rotate",
-                "TRENT_ROTATION_WEBHOOK_SECRET": secret,
+                "TRENT_ROTATION_WEBHOOK_SECRET": "rotation-hook-key",
             }
         )
         sm = make_sm_client(srv.base_url)
         arn = sm.create_secret(Name="hooked", SecretString="v1")["ARN"]
-        # The webhook only acknowledges: createSecret made no AWSPENDING version, so the engine stops.
         err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId="hooked", RotationLambdaARN="hook")
         assert "createSecret" in error_message(err)
-        assert [e["Step"] for e, _ in received] == ["createSecret"]
-        event, signature = received[0]
+        assert len(Hook.received) == 1
+        event, signed, step_header = Hook.received[0]
         assert set(event) == {"SecretId", "ClientRequestToken", "Step"} and event["SecretId"] == arn
-        assert signature.startswith("sha256=")
+        assert signed and step_header == "createSecret"
         assert sm.get_secret_value(SecretId="hooked")["SecretString"] == "v1"
+    finally:
+        hook.shutdown()
+
+
+def test_an_https_webhook_rotation_function_rotates_through_the_api(trent_factory, tmp_path):
+    ca, cert, key = _self_signed(tmp_path)
+
+    class Hook(_Hook):
+        secret, received, sm = b"https-hook-key", [], None
+
+    hook = _serve(Hook, (cert, key))
+    try:
+        srv = trent_factory(
+            {
+                "TRENT_ROTATION_FUNCTIONS": f"secure-hook=https://localhost:{hook.server_port}/rotate",
+                "TRENT_ROTATION_WEBHOOK_SECRET": "https-hook-key",
+                "TRENT_ROTATION_CA_FILE": str(ca),
+            }
+        )
+        sm = make_sm_client(srv.base_url)
+        Hook.sm = make_sm_client(srv.base_url)
+        sm.create_secret(Name="https-hooked", SecretString="v1")
+        token = sm.rotate_secret(
+            SecretId="https-hooked", RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:secure-hook"
+        )["VersionId"]
+        assert [(e["Step"], signed) for e, signed, _ in Hook.received] == [
+            ("createSecret", True), ("setSecret", True), ("testSecret", True), ("finishSecret", True)
+        ]
+        assert sm.get_secret_value(SecretId="https-hooked")["SecretString"] == f"hooked-{token}"
+        assert sm.get_secret_value(SecretId="https-hooked", VersionStage="AWSPREVIOUS")["SecretString"] == "v1"
+    finally:
+        hook.shutdown()
+
+
+def test_an_https_webhook_with_an_untrusted_certificate_is_refused(trent_factory, tmp_path):
+    _, cert, key = _self_signed(tmp_path)
+
+    class Hook(_Hook):
+        secret, received, sm = b"k", [], None
+
+    hook = _serve(Hook, (cert, key))
+    try:
+        # The system CA bundle does not trust the hook's self-signed certificate.
+        srv = trent_factory({"TRENT_ROTATION_FUNCTIONS": f"untrusted=https://localhost:{hook.server_port}/rotate"})
+        sm = make_sm_client(srv.base_url)
+        sm.create_secret(Name="untrusted", SecretString="v1")
+        err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId="untrusted", RotationLambdaARN="untrusted")
+        assert "could not be reached" in error_message(err)
+        assert Hook.received == [], "no event reaches a server trentd cannot authenticate"
     finally:
         hook.shutdown()
 

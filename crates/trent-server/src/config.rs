@@ -97,12 +97,17 @@ pub struct Config {
 
     /// A Secrets Manager rotation function that RotationLambdaARN can name (repeatable; env:
     /// comma-separated): NAME=exec:/absolute/path (the event JSON {"SecretId",
-    /// "ClientRequestToken","Step"} on stdin, exit 0 = success) or NAME=http://host/path (the
+    /// "ClientRequestToken","Step"} on stdin, exit 0 = success) or NAME=http(s)://host/path (the
     /// event POSTed; with TRENT_ROTATION_WEBHOOK_SECRET set, signed: X-Trent-Signature:
     /// sha256=<hex HMAC>). Built in without configuration: PostgreSQL and MySQL/MariaDB
     /// rotators (chosen by the secret's `engine`) and a generic new-random-password rotator.
     #[arg(long = "rotation-function", env = "TRENT_ROTATION_FUNCTIONS", value_delimiter = ',')]
     pub rotation_functions: Vec<String>,
+
+    /// CA certificates (PEM) that https:// rotation webhooks must chain to
+    /// (default: /etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, env = "TRENT_ROTATION_CA_FILE")]
+    pub rotation_ca_file: Option<PathBuf>,
 }
 
 fn parse_account_id(s: &str) -> Result<String, String> {

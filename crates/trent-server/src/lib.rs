@@ -56,7 +56,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         max_standard: config.ssm_max_standard_parameters,
         max_advanced: config.ssm_max_advanced_parameters,
     };
-    let rotators = Arc::new(rotators::Rotators::new(&config.rotation_functions)?);
+    let rotators = Arc::new(rotators::Rotators::new(&config.rotation_functions, config.rotation_ca_file.as_deref())?);
     let secrets =
         Arc::new(trent_secrets::SecretsManager::new(store.clone(), kms.clone(), clock.clone()).with_rotator(rotators));
     let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone())

@@ -12,9 +12,9 @@
 //!   rotator tests a login with the new password before finishSecret moves AWSCURRENT.
 //! - **Custom**, registered with `--rotation-function NAME=exec:/path` (the event JSON
 //!   `{"SecretId","ClientRequestToken","Step"}` on stdin; exit 0 = success) or
-//!   `NAME=http://host/path` (the event POSTed as JSON, signed with
+//!   `NAME=http(s)://host/path` (the event POSTed as JSON, signed with
 //!   `X-Trent-Signature: sha256=<hex HMAC-SHA256>` under TRENT_ROTATION_WEBHOOK_SECRET; 2xx =
-//!   success). Like a Lambda rotation function, a custom function does all four steps itself
+//!   success; https through rustls/aws-lc-rs, trusting `--rotation-ca-file`). Like a Lambda rotation function, a custom function does all four steps itself
 //!   through the Secrets Manager API.
 //!
 //! All of it runs on blocking threads (RotateSecret's handler and the scheduler's sweep).
@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trent_kms::Caller;
 use trent_secrets::model::{AWSCURRENT, AWSPENDING, AWSPREVIOUS};
@@ -101,16 +102,14 @@ pub fn parse_functions(specs: &[String]) -> Result<BTreeMap<String, Function>, S
                 return Err(format!("{}: {} is not an absolute path to a file", what(), path.display()));
             }
             Function::Exec(path)
-        } else if target.starts_with("http://") {
+        } else if target.starts_with("http://") || target.starts_with("https://") {
             let uri: hyper::Uri = target.parse().map_err(|_| format!("{}: not a URL", what()))?;
             if uri.host().is_none() {
                 return Err(format!("{}: not a URL", what()));
             }
             Function::Http(target.to_string())
-        } else if target.starts_with("https://") {
-            return Err(format!("{}: https:// webhooks are not supported yet; use http:// or exec:", what()));
         } else {
-            return Err(format!("{}: expected exec:/path or http://…", what()));
+            return Err(format!("{}: expected exec:/path, http://… or https://…", what()));
         };
         if out.insert(name.to_string(), f).is_some() {
             return Err(format!("{}: {name} is registered twice", what()));
@@ -122,14 +121,46 @@ pub fn parse_functions(specs: &[String]) -> Result<BTreeMap<String, Function>, S
 pub struct Rotators {
     custom: BTreeMap<String, Function>,
     webhook_secret: Option<Zeroizing<String>>,
+    /// For https:// webhooks (loaded at start when one is registered).
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 impl Rotators {
-    pub fn new(specs: &[String]) -> Result<Rotators, String> {
+    pub fn new(specs: &[String], ca_file: Option<&std::path::Path>) -> Result<Rotators, String> {
         let webhook_secret =
             std::env::var("TRENT_ROTATION_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(Zeroizing::new);
-        Ok(Rotators { custom: parse_functions(specs)?, webhook_secret })
+        let custom = parse_functions(specs)?;
+        let needs_tls = custom.values().any(|f| matches!(f, Function::Http(u) if u.starts_with("https://")));
+        let tls = match needs_tls {
+            true => Some(tls_config(ca_file.unwrap_or(std::path::Path::new(DEFAULT_CA_FILE)))?),
+            false => None,
+        };
+        Ok(Rotators { custom, webhook_secret, tls })
     }
+}
+
+/// A TLS client (aws-lc-rs) that trusts the CA certificates in `ca_file`.
+fn tls_config(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let what = || format!("--rotation-ca-file {}", ca_file.display());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| format!("{}: {e}", what()))? {
+        let cert = cert.map_err(|e| format!("{}: {e}", what()))?;
+        // A bundle may hold certificates this TLS library cannot use; the others still count.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(format!("{}: no usable CA certificate", what()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 impl Rotator for Rotators {
@@ -153,7 +184,9 @@ impl Rotator for Rotators {
         match function {
             Some(f) => match self.custom.get(f) {
                 Some(Function::Exec(path)) => run_exec(f, path, caller, ev),
-                Some(Function::Http(url)) => run_http(f, url, self.webhook_secret.as_deref().map(|s| s.as_str()), ev),
+                Some(Function::Http(url)) => {
+                    run_http(f, url, self.webhook_secret.as_deref().map(|s| s.as_str()), self.tls.clone(), ev)
+                }
                 None => run_builtin(builtin(f).ok_or("unknown rotation function")?, sm, caller, ev),
             },
             None => run_builtin(Builtin::Auto, sm, caller, ev),
@@ -493,13 +526,23 @@ fn run_exec(name: &str, path: &std::path::Path, caller: &Caller, ev: &RotationEv
     }
 }
 
-fn run_http(name: &str, url: &str, secret: Option<&str>, ev: &RotationEvent) -> Result<(), String> {
+fn run_http(
+    name: &str,
+    url: &str,
+    secret: Option<&str>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    ev: &RotationEvent,
+) -> Result<(), String> {
     use http_body_util::Full;
     use hyper::body::Bytes;
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
+    let uri: hyper::Uri = url.parse().map_err(|_| format!("the rotation function {name} has no valid URL"))?;
+    let host = uri.host().ok_or_else(|| format!("the rotation function {name} has no host"))?.to_string();
+    let https = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let body = Bytes::from(serde_json::to_vec(ev).map_err(|e| e.to_string())?);
-    let mut req = hyper::Request::post(url)
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let mut req = hyper::Request::post(path)
+        .header("host", uri.authority().map(|a| a.as_str()).unwrap_or(&host))
         .header("content-type", "application/json")
         .header("user-agent", concat!("trentd/", env!("CARGO_PKG_VERSION")))
         .header("x-trent-rotation-step", ev.step.name());
@@ -509,23 +552,50 @@ fn run_http(name: &str, url: &str, secret: Option<&str>, ev: &RotationEvent) -> 
     }
     let req = req.body(Full::new(body)).map_err(|e| format!("the rotation function {name}: {e}"))?;
     let call = async move {
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        tokio::time::timeout(FUNCTION_TIMEOUT, client.request(req)).await
+        let tcp =
+            tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)).await.map_err(|e| e.to_string())?;
+        let status = if https {
+            let config = tls.ok_or("no TLS configuration")?;
+            let server = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|e| e.to_string())?;
+            let stream =
+                tokio_rustls::TlsConnector::from(config).connect(server, tcp).await.map_err(|e| e.to_string())?;
+            send(stream, req).await?
+        } else {
+            send(tcp, req).await?
+        };
+        Ok::<_, String>(status)
     };
+    let timed = async move { tokio::time::timeout(FUNCTION_TIMEOUT, call).await };
     let outcome = match tokio::runtime::Handle::try_current() {
-        Ok(h) => h.block_on(call),
+        Ok(h) => h.block_on(timed),
         Err(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?
-            .block_on(call),
+            .block_on(timed),
     };
     match outcome {
-        Ok(Ok(resp)) if resp.status().is_success() => Ok(()),
-        Ok(Ok(resp)) => Err(format!("the rotation function {name} answered {} at {}", resp.status(), ev.step.name())),
+        Ok(Ok(status)) if status.is_success() => Ok(()),
+        Ok(Ok(status)) => Err(format!("the rotation function {name} answered {status} at {}", ev.step.name())),
         Ok(Err(e)) => Err(format!("the rotation function {name} could not be reached: {e}")),
         Err(_) => Err(format!("the rotation function {name} timed out at {}", ev.step.name())),
     }
+}
+
+/// One HTTP/1.1 request over `io`; the answer's status.
+async fn send<IO>(
+    io: IO,
+    req: hyper::Request<http_body_util::Full<hyper::body::Bytes>>,
+) -> Result<hyper::StatusCode, String>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(resp.status())
 }
 
 #[cfg(test)]
@@ -543,7 +613,6 @@ mod tests {
             "bad name=exec:/bin/true",
             "rel=exec:bin/true",
             "missing=exec:/nonexistent/rotator",
-            "tls=https://example.invalid/",
             "ftp=ftp://x/",
             "trent-generic=exec:/bin/true",
         ] {
@@ -568,11 +637,36 @@ mod tests {
 
     #[test]
     fn unknown_functions_are_refused_with_a_reason() {
-        let r = Rotators::new(&["mine=exec:/bin/true".into()]).unwrap();
+        let r = Rotators::new(&["mine=exec:/bin/true".into()], None).unwrap();
         assert!(r.check(None).is_ok());
         assert!(r.check(Some("mine")).is_ok());
         assert!(r.check(Some("trent-postgres-single-user")).is_ok());
         assert!(r.check(Some("other")).unwrap_err().contains("--rotation-function"));
+    }
+
+    fn event(step: Step) -> RotationEvent {
+        RotationEvent { secret_id: "arn".into(), client_request_token: "t".into(), step }
+    }
+
+    #[test]
+    fn an_executable_succeeds_by_exit_status_zero_only() {
+        let caller = Caller { principal: trent_policy::Principal::root("000000000000"), region: "us-east-1".into() };
+        assert!(run_exec("ok", std::path::Path::new("/bin/true"), &caller, &event(Step::SetSecret)).is_ok());
+        let err = run_exec("bad", std::path::Path::new("/bin/false"), &caller, &event(Step::TestSecret)).unwrap_err();
+        assert!(err.contains("bad") && err.contains("testSecret"), "{err}");
+    }
+
+    #[test]
+    fn an_unreachable_webhook_is_a_step_failure() {
+        let err = run_http("hook", "http://127.0.0.1:9/rotate", None, None, &event(Step::CreateSecret)).unwrap_err();
+        assert!(err.contains("could not be reached"), "{err}");
+    }
+
+    #[test]
+    fn https_webhooks_need_a_readable_ca_file() {
+        let err = Rotators::new(&["h=https://127.0.0.1:9/".into()], Some(std::path::Path::new("/nonexistent.pem")));
+        assert!(err.is_err());
+        assert!(Rotators::new(&["h=https://127.0.0.1:9/".into()], None).is_ok(), "the system bundle is used");
     }
 
     #[test]
