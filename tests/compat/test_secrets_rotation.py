@@ -614,6 +614,12 @@ def test_rotation_errors_are_aws_errors(sm, sm_unvalidated):
     nxt = d["NextRotationDate"].astimezone(__import__("datetime").timezone.utc)
     assert nxt.day in (1, 15) and nxt.hour == 16 and nxt.minute == 0
     assert d["RotationRules"] == {"ScheduleExpression": "cron(0 16 1,15 * ? *)", "Duration": "2h"}
+    # A database engine without a built-in rotator is refused rather than half-rotated.
+    oracle = unique("oracle")
+    sm.create_secret(Name=oracle, SecretString=json.dumps({"engine": "oracle", "host": "db", "username": "u", "password": "p1234"}))
+    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=oracle)
+    assert "createSecret" in error_message(err) and "oracle" in error_message(err)
+    assert current(sm, oracle)["password"] == "p1234"
     sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
     expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
     expect_error("InvalidRequestException", sm.cancel_rotate_secret, SecretId=name)

@@ -211,19 +211,43 @@ fn value(
 
 fn engine_of(json: &SecretJson) -> Option<Engine> {
     match json.str("engine")?.to_ascii_lowercase().as_str() {
-        "postgres" | "postgresql" | "aurora-postgresql" | "redshift" => Some(Engine::Postgres),
+        "postgres" | "postgresql" | "aurora-postgresql" => Some(Engine::Postgres),
         "mysql" | "mariadb" | "aurora" | "aurora-mysql" => Some(Engine::Mysql),
         _ => None,
     }
 }
 
+/// A database's error message may quote the statement it failed on: the passwords of the
+/// secret's versions are masked out of every message.
+fn scrub(mut msg: String, sm: &SecretsManager, caller: &Caller, ev: &RotationEvent) -> String {
+    let versions = [(None, AWSCURRENT), (None, AWSPREVIOUS), (Some(ev.client_request_token.as_str()), AWSPENDING)];
+    for (version, stage) in versions {
+        if let Ok(Some(j)) = value(sm, caller, &ev.secret_id, version, stage) {
+            if let Some(p) = j.str("password").filter(|p| p.len() >= 4) {
+                msg = msg.replace(p, "********");
+            }
+        }
+    }
+    msg
+}
+
 fn run_builtin(kind: Builtin, sm: &SecretsManager, caller: &Caller, ev: &RotationEvent) -> Result<(), String> {
+    run_database_step(kind, sm, caller, ev).map_err(|m| scrub(m, sm, caller, ev))
+}
+
+fn run_database_step(kind: Builtin, sm: &SecretsManager, caller: &Caller, ev: &RotationEvent) -> Result<(), String> {
     let current = value(sm, caller, &ev.secret_id, None, AWSCURRENT)?;
     let (engine, multi) = match (kind, &current) {
         (Builtin::Generic, _) | (Builtin::Auto, None) => return rotation::generic_step(sm, caller, ev),
-        (Builtin::Auto, Some(c)) => match engine_of(c) {
-            Some(e) => (e, c.str("masterarn").is_some()),
-            None => return rotation::generic_step(sm, caller, ev),
+        (Builtin::Auto, Some(c)) => match (engine_of(c), c.str("engine")) {
+            (Some(e), _) => (e, c.str("masterarn").is_some()),
+            (None, None) => return rotation::generic_step(sm, caller, ev),
+            // A database Trent cannot change: rotating only the stored password would break it.
+            (None, Some(other)) => {
+                return Err(format!(
+                    "there is no built-in rotator for engine {other}; register a rotation function with --rotation-function"
+                ))
+            }
         },
         (Builtin::Database(e, strategy), c) => {
             (e, strategy.unwrap_or_else(|| c.as_ref().is_some_and(|c| c.str("masterarn").is_some())))
