@@ -623,3 +623,32 @@ def test_rotation_errors_are_aws_errors(sm, sm_unvalidated):
     sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
     expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
     expect_error("InvalidRequestException", sm.cancel_rotate_secret, SecretId=name)
+
+
+def test_readers_of_awscurrent_never_see_a_broken_credential_with_alternating_users(sm, make_sm, my_user):
+    """The issue's promise: an application that keeps reading AWSCURRENT and logging in never
+    fails, through several rotations."""
+    user, db = my_user
+    master = unique("my-master")
+    sm.create_secret(Name=master, SecretString=json.dumps({"engine": "mariadb", **MY, "username": "root", "password": ""}))
+    name = unique("my-live")
+    sm.create_secret(Name=name, SecretString=my_secret(user, db, masterarn=sm.describe_secret(SecretId=master)["ARN"]))
+    reader = make_sm()
+    stop, logins, failures = threading.Event(), [], []
+
+    def app():
+        while not stop.is_set():
+            cred = json.loads(reader.get_secret_value(SecretId=name)["SecretString"])
+            (logins if my_can_login(cred["username"], cred["password"], db) else failures).append(cred["username"])
+
+    t = threading.Thread(target=app)
+    t.start()
+    try:
+        for _ in range(4):
+            sm.rotate_secret(SecretId=name)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        t.join(30)
+    assert failures == [], f"{len(failures)} logins with AWSCURRENT failed"
+    assert len(logins) > 5 and {user, f"{user}_clone"} <= set(logins)
