@@ -116,10 +116,11 @@ SM_NOTES = {
     "ListSecrets": "Filters (name, description, tag-key, tag-value, all; prefix match, `!` negates), IncludePlannedDeletion, SortBy/SortOrder, paging",
     "BatchGetSecretValue": "SecretIdList or Filters; per-secret failures in Errors",
     "GetRandomPassword": "every option; CSPRNG with rejection sampling; RequireEachIncludedType",
+    "RotateSecret": "the four-step contract (createSecret, setSecret, testSecret, finishSecret) run before the answer (AWS runs it asynchronously); a failed step → InvalidRequestException naming it, AWSCURRENT unchanged, AWSPENDING kept for a resume with the same ClientRequestToken; built-in PostgreSQL and MySQL/MariaDB rotators (single user and alternating users), generic, executable and webhook functions (docs/ROTATION.md); RotationRules AutomaticallyAfterDays, rate(), cron(), Duration; scheduler incl. rotations missed while down",
+    "CancelRotateSecret": "turns automatic rotation off; names the unfinished AWSPENDING version, if any",
 }
 
 SM_NOT_YET = {
-    "RotateSecret": "rotation engine: issue 8", "CancelRotateSecret": "issue 8",
     "ReplicateSecretToRegions": "replication: issue 8", "RemoveRegionsFromReplication": "issue 8",
     "StopReplicationToReplica": "issue 8", "PutResourcePolicy": "resource policies: issue 8",
     "GetResourcePolicy": "issue 8", "DeleteResourcePolicy": "issue 8", "ValidateResourcePolicy": "issue 8",

@@ -1202,12 +1202,10 @@ def test_secrets_are_separate_per_region(make_sm):
 
 
 def test_unserved_operations_are_unknown_operation(sm, trent):
-    """Rotation, replication and resource policies are not served yet."""
+    """Replication and resource policies are not served yet (rotation: test_secrets_rotation.py)."""
     name = uniq("unserved")
     sm.create_secret(Name=name, SecretString="v")
     calls = [
-        (sm.rotate_secret, dict(SecretId=name)),
-        (sm.cancel_rotate_secret, dict(SecretId=name)),
         (sm.replicate_secret_to_regions, dict(SecretId=name, AddReplicaRegions=[{"Region": "eu-west-1"}])),
         (sm.remove_regions_from_replication, dict(SecretId=name, RemoveReplicaRegions=["eu-west-1"])),
         (sm.stop_replication_to_replica, dict(SecretId=name)),

@@ -4,11 +4,13 @@
 //! with the encryption context `{"SecretARN", "SecretVersionId"}`.
 //!
 //! One file per operation under [`ops`]; [`Operation`] is the single list. Shared logic lives
-//! in `secrets.rs`. Rotation, replication and resource policies come next (issue 8).
+//! in `secrets.rs`; rotation (schedules, the four-step engine, the `Rotator` trait) in
+//! [`rotation`]. Replication and resource policies come next (issue 8).
 
 mod error;
 pub mod model;
 pub mod ops;
+pub mod rotation;
 mod secrets;
 
 pub use error::SmError;
@@ -21,10 +23,13 @@ pub struct SecretsManager {
     store: Arc<dyn Store>,
     kms: Arc<Kms>,
     clock: Arc<Clock>,
+    rotator: Arc<dyn rotation::Rotator>,
+    in_progress: rotation::InProgress,
 }
 
 trent_wire::operations!(SecretsManager, Caller, SmError, {
     BatchGetSecretValue => batch_get_secret_value,
+    CancelRotateSecret => cancel_rotate_secret,
     CreateSecret => create_secret,
     DeleteSecret => delete_secret,
     DescribeSecret => describe_secret,
@@ -34,6 +39,7 @@ trent_wire::operations!(SecretsManager, Caller, SmError, {
     ListSecrets => list_secrets,
     PutSecretValue => put_secret_value,
     RestoreSecret => restore_secret,
+    RotateSecret => rotate_secret,
     TagResource => tag_resource,
     UntagResource => untag_resource,
     UpdateSecret => update_secret,
@@ -42,7 +48,7 @@ trent_wire::operations!(SecretsManager, Caller, SmError, {
 
 impl SecretsManager {
     pub fn new(store: Arc<dyn Store>, kms: Arc<Kms>, clock: Arc<Clock>) -> Self {
-        SecretsManager { store, kms, clock }
+        SecretsManager { store, kms, clock, rotator: Arc::new(rotation::GenericOnly), in_progress: Default::default() }
     }
 
     /// A secret's current version (or the one a staging label or version id names), for
@@ -91,3 +97,6 @@ impl SecretsManager {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod rotation_tests;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+pub const AWSPENDING: &str = "AWSPENDING";
 pub const MAX_VERSIONS: usize = 100;
 pub const MAX_TAGS: usize = 50;
 
@@ -44,11 +45,59 @@ pub struct SecretRecord {
     /// Version id → metadata. `order` keeps creation order.
     pub versions: BTreeMap<String, VersionMeta>,
     pub order: Vec<String>,
+    /// Rotation configuration and history (absent in records written before rotation existed).
+    #[serde(default)]
+    pub rotation: RotationState,
+}
+
+/// RotateSecret's `RotationRules`, as the caller gave them (and as DescribeSecret shows them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationRules {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatically_after_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_expression: Option<String>,
+}
+
+/// A secret's rotation: whether it is on, which function rotates it, its schedule, when it
+/// last rotated, when it is next due (the key of its `sm_rotation` index entry), and the last
+/// failure (cleared by the next success).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RotationState {
+    pub enabled: bool,
+    /// `RotationLambdaARN` as given: a Lambda ARN or a bare function name.
+    pub lambda_arn: Option<String>,
+    pub rules: Option<RotationRules>,
+    pub last_rotated_ms: Option<i64>,
+    /// When the scheduler runs the next rotation (indexed in `sm_rotation`).
+    pub next_ms: Option<i64>,
+    pub last_failure: Option<RotationFailure>,
+}
+
+/// Why the last rotation failed. Messages never contain secret values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationFailure {
+    pub step: String,
+    pub message: String,
+    pub version_id: String,
+    pub date_ms: i64,
 }
 
 impl SecretRecord {
     pub fn version_with_stage(&self, stage: &str) -> Option<&str> {
         self.versions.iter().find(|(_, m)| m.stages.iter().any(|s| s == stage)).map(|(id, _)| id.as_str())
+    }
+
+    /// The version that carries AWSPENDING without AWSCURRENT: a rotation that has not finished.
+    pub fn pending_rotation(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|(_, m)| m.stages.iter().any(|s| s == AWSPENDING) && !m.stages.iter().any(|s| s == AWSCURRENT))
+            .map(|(id, _)| id.as_str())
     }
 
     pub fn versions_to_stages(&self) -> BTreeMap<String, Vec<String>> {

@@ -320,6 +320,7 @@ mod tests {
             deletion_ms: None,
             versions: BTreeMap::new(),
             order: vec![],
+            rotation: Default::default(),
         }
     }
 

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 ///   TRENT_ADMIN_ACCESS_KEY_ID       admin access key id (letters and digits) for --account-id
 ///   TRENT_ADMIN_SECRET_ACCESS_KEY   its secret
 ///   TRENT_EVENT_WEBHOOK_SECRET      HMAC-SHA256 key that signs webhook bodies
+///   TRENT_ROTATION_WEBHOOK_SECRET   HMAC-SHA256 key that signs rotation webhook bodies
 ///   TRENT_LOG                       log filter, e.g. `info` (default) or `trent=debug`
 #[derive(Debug, Clone, Parser)]
 #[command(name = "trentd", version, verbatim_doc_comment)]
@@ -43,8 +44,8 @@ pub struct Config {
     pub max_clock_skew_secs: i64,
 
     /// How often the background tasks run (and once at start): destroying keys and secrets whose
-    /// waiting period has ended, rotating keys that are due, deleting expired imported key
-    /// material, and applying parameter policies (expiration, notifications).
+    /// waiting period has ended, rotating keys and secrets that are due, deleting expired
+    /// imported key material, and applying parameter policies (expiration, notifications).
     #[arg(long, env = "TRENT_SWEEP_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub sweep_interval_secs: u64,
 
@@ -137,6 +138,20 @@ pub struct Config {
     /// The data dir still holds node-local files (root.key if used, TLS material).
     #[arg(long, env = "TRENT_STORE", default_value = "sqlite", verbatim_doc_comment)]
     pub store: String,
+
+    /// A Secrets Manager rotation function that RotationLambdaARN can name (repeatable; env:
+    /// comma-separated): NAME=exec:/absolute/path (the event JSON {"SecretId",
+    /// "ClientRequestToken","Step"} on stdin, exit 0 = success) or NAME=http(s)://host/path (the
+    /// event POSTed; with TRENT_ROTATION_WEBHOOK_SECRET set, signed: X-Trent-Signature:
+    /// sha256=<hex HMAC>). Built in without configuration: PostgreSQL and MySQL/MariaDB
+    /// rotators (chosen by the secret's `engine`) and a generic new-random-password rotator.
+    #[arg(long = "rotation-function", env = "TRENT_ROTATION_FUNCTIONS", value_delimiter = ',')]
+    pub rotation_functions: Vec<String>,
+
+    /// CA certificates (PEM) that https:// rotation webhooks must chain to
+    /// (default: /etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, env = "TRENT_ROTATION_CA_FILE")]
+    pub rotation_ca_file: Option<PathBuf>,
 }
 
 fn parse_account_id(s: &str) -> Result<String, String> {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod identity;
 pub mod metrics;
 pub mod quota;
+pub mod rotators;
 pub mod tls;
 
 use config::Config;
@@ -69,7 +70,9 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         max_standard: config.ssm_max_standard_parameters,
         max_advanced: config.ssm_max_advanced_parameters,
     };
-    let secrets = Arc::new(trent_secrets::SecretsManager::new(store.clone(), kms.clone(), clock.clone()));
+    let rotators = Arc::new(rotators::Rotators::new(&config.rotation_functions, config.rotation_ca_file.as_deref())?);
+    let secrets =
+        Arc::new(trent_secrets::SecretsManager::new(store.clone(), kms.clone(), clock.clone()).with_rotator(rotators));
     let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone())
         .with_events(Arc::new(sinks))
         .with_limits(limits)
@@ -136,6 +139,9 @@ pub fn spawn_scheduler(app: Arc<App>) {
                 }
                 if let Err(e) = a.secrets.sweep_deletions() {
                     tracing::error!(error = ?e, "secret deletion sweep failed");
+                }
+                if let Err(e) = a.secrets.sweep_rotations() {
+                    tracing::error!(error = ?e, "secret rotation sweep failed");
                 }
                 if let Err(e) = a.ssm.sweep_policies() {
                     tracing::error!(error = ?e, "parameter policy sweep failed");

@@ -101,6 +101,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             deletion_ms: None,
             versions: BTreeMap::new(),
             order: Vec::new(),
+            rotation: Default::default(),
         },
     };
     secrets::merge_tags(&mut rec.tags, tags)?;

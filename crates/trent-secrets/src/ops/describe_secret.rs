@@ -1,4 +1,4 @@
-use crate::model::{SecretRecord, Tag};
+use crate::model::{RotationRules, SecretRecord, Tag};
 use crate::secrets::{ms_to_epoch, secret_id_constraint};
 use crate::{SecretsManager, SmError};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,17 @@ pub struct Description {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     pub rotation_enabled: bool,
+    #[serde(rename = "RotationLambdaARN", skip_serializing_if = "Option::is_none")]
+    pub rotation_lambda_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_rules: Option<RotationRules>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_rotated_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_rotation_date: Option<f64>,
+    /// Not an AWS member: why the last rotation failed (absent once a rotation succeeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trent_last_rotation_failure: Option<RotationFailureView>,
     pub last_changed_date: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date: Option<f64>,
@@ -33,13 +44,54 @@ pub struct Description {
     pub primary_region: String,
 }
 
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationFailureView {
+    pub step: String,
+    pub message: String,
+    pub version_id: String,
+    pub date: f64,
+}
+
+/// The rotation members as AWS shows them: LastRotatedDate and NextRotationDate only while
+/// rotation is on.
+#[allow(clippy::type_complexity)]
+pub(crate) fn rotation_view(
+    rec: &SecretRecord,
+) -> (bool, Option<String>, Option<RotationRules>, Option<f64>, Option<f64>) {
+    let r = &rec.rotation;
+    let rules = r.rules.clone().map(|mut rules| {
+        // AWS shows the day count of a rate in days as AutomaticallyAfterDays too.
+        if let Some(crate::rotation::Schedule::Days(n)) =
+            rules.schedule_expression.as_deref().and_then(|e| crate::rotation::parse_expression(e).ok())
+        {
+            rules.automatically_after_days = Some(n);
+        }
+        rules
+    });
+    let on = |v: Option<i64>| if r.enabled { v.map(ms_to_epoch) } else { None };
+    (r.enabled, r.lambda_arn.clone(), rules, on(r.last_rotated_ms), on(r.next_ms))
+}
+
 pub(crate) fn describe(rec: &SecretRecord, region: &str) -> Description {
+    let (rotation_enabled, rotation_lambda_arn, rotation_rules, last_rotated_date, next_rotation_date) =
+        rotation_view(rec);
     Description {
+        rotation_lambda_arn,
+        rotation_rules,
+        last_rotated_date,
+        next_rotation_date,
+        trent_last_rotation_failure: rec.rotation.last_failure.as_ref().map(|f| RotationFailureView {
+            step: f.step.clone(),
+            message: f.message.clone(),
+            version_id: f.version_id.clone(),
+            date: ms_to_epoch(f.date_ms),
+        }),
         arn: rec.arn.clone(),
         name: rec.name.clone(),
         description: rec.description.clone(),
         kms_key_id: rec.kms_key_id.clone(),
-        rotation_enabled: false,
+        rotation_enabled,
         last_changed_date: ms_to_epoch(rec.changed_ms),
         deleted_date: rec.deleted_ms.map(ms_to_epoch),
         tags: rec.tags.clone(),

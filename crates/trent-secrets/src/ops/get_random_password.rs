@@ -40,6 +40,11 @@ fn below(n: usize) -> Result<usize, SmError> {
 }
 
 pub fn handle(_sm: &SecretsManager, _caller: &Caller, req: Request) -> Result<Response, SmError> {
+    Ok(Response { random_password: generate(req)? })
+}
+
+/// A password by GetRandomPassword's rules (also what the built-in rotators set).
+pub(crate) fn generate(req: Request) -> Result<zeroize::Zeroizing<String>, SmError> {
     let mut v = Validator::new();
     v.range("passwordLength", req.password_length, 1, 4096).len(
         "excludeCharacters",
@@ -91,5 +96,5 @@ pub fn handle(_sm: &SecretsManager, _caller: &Caller, req: Request) -> Result<Re
         let j = below(i + 1)?;
         chars.swap(i, j);
     }
-    Ok(Response { random_password: zeroize::Zeroizing::new(chars.into_iter().collect()) })
+    Ok(zeroize::Zeroizing::new(chars.into_iter().collect()))
 }

@@ -1,4 +1,4 @@
-use crate::model::{SecretRecord, Tag};
+use crate::model::{RotationRules, SecretRecord, Tag};
 use crate::secrets::{ms_to_epoch, next_token, parse_token, T_SECRET};
 use crate::{SecretsManager, SmError};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,14 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     pub rotation_enabled: bool,
+    #[serde(rename = "RotationLambdaARN", skip_serializing_if = "Option::is_none")]
+    pub rotation_lambda_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_rules: Option<RotationRules>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_rotated_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_rotation_date: Option<f64>,
     pub last_changed_date: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date: Option<f64>,
@@ -144,17 +152,25 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
         .iter()
         .skip(start)
         .take(limit)
-        .map(|r| Entry {
-            arn: r.arn.clone(),
-            name: r.name.clone(),
-            description: r.description.clone(),
-            kms_key_id: r.kms_key_id.clone(),
-            rotation_enabled: false,
-            last_changed_date: ms_to_epoch(r.changed_ms),
-            deleted_date: r.deleted_ms.map(ms_to_epoch),
-            tags: r.tags.clone(),
-            secret_versions_to_stages: r.versions_to_stages(),
-            created_date: ms_to_epoch(r.created_ms),
+        .map(|r| {
+            let (rotation_enabled, rotation_lambda_arn, rotation_rules, last_rotated_date, next_rotation_date) =
+                super::describe_secret::rotation_view(r);
+            Entry {
+                rotation_enabled,
+                rotation_lambda_arn,
+                rotation_rules,
+                last_rotated_date,
+                next_rotation_date,
+                arn: r.arn.clone(),
+                name: r.name.clone(),
+                description: r.description.clone(),
+                kms_key_id: r.kms_key_id.clone(),
+                last_changed_date: ms_to_epoch(r.changed_ms),
+                deleted_date: r.deleted_ms.map(ms_to_epoch),
+                tags: r.tags.clone(),
+                secret_versions_to_stages: r.versions_to_stages(),
+                created_date: ms_to_epoch(r.created_ms),
+            }
         })
         .collect();
     let next_token = (start + limit < all.len()).then(|| next_token(start + limit));

@@ -1,6 +1,7 @@
 //! One module per Secrets Manager operation, named after the AWS operation in snake_case.
 
 pub mod batch_get_secret_value;
+pub mod cancel_rotate_secret;
 pub mod create_secret;
 pub mod delete_secret;
 pub mod describe_secret;
@@ -10,6 +11,7 @@ pub mod list_secret_version_ids;
 pub mod list_secrets;
 pub mod put_secret_value;
 pub mod restore_secret;
+pub mod rotate_secret;
 pub mod tag_resource;
 pub mod untag_resource;
 pub mod update_secret;

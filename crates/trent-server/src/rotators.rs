@@ -1,0 +1,702 @@
+//! The rotation functions trentd runs for Secrets Manager (the `trent_secrets::rotation::Rotator`
+//! it gives the service).
+//!
+//! - **Built-in**, chosen by the function name in RotationLambdaARN or, when the secret names
+//!   none, by the secret's JSON `engine` (`postgres`/`postgresql`, `mysql`/`mariadb`; anything
+//!   else, or a value that is not JSON: the generic rotator, a new random password). The
+//!   strategy follows AWS's published rotation functions: **single user** changes the
+//!   secret's own user's password, logging in with it; **alternating users** (when the secret
+//!   has `masterarn`, or the function name says MultiUser) logs in with the admin secret
+//!   `masterarn` names and sets the password of the other of `username` / `username_clone`,
+//!   creating the clone (with the first user's privileges) on first use. Every database
+//!   rotator tests a login with the new password before finishSecret moves AWSCURRENT.
+//! - **Custom**, registered with `--rotation-function NAME=exec:/path` (the event JSON
+//!   `{"SecretId","ClientRequestToken","Step"}` on stdin; exit 0 = success) or
+//!   `NAME=http(s)://host/path` (the event POSTed as JSON, signed with
+//!   `X-Trent-Signature: sha256=<hex HMAC-SHA256>` under TRENT_ROTATION_WEBHOOK_SECRET; 2xx =
+//!   success; https through rustls/aws-lc-rs, trusting `--rotation-ca-file`). Like a Lambda rotation function, a custom function does all four steps itself
+//!   through the Secrets Manager API.
+//!
+//! All of it runs on blocking threads (RotateSecret's handler and the scheduler's sweep).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use trent_kms::Caller;
+use trent_secrets::model::{AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use trent_secrets::rotation::{self, RotationEvent, Rotator, SecretJson, Step};
+use trent_secrets::SecretsManager;
+use zeroize::Zeroizing;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A custom rotation function from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Function {
+    Exec(PathBuf),
+    Http(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Postgres,
+    Mysql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Builtin {
+    /// By the secret's `engine` (and `masterarn` for the strategy).
+    Auto,
+    Generic,
+    Database(Engine, Option<bool>),
+}
+
+/// The built-in function names: AWS's rotation templates and Trent's own.
+fn builtin(name: &str) -> Option<Builtin> {
+    use Engine::*;
+    let b = match name.to_ascii_lowercase().as_str() {
+        "trent-builtin" => Builtin::Auto,
+        "trent-generic" => Builtin::Generic,
+        "secretsmanagerrdspostgresqlrotationsingleuser" | "trent-postgres-single-user" => {
+            Builtin::Database(Postgres, Some(false))
+        }
+        "secretsmanagerrdspostgresqlrotationmultiuser" | "trent-postgres-multi-user" => {
+            Builtin::Database(Postgres, Some(true))
+        }
+        "secretsmanagerrdsmysqlrotationsingleuser"
+        | "secretsmanagerrdsmariadbrotationsingleuser"
+        | "trent-mysql-single-user"
+        | "trent-mariadb-single-user" => Builtin::Database(Mysql, Some(false)),
+        "secretsmanagerrdsmysqlrotationmultiuser"
+        | "secretsmanagerrdsmariadbrotationmultiuser"
+        | "trent-mysql-multi-user"
+        | "trent-mariadb-multi-user" => Builtin::Database(Mysql, Some(true)),
+        _ => return None,
+    };
+    Some(b)
+}
+
+/// Parses `NAME=exec:/path` and `NAME=http://…` (the --rotation-function values).
+pub fn parse_functions(specs: &[String]) -> Result<BTreeMap<String, Function>, String> {
+    let mut out = BTreeMap::new();
+    for spec in specs.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let what = || format!("--rotation-function {spec}");
+        let (name, target) =
+            spec.split_once('=').ok_or_else(|| format!("{}: expected NAME=exec:/path or NAME=http://…", what()))?;
+        if name.is_empty()
+            || name.len() > 64
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!("{}: a function name is 1–64 letters, digits, - and _", what()));
+        }
+        if builtin(name).is_some() {
+            return Err(format!("{}: {name} is the name of a built-in rotator", what()));
+        }
+        let f = if let Some(path) = target.strip_prefix("exec:") {
+            let path = PathBuf::from(path);
+            if !path.is_absolute() || !path.is_file() {
+                return Err(format!("{}: {} is not an absolute path to a file", what(), path.display()));
+            }
+            Function::Exec(path)
+        } else if target.starts_with("http://") || target.starts_with("https://") {
+            let uri: hyper::Uri = target.parse().map_err(|_| format!("{}: not a URL", what()))?;
+            if uri.host().is_none() {
+                return Err(format!("{}: not a URL", what()));
+            }
+            Function::Http(target.to_string())
+        } else {
+            return Err(format!("{}: expected exec:/path, http://… or https://…", what()));
+        };
+        if out.insert(name.to_string(), f).is_some() {
+            return Err(format!("{}: {name} is registered twice", what()));
+        }
+    }
+    Ok(out)
+}
+
+pub struct Rotators {
+    custom: BTreeMap<String, Function>,
+    webhook_secret: Option<Zeroizing<String>>,
+    /// For https:// webhooks (loaded at start when one is registered).
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+impl Rotators {
+    pub fn new(specs: &[String], ca_file: Option<&std::path::Path>) -> Result<Rotators, String> {
+        let webhook_secret =
+            std::env::var("TRENT_ROTATION_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(Zeroizing::new);
+        let custom = parse_functions(specs)?;
+        let needs_tls = custom.values().any(|f| matches!(f, Function::Http(u) if u.starts_with("https://")));
+        let tls = match needs_tls {
+            true => Some(tls_config(ca_file.unwrap_or(std::path::Path::new(DEFAULT_CA_FILE)))?),
+            false => None,
+        };
+        Ok(Rotators { custom, webhook_secret, tls })
+    }
+}
+
+/// A TLS client (aws-lc-rs) that trusts the CA certificates in `ca_file`.
+fn tls_config(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let what = || format!("--rotation-ca-file {}", ca_file.display());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| format!("{}: {e}", what()))? {
+        let cert = cert.map_err(|e| format!("{}: {e}", what()))?;
+        // A bundle may hold certificates this TLS library cannot use; the others still count.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(format!("{}: no usable CA certificate", what()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+impl Rotator for Rotators {
+    fn check(&self, function: Option<&str>) -> Result<(), String> {
+        match function {
+            None => Ok(()),
+            Some(f) if self.custom.contains_key(f) || builtin(f).is_some() => Ok(()),
+            Some(f) => Err(format!(
+                "Secrets Manager cannot invoke the rotation function {f}: it is neither built in nor registered with --rotation-function."
+            )),
+        }
+    }
+
+    fn invoke(
+        &self,
+        sm: &SecretsManager,
+        caller: &Caller,
+        function: Option<&str>,
+        ev: &RotationEvent,
+    ) -> Result<(), String> {
+        match function {
+            Some(f) => match self.custom.get(f) {
+                Some(Function::Exec(path)) => run_exec(f, path, caller, ev),
+                Some(Function::Http(url)) => {
+                    run_http(f, url, self.webhook_secret.as_deref().map(|s| s.as_str()), self.tls.clone(), ev)
+                }
+                None => run_builtin(builtin(f).ok_or("unknown rotation function")?, sm, caller, ev),
+            },
+            None => run_builtin(Builtin::Auto, sm, caller, ev),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built-in rotators
+// ---------------------------------------------------------------------------------------------
+
+fn value(
+    sm: &SecretsManager,
+    caller: &Caller,
+    id: &str,
+    version: Option<&str>,
+    stage: &str,
+) -> Result<Option<SecretJson>, String> {
+    let text = sm.rotation_value(caller, id, version, Some(stage)).map_err(rotation::step_error)?;
+    Ok(text.and_then(|t| SecretJson::parse(&t)))
+}
+
+fn engine_of(json: &SecretJson) -> Option<Engine> {
+    match json.str("engine")?.to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" | "aurora-postgresql" => Some(Engine::Postgres),
+        "mysql" | "mariadb" | "aurora" | "aurora-mysql" => Some(Engine::Mysql),
+        _ => None,
+    }
+}
+
+/// A database's error message may quote the statement it failed on: the passwords of the
+/// secret's versions are masked out of every message.
+fn scrub(mut msg: String, sm: &SecretsManager, caller: &Caller, ev: &RotationEvent) -> String {
+    let versions = [(None, AWSCURRENT), (None, AWSPREVIOUS), (Some(ev.client_request_token.as_str()), AWSPENDING)];
+    for (version, stage) in versions {
+        if let Ok(Some(j)) = value(sm, caller, &ev.secret_id, version, stage) {
+            if let Some(p) = j.str("password").filter(|p| p.len() >= 4) {
+                msg = msg.replace(p, "********");
+            }
+        }
+    }
+    msg
+}
+
+fn run_builtin(kind: Builtin, sm: &SecretsManager, caller: &Caller, ev: &RotationEvent) -> Result<(), String> {
+    run_database_step(kind, sm, caller, ev).map_err(|m| scrub(m, sm, caller, ev))
+}
+
+fn run_database_step(kind: Builtin, sm: &SecretsManager, caller: &Caller, ev: &RotationEvent) -> Result<(), String> {
+    let current = value(sm, caller, &ev.secret_id, None, AWSCURRENT)?;
+    let (engine, multi) = match (kind, &current) {
+        (Builtin::Generic, _) | (Builtin::Auto, None) => return rotation::generic_step(sm, caller, ev),
+        (Builtin::Auto, Some(c)) => match (engine_of(c), c.str("engine")) {
+            (Some(e), _) => (e, c.str("masterarn").is_some()),
+            (None, None) => return rotation::generic_step(sm, caller, ev),
+            // A database Trent cannot change: rotating only the stored password would break it.
+            (None, Some(other)) => {
+                return Err(format!(
+                    "there is no built-in rotator for engine {other}; register a rotation function with --rotation-function"
+                ))
+            }
+        },
+        (Builtin::Database(e, strategy), c) => {
+            (e, strategy.unwrap_or_else(|| c.as_ref().is_some_and(|c| c.str("masterarn").is_some())))
+        }
+    };
+    let current = current.ok_or("the AWSCURRENT value is not a JSON object with host, username and password")?;
+    match ev.step {
+        Step::CreateSecret => rotation::create_pending(sm, caller, ev, multi),
+        Step::FinishSecret => rotation::finish(sm, caller, ev),
+        Step::SetSecret => {
+            let pending = value(sm, caller, &ev.secret_id, Some(&ev.client_request_token), AWSPENDING)?
+                .ok_or("the AWSPENDING version is missing or is not a JSON object")?;
+            let pending = Creds::of(&pending)?;
+            let cur = Creds::of(&current)?;
+            if multi {
+                let master_arn = current.str("masterarn").ok_or("the secret has no masterarn (alternating users)")?;
+                let master = value(sm, caller, master_arn, None, AWSCURRENT)
+                    .map_err(|e| format!("reading the master secret {master_arn}: {e}"))?
+                    .ok_or_else(|| format!("the master secret {master_arn} has no JSON AWSCURRENT value"))?;
+                let master = Creds::of(&master)?;
+                match engine {
+                    Engine::Postgres => pg::set_multi(&master, &cur, &pending),
+                    Engine::Mysql => my::set_multi(&master, &cur, &pending),
+                }
+            } else {
+                if pending.user != cur.user {
+                    return Err("the AWSPENDING username differs from AWSCURRENT's (single-user rotation)".into());
+                }
+                let previous = value(sm, caller, &ev.secret_id, None, AWSPREVIOUS)?.and_then(|p| Creds::of(&p).ok());
+                let logins: Vec<&Creds> =
+                    [Some(&pending), Some(&cur), previous.as_ref()].into_iter().flatten().collect();
+                match engine {
+                    Engine::Postgres => pg::set_single(&logins, &pending),
+                    Engine::Mysql => my::set_single(&logins, &pending),
+                }
+            }
+        }
+        Step::TestSecret => {
+            let pending = value(sm, caller, &ev.secret_id, Some(&ev.client_request_token), AWSPENDING)?
+                .ok_or("the AWSPENDING version is missing or is not a JSON object")?;
+            let pending = Creds::of(&pending)?;
+            match engine {
+                Engine::Postgres => pg::test(&pending),
+                Engine::Mysql => my::test(&pending),
+            }
+        }
+    }
+}
+
+/// Connection fields of a database secret.
+struct Creds {
+    host: String,
+    port: Option<u16>,
+    user: String,
+    password: Zeroizing<String>,
+    dbname: Option<String>,
+}
+
+impl Creds {
+    fn of(j: &SecretJson) -> Result<Creds, String> {
+        let need = |f: &str| j.str(f).map(str::to_string).ok_or_else(|| format!("the secret has no {f} field"));
+        let port = match j.text("port") {
+            Some(p) => Some(p.parse::<u16>().map_err(|_| "the secret's port is not a port number".to_string())?),
+            None => None,
+        };
+        Ok(Creds {
+            host: need("host")?,
+            port,
+            user: need("username")?,
+            password: Zeroizing::new(need("password")?),
+            dbname: j.str("dbname").map(str::to_string),
+        })
+    }
+
+    fn place(&self) -> String {
+        format!("{}@{}", self.user, self.host)
+    }
+}
+
+/// SQL string literal for a value the database receives as text: refuses what could escape it.
+fn sql_literal(s: &str) -> Result<Zeroizing<String>, String> {
+    if s.contains(['\'', '\\', '\0']) {
+        return Err("a password or user name with ', \\ or NUL cannot be set safely".into());
+    }
+    Ok(Zeroizing::new(format!("'{s}'")))
+}
+
+mod pg {
+    use super::*;
+
+    fn connect(c: &Creds) -> Result<postgres::Client, String> {
+        let mut cfg = postgres::Config::new();
+        cfg.host(&c.host)
+            .port(c.port.unwrap_or(5432))
+            .user(&c.user)
+            .password(c.password.as_bytes())
+            .dbname(c.dbname.as_deref().unwrap_or("postgres"))
+            .connect_timeout(CONNECT_TIMEOUT);
+        cfg.connect(postgres::NoTls).map_err(|e| format!("cannot log in to PostgreSQL as {}: {}", c.place(), why(e)))
+    }
+
+    fn ident(s: &str) -> String {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+
+    /// `ALTER ROLE … PASSWORD` with a SCRAM-SHA-256 verifier made here, so the plaintext never
+    /// reaches the server (or its statement log).
+    fn set_password_sql(verb: &str, user: &str, password: &str) -> Zeroizing<String> {
+        let verifier = Zeroizing::new(postgres_protocol::password::scram_sha_256(password.as_bytes()));
+        // A role may change its own password, but not its LOGIN attribute.
+        let login = if verb == "CREATE ROLE" { "LOGIN " } else { "" };
+        Zeroizing::new(format!("{verb} {} WITH {login}PASSWORD '{}'", ident(user), verifier.as_str()))
+    }
+
+    /// The server's own message (postgres::Error's Display is only "db error").
+    fn why(e: postgres::Error) -> String {
+        match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.severity(), db.message()),
+            None => e.to_string(),
+        }
+    }
+
+    pub(super) fn set_single(logins: &[&Creds], pending: &Creds) -> Result<(), String> {
+        let mut last = String::new();
+        for c in logins {
+            match connect(c) {
+                Ok(mut client) => {
+                    let sql = set_password_sql("ALTER ROLE", &pending.user, &pending.password);
+                    return client
+                        .batch_execute(&sql)
+                        .map_err(|e| format!("setting the new password failed: {}", why(e)));
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(format!("no stored password logs in (AWSPENDING, AWSCURRENT, AWSPREVIOUS): {last}"))
+    }
+
+    pub(super) fn set_multi(master: &Creds, current: &Creds, pending: &Creds) -> Result<(), String> {
+        let mut client = connect(master)?;
+        let exists = client
+            .query("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&pending.user])
+            .map_err(|e| format!("looking up role {}: {}", pending.user, why(e)))?;
+        if exists.is_empty() {
+            let sql = set_password_sql("CREATE ROLE", &pending.user, &pending.password);
+            client.batch_execute(&sql).map_err(|e| format!("creating role {}: {}", pending.user, why(e)))?;
+            client
+                .batch_execute(&format!("GRANT {} TO {}", ident(&current.user), ident(&pending.user)))
+                .map_err(|e| format!("granting {} to {}: {}", current.user, pending.user, why(e)))?;
+        } else {
+            let sql = set_password_sql("ALTER ROLE", &pending.user, &pending.password);
+            client.batch_execute(&sql).map_err(|e| format!("setting the password of {}: {}", pending.user, why(e)))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn test(pending: &Creds) -> Result<(), String> {
+        let mut client = connect(pending)?;
+        client.simple_query("SELECT NOW()").map_err(|e| format!("the new login cannot run a query: {}", why(e)))?;
+        Ok(())
+    }
+}
+
+mod my {
+    use super::*;
+    use mysql::prelude::Queryable;
+
+    /// The server's message without the driver's wrapping.
+    fn why(e: mysql::Error) -> String {
+        match e {
+            mysql::Error::MySqlError(m) => format!("ERROR {}: {}", m.code, m.message),
+            other => other.to_string(),
+        }
+    }
+
+    fn connect(c: &Creds) -> Result<mysql::Conn, String> {
+        let opts = mysql::OptsBuilder::new()
+            .ip_or_hostname(Some(c.host.clone()))
+            .tcp_port(c.port.unwrap_or(3306))
+            .user(Some(c.user.clone()))
+            .pass(Some(c.password.to_string()))
+            .db_name(c.dbname.clone())
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(CONNECT_TIMEOUT));
+        mysql::Conn::new(opts).map_err(|e| format!("cannot log in to MySQL as {}: {}", c.place(), why(e)))
+    }
+
+    pub(super) fn set_single(logins: &[&Creds], pending: &Creds) -> Result<(), String> {
+        let pw = sql_literal(&pending.password)?;
+        let mut last = String::new();
+        for c in logins {
+            match connect(c) {
+                Ok(mut conn) => {
+                    // MariaDB lets a user set its own password only with SET PASSWORD; MySQL 5.7+
+                    // (where PASSWORD() is gone) with ALTER USER CURRENT_USER().
+                    let version: Option<String> = conn.query_first("SELECT VERSION()").map_err(why)?;
+                    let sql = if version.is_some_and(|v| v.contains("MariaDB")) {
+                        Zeroizing::new(format!("SET PASSWORD = PASSWORD({})", pw.as_str()))
+                    } else {
+                        Zeroizing::new(format!("ALTER USER CURRENT_USER() IDENTIFIED BY {}", pw.as_str()))
+                    };
+                    return conn
+                        .query_drop(sql.as_str())
+                        .map_err(|e| format!("setting the new password failed: {}", why(e)));
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(format!("no stored password logs in (AWSPENDING, AWSCURRENT, AWSPREVIOUS): {last}"))
+    }
+
+    fn hosts(conn: &mut mysql::Conn, user: &str) -> Result<Vec<String>, String> {
+        conn.exec("SELECT Host FROM mysql.user WHERE User = ?", (user,))
+            .map_err(|e| format!("looking up user {user}: {}", why(e)))
+    }
+
+    pub(super) fn set_multi(master: &Creds, current: &Creds, pending: &Creds) -> Result<(), String> {
+        let pw = sql_literal(&pending.password)?;
+        let new_user = sql_literal(&pending.user)?;
+        let mut conn = connect(master)?;
+        let existing = hosts(&mut conn, &pending.user)?;
+        if let Some(host) = existing.first() {
+            let sql = Zeroizing::new(format!(
+                "ALTER USER {}@{} IDENTIFIED BY {}",
+                new_user.as_str(),
+                sql_literal(host)?.as_str(),
+                pw.as_str()
+            ));
+            return conn
+                .query_drop(sql.as_str())
+                .map_err(|e| format!("setting the password of {}: {}", pending.user, why(e)));
+        }
+        let host = hosts(&mut conn, &current.user)?.into_iter().next().unwrap_or_else(|| "%".into());
+        let host_lit = sql_literal(&host)?;
+        let cur_user = sql_literal(&current.user)?;
+        let sql = Zeroizing::new(format!(
+            "CREATE USER {}@{} IDENTIFIED BY {}",
+            new_user.as_str(),
+            host_lit.as_str(),
+            pw.as_str()
+        ));
+        conn.query_drop(sql.as_str()).map_err(|e| format!("creating user {}: {}", pending.user, why(e)))?;
+        let grants: Vec<String> = conn
+            .query(format!("SHOW GRANTS FOR {}@{}", cur_user.as_str(), host_lit.as_str()))
+            .map_err(|e| format!("reading the grants of {}: {}", current.user, why(e)))?;
+        for g in grants {
+            // "GRANT … ON … TO `user`@`host` [IDENTIFIED BY PASSWORD …]": the same privileges for the clone.
+            let Some((privileges, _)) = g.split_once(" TO ") else { continue };
+            if privileges.starts_with("GRANT PROXY") {
+                continue;
+            }
+            conn.query_drop(format!("{privileges} TO {}@{}", new_user.as_str(), host_lit.as_str()))
+                .map_err(|e| format!("copying a grant to {}: {}", pending.user, why(e)))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn test(pending: &Creds) -> Result<(), String> {
+        let mut conn = connect(pending)?;
+        conn.query_drop("SELECT NOW()").map_err(|e| format!("the new login cannot run a query: {}", why(e)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custom rotators
+// ---------------------------------------------------------------------------------------------
+
+/// Variables trentd's own secrets live in: never passed to a rotation executable.
+const SECRET_ENV: &[&str] =
+    &["TRENT_ROOT_KEY", "TRENT_ADMIN_SECRET_ACCESS_KEY", "TRENT_EVENT_WEBHOOK_SECRET", "TRENT_ROTATION_WEBHOOK_SECRET"];
+
+fn run_exec(name: &str, path: &std::path::Path, caller: &Caller, ev: &RotationEvent) -> Result<(), String> {
+    let body = serde_json::to_vec(ev).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(path);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    for v in SECRET_ENV {
+        cmd.env_remove(v);
+    }
+    cmd.env("AWS_REGION", &caller.region).env("AWS_DEFAULT_REGION", &caller.region);
+    let mut child = cmd.spawn().map_err(|e| format!("the rotation function {name} could not be started: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A function that exits without reading its input is judged by its exit status alone.
+        let _ = stdin.write_all(&body);
+    }
+    let deadline = Instant::now() + FUNCTION_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(format!("the rotation function {name} failed at {}: {status}", ev.step.name()))
+            }
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("the rotation function {name} timed out at {}", ev.step.name()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for the rotation function {name}: {e}")),
+        }
+    }
+}
+
+fn run_http(
+    name: &str,
+    url: &str,
+    secret: Option<&str>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    ev: &RotationEvent,
+) -> Result<(), String> {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let uri: hyper::Uri = url.parse().map_err(|_| format!("the rotation function {name} has no valid URL"))?;
+    let host = uri.host().ok_or_else(|| format!("the rotation function {name} has no host"))?.to_string();
+    let https = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let body = Bytes::from(serde_json::to_vec(ev).map_err(|e| e.to_string())?);
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let mut req = hyper::Request::post(path)
+        .header("host", uri.authority().map(|a| a.as_str()).unwrap_or(&host))
+        .header("content-type", "application/json")
+        .header("user-agent", concat!("trentd/", env!("CARGO_PKG_VERSION")))
+        .header("x-trent-rotation-step", ev.step.name());
+    if let Some(s) = secret {
+        let tag = aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, s.as_bytes()), &body);
+        req = req.header("x-trent-signature", format!("sha256={}", hex::encode(tag.as_ref())));
+    }
+    let req = req.body(Full::new(body)).map_err(|e| format!("the rotation function {name}: {e}"))?;
+    let call = async move {
+        let tcp =
+            tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)).await.map_err(|e| e.to_string())?;
+        let status = if https {
+            let config = tls.ok_or("no TLS configuration")?;
+            let server = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|e| e.to_string())?;
+            let stream =
+                tokio_rustls::TlsConnector::from(config).connect(server, tcp).await.map_err(|e| e.to_string())?;
+            send(stream, req).await?
+        } else {
+            send(tcp, req).await?
+        };
+        Ok::<_, String>(status)
+    };
+    let timed = async move { tokio::time::timeout(FUNCTION_TIMEOUT, call).await };
+    let outcome = match tokio::runtime::Handle::try_current() {
+        Ok(h) => h.block_on(timed),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?
+            .block_on(timed),
+    };
+    match outcome {
+        Ok(Ok(status)) if status.is_success() => Ok(()),
+        Ok(Ok(status)) => Err(format!("the rotation function {name} answered {status} at {}", ev.step.name())),
+        Ok(Err(e)) => Err(format!("the rotation function {name} could not be reached: {e}")),
+        Err(_) => Err(format!("the rotation function {name} timed out at {}", ev.step.name())),
+    }
+}
+
+/// One HTTP/1.1 request over `io`; the answer's status.
+async fn send<IO>(
+    io: IO,
+    req: hyper::Request<http_body_util::Full<hyper::body::Bytes>>,
+) -> Result<hyper::StatusCode, String>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(resp.status())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_are_parsed_and_bad_ones_refused() {
+        let f = parse_functions(&["mine=exec:/bin/true".into(), "hook=http://127.0.0.1:9/rotate".into()]).unwrap();
+        assert_eq!(f["mine"], Function::Exec("/bin/true".into()));
+        assert_eq!(f["hook"], Function::Http("http://127.0.0.1:9/rotate".into()));
+        for bad in [
+            "noequals",
+            "=exec:/bin/true",
+            "bad name=exec:/bin/true",
+            "rel=exec:bin/true",
+            "missing=exec:/nonexistent/rotator",
+            "ftp=ftp://x/",
+            "trent-generic=exec:/bin/true",
+        ] {
+            assert!(parse_functions(&[bad.into()]).is_err(), "{bad} was accepted");
+        }
+        assert!(parse_functions(&["a=exec:/bin/true".into(), "a=exec:/bin/true".into()]).is_err());
+    }
+
+    #[test]
+    fn aws_template_names_pick_the_engine_and_strategy() {
+        assert_eq!(
+            builtin("SecretsManagerRDSPostgreSQLRotationMultiUser"),
+            Some(Builtin::Database(Engine::Postgres, Some(true)))
+        );
+        assert_eq!(
+            builtin("SecretsManagerRDSMariaDBRotationSingleUser"),
+            Some(Builtin::Database(Engine::Mysql, Some(false)))
+        );
+        assert_eq!(builtin("trent-generic"), Some(Builtin::Generic));
+        assert_eq!(builtin("somebody-elses-lambda"), None);
+    }
+
+    #[test]
+    fn unknown_functions_are_refused_with_a_reason() {
+        let r = Rotators::new(&["mine=exec:/bin/true".into()], None).unwrap();
+        assert!(r.check(None).is_ok());
+        assert!(r.check(Some("mine")).is_ok());
+        assert!(r.check(Some("trent-postgres-single-user")).is_ok());
+        assert!(r.check(Some("other")).unwrap_err().contains("--rotation-function"));
+    }
+
+    fn event(step: Step) -> RotationEvent {
+        RotationEvent { secret_id: "arn".into(), client_request_token: "t".into(), step }
+    }
+
+    #[test]
+    fn an_executable_succeeds_by_exit_status_zero_only() {
+        let caller = Caller { principal: trent_policy::Principal::root("000000000000"), region: "us-east-1".into() };
+        assert!(run_exec("ok", std::path::Path::new("/bin/true"), &caller, &event(Step::SetSecret)).is_ok());
+        let err = run_exec("bad", std::path::Path::new("/bin/false"), &caller, &event(Step::TestSecret)).unwrap_err();
+        assert!(err.contains("bad") && err.contains("testSecret"), "{err}");
+    }
+
+    #[test]
+    fn an_unreachable_webhook_is_a_step_failure() {
+        let err = run_http("hook", "http://127.0.0.1:9/rotate", None, None, &event(Step::CreateSecret)).unwrap_err();
+        assert!(err.contains("could not be reached"), "{err}");
+    }
+
+    #[test]
+    fn https_webhooks_need_a_readable_ca_file() {
+        let err = Rotators::new(&["h=https://127.0.0.1:9/".into()], Some(std::path::Path::new("/nonexistent.pem")));
+        assert!(err.is_err());
+        assert!(Rotators::new(&["h=https://127.0.0.1:9/".into()], None).is_ok(), "the system bundle is used");
+    }
+
+    #[test]
+    fn sql_literals_refuse_quotes_and_backslashes() {
+        assert_eq!(sql_literal("abc").unwrap().as_str(), "'abc'");
+        assert!(sql_literal("a'b").is_err());
+        assert!(sql_literal("a\\b").is_err());
+    }
+}
