@@ -107,7 +107,7 @@ pub struct Config {
     ///                          certificate and host name against sslrootcert=PATH (PEM) or the
     ///                          system CAs; disable or prefer (the default) connect without TLS.
     /// The data dir still holds node-local files (root.key if used, TLS material).
-    #[arg(long, env = "TRENT_STORE", default_value = "sqlite", verbatim_doc_comment)]
+    #[arg(long, env = "TRENT_STORE", hide_env_values = true, default_value = "sqlite", verbatim_doc_comment)]
     pub store: StoreUrl,
 }
 
@@ -149,5 +149,9 @@ mod tests {
         assert_eq!(c.store.0, "postgres://trent:hunter2@db:5432/trent");
         let shown = format!("{c:?}");
         assert!(shown.contains("postgres://trent:***@db:5432/trent") && !shown.contains("hunter2"), "{shown}");
+        // `--help` must not print TRENT_STORE's value either.
+        let cmd = <Config as clap::CommandFactory>::command();
+        let arg = cmd.get_arguments().find(|a| a.get_id() == "store").unwrap();
+        assert!(arg.is_hide_env_values_set());
     }
 }
