@@ -136,8 +136,8 @@ pub struct Config {
     ///                          certificate and host name against sslrootcert=PATH (PEM) or the
     ///                          system CAs; disable or prefer (the default) connect without TLS.
     /// The data dir still holds node-local files (root.key if used, TLS material).
-    #[arg(long, env = "TRENT_STORE", default_value = "sqlite", verbatim_doc_comment)]
-    pub store: String,
+    #[arg(long, env = "TRENT_STORE", hide_env_values = true, default_value = "sqlite", verbatim_doc_comment)]
+    pub store: StoreUrl,
 
     /// A Secrets Manager rotation function that RotationLambdaARN can name (repeatable; env:
     /// comma-separated): NAME=exec:/absolute/path (the event JSON {"SecretId",
@@ -154,10 +154,47 @@ pub struct Config {
     pub rotation_ca_file: Option<PathBuf>,
 }
 
+/// A `--store` URL. It may hold a database password, so its `Debug` hides that.
+#[derive(Clone)]
+pub struct StoreUrl(pub String);
+
+impl std::str::FromStr for StoreUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(StoreUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", trent_store::redact_url(&self.0))
+    }
+}
+
 fn parse_account_id(s: &str) -> Result<String, String> {
     if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
         Ok(s.to_string())
     } else {
         Err("an account id is exactly 12 digits".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_defaults_to_sqlite_and_its_password_never_shows_in_debug() {
+        if std::env::var_os("TRENT_STORE").is_none() {
+            assert_eq!(Config::try_parse_from(["trentd"]).unwrap().store.0, "sqlite");
+        }
+        let c = Config::try_parse_from(["trentd", "--store", "postgres://trent:hunter2@db:5432/trent"]).unwrap();
+        assert_eq!(c.store.0, "postgres://trent:hunter2@db:5432/trent");
+        let shown = format!("{c:?}");
+        assert!(shown.contains("postgres://trent:***@db:5432/trent") && !shown.contains("hunter2"), "{shown}");
+        // `--help` must not print TRENT_STORE's value either.
+        let cmd = <Config as clap::CommandFactory>::command();
+        let arg = cmd.get_arguments().find(|a| a.get_id() == "store").unwrap();
+        assert!(arg.is_hide_env_values_set());
     }
 }

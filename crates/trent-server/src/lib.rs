@@ -40,7 +40,7 @@ pub struct App {
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
 pub fn build(config: Config) -> Result<Arc<App>, String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = trent_store::open(&config.store, &config.data_dir).map_err(|e| e.to_string())?;
+    let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir).map_err(|e| e.to_string())?;
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = identity::Identity::new(store.clone(), root.clone());
     let audit_key = audit::signing_key(&*store, &root)?;

@@ -32,6 +32,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@two $two_handles;
             two_handles_see_each_others_commits,
             writers_on_two_handles_do_not_lose_updates,
+            insert_new_on_two_handles_has_one_winner,
         );
         $crate::conformance_tests!(@fresh_pair $fresh;
             backup_restores_into_an_empty_store,
@@ -246,6 +247,39 @@ pub fn writers_on_two_handles_do_not_lose_updates(a: &(dyn Store + 'static), b: 
     });
     assert_eq!(counter(a, "shared"), 120);
     assert_eq!(counter(b, "shared"), 120);
+}
+
+/// Many threads on two nodes race to create the same names (as CreateAlias does): each name
+/// is created exactly once, and holds the winner's value.
+pub fn insert_new_on_two_handles_has_one_winner(a: &(dyn Store + 'static), b: &(dyn Store + 'static)) {
+    let wins: Vec<(usize, String)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = [a, b, a, b]
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                sc.spawn(move || {
+                    let mut won = Vec::new();
+                    for n in 0..15 {
+                        let name = format!("alias/{n:02}");
+                        let mut t = s.write().unwrap();
+                        if t.insert_new("a", &name, i.to_string().as_bytes()).unwrap() {
+                            won.push((i, name));
+                        }
+                        t.commit().unwrap();
+                    }
+                    won
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut names: Vec<&str> = wins.iter().map(|(_, n)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, (0..15).map(|n| format!("alias/{n:02}")).collect::<Vec<_>>(), "each name won once");
+    let mut r = b.read().unwrap();
+    for (i, name) in &wins {
+        assert_eq!(r.get("a", name).unwrap(), Some(i.to_string().into_bytes()), "{name} holds its winner's value");
+    }
 }
 
 fn fill_for_backup(s: &dyn Store) -> Vec<(String, String, Vec<u8>)> {

@@ -67,8 +67,8 @@ pub trait Store: Send + Sync {
 ///
 /// - `sqlite` — the default: `<data_dir>/trent.db`;
 /// - `sqlite:PATH` — a SQLite database file at PATH;
-/// - `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer]` (or
-///   `postgresql://…`) — a PostgreSQL database that several nodes may share.
+/// - `postgres://user[:password]@host[:port]/database[?sslmode=…]` (or `postgresql://…`) — a
+///   PostgreSQL database that several nodes may share; see [`postgres`] for TLS.
 ///
 /// Errors name the URL with any password removed.
 pub fn open(url: &str, data_dir: &Path) -> Result<Arc<dyn Store>> {
@@ -108,19 +108,15 @@ fn context(what: &str, e: StoreError) -> StoreError {
     }
 }
 
-/// The URL with the password (if any) replaced by `***`, for messages and logs.
+/// The URL with the password (if any) replaced by `***`, for messages and logs. It errs on the
+/// side of hiding: everything between the user name and the last `@` before the query goes.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_string() };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => match authority[..at].find(':') {
-            Some(colon) => {
-                format!("{}{}:***{}", &url[..scheme_end + 3], &authority[..colon], &url[scheme_end + 3 + at..])
-            }
-            None => url.to_string(),
-        },
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let before_query = &rest[..rest.find('?').unwrap_or(rest.len())];
+    let Some(at) = before_query.rfind('@') else { return url.to_string() };
+    match before_query[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
         None => url.to_string(),
     }
 }
@@ -135,6 +131,8 @@ mod tests {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgresql://h/db"), "postgresql://h/db");
         assert_eq!(redact_url("sqlite"), "sqlite");
+        assert_eq!(redact_url("postgres://u:p@s/s@h/db"), "postgres://u:***@h/db", "an unencoded / or @");
+        assert_eq!(redact_url("postgres://u:pw@h/db?sslrootcert=/a@b"), "postgres://u:***@h/db?sslrootcert=/a@b");
     }
 
     #[test]

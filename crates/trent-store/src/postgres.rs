@@ -558,9 +558,10 @@ pub mod testing {
             let admin = format!("{server}/postgres?sslmode=disable");
             let mut c = Client::connect(&admin, NoTls).unwrap_or_else(|e| {
                 panic!(
-                    "PostgreSQL is not reachable at {} ({e}). Start it (pg_ctlcluster --skip-systemctl-redirect \
+                    "PostgreSQL is not reachable at {} ({}). Start it (pg_ctlcluster --skip-systemctl-redirect \
                      <version> main start), point TRENT_TEST_POSTGRES at a server, or set TRENT_SKIP_POSTGRES=1",
-                    crate::redact_url(&server)
+                    crate::redact_url(&server),
+                    err(e)
                 )
             });
             let mut random = [0u8; 8];
