@@ -85,7 +85,12 @@ pub enum AuditCommand {
     /// every signed digest. Names the first broken record (file:line) and exits non-zero.
     Verify {
         /// The audit directory (trentd's --audit-dir, by default <data-dir>/audit).
-        dir: PathBuf,
+        #[arg(required_unless_present = "store", conflicts_with = "store")]
+        dir: Option<PathBuf>,
+        /// Check the trail kept in a shared PostgreSQL store instead (several nodes: one chain
+        /// per node), e.g. postgres://user@host/db. A password is best given in TRENT_STORE.
+        #[arg(long, env = "TRENT_STORE", hide_env_values = true)]
+        store: Option<String>,
         /// The server's audit public key (hex, or a file holding it, such as a copy of
         /// signing-key.pub kept elsewhere). Without it the digests are checked against the key
         /// they name, which detects edits but not a trail re-signed by someone with write access.
@@ -96,30 +101,84 @@ pub enum AuditCommand {
 
 pub fn run(cmd: AuditCommand) -> Result<(), String> {
     match cmd {
-        AuditCommand::Verify { dir, public_key } => {
+        AuditCommand::Verify { dir, store, public_key } => {
             let pinned = match &public_key {
                 Some(k) => Some(read_public_key(k)?),
                 None => None,
             };
-            match verify_dir(&dir, pinned)? {
-                Ok(s) => {
-                    println!(
-                        "audit trail verified: {} records ({} events, {} signed digests), {} unsigned at the end",
-                        s.records, s.events, s.digests, s.unsigned_tail
-                    );
-                    match (&s.signing_key, &public_key) {
-                        (Some(k), Some(_)) => println!("digests signed by the given key {k}"),
-                        (Some(k), None) => println!(
-                            "digests signed by {k} (not pinned: pass --public-key with a copy kept elsewhere to detect a re-signed trail)"
-                        ),
-                        (None, _) => println!("no signed digest yet: the records are chained but not signed"),
-                    }
-                    Ok(())
+            let results = match (dir, store) {
+                (Some(dir), _) => vec![(None, verify_dir(&dir, pinned)?)],
+                (None, Some(url)) => verify_store(&url, pinned)?,
+                (None, None) => return Err("name an audit directory or --store".into()),
+            };
+            let mut broken = None;
+            for (node, result) in results {
+                if let Some(n) = &node {
+                    println!("node {n}:");
                 }
-                Err(b) => Err(format!("audit trail BROKEN at {b}")),
+                match result {
+                    Ok(s) => report(&s, public_key.is_some()),
+                    Err(b) => {
+                        println!("audit trail BROKEN at {b}");
+                        broken.get_or_insert(b);
+                    }
+                }
+            }
+            match broken {
+                Some(b) => Err(format!("audit trail BROKEN at {b}")),
+                None => Ok(()),
             }
         }
     }
+}
+
+fn report(s: &Summary, pinned: bool) {
+    println!(
+        "audit trail verified: {} records ({} events, {} signed digests), {} unsigned at the end",
+        s.records, s.events, s.digests, s.unsigned_tail
+    );
+    match (&s.signing_key, pinned) {
+        (Some(k), true) => println!("digests signed by the given key {k}"),
+        (Some(k), false) => println!(
+            "digests signed by {k} (not pinned: pass --public-key with a copy kept elsewhere to detect a re-signed trail)"
+        ),
+        (None, _) => println!("no signed digest yet: the records are chained but not signed"),
+    }
+}
+
+/// Verifies every node's chain in a shared store's `audit` table (key `<node>/<seq>`).
+pub fn verify_store(
+    url: &str,
+    pinned: Option<Vec<u8>>,
+) -> Result<Vec<(Option<String>, Result<Summary, Broken>)>, String> {
+    let store = trent_store::open(url, Path::new(".")).map_err(|e| e.to_string())?;
+    let mut tx = store.read().map_err(|e| e.to_string())?;
+    let mut chains: std::collections::BTreeMap<String, (ChainVerifier, Option<Broken>)> = Default::default();
+    let mut after: Option<String> = None;
+    loop {
+        let rows = tx.scan("audit", "", after.as_deref(), 1000).map_err(|e| e.to_string())?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        for (k, v) in rows {
+            let (node, seq) = k.rsplit_once('/').unwrap_or(("", &k));
+            let entry = chains.entry(node.to_string()).or_insert_with(|| (ChainVerifier::new(pinned.clone()), None));
+            if entry.1.is_some() {
+                continue;
+            }
+            let line = String::from_utf8_lossy(&v);
+            if let Err(e) = entry.0.feed(&line) {
+                entry.1 = Some(Broken {
+                    file: PathBuf::from(format!("store:audit/{node}")),
+                    line: seq.parse().unwrap_or(0),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    if chains.is_empty() {
+        return Err("the store holds no audit records".into());
+    }
+    Ok(chains.into_iter().map(|(node, (v, b))| (Some(node), b.map_or_else(|| Ok(v.finish()), Err))).collect())
 }
 
 #[cfg(test)]
@@ -166,6 +225,40 @@ mod tests {
         let b = verify_dir(dir.path(), None).unwrap().unwrap_err();
         assert_eq!((b.file, b.line), (second, 1));
         assert!(b.reason.contains("expected sequence number 1"), "{}", b.reason);
+    }
+
+    #[test]
+    fn a_shared_store_trail_is_checked_per_node_and_an_edit_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let (key, _) = SigningKey::generate().unwrap();
+        {
+            let store = trent_store::open(&url, dir.path()).unwrap();
+            let mut tx = store.write().unwrap();
+            for node in ["node-a", "node-b"] {
+                let mut prev = GENESIS.to_string();
+                for seq in 1..=3u64 {
+                    let (line, hash) = if seq == 3 {
+                        seal_line(seq, &prev, RecordKind::Digest, &digest_fields(&key, 2, &prev, "t"))
+                    } else {
+                        seal_line(seq, &prev, RecordKind::Event, &format!("{{\"eventName\":\"{node}\"}}"))
+                    }
+                    .unwrap();
+                    let line = if node == "node-b" && seq == 2 { line.replace("node-b", "node-x") } else { line };
+                    tx.put("audit", &format!("{node}/{seq:020}"), line.as_bytes()).unwrap();
+                    prev = hash;
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let results = verify_store(&url, Some(key.public_key())).unwrap();
+        assert_eq!(results.len(), 2);
+        let (a, b) = (&results[0], &results[1]);
+        assert_eq!(a.0.as_deref(), Some("node-a"));
+        assert_eq!(a.1.as_ref().unwrap().events, 2);
+        let broken = b.1.as_ref().unwrap_err();
+        assert_eq!(broken.line, 2);
+        assert!(broken.reason.contains("edited"), "{}", broken.reason);
     }
 
     #[test]

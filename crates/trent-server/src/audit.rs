@@ -57,6 +57,7 @@ enum Message {
 /// The handle requests use. Cheap to share.
 pub struct AuditLog {
     dir: PathBuf,
+    shared: Option<(Arc<dyn Store>, String)>,
     tx: Mutex<Option<mpsc::Sender<Message>>>,
     depth: Arc<AtomicUsize>,
 }
@@ -66,7 +67,23 @@ pub struct Settings {
     pub dir: PathBuf,
     pub max_file_bytes: u64,
     pub digest_interval: Duration,
+    /// Keep the trail in the shared store instead of files (several nodes on PostgreSQL):
+    /// the store and this node's id. Each node keeps its own chain there.
+    pub shared: Option<(Arc<dyn Store>, String)>,
 }
+
+/// Where records go.
+enum Sink {
+    /// `trail-*.jsonl` files in the audit directory.
+    Files { dir: PathBuf, file: File, path: PathBuf, len: u64, max_file_bytes: u64 },
+    /// Table `audit` of the shared store, key `<node id>/<seq, 20 digits>`; the head of the
+    /// node's chain in table `audit_head`, key `<node id>`, written in the same transaction.
+    Store { store: Arc<dyn Store>, node: String },
+}
+
+/// The shared store's audit tables.
+pub const T_AUDIT: &str = "audit";
+pub const T_AUDIT_HEAD: &str = "audit_head";
 
 impl AuditLog {
     /// Opens (or starts) the trail in `settings.dir`, continuing its chain, and starts the writer.
@@ -78,32 +95,49 @@ impl AuditLog {
             &dir.join("signing-key.pub"),
             format!("{}\n", hex::encode(key.public_key())).as_bytes(),
         )?;
-        let (file, path, len, seq, prev) = resume(&dir)?;
+        let (sink, seq, prev) = match &settings.shared {
+            None => {
+                let (file, path, len, seq, prev) = resume(&dir)?;
+                let sink = Sink::Files { dir: dir.clone(), file, path, len, max_file_bytes: settings.max_file_bytes };
+                (sink, seq, prev)
+            }
+            Some((store, node)) => {
+                let (seq, prev) = resume_shared(&**store, node)?;
+                (Sink::Store { store: store.clone(), node: node.clone() }, seq, prev)
+            }
+        };
         let depth = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel();
-        let mut writer = Writer {
-            dir: dir.clone(),
-            file,
-            path,
-            len,
-            seq,
-            prev,
-            since_digest: 0,
-            key,
-            max_file_bytes: settings.max_file_bytes,
-            broken: None,
-            depth: depth.clone(),
-        };
+        let mut writer = Writer { sink, seq, prev, since_digest: 0, key, broken: None, depth: depth.clone() };
         let interval = settings.digest_interval;
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer.run(rx, interval))
             .map_err(|e| format!("cannot start the audit writer: {e}"))?;
-        Ok(AuditLog { dir, tx: Mutex::new(Some(tx)), depth })
+        Ok(AuditLog { dir, shared: settings.shared, tx: Mutex::new(Some(tx)), depth })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Every record line of the trail: `(node, seq, line)`. With files, the node is "".
+    pub fn records(&self) -> Result<Vec<(String, u64, String)>, String> {
+        match &self.shared {
+            Some((store, _)) => shared_records(&**store, ""),
+            None => {
+                let mut out = Vec::new();
+                for path in trail_files(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))? {
+                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    for line in text.lines() {
+                        if let Some(seq) = quick_seq(line) {
+                            out.push((String::new(), seq, line.to_string()));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// Records waiting to be written.
@@ -203,15 +237,11 @@ fn sync_dir(dir: &Path) {
 }
 
 struct Writer {
-    dir: PathBuf,
-    file: File,
-    path: PathBuf,
-    len: u64,
+    sink: Sink,
     seq: u64,
     prev: String,
     since_digest: u64,
     key: SigningKey,
-    max_file_bytes: u64,
     /// Set when a failed batch could not be cut off the file: nothing more is written.
     broken: Option<String>,
     depth: Arc<AtomicUsize>,
@@ -289,57 +319,116 @@ impl Writer {
         if let Some(why) = &self.broken {
             return Err(AuditError(why.clone()));
         }
-        if self.len >= self.max_file_bytes {
-            self.rotate()?;
-        }
         let first = self.seq + 1;
         let (mut seq, mut prev) = (self.seq, self.prev.clone());
-        let mut buf = String::new();
+        let mut lines = Vec::new();
         let mut digests = 0;
         for (kind, fields) in records {
             seq += 1;
             let (line, hash) = chain::seal_line(seq, &prev, kind, fields)
                 .map_err(|_| AuditError("a record's fields are not a JSON object".into()))?;
-            buf.push_str(&line);
-            buf.push('\n');
+            lines.push((seq, line));
             prev = hash;
             if kind == RecordKind::Digest {
                 digests += 1;
             }
         }
-        let written = self.file.write_all(buf.as_bytes()).and_then(|_| self.file.sync_data());
-        if let Err(e) = written {
-            let err = AuditError(format!("{}: {e}", self.path.display()));
-            // Cut any partial batch off so the chain on disk stays intact (the file is opened
-            // for appending, so the next write goes to its end either way).
-            let intact = self.file.metadata().is_ok_and(|m| m.len() == self.len);
-            let cut = if intact { Ok(()) } else { self.file.set_len(self.len).and_then(|_| self.file.sync_data()) };
-            if let Err(e2) = cut {
-                let why = format!("{}: a failed write could not be undone ({e2}); restart trentd", self.path.display());
-                self.broken = Some(why);
-            }
-            return Err(err);
-        }
-        self.len += buf.len() as u64;
+        self.sink.append(&lines, &prev, &mut self.broken)?;
         self.seq = seq;
         self.prev = prev;
         self.since_digest = if digests > 0 { 0 } else { self.since_digest + (seq + 1 - first) };
         Ok(first)
     }
+}
 
-    fn rotate(&mut self) -> Result<(), AuditError> {
-        let path = self.dir.join(file_name(self.seq + 1));
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| AuditError(format!("{}: {e}", path.display())))?;
-        sync_dir(&self.dir);
-        self.file = file;
-        self.path = path;
-        self.len = 0;
-        Ok(())
+impl Sink {
+    /// Appends the lines durably, all or none. `head` is the last line's hash.
+    fn append(&mut self, lines: &[(u64, String)], head: &str, broken: &mut Option<String>) -> Result<(), AuditError> {
+        match self {
+            Sink::Files { dir, file, path, len, max_file_bytes } => {
+                if *len >= *max_file_bytes {
+                    let first = lines.first().map_or(1, |(s, _)| *s);
+                    let next = dir.join(file_name(first));
+                    *file = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&next)
+                        .map_err(|e| AuditError(format!("{}: {e}", next.display())))?;
+                    sync_dir(dir);
+                    *path = next;
+                    *len = 0;
+                }
+                let mut buf = String::new();
+                for (_, line) in lines {
+                    buf.push_str(line);
+                    buf.push('\n');
+                }
+                if let Err(e) = file.write_all(buf.as_bytes()).and_then(|_| file.sync_data()) {
+                    let err = AuditError(format!("{}: {e}", path.display()));
+                    // Cut any partial batch off so the chain on disk stays intact (the file is
+                    // opened for appending, so the next write goes to its end either way).
+                    let intact = file.metadata().is_ok_and(|m| m.len() == *len);
+                    let cut = if intact { Ok(()) } else { file.set_len(*len).and_then(|_| file.sync_data()) };
+                    if let Err(e2) = cut {
+                        *broken = Some(format!(
+                            "{}: a failed write could not be undone ({e2}); restart trentd",
+                            path.display()
+                        ));
+                    }
+                    return Err(err);
+                }
+                *len += buf.len() as u64;
+                Ok(())
+            }
+            Sink::Store { store, node } => {
+                let fail = |e: trent_store::StoreError| AuditError(format!("audit store: {e}"));
+                let mut tx = store.write().map_err(fail)?;
+                for (seq, line) in lines {
+                    tx.put(T_AUDIT, &format!("{node}/{seq:020}"), line.as_bytes()).map_err(fail)?;
+                }
+                let last = lines.last().map_or(0, |(s, _)| *s);
+                let head = json!({"seq": last, "hash": head}).to_string();
+                tx.put(T_AUDIT_HEAD, node, head.as_bytes()).map_err(fail)?;
+                tx.commit().map_err(fail)
+            }
+        }
     }
+}
+
+/// Where this node's chain stops in the shared store.
+fn resume_shared(store: &dyn Store, node: &str) -> Result<(u64, String), String> {
+    let head = store.read().and_then(|mut t| t.get(T_AUDIT_HEAD, node)).map_err(|e| e.to_string())?;
+    let Some(head) = head else { return Ok((0, chain::GENESIS.to_string())) };
+    let v: Value = serde_json::from_slice(&head).map_err(|_| "the audit head record is damaged".to_string())?;
+    match (v["seq"].as_u64(), v["hash"].as_str()) {
+        (Some(seq), Some(hash)) => Ok((seq, hash.to_string())),
+        _ => Err("the audit head record is damaged".into()),
+    }
+}
+
+/// The records in the shared store of one node (`node`), or of every node (`""`), in key order.
+pub fn shared_records(store: &dyn Store, node: &str) -> Result<Vec<(String, u64, String)>, String> {
+    let prefix = if node.is_empty() { String::new() } else { format!("{node}/") };
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    let mut tx = store.read().map_err(|e| e.to_string())?;
+    loop {
+        let rows = tx.scan(T_AUDIT, &prefix, after.as_deref(), 1000).map_err(|e| e.to_string())?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        for (k, v) in rows {
+            let (n, seq) = k.rsplit_once('/').unwrap_or(("", ""));
+            let line = String::from_utf8(v).map_err(|_| format!("audit record {k} is not UTF-8"))?;
+            out.push((n.to_string(), seq.parse().unwrap_or(0), line));
+        }
+    }
+    Ok(out)
+}
+
+/// A line's `trentSeq` without parsing all of it (lines start with hash, then seq).
+fn quick_seq(line: &str) -> Option<u64> {
+    let rest = line.split_once("\"trentSeq\":")?.1;
+    rest[..rest.find(',')?].parse().ok()
 }
 
 fn now_rfc3339() -> String {

@@ -64,6 +64,23 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
     Ok(key)
 }
 
+/// This node's id: random, made on first start and kept in `<data-dir>/node-id`.
+pub fn node_id(data_dir: &Path) -> Result<String, String> {
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Ok(id.to_string());
+        }
+        return Err(format!("{} does not hold a node id", path.display()));
+    }
+    let mut b = [0u8; 8];
+    trent_crypto::fill_random(&mut b).map_err(|e| e.to_string())?;
+    let id = format!("node-{}", hex::encode(b));
+    write_private(&path, format!("{id}\n").as_bytes())?;
+    Ok(id)
+}
+
 /// Writes a file readable by the owner only, durably.
 pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension("tmp");

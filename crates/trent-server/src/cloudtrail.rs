@@ -2,10 +2,9 @@
 //! `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`, signing name
 //! `cloudtrail`) over the audit trail: the caller's account and region, newest first.
 
-use crate::audit::{self, AuditLog};
+use crate::audit::AuditLog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::io::BufRead;
 use trent_kms::Caller;
 use trent_wire::{AwsError, WireError};
 
@@ -166,9 +165,9 @@ pub fn dispatch(log: &AuditLog, caller: &Caller, op: &str, body: &[u8]) -> Resul
         Some(n) if (1..=50).contains(&n) => n as usize,
         Some(_) => return Err(CloudTrailError::InvalidMaxResults),
     };
-    let before: Option<u64> = match &req.next_token {
+    let before: Option<Position> = match &req.next_token {
         None => None,
-        Some(t) => Some(t.strip_prefix("seq-").and_then(|n| n.parse().ok()).ok_or(CloudTrailError::InvalidNextToken)?),
+        Some(t) => Some(Position::parse(t).ok_or(CloudTrailError::InvalidNextToken)?),
     };
     if let Some(c) = &req.event_category {
         if c != "insight" {
@@ -180,58 +179,68 @@ pub fn dispatch(log: &AuditLog, caller: &Caller, op: &str, body: &[u8]) -> Resul
     let start_ms = req.start_time.map(|s| (s * 1000.0) as i64);
     let end_ms = req.end_time.map(|s| (s * 1000.0) as i64);
 
-    let mut out: Vec<(u64, Event)> = Vec::new();
-    let mut more = false;
-    let files = audit::trail_files(log.dir()).map_err(|e| CloudTrailError::Internal(e.to_string()))?;
-    'files: for path in files.iter().rev() {
-        let f = std::fs::File::open(path).map_err(|e| CloudTrailError::Internal(format!("{}: {e}", path.display())))?;
-        let lines: Vec<String> = std::io::BufReader::new(f).lines().map_while(Result::ok).collect();
-        for line in lines.iter().rev() {
-            let Some((seq, event)) = parse_event(line) else { continue };
-            if before.is_some_and(|b| seq >= b) {
-                continue;
-            }
-            if event.get("recipientAccountId").and_then(Value::as_str) != Some(caller.account())
-                || event.get("awsRegion").and_then(Value::as_str) != Some(caller.region.as_str())
-            {
-                continue;
-            }
-            let ms = event.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
-            if end_ms.is_some_and(|e| ms > e) {
-                continue;
-            }
-            if start_ms.is_some_and(|s| ms < s) {
-                // Records are in time order give or take a batch: stop well past the start.
-                if start_ms.is_some_and(|s| ms < s - 300_000) {
-                    break 'files;
-                }
-                continue;
-            }
-            let e = to_lookup(event, ms);
-            if !filter.is_none_or(|(k, v)| matches(&e, k, v)) {
-                continue;
-            }
-            if out.len() == max {
-                more = true;
-                break 'files;
-            }
-            out.push((seq, e));
+    // Every event of the caller's account and region, newest first. Event history is read
+    // whole for each call (LookupEvents' quota is 2 per second); ties in time are broken by
+    // node and sequence number, which also make the NextToken position.
+    let records = log.records().map_err(CloudTrailError::Internal)?;
+    let mut found: Vec<(Position, Event)> = Vec::new();
+    for (node, seq, line) in records {
+        let Some(event) = parse_event(&line) else { continue };
+        if event.get("recipientAccountId").and_then(Value::as_str) != Some(caller.account())
+            || event.get("awsRegion").and_then(Value::as_str) != Some(caller.region.as_str())
+        {
+            continue;
+        }
+        let ms = event.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
+        if end_ms.is_some_and(|e| ms > e) || start_ms.is_some_and(|s| ms < s) {
+            continue;
+        }
+        let pos = Position { ms, node, seq };
+        if before.as_ref().is_some_and(|b| pos >= *b) {
+            continue;
+        }
+        let e = to_lookup(event, ms);
+        if filter.is_none_or(|(k, v)| matches(&e, k, v)) {
+            found.push((pos, e));
         }
     }
-    let next_token = if more { out.last().map(|(seq, _)| format!("seq-{seq}")) } else { None };
-    let resp = Response { events: out.into_iter().map(|(_, e)| e).collect(), next_token };
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    let more = found.len() > max;
+    found.truncate(max);
+    let next_token = if more { found.last().map(|(p, _)| p.token()) } else { None };
+    let resp = Response { events: found.into_iter().map(|(_, e)| e).collect(), next_token };
     trent_wire::json::encode(&resp).map_err(Into::into)
 }
 
-/// An `event` line's sequence number and its CloudTrail members (without the chain's).
-fn parse_event(line: &str) -> Option<(u64, serde_json::Map<String, Value>)> {
+/// Where a page ends: events strictly older than this come next.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Position {
+    ms: i64,
+    node: String,
+    seq: u64,
+}
+
+impl Position {
+    fn token(&self) -> String {
+        format!("{}.{}.{}", self.ms, hex::encode(&self.node), self.seq)
+    }
+    fn parse(t: &str) -> Option<Position> {
+        let mut p = t.splitn(3, '.');
+        let ms = p.next()?.parse().ok()?;
+        let node = String::from_utf8(hex::decode(p.next()?).ok()?).ok()?;
+        let seq = p.next()?.parse().ok()?;
+        Some(Position { ms, node, seq })
+    }
+}
+
+/// An `event` line's CloudTrail members (without the chain's).
+fn parse_event(line: &str) -> Option<serde_json::Map<String, Value>> {
     if !line.contains("\"trentRecord\":\"event\"") {
         return None;
     }
     let Value::Object(mut m) = serde_json::from_str::<Value>(line).ok()? else { return None };
-    let seq = m.get("trentSeq")?.as_u64()?;
     m.retain(|k, _| !k.starts_with("trent"));
-    Some((seq, m))
+    Some(m)
 }
 
 fn parse_time_ms(s: &str) -> Option<i64> {

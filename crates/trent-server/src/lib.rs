@@ -49,6 +49,13 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
             dir: config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")),
             max_file_bytes: config.audit_max_file_bytes,
             digest_interval: std::time::Duration::from_secs(config.audit_digest_interval_secs),
+            // Several nodes share a PostgreSQL store: the trail goes there too, one chain per node,
+            // so LookupEvents sees every node's events.
+            shared: if store.backend() == "postgres" {
+                Some((store.clone(), bootstrap::node_id(&config.data_dir)?))
+            } else {
+                None
+            },
         },
         audit_key,
     )?;
