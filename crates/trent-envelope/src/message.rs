@@ -187,6 +187,13 @@ fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
     Ok(n)
 }
 
+/// Replaces `buf` with up to `max` bytes of input; returns how many were read.
+fn read_chunk<R: Read>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
+    buf.clear();
+    r.by_ref().take(max as u64).read_to_end(buf)?;
+    Ok(buf.len())
+}
+
 /// Encrypts `input` into one message written to `output`.
 pub fn encrypt_stream<R: Read, W: Write>(
     cmm: &dyn MaterialsManager,
@@ -255,40 +262,34 @@ pub fn encrypt_stream<R: Read, W: Write>(
     out.put(tag.as_ref())?;
 
     let frame_len = opts.frame_length as usize;
-    let mut cur = Zeroizing::new(vec![0u8; frame_len]);
-    let mut next = Zeroizing::new(vec![0u8; frame_len]);
-    let mut cur_len = fill(&mut input, &mut cur)?;
+    // Buffers sized for one frame, or for the declared plaintext when it is smaller (a huge frame
+    // length on a small file must not allocate the frame length).
+    let cap = match opts.plaintext_length {
+        Some(l) => l.saturating_add(1).min(frame_len as u64) as usize,
+        None => frame_len,
+    };
+    let mut cur = Zeroizing::new(Vec::with_capacity(cap));
+    let mut next = Zeroizing::new(Vec::with_capacity(cap));
+    read_chunk(&mut input, &mut cur, frame_len)?;
     let mut sequence: u32 = 1;
     let mut plaintext_bytes: u64 = 0;
     loop {
-        let is_final = if cur_len < frame_len {
-            true
-        } else {
-            let n = fill(&mut input, &mut next)?;
-            if n == 0 {
-                true
-            } else {
-                write_frame(&mut out, &key, &message_id, sequence, &mut cur[..cur_len], false)?;
-                plaintext_bytes += cur_len as u64;
-                sequence = sequence
-                    .checked_add(1)
-                    .filter(|s| *s != FINAL_FRAME_MARKER)
-                    .ok_or_else(|| Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()))?;
-                std::mem::swap(&mut cur, &mut next);
-                cur_len = n;
-                false
-            }
-        };
+        let is_final = cur.len() < frame_len || read_chunk(&mut input, &mut next, frame_len)? == 0;
         if let Some(limit) = opts.plaintext_length {
-            if plaintext_bytes + cur_len as u64 > limit {
+            if plaintext_bytes + cur.len() as u64 > limit {
                 return Err(Error::InvalidArgument("the input is longer than the declared plaintext length".into()));
             }
         }
+        write_frame(&mut out, &key, &message_id, sequence, &mut cur, is_final)?;
+        plaintext_bytes += cur.len() as u64;
         if is_final {
-            write_frame(&mut out, &key, &message_id, sequence, &mut cur[..cur_len], true)?;
-            plaintext_bytes += cur_len as u64;
             break;
         }
+        sequence = sequence
+            .checked_add(1)
+            .filter(|s| *s != FINAL_FRAME_MARKER)
+            .ok_or_else(|| Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()))?;
+        std::mem::swap(&mut cur, &mut next);
     }
     if let (Some(signer), Some(d)) = (signer, out.digest.take()) {
         let sig = signer.sign_digest(&d.finish()).map_err(|_| Error::Crypto("ECDSA signing"))?;
