@@ -363,3 +363,85 @@ def test_python_cli_file_decrypts_with_trent(trent, run_trent, kms_keys, tmp_pat
     run_trent("decrypt", "--key", kms_keys[1], "--commitment-policy", "REQUIRE_ENCRYPT_ALLOW_DECRYPT",
               "--context", "purpose=interop", tmp_path / "ct", "-o", tmp_path / "out")
     assert (tmp_path / "out").read_bytes() == plain
+
+
+# ---- connection settings, caching ------------------------------------------------------------------
+
+def test_credentials_and_region_come_from_the_profile_files(trent, kms_keys, raw_keys, tmp_path):
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = WRONG\naws_secret_access_key = WRONG\n\n"
+                     f"[envtest]\naws_access_key_id = {ADMIN_ACCESS_KEY_ID}\n"
+                     f"aws_secret_access_key = {ADMIN_SECRET_ACCESS_KEY}\n")
+    config = tmp_path / "config"
+    config.write_text(f"[profile envtest]\nregion = {REGION}\nendpoint_url = {trent.base_url}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_CONFIG_FILE": str(config), "AWS_PROFILE": "envtest"})
+    (tmp_path / "in").write_bytes(b"profile chain")
+    key_id = kms_keys[0].rsplit("/", 1)[1]  # a bare key id: the region comes from the profile
+    r = subprocess.run([str(trent_binary()), "encrypt", "--key", key_id, tmp_path / "in", "-o", tmp_path / "ct"],
+                       env=env, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    r = subprocess.run([str(trent_binary()), "decrypt", "--key", kms_keys[0], tmp_path / "ct", "-o", tmp_path / "out"],
+                       env=env, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    assert (tmp_path / "out").read_bytes() == b"profile chain"
+    # The default profile's wrong key is refused by trentd, and the error names KMS's exception.
+    env["AWS_PROFILE"] = "default"
+    r = subprocess.run([str(trent_binary()), "encrypt", "--key", kms_keys[0], "--endpoint-url", trent.base_url,
+                        tmp_path / "in", "-o", tmp_path / "ct2"], env=env, capture_output=True, timeout=60)
+    assert r.returncode == 1 and b"UnrecognizedClientException" in r.stderr, r.stderr.decode()
+    assert not (tmp_path / "ct2").exists()
+
+
+def test_missing_credentials_fail_with_a_clear_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull})
+    (tmp_path / "in").write_bytes(b"x")
+    r = subprocess.run([str(trent_binary()), "encrypt", "--key", "arn:aws:kms:us-east-1:000000000000:key/x",
+                        tmp_path / "in", "-o", tmp_path / "ct"], env=env, capture_output=True, timeout=60)
+    assert r.returncode == 1 and b"no AWS credentials" in r.stderr
+
+
+def edk_set(path):
+    from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+
+    with open(path, "rb") as f:
+        header, _ = deserialize_header(f)
+    return {(k.key_provider.provider_id, k.key_provider.key_info, k.encrypted_data_key) for k in header.encrypted_data_keys}
+
+
+def test_cache_reuses_one_kms_data_key_across_recursive_files(run_trent, kms_keys, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(4):
+        (src / f"f{i}").write_bytes(os.urandom(100))
+    run_trent("encrypt", "--recursive", "--key", kms_keys[0], "--cache-max-age", "60", "--cache-max-messages", "2",
+              src, "-o", tmp_path / "cached")
+    sets = [edk_set(tmp_path / "cached" / f"f{i}.encrypted") for i in range(4)]
+    assert sets[0] == sets[1] and sets[2] == sets[3], "two files per cached data key"
+    assert sets[1] != sets[2]
+    run_trent("encrypt", "--recursive", "--key", kms_keys[0], src, "-o", tmp_path / "uncached")
+    assert len({frozenset(edk_set(tmp_path / "uncached" / f"f{i}.encrypted")) for i in range(4)}) == 4
+    run_trent("decrypt", "--recursive", "--key", kms_keys[0], tmp_path / "cached", "-o", tmp_path / "dec")
+    for i in range(4):
+        assert (tmp_path / "dec" / f"f{i}").read_bytes() == (src / f"f{i}").read_bytes()
+
+
+@pytest.mark.slow
+def test_https_endpoint_with_the_servers_self_signed_certificate(trent_factory, tmp_path):
+    srv = trent_factory({"TRENT_TLS_SELF_SIGNED": "true"})
+    assert srv.base_url.startswith("https://")
+    from conftest import make_service_client
+
+    arn = make_service_client("kms", srv.base_url, verify=str(srv.data_dir / "tls" / "cert.pem")).create_key()[
+        "KeyMetadata"]["Arn"]
+    env = aws_env(srv.base_url)
+    (tmp_path / "in").write_bytes(b"over tls")
+    cmd = [str(trent_binary()), "encrypt", "--key", arn, tmp_path / "in", "-o", tmp_path / "ct"]
+    r = subprocess.run(cmd + ["--ca-bundle", srv.data_dir / "tls" / "cert.pem"], env=env, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    # Without the bundle the self-signed certificate is not trusted.
+    r = subprocess.run([str(trent_binary()), "encrypt", "--key", arn, tmp_path / "in", "-o", tmp_path / "ct2"],
+                       env=env, capture_output=True, timeout=60)
+    assert r.returncode == 1 and not (tmp_path / "ct2").exists()
+    assert b"certificate" in r.stderr.lower() or b"invalid peer" in r.stderr.lower(), r.stderr.decode()

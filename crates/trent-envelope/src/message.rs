@@ -146,8 +146,10 @@ fn frame_iv(sequence: u32) -> [u8; IV_LEN] {
     iv
 }
 
-fn body_aad(message_id: &[u8], kind: &[u8], sequence: u32, len: u64) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(message_id.len() + kind.len() + 12);
+/// The body AAD: message id || content kind || sequence number (u32) || content length (u64).
+/// Written into a reused buffer: no allocation per frame.
+fn body_aad<'a>(aad: &'a mut Vec<u8>, message_id: &[u8], kind: &[u8], sequence: u32, len: u64) -> &'a [u8] {
+    aad.clear();
     aad.extend_from_slice(message_id);
     aad.extend_from_slice(kind);
     aad.extend_from_slice(&sequence.to_be_bytes());
@@ -189,8 +191,15 @@ fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
 
 /// Replaces `buf` with up to `max` bytes of input; returns how many were read.
 fn read_chunk<R: Read>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
-    buf.clear();
-    r.by_ref().take(max as u64).read_to_end(buf)?;
+    if buf.capacity() >= max {
+        // Steady state: the buffer already spans a frame; no zeroing, no growth.
+        buf.resize(max, 0);
+        let n = fill(r, buf)?;
+        buf.truncate(n);
+    } else {
+        buf.clear();
+        r.by_ref().take(max as u64).read_to_end(buf)?;
+    }
     Ok(buf.len())
 }
 
@@ -273,6 +282,7 @@ pub fn encrypt_stream<R: Read, W: Write>(
     read_chunk(&mut input, &mut cur, frame_len)?;
     let mut sequence: u32 = 1;
     let mut plaintext_bytes: u64 = 0;
+    let mut aad = Vec::with_capacity(128);
     loop {
         let is_final = cur.len() < frame_len || read_chunk(&mut input, &mut next, frame_len)? == 0;
         if let Some(limit) = opts.plaintext_length {
@@ -280,7 +290,7 @@ pub fn encrypt_stream<R: Read, W: Write>(
                 return Err(Error::InvalidArgument("the input is longer than the declared plaintext length".into()));
             }
         }
-        write_frame(&mut out, &key, &message_id, sequence, &mut cur, is_final)?;
+        write_frame(&mut out, &key, &mut aad, &message_id, sequence, &mut cur, is_final)?;
         plaintext_bytes += cur.len() as u64;
         if is_final {
             break;
@@ -310,6 +320,7 @@ pub fn encrypt_stream<R: Read, W: Write>(
 fn write_frame<W: Write>(
     out: &mut Out<W>,
     key: &LessSafeKey,
+    aad: &mut Vec<u8>,
     message_id: &[u8],
     sequence: u32,
     content: &mut [u8],
@@ -317,9 +328,9 @@ fn write_frame<W: Write>(
 ) -> Result<()> {
     let iv = frame_iv(sequence);
     let kind = if is_final { BODY_AAD_FINAL_FRAME } else { BODY_AAD_FRAME };
-    let aad = body_aad(message_id, kind, sequence, content.len() as u64);
+    let aad = body_aad(aad, message_id, kind, sequence, content.len() as u64);
     let tag = key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(&aad), content)
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), content)
         .map_err(|_| Error::Crypto("AES-GCM"))?;
     if is_final {
         out.put(&FINAL_FRAME_MARKER.to_be_bytes())?;
@@ -340,18 +351,39 @@ struct In<R> {
 }
 
 impl<R: Read> In<R> {
+    /// Replaces `buf` with the next `n` bytes. Small fields are read in place; large ones grow the
+    /// buffer only as bytes arrive, so a hostile length in a truncated message allocates nothing.
     fn get(&mut self, buf: &mut Vec<u8>, n: usize, what: &'static str) -> Result<()> {
-        buf.clear();
-        read_into(&mut self.r, buf, n, what)?;
+        if n <= 1 << 20 {
+            buf.resize(n, 0);
+            self.r.read_exact(buf).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => Error::Truncated { what },
+                _ => Error::Io(e),
+            })?;
+        } else {
+            buf.clear();
+            read_into(&mut self.r, buf, n, what)?;
+        }
         if let Some(d) = &mut self.digest {
             d.update(buf);
         }
         Ok(())
     }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.r.read_exact(&mut b).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::Truncated { what },
+            _ => Error::Io(e),
+        })?;
+        if let Some(d) = &mut self.digest {
+            d.update(&b);
+        }
+        Ok(b)
+    }
+
     fn u32(&mut self, what: &'static str) -> Result<u32> {
-        let mut b = Vec::with_capacity(4);
-        self.get(&mut b, 4, what)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_be_bytes(self.array::<4>(what)?))
     }
 }
 
@@ -418,9 +450,10 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 )));
             }
             r.get(&mut content, len as usize + TAG_LEN, "non-framed body")?;
-            let aad = body_aad(mid, BODY_AAD_NON_FRAMED, 1, len);
+            let mut aad = Vec::new();
+            let aad = body_aad(&mut aad, mid, BODY_AAD_NON_FRAMED, 1, len);
             let n = key
-                .open_in_place(Nonce::assume_unique_for_key(frame_iv(1)), Aad::from(&aad), &mut content)
+                .open_in_place(Nonce::assume_unique_for_key(frame_iv(1)), Aad::from(aad), &mut content)
                 .map_err(|_| Error::BodyAuthentication { sequence: 1 })?
                 .len();
             output.write_all(&content[..n])?;
@@ -434,6 +467,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 )));
             }
             let mut expected: u32 = 1;
+            let mut aad_buf = Vec::with_capacity(128);
             loop {
                 let first = r.u32("frame sequence number")?;
                 let is_final = first == FINAL_FRAME_MARKER;
@@ -441,8 +475,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 if sequence != expected {
                     return Err(Error::BadSequenceNumber { expected, found: sequence });
                 }
-                r.get(&mut buf, IV_LEN, "frame IV")?;
-                if buf[..] != frame_iv(sequence) {
+                if r.array::<IV_LEN>("frame IV")? != frame_iv(sequence) {
                     return Err(Error::BadIv { sequence });
                 }
                 let len = if is_final {
@@ -459,9 +492,9 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 } as usize;
                 r.get(&mut content, len + TAG_LEN, if is_final { "final frame" } else { "frame" })?;
                 let kind = if is_final { BODY_AAD_FINAL_FRAME } else { BODY_AAD_FRAME };
-                let aad = body_aad(mid, kind, sequence, len as u64);
+                let aad = body_aad(&mut aad_buf, mid, kind, sequence, len as u64);
                 let n = key
-                    .open_in_place(Nonce::assume_unique_for_key(frame_iv(sequence)), Aad::from(&aad), &mut content)
+                    .open_in_place(Nonce::assume_unique_for_key(frame_iv(sequence)), Aad::from(aad), &mut content)
                     .map_err(|_| Error::BodyAuthentication { sequence })?
                     .len();
                 output.write_all(&content[..n])?;
