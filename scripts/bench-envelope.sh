@@ -49,26 +49,33 @@ from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
 from aws_encryption_sdk.key_providers.raw import RawMasterKeyProvider
 
 mode, key_file, src, dst = sys.argv[1:5]
+suite = int(sys.argv[5], 16) if len(sys.argv) > 5 else 0x0578
 wk = WrappingKey(wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
                  wrapping_key=open(key_file, "rb").read(), wrapping_key_type=EncryptionKeyType.SYMMETRIC)
 P = type("P", (RawMasterKeyProvider,), {"provider_id": "bench", "_get_raw_key": lambda self, k: wk})
 p = P()
 p.add_master_key("k")
 client = aws_encryption_sdk.EncryptionSDKClient()
-kw = {"algorithm": Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384, "frame_length": 4096} if mode == "e" else {}
+kw = {"algorithm": Algorithm.get_by_id(suite), "frame_length": 4096} if mode == "e" else {}
 with open(src, "rb") as fin, open(dst, "wb") as fout:
     with client.stream(mode=mode, source=fin, key_provider=p, **kw) as s:
         for chunk in s:
             fout.write(chunk)
 PY
 
-echo "== files ($mib MiB, suite 0x0578, frame 4096, raw AES-256 key)"
 key=(--raw-key "bench:k:$work/aes.key")
-measure "trent encrypt" target/debug/trent encrypt "${key[@]}" "$work/plain" -o "$work/t.ct"; te=$(cat "$work/last")
-measure "trent decrypt" target/debug/trent decrypt "${key[@]}" "$work/t.ct" -o "$work/t.pt"; td=$(cat "$work/last")
-cmp "$work/plain" "$work/t.pt"
-measure "python aws-encryption-sdk encrypt" "$py" "$work/sdk.py" e "$work/aes.key" "$work/plain" "$work/p.ct"; pe=$(cat "$work/last")
-measure "python aws-encryption-sdk decrypt" "$py" "$work/sdk.py" d "$work/aes.key" "$work/p.ct" "$work/p.pt"; pd=$(cat "$work/last")
-cmp "$work/plain" "$work/p.pt"
-awk -v a="$te" -v b="$pe" -v c="$td" -v d="$pd" \
-    'BEGIN { printf "trent vs Python SDK: encrypt %.1fx faster, decrypt %.1fx faster\n", b/a, d/c }'
+for suite in 0x0578 0x0478; do
+    echo "== files ($mib MiB, suite $suite, frame 4096, raw AES-256 key)"
+    measure "trent encrypt" target/debug/trent encrypt --suite "$suite" "${key[@]}" "$work/plain" -o "$work/t.ct"
+    te=$(cat "$work/last")
+    measure "trent decrypt" target/debug/trent decrypt "${key[@]}" "$work/t.ct" -o "$work/t.pt"; td=$(cat "$work/last")
+    cmp "$work/plain" "$work/t.pt"
+    measure "python aws-encryption-sdk encrypt" "$py" "$work/sdk.py" e "$work/aes.key" "$work/plain" "$work/p.ct" "$suite"
+    pe=$(cat "$work/last")
+    measure "python aws-encryption-sdk decrypt" "$py" "$work/sdk.py" d "$work/aes.key" "$work/p.ct" "$work/p.pt"
+    pd=$(cat "$work/last")
+    cmp "$work/plain" "$work/p.pt"
+    awk -v a="$te" -v b="$pe" -v c="$td" -v d="$pd" \
+        'BEGIN { printf "trent vs Python SDK: encrypt %.1fx faster, decrypt %.1fx faster\n", b/a, d/c }'
+    rm -f "$work"/t.* "$work"/p.*
+done
