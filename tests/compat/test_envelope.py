@@ -445,3 +445,21 @@ def test_https_endpoint_with_the_servers_self_signed_certificate(trent_factory, 
                        env=env, capture_output=True, timeout=60)
     assert r.returncode == 1 and not (tmp_path / "ct2").exists()
     assert b"certificate" in r.stderr.lower() or b"invalid peer" in r.stderr.lower(), r.stderr.decode()
+
+
+def test_keys_in_two_regions_each_decrypt_in_trent_and_the_python_sdk(trent, run_trent, sdk_env, kms_keys, tmp_path):
+    from conftest import make_kms_client
+
+    west = make_kms_client(trent.base_url, region="us-west-2").create_key(Description="envelope west")["KeyMetadata"]["Arn"]
+    assert ":us-west-2:" in west
+    plain = os.urandom(4000)
+    (tmp_path / "in").write_bytes(plain)
+    # The default region is us-east-1; the west key's ARN routes its calls to us-west-2.
+    run_trent("encrypt", "--key", kms_keys[0], "--key", west, tmp_path / "in", "-o", tmp_path / "ct")
+    for arn in (kms_keys[0], west):
+        run_trent("decrypt", "--key", arn, tmp_path / "ct", "-o", tmp_path / "out")
+        assert (tmp_path / "out").read_bytes() == plain
+        (tmp_path / "out").unlink()
+    pt, _ = aws_encryption_sdk.EncryptionSDKClient().decrypt(source=(tmp_path / "ct").read_bytes(),
+                                                            key_provider=kms_provider(sdk_env, [west]))
+    assert pt == plain
