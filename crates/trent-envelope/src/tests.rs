@@ -84,7 +84,9 @@ fn encrypt_refuses_reserved_context_keys_zero_frames_and_policy_violations() {
 fn wrong_raw_aes_key_or_context_cannot_unwrap() {
     let msg = encrypt(&DefaultCmm::new(aes("k")), &EncryptOptions::default(), b"secret").unwrap();
     let other = RawAesKeyring::new("test", "k", &[9u8; 32]).unwrap();
-    assert!(matches!(decrypt(&DefaultCmm::new(other), &allow_all(), &msg), Err(Error::NoDecryptableDataKey(_))));
+    let err = decrypt(&DefaultCmm::new(other), &allow_all(), &msg).err().unwrap();
+    assert!(matches!(err, Error::NoDecryptableDataKey(_)));
+    assert!(err.to_string().ends_with("encrypted under: test/k"), "{err}");
 }
 
 #[test]
