@@ -79,3 +79,34 @@ for suite in 0x0578 0x0478; do
         'BEGIN { printf "trent vs Python SDK: encrypt %.1fx faster, decrypt %.1fx faster\n", b/a, d/c }'
     rm -f "$work"/t.* "$work"/p.*
 done
+
+# 3. With KMS: `trent` vs the official Python CLI (aws-encryption-cli), both against a trentd
+#    started here on 127.0.0.1:0 (stopped by PID on exit), same key, default suite and frames.
+trentd="${TRENTD_BIN:-$repo/target/debug/trentd}"
+cli="$repo/.venv/bin/aws-encryption-cli"
+if [ -x "$trentd" ] && [ -x "$cli" ]; then
+    export TRENT_ADMIN_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE TRENT_ADMIN_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+    TRENT_LOG=warn "$trentd" --listen 127.0.0.1:0 --data-dir "$work/data" --ready-file "$work/ready" \
+        > "$work/trentd.log" 2>&1 &
+    trentd_pid=$!
+    trap 'kill "$trentd_pid" 2>/dev/null || true; wait "$trentd_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+    for _ in $(seq 1 200); do [ -s "$work/ready" ] && break; sleep 0.05; done
+    url="$(head -n1 "$work/ready")"
+    export AWS_ACCESS_KEY_ID="$TRENT_ADMIN_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$TRENT_ADMIN_SECRET_ACCESS_KEY"
+    export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL_KMS="$url"
+    export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    arn="$("$py" -c 'import boto3; print(boto3.client("kms").create_key()["KeyMetadata"]["Arn"])')"
+    echo "== files with a KMS key in trentd ($mib MiB, suite 0x0578, frame 4096)"
+    measure "trent encrypt --key" target/debug/trent encrypt --key "$arn" "$work/plain" -o "$work/t.ct"; te=$(cat "$work/last")
+    measure "trent decrypt --key" target/debug/trent decrypt --key "$arn" "$work/t.ct" -o "$work/t.pt"; td=$(cat "$work/last")
+    cmp "$work/plain" "$work/t.pt"
+    measure "aws-encryption-cli --encrypt" "$cli" --encrypt -i "$work/plain" -o "$work/p.ct" -S -w "key=$arn"
+    pe=$(cat "$work/last")
+    measure "aws-encryption-cli --decrypt" "$cli" --decrypt -i "$work/p.ct" -o "$work/p.pt" -S -w "key=$arn"
+    pd=$(cat "$work/last")
+    cmp "$work/plain" "$work/p.pt"
+    awk -v a="$te" -v b="$pe" -v c="$td" -v d="$pd" \
+        'BEGIN { printf "trent vs aws-encryption-cli: encrypt %.1fx faster, decrypt %.1fx faster\n", b/a, d/c }'
+else
+    echo "(skipping the KMS / aws-encryption-cli comparison: $trentd or $cli missing)"
+fi
