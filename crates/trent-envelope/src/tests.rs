@@ -453,3 +453,39 @@ fn data_key_debug_is_redacted() {
     let s = format!("{k:?}");
     assert!(!s.contains("171") && !s.to_lowercase().contains("ab, "), "{s}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn context_serialization_round_trips(map in proptest::collection::btree_map("[a-z0-9ü-]{0,12}", ".{0,20}", 0..6)) {
+            let bytes = context::serialize(&map).unwrap();
+            prop_assert_eq!(context::deserialize(&bytes).unwrap(), map);
+        }
+
+        #[test]
+        fn any_plaintext_and_frame_length_round_trips(
+            plain in proptest::collection::vec(any::<u8>(), 0..3000),
+            frame in 1u32..700,
+            signed in any::<bool>(),
+        ) {
+            let s = if signed { &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384 } else { &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY };
+            let cmm = DefaultCmm::new(aes("k"));
+            let o = EncryptOptions { suite: Some(s), frame_length: frame, ..Default::default() };
+            let msg = encrypt(&cmm, &o, &plain).unwrap();
+            let (pt, _) = decrypt(&cmm, &DecryptOptions::default(), &msg).unwrap();
+            prop_assert_eq!(&*pt, &plain);
+        }
+
+        #[test]
+        fn header_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = read_header(&mut bytes.as_slice(), Some(8));
+            let cmm = DefaultCmm::new(aes("k"));
+            prop_assert!(decrypt(&cmm, &allow_all(), &bytes).is_err());
+        }
+    }
+}
