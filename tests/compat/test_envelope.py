@@ -196,6 +196,20 @@ def test_python_sdk_encrypts_with_kms_and_trent_decrypts_every_suite(run_trent, 
     assert (tmp_path / "out").read_bytes() == plain
 
 
+@pytest.mark.parametrize("size", [0, 1000, 3000, 3001, 4096 * 3])
+def test_python_sdk_reads_trent_messages_at_frame_boundaries(run_trent, raw_keys, tmp_path, size):
+    # Regression: a plaintext of whole frames must end with an empty final frame; the Python SDK
+    # refuses a final frame as long as the frame length.
+    plain = os.urandom(size)
+    (tmp_path / "in").write_bytes(plain)
+    frame = "4096" if size % 4096 == 0 and size else "1000"
+    run_trent("encrypt", *raw_key_args(raw_keys, ("aes",)), "--frame-size", frame, tmp_path / "in", "-o", tmp_path / "ct")
+    pt, header = aws_encryption_sdk.EncryptionSDKClient().decrypt(source=(tmp_path / "ct").read_bytes(),
+                                                                 key_provider=raw_provider(raw_keys, ("aes",)))
+    assert pt == plain
+    assert header.frame_length == int(frame)
+
+
 def test_legacy_python_message_is_refused_under_the_default_policy(run_trent, sdk_env, kms_keys, tmp_path):
     ct, _ = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT).encrypt(
         source=b"old", key_provider=kms_provider(sdk_env, kms_keys[:1]),

@@ -1,6 +1,6 @@
 //! Streaming encryption and decryption of whole messages: header, framed body, footer.
 //!
-//! Memory is bounded by one frame: encryption reads at most two frames ahead, decryption holds one
+//! Memory is bounded by one frame: encryption holds one frame of plaintext, decryption holds one
 //! frame, verifies its tag and only then writes its plaintext. For signed suites the footer signature
 //! is checked after the last frame; callers that must not release unverified plaintext (the CLI)
 //! write to a temporary file and keep it only when [`decrypt_stream`] returns `Ok`.
@@ -278,20 +278,22 @@ pub fn encrypt_stream<R: Read, W: Write>(
         None => frame_len,
     };
     let mut cur = Zeroizing::new(Vec::with_capacity(cap));
-    let mut next = Zeroizing::new(Vec::with_capacity(cap));
-    read_chunk(&mut input, &mut cur, frame_len)?;
     let mut sequence: u32 = 1;
     let mut plaintext_bytes: u64 = 0;
     let mut aad = Vec::with_capacity(128);
     loop {
-        let is_final = cur.len() < frame_len || read_chunk(&mut input, &mut next, frame_len)? == 0;
+        // A full chunk is a regular frame; a short one (possibly empty) is the final frame. So a
+        // plaintext that is an exact multiple of the frame length ends with an empty final frame,
+        // as the official SDKs write it (the Python SDK refuses a final frame of the full length).
+        let n = read_chunk(&mut input, &mut cur, frame_len)?;
+        let is_final = n < frame_len;
         if let Some(limit) = opts.plaintext_length {
-            if plaintext_bytes + cur.len() as u64 > limit {
+            if plaintext_bytes + n as u64 > limit {
                 return Err(Error::InvalidArgument("the input is longer than the declared plaintext length".into()));
             }
         }
         write_frame(&mut out, &key, &mut aad, &message_id, sequence, &mut cur, is_final)?;
-        plaintext_bytes += cur.len() as u64;
+        plaintext_bytes += n as u64;
         if is_final {
             break;
         }
@@ -299,7 +301,6 @@ pub fn encrypt_stream<R: Read, W: Write>(
             .checked_add(1)
             .filter(|s| *s != FINAL_FRAME_MARKER)
             .ok_or_else(|| Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()))?;
-        std::mem::swap(&mut cur, &mut next);
     }
     if let (Some(signer), Some(d)) = (signer, out.digest.take()) {
         let sig = signer.sign_digest(&d.finish()).map_err(|_| Error::Crypto("ECDSA signing"))?;

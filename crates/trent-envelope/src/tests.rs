@@ -55,6 +55,31 @@ fn every_suite_round_trips_at_frame_boundaries() {
 }
 
 #[test]
+fn exact_multiple_of_the_frame_length_ends_with_an_empty_final_frame() {
+    // The Python SDK refuses a final frame as long as the frame length ("Invalid final frame
+    // length"), so a plaintext of n whole frames is n regular frames and an empty final frame.
+    let cmm = DefaultCmm::new(aes("k"));
+    let o = EncryptOptions {
+        frame_length: 100,
+        suite: Some(&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY),
+        ..Default::default()
+    };
+    for frames in [0usize, 1, 3] {
+        let msg = encrypt(&cmm, &o, &data(100 * frames)).unwrap();
+        let (h, _) = read_header(&mut msg.as_slice(), None).unwrap();
+        let body = h.serialize().unwrap().len() + 16;
+        let regular = 4 + 12 + 100 + 16;
+        let final_frame = 4 + 4 + 12 + 4 + 16;
+        assert_eq!(msg.len(), body + frames * regular + final_frame, "{frames} frames");
+        let f = body + frames * regular;
+        assert_eq!(msg[f..f + 4], [0xFF; 4]);
+        assert_eq!(msg[f + 4..f + 8], ((frames + 1) as u32).to_be_bytes());
+        assert_eq!(msg[f + 20..f + 24], [0, 0, 0, 0], "final frame content length");
+        assert_eq!(*decrypt(&cmm, &DecryptOptions::default(), &msg).unwrap().0, data(100 * frames));
+    }
+}
+
+#[test]
 fn default_encryption_uses_suite_0578_and_v2() {
     let cmm = DefaultCmm::new(aes("k"));
     let msg = encrypt(&cmm, &EncryptOptions::default(), b"hello").unwrap();
