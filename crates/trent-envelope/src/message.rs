@@ -432,13 +432,17 @@ pub fn decrypt_stream<R: Read, W: Write>(
     key.open_in_place(Nonce::assume_unique_for_key(header_iv), Aad::from(&header_bytes), &mut tag_only)
         .map_err(|_| Error::HeaderAuthentication)?;
 
+    // v2 writers all use deterministic IVs (the sequence number), so v2 insists on them. Version 1
+    // files from SDKs released before data key caching carry random IVs: they are used as found
+    // (the GCM tag still authenticates each frame; the sequence number in the AAD fixes its place).
+    let strict_iv = header.version == 2;
     let mut content = Zeroizing::new(Vec::new());
     let mut plaintext_bytes = 0u64;
     let mid = &header.message_id;
     match header.content_type {
         ContentType::NonFramed => {
-            r.get(&mut buf, IV_LEN, "body IV")?;
-            if buf[..] != frame_iv(1) {
+            let iv = r.array::<IV_LEN>("body IV")?;
+            if strict_iv && iv != frame_iv(1) {
                 return Err(Error::BadIv { sequence: 1 });
             }
             let mut lenb = Vec::with_capacity(8);
@@ -454,7 +458,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
             let mut aad = Vec::new();
             let aad = body_aad(&mut aad, mid, BODY_AAD_NON_FRAMED, 1, len);
             let n = key
-                .open_in_place(Nonce::assume_unique_for_key(frame_iv(1)), Aad::from(aad), &mut content)
+                .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut content)
                 .map_err(|_| Error::BodyAuthentication { sequence: 1 })?
                 .len();
             output.write_all(&content[..n])?;
@@ -476,7 +480,8 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 if sequence != expected {
                     return Err(Error::BadSequenceNumber { expected, found: sequence });
                 }
-                if r.array::<IV_LEN>("frame IV")? != frame_iv(sequence) {
+                let iv = r.array::<IV_LEN>("frame IV")?;
+                if strict_iv && iv != frame_iv(sequence) {
                     return Err(Error::BadIv { sequence });
                 }
                 let len = if is_final {
@@ -495,7 +500,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 let kind = if is_final { BODY_AAD_FINAL_FRAME } else { BODY_AAD_FRAME };
                 let aad = body_aad(&mut aad_buf, mid, kind, sequence, len as u64);
                 let n = key
-                    .open_in_place(Nonce::assume_unique_for_key(frame_iv(sequence)), Aad::from(aad), &mut content)
+                    .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut content)
                     .map_err(|_| Error::BodyAuthentication { sequence })?
                     .len();
                 output.write_all(&content[..n])?;

@@ -5,6 +5,7 @@ use crate::kms::{GeneratedDataKey, KmsClient, KmsError};
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{self, AlgorithmSuite, ALL};
 use crate::*;
+use crate::{materials, message};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -77,6 +78,81 @@ fn exact_multiple_of_the_frame_length_ends_with_an_empty_final_frame() {
         assert_eq!(msg[f + 20..f + 24], [0, 0, 0, 0], "final frame content length");
         assert_eq!(*decrypt(&cmm, &DecryptOptions::default(), &msg).unwrap().0, data(100 * frames));
     }
+}
+
+/// Re-encrypts every frame of a message under a random IV, as SDKs before data key caching wrote
+/// them (the header tag does not cover body IVs, so it stays valid).
+fn with_random_frame_ivs(msg: &[u8], cmm: &DefaultCmm<RawAesKeyring>, frame: usize) -> Vec<u8> {
+    let (h, _) = read_header(&mut &msg[..], None).unwrap();
+    let dm = cmm
+        .decryption_materials(&materials::DecryptionRequest {
+            suite: h.suite,
+            encryption_context: h.encryption_context.clone(),
+            encrypted_data_keys: h.encrypted_data_keys.clone(),
+            commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+        })
+        .unwrap();
+    let (key, _) = message::derive_keys(h.suite, dm.plaintext_data_key.as_ref().unwrap(), &h.message_id).unwrap();
+    let mut out = msg.to_vec();
+    let mut pos = h.serialize().unwrap().len() + if h.version == 1 { 12 } else { 0 } + 16;
+    let mut seq = 1u32;
+    loop {
+        let is_final = out[pos..pos + 4] == [0xFF; 4];
+        let hdr = if is_final { 8 } else { 4 };
+        let iv_at = pos + hdr;
+        let len =
+            if is_final { u32::from_be_bytes(out[iv_at + 12..iv_at + 16].try_into().unwrap()) as usize } else { frame };
+        let ct_at = iv_at + 12 + if is_final { 4 } else { 0 };
+        let kind: &[u8] =
+            if is_final { b"AWSKMSEncryptionClient Final Frame" } else { b"AWSKMSEncryptionClient Frame" };
+        let mut aad = h.message_id.clone();
+        aad.extend_from_slice(kind);
+        aad.extend_from_slice(&seq.to_be_bytes());
+        aad.extend_from_slice(&(len as u64).to_be_bytes());
+        let mut buf = out[ct_at..ct_at + len + 16].to_vec();
+        let n = key
+            .open_in_place(
+                aws_lc_rs::aead::Nonce::try_assume_unique_for_key(&out[iv_at..iv_at + 12]).unwrap(),
+                aws_lc_rs::aead::Aad::from(&aad),
+                &mut buf,
+            )
+            .unwrap()
+            .len();
+        buf.truncate(n);
+        let mut iv = [0u8; 12];
+        aws_lc_rs::rand::fill(&mut iv).unwrap();
+        let tag = key
+            .seal_in_place_separate_tag(
+                aws_lc_rs::aead::Nonce::assume_unique_for_key(iv),
+                aws_lc_rs::aead::Aad::from(&aad),
+                &mut buf,
+            )
+            .unwrap();
+        out[iv_at..iv_at + 12].copy_from_slice(&iv);
+        out[ct_at..ct_at + len].copy_from_slice(&buf);
+        out[ct_at + len..ct_at + len + 16].copy_from_slice(tag.as_ref());
+        pos = ct_at + len + 16;
+        seq += 1;
+        if is_final {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn v1_messages_with_random_frame_ivs_decrypt_and_v2_ones_are_refused() {
+    // SDKs before data key caching wrote random IVs; years of v1 files must still open.
+    let cmm = DefaultCmm::new(aes("k"));
+    let legacy = opts_for(&suite::AES_256_GCM_IV12_TAG16_HKDF_SHA256, 100);
+    let msg = encrypt(&cmm, &legacy, &data(250)).unwrap();
+    let random = with_random_frame_ivs(&msg, &cmm, 100);
+    assert_ne!(random, msg);
+    assert_eq!(*decrypt(&cmm, &allow_all(), &random).unwrap().0, data(250));
+    let v2 = opts_for(&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, 100);
+    let msg = encrypt(&cmm, &v2, &data(250)).unwrap();
+    let random = with_random_frame_ivs(&msg, &cmm, 100);
+    assert!(matches!(decrypt(&cmm, &allow_all(), &random), Err(Error::BadIv { sequence: 1 })));
 }
 
 #[test]
