@@ -3,10 +3,45 @@
 //! stdout is spooled through an anonymous temporary file and copied out only on success).
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 const BUF: usize = 256 * 1024;
+/// Inputs at least this large show a progress bar when stderr is a terminal.
+const PROGRESS_MIN_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A reader that advances a progress bar on stderr; the bar is cleared when the reader is dropped.
+struct WithProgress<R> {
+    inner: R,
+    bar: indicatif::ProgressBar,
+}
+
+impl<R> WithProgress<R> {
+    fn new(inner: R, len: u64, name: &str) -> Self {
+        let bar = indicatif::ProgressBar::new(len);
+        let style =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .map(|s| s.progress_chars("=> "))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(name.to_string());
+        WithProgress { inner, bar }
+    }
+}
+
+impl<R: Read> Read for WithProgress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+impl<R> Drop for WithProgress<R> {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -33,7 +68,13 @@ impl Source {
             Source::File(p) => {
                 let f = File::open(p)?;
                 let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                Ok((Box::new(BufReader::with_capacity(BUF, f)), len))
+                let reader = BufReader::with_capacity(BUF, f);
+                match len {
+                    Some(n) if n >= PROGRESS_MIN_BYTES && io::stderr().is_terminal() => {
+                        Ok((Box::new(WithProgress::new(reader, n, &p.display().to_string())), len))
+                    }
+                    _ => Ok((Box::new(reader), len)),
+                }
             }
         }
     }

@@ -226,15 +226,50 @@ impl<K: Keyring> MaterialsManager for DefaultCmm<K> {
             plaintext_data_key: None,
             verification_key,
         };
-        let m = self.keyring.on_decrypt(m, &r.encrypted_data_keys)?;
+        let m = match self.keyring.on_decrypt(m, &r.encrypted_data_keys) {
+            Err(Error::NoDecryptableDataKey(mut reasons)) => {
+                reasons.push(describe_edks(&r.encrypted_data_keys));
+                return Err(Error::NoDecryptableDataKey(reasons));
+            }
+            other => other?,
+        };
         match &m.plaintext_data_key {
-            None => Err(Error::NoDecryptableDataKey(Vec::new())),
+            None => Err(Error::NoDecryptableDataKey(vec![describe_edks(&r.encrypted_data_keys)])),
             Some(k) if k.len() != r.suite.key_len => {
                 Err(Error::Keyring("decrypted data key has the wrong length".into()))
             }
             Some(_) => Ok(m),
         }
     }
+}
+
+/// Names the keys a message was encrypted under (KMS ARNs, raw `namespace/name`), for errors.
+pub fn describe_edks(edks: &[EncryptedDataKey]) -> String {
+    let names: Vec<String> = edks
+        .iter()
+        .take(10)
+        .map(|e| {
+            let info = &e.provider_info;
+            let n = info.len();
+            // A raw AES provider info ends with tag bits (128), IV length (12) and the 12-byte IV.
+            let name = if n >= 20
+                && info[n - 20..n - 16] == 128u32.to_be_bytes()
+                && info[n - 16..n - 12] == 12u32.to_be_bytes()
+            {
+                &info[..n - 20]
+            } else {
+                &info[..]
+            };
+            let name = String::from_utf8_lossy(name);
+            if e.provider_id == crate::kms::PROVIDER_ID {
+                name.into_owned()
+            } else {
+                format!("{}/{}", e.provider_id, name)
+            }
+        })
+        .collect();
+    let more = if edks.len() > 10 { format!(" and {} more", edks.len() - 10) } else { String::new() };
+    format!("the message's data key is encrypted under: {}{more}", names.join(", "))
 }
 
 /// Tries keyrings in order: the generator first on encrypt, then every child wraps the same key;

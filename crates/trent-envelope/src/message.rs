@@ -1,6 +1,6 @@
 //! Streaming encryption and decryption of whole messages: header, framed body, footer.
 //!
-//! Memory is bounded by one frame: encryption reads at most two frames ahead, decryption holds one
+//! Memory is bounded by one frame: encryption holds one frame of plaintext, decryption holds one
 //! frame, verifies its tag and only then writes its plaintext. For signed suites the footer signature
 //! is checked after the last frame; callers that must not release unverified plaintext (the CLI)
 //! write to a temporary file and keep it only when [`decrypt_stream`] returns `Ok`.
@@ -146,8 +146,10 @@ fn frame_iv(sequence: u32) -> [u8; IV_LEN] {
     iv
 }
 
-fn body_aad(message_id: &[u8], kind: &[u8], sequence: u32, len: u64) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(message_id.len() + kind.len() + 12);
+/// The body AAD: message id || content kind || sequence number (u32) || content length (u64).
+/// Written into a reused buffer: no allocation per frame.
+fn body_aad<'a>(aad: &'a mut Vec<u8>, message_id: &[u8], kind: &[u8], sequence: u32, len: u64) -> &'a [u8] {
+    aad.clear();
     aad.extend_from_slice(message_id);
     aad.extend_from_slice(kind);
     aad.extend_from_slice(&sequence.to_be_bytes());
@@ -185,6 +187,20 @@ fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Replaces `buf` with up to `max` bytes of input; returns how many were read.
+fn read_chunk<R: Read>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> Result<usize> {
+    if buf.capacity() >= max {
+        // Steady state: the buffer already spans a frame; no zeroing, no growth.
+        buf.resize(max, 0);
+        let n = fill(r, buf)?;
+        buf.truncate(n);
+    } else {
+        buf.clear();
+        r.by_ref().take(max as u64).read_to_end(buf)?;
+    }
+    Ok(buf.len())
 }
 
 /// Encrypts `input` into one message written to `output`.
@@ -255,40 +271,36 @@ pub fn encrypt_stream<R: Read, W: Write>(
     out.put(tag.as_ref())?;
 
     let frame_len = opts.frame_length as usize;
-    let mut cur = Zeroizing::new(vec![0u8; frame_len]);
-    let mut next = Zeroizing::new(vec![0u8; frame_len]);
-    let mut cur_len = fill(&mut input, &mut cur)?;
+    // Buffers sized for one frame, or for the declared plaintext when it is smaller (a huge frame
+    // length on a small file must not allocate the frame length).
+    let cap = match opts.plaintext_length {
+        Some(l) => l.saturating_add(1).min(frame_len as u64) as usize,
+        None => frame_len,
+    };
+    let mut cur = Zeroizing::new(Vec::with_capacity(cap));
     let mut sequence: u32 = 1;
     let mut plaintext_bytes: u64 = 0;
+    let mut aad = Vec::with_capacity(128);
     loop {
-        let is_final = if cur_len < frame_len {
-            true
-        } else {
-            let n = fill(&mut input, &mut next)?;
-            if n == 0 {
-                true
-            } else {
-                write_frame(&mut out, &key, &message_id, sequence, &mut cur[..cur_len], false)?;
-                plaintext_bytes += cur_len as u64;
-                sequence = sequence
-                    .checked_add(1)
-                    .filter(|s| *s != FINAL_FRAME_MARKER)
-                    .ok_or_else(|| Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()))?;
-                std::mem::swap(&mut cur, &mut next);
-                cur_len = n;
-                false
-            }
-        };
+        // A full chunk is a regular frame; a short one (possibly empty) is the final frame. So a
+        // plaintext that is an exact multiple of the frame length ends with an empty final frame,
+        // as the official SDKs write it (the Python SDK refuses a final frame of the full length).
+        let n = read_chunk(&mut input, &mut cur, frame_len)?;
+        let is_final = n < frame_len;
         if let Some(limit) = opts.plaintext_length {
-            if plaintext_bytes + cur_len as u64 > limit {
+            if plaintext_bytes + n as u64 > limit {
                 return Err(Error::InvalidArgument("the input is longer than the declared plaintext length".into()));
             }
         }
+        write_frame(&mut out, &key, &mut aad, &message_id, sequence, &mut cur, is_final)?;
+        plaintext_bytes += n as u64;
         if is_final {
-            write_frame(&mut out, &key, &message_id, sequence, &mut cur[..cur_len], true)?;
-            plaintext_bytes += cur_len as u64;
             break;
         }
+        sequence = sequence
+            .checked_add(1)
+            .filter(|s| *s != FINAL_FRAME_MARKER)
+            .ok_or_else(|| Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()))?;
     }
     if let (Some(signer), Some(d)) = (signer, out.digest.take()) {
         let sig = signer.sign_digest(&d.finish()).map_err(|_| Error::Crypto("ECDSA signing"))?;
@@ -309,6 +321,7 @@ pub fn encrypt_stream<R: Read, W: Write>(
 fn write_frame<W: Write>(
     out: &mut Out<W>,
     key: &LessSafeKey,
+    aad: &mut Vec<u8>,
     message_id: &[u8],
     sequence: u32,
     content: &mut [u8],
@@ -316,9 +329,9 @@ fn write_frame<W: Write>(
 ) -> Result<()> {
     let iv = frame_iv(sequence);
     let kind = if is_final { BODY_AAD_FINAL_FRAME } else { BODY_AAD_FRAME };
-    let aad = body_aad(message_id, kind, sequence, content.len() as u64);
+    let aad = body_aad(aad, message_id, kind, sequence, content.len() as u64);
     let tag = key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(&aad), content)
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), content)
         .map_err(|_| Error::Crypto("AES-GCM"))?;
     if is_final {
         out.put(&FINAL_FRAME_MARKER.to_be_bytes())?;
@@ -339,18 +352,39 @@ struct In<R> {
 }
 
 impl<R: Read> In<R> {
+    /// Replaces `buf` with the next `n` bytes. Small fields are read in place; large ones grow the
+    /// buffer only as bytes arrive, so a hostile length in a truncated message allocates nothing.
     fn get(&mut self, buf: &mut Vec<u8>, n: usize, what: &'static str) -> Result<()> {
-        buf.clear();
-        read_into(&mut self.r, buf, n, what)?;
+        if n <= 1 << 20 {
+            buf.resize(n, 0);
+            self.r.read_exact(buf).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => Error::Truncated { what },
+                _ => Error::Io(e),
+            })?;
+        } else {
+            buf.clear();
+            read_into(&mut self.r, buf, n, what)?;
+        }
         if let Some(d) = &mut self.digest {
             d.update(buf);
         }
         Ok(())
     }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.r.read_exact(&mut b).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::Truncated { what },
+            _ => Error::Io(e),
+        })?;
+        if let Some(d) = &mut self.digest {
+            d.update(&b);
+        }
+        Ok(b)
+    }
+
     fn u32(&mut self, what: &'static str) -> Result<u32> {
-        let mut b = Vec::with_capacity(4);
-        self.get(&mut b, 4, what)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_be_bytes(self.array::<4>(what)?))
     }
 }
 
@@ -398,13 +432,17 @@ pub fn decrypt_stream<R: Read, W: Write>(
     key.open_in_place(Nonce::assume_unique_for_key(header_iv), Aad::from(&header_bytes), &mut tag_only)
         .map_err(|_| Error::HeaderAuthentication)?;
 
+    // v2 writers all use deterministic IVs (the sequence number), so v2 insists on them. Version 1
+    // files from SDKs released before data key caching carry random IVs: they are used as found
+    // (the GCM tag still authenticates each frame; the sequence number in the AAD fixes its place).
+    let strict_iv = header.version == 2;
     let mut content = Zeroizing::new(Vec::new());
     let mut plaintext_bytes = 0u64;
     let mid = &header.message_id;
     match header.content_type {
         ContentType::NonFramed => {
-            r.get(&mut buf, IV_LEN, "body IV")?;
-            if buf[..] != frame_iv(1) {
+            let iv = r.array::<IV_LEN>("body IV")?;
+            if strict_iv && iv != frame_iv(1) {
                 return Err(Error::BadIv { sequence: 1 });
             }
             let mut lenb = Vec::with_capacity(8);
@@ -417,9 +455,10 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 )));
             }
             r.get(&mut content, len as usize + TAG_LEN, "non-framed body")?;
-            let aad = body_aad(mid, BODY_AAD_NON_FRAMED, 1, len);
+            let mut aad = Vec::new();
+            let aad = body_aad(&mut aad, mid, BODY_AAD_NON_FRAMED, 1, len);
             let n = key
-                .open_in_place(Nonce::assume_unique_for_key(frame_iv(1)), Aad::from(&aad), &mut content)
+                .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut content)
                 .map_err(|_| Error::BodyAuthentication { sequence: 1 })?
                 .len();
             output.write_all(&content[..n])?;
@@ -433,6 +472,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 )));
             }
             let mut expected: u32 = 1;
+            let mut aad_buf = Vec::with_capacity(128);
             loop {
                 let first = r.u32("frame sequence number")?;
                 let is_final = first == FINAL_FRAME_MARKER;
@@ -440,8 +480,8 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 if sequence != expected {
                     return Err(Error::BadSequenceNumber { expected, found: sequence });
                 }
-                r.get(&mut buf, IV_LEN, "frame IV")?;
-                if buf[..] != frame_iv(sequence) {
+                let iv = r.array::<IV_LEN>("frame IV")?;
+                if strict_iv && iv != frame_iv(sequence) {
                     return Err(Error::BadIv { sequence });
                 }
                 let len = if is_final {
@@ -458,9 +498,9 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 } as usize;
                 r.get(&mut content, len + TAG_LEN, if is_final { "final frame" } else { "frame" })?;
                 let kind = if is_final { BODY_AAD_FINAL_FRAME } else { BODY_AAD_FRAME };
-                let aad = body_aad(mid, kind, sequence, len as u64);
+                let aad = body_aad(&mut aad_buf, mid, kind, sequence, len as u64);
                 let n = key
-                    .open_in_place(Nonce::assume_unique_for_key(frame_iv(sequence)), Aad::from(&aad), &mut content)
+                    .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut content)
                     .map_err(|_| Error::BodyAuthentication { sequence })?
                     .len();
                 output.write_all(&content[..n])?;

@@ -73,7 +73,12 @@ impl AlgorithmSuite {
     /// Parses `0x0478`, `0478`, `1144` (decimal) or the SDK's name (`AES_256_GCM_HKDF_SHA512_COMMIT_KEY`).
     pub fn parse(text: &str) -> Result<&'static AlgorithmSuite> {
         let t = text.trim();
-        if let Some(s) = ALL.iter().find(|s| s.name.eq_ignore_ascii_case(t)) {
+        // The Python SDK names the three NO_KDF suites without the suffix (AES_128_GCM_IV12_TAG16).
+        let named = |s: &&&AlgorithmSuite| {
+            s.name.eq_ignore_ascii_case(t)
+                || s.name.strip_suffix("_NO_KDF").is_some_and(|short| short.eq_ignore_ascii_case(t))
+        };
+        if let Some(s) = ALL.iter().find(named) {
             return Ok(s);
         }
         let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
@@ -210,6 +215,7 @@ mod tests {
         assert_eq!(AlgorithmSuite::parse("0578").unwrap().id, 0x0578);
         assert_eq!(AlgorithmSuite::parse("AES_256_GCM_HKDF_SHA512_COMMIT_KEY").unwrap().id, 0x0478);
         assert_eq!(AlgorithmSuite::parse("aes_128_gcm_iv12_tag16_no_kdf").unwrap().id, 0x0014);
+        assert_eq!(AlgorithmSuite::parse("AES_192_GCM_IV12_TAG16").unwrap().id, 0x0046);
         assert!(matches!(AlgorithmSuite::parse("0x9999"), Err(Error::UnknownSuite(0x9999))));
         assert!(AlgorithmSuite::parse("AES_999").is_err());
     }

@@ -230,3 +230,55 @@ fn swapping_two_frames_of_a_python_message_is_detected_as_reordering() {
     let r = decrypt(&cmm, &DecryptOptions::default(), &dropped);
     assert!(matches!(r, Err(Error::BadSequenceNumber { .. })), "{:?}", r.err());
 }
+
+/// A deterministic stand-in for the fuzzer (fuzz/fuzz_targets/envelope_message.rs): random
+/// multi-byte edits, insertions, deletions and splices of real messages never panic, and never
+/// decrypt to anything but an error (any edit breaks authentication).
+#[test]
+fn random_mutations_of_vectors_never_panic_and_never_decrypt() {
+    let m = manifest();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let keys: Vec<Box<dyn Keyring>> = vec![keyring(&m, "aes128"), keyring(&m, "aes192"), keyring(&m, "aes256")];
+    let cmm = DefaultCmm::new(MultiKeyring::new(None, keys).unwrap());
+    let opts = DecryptOptions {
+        commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+        max_body_chunk: 1 << 20,
+        ..Default::default()
+    };
+    let aes_cases: Vec<Vec<u8>> = cases(&m)
+        .iter()
+        .filter(|c| c["keys"].as_array().unwrap().iter().all(|k| k.as_str().unwrap().starts_with("aes")))
+        .map(message)
+        .collect();
+    assert!(aes_cases.len() > 10);
+    for i in 0..3000 {
+        let base = &aes_cases[i % aes_cases.len()];
+        let mut msg = base.clone();
+        for _ in 0..=(next() % 3) {
+            let pos = (next() as usize) % msg.len().max(1);
+            match next() % 4 {
+                0 if !msg.is_empty() => msg[pos] = next() as u8,
+                1 => msg.insert(pos.min(msg.len()), next() as u8),
+                2 if !msg.is_empty() => {
+                    msg.remove(pos);
+                }
+                _ => {
+                    let other = &aes_cases[(next() as usize) % aes_cases.len()];
+                    let cut = (next() as usize) % other.len().max(1);
+                    msg.truncate(pos);
+                    msg.extend_from_slice(&other[cut..]);
+                }
+            }
+        }
+        if msg == *base {
+            continue;
+        }
+        assert!(decrypt(&cmm, &opts, &msg).is_err(), "mutation {i} decrypted");
+    }
+}
