@@ -146,11 +146,11 @@ fn report(s: &Summary, pinned: bool) {
     }
 }
 
+/// The outcome for each chain checked: the node (for a shared store) and its summary or break.
+pub type ChainResults = Vec<(Option<String>, Result<Summary, Broken>)>;
+
 /// Verifies every node's chain in a shared store's `audit` table (key `<node>/<seq>`).
-pub fn verify_store(
-    url: &str,
-    pinned: Option<Vec<u8>>,
-) -> Result<Vec<(Option<String>, Result<Summary, Broken>)>, String> {
+pub fn verify_store(url: &str, pinned: Option<Vec<u8>>) -> Result<ChainResults, String> {
     let store = trent_store::open(url, Path::new(".")).map_err(|e| e.to_string())?;
     let mut tx = store.read().map_err(|e| e.to_string())?;
     let mut chains: std::collections::BTreeMap<String, (ChainVerifier, Option<Broken>)> = Default::default();
