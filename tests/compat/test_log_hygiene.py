@@ -16,6 +16,17 @@ def client(service, base_url):
     return make_service_client(service, base_url)
 
 
+def assert_absent(secrets: list[bytes], text: str, where: str) -> None:
+    """No secret appears in `text` raw, in base64 or in hex."""
+    for s in secrets:
+        for form in {s, base64.b64encode(s), s.hex().encode()}:
+            try:
+                needle = form.decode()
+            except UnicodeDecodeError:
+                continue
+            assert needle not in text, f"a secret ({needle[:12]}…) appears in {where}"
+
+
 def test_debug_json_logs_never_contain_secrets(trent_factory):
     srv = trent_factory({"TRENT_LOG": "debug", "TRENT_LOG_FORMAT": "json"})
     kms, ssm, sm = client("kms", srv.base_url), client("ssm", srv.base_url), client("secretsmanager", srv.base_url)
@@ -40,25 +51,11 @@ def test_debug_json_logs_never_contain_secrets(trent_factory):
     lines = [l for l in logs.splitlines() if l.strip()]
     assert lines and all(json.loads(l) for l in lines), "every log line is a JSON object"
     assert any("request_id" in l for l in lines), "debug logs carry request ids"
-    forbidden = secrets + [data_key, random, ADMIN_SECRET_ACCESS_KEY.encode()]
-    for s in forbidden:
-        for form in {s, base64.b64encode(s), s.hex().encode()}:
-            try:
-                text = form.decode()
-            except UnicodeDecodeError:
-                continue
-            assert text not in logs, f"a secret ({text[:12]}…) appears in the logs"
     root_key = (srv.data_dir / "root.key").read_text().strip()
-    assert root_key not in logs
+    forbidden = secrets + [data_key, random, ADMIN_SECRET_ACCESS_KEY.encode(), root_key.encode()]
+    assert_absent(forbidden, logs, "the logs")
     # The audit trail records every one of those requests, and none of their secrets.
     trail = "".join(p.read_text() for p in sorted((srv.data_dir / "audit").glob("trail-*.jsonl")))
     for op in ["Encrypt", "Decrypt", "GenerateDataKey", "GenerateRandom", "PutParameter", "GetSecretValue", "GenerateMac"]:
         assert f'"eventName":"{op}"' in trail, f"no audit event for {op}"
-    for s in forbidden:
-        for form in {s, base64.b64encode(s), s.hex().encode()}:
-            try:
-                text = form.decode()
-            except UnicodeDecodeError:
-                continue
-            assert text not in trail, f"a secret ({text[:12]}…) appears in the audit trail"
-    assert root_key not in trail
+    assert_absent(forbidden, trail, "the audit trail")
