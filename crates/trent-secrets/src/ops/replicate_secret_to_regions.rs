@@ -30,6 +30,8 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     v.finish()?;
     let add = req.add_replica_regions.unwrap_or_default();
     let force = req.force_overwrite_replica_secret == Some(true);
+    // Constraints first (regions' pattern, the primary's own region, duplicates), as AWS.
+    new_replicas(&caller.region, &[], &add, force)?;
     let name = {
         let mut tx = sm.store.write()?;
         let mut rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
