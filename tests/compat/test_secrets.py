@@ -303,14 +303,6 @@ def test_describe_secret_shape(sm, kms):
     assert resolve_key_id(kms, d2["KmsKeyId"]) == key["KeyId"]
 
 
-def test_add_replica_regions_is_invalid_request_for_now(sm):
-    name = uniq("repl")
-    expect_error(
-        "InvalidRequestException", sm.create_secret,
-        Name=name, SecretString="v", AddReplicaRegions=[{"Region": "eu-west-1"}],
-    )
-
-
 # --------------------------------------------------------------------------------------
 # Finding a secret: name, full ARN, partial ARN
 # --------------------------------------------------------------------------------------

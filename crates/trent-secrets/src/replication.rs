@@ -7,11 +7,14 @@
 //! region (the replica's `KmsKeyId`, or that region's `alias/aws/secretsmanager`), with the
 //! encryption context naming the replica's ARN.
 //!
-//! [`SecretsManager::sync_replicas`] brings every replica in line with its primary. Every
-//! operation that changes a primary calls it right after its own commit: the KMS work
-//! (decrypting the primary's new versions, encrypting them for each replica) runs first, then
-//! one store transaction writes every replica and the primary's `ReplicationStatus`, and only
-//! if the primary did not change in between (otherwise it starts again). A replica whose key is
+//! A change that needs no KMS work (tags, labels, description, rotation configuration, resource
+//! policy, finishSecret's label move) reaches every replica in the primary's own store
+//! transaction ([`SecretsManager::sync_in_tx`]). A change that brings new values (or a first
+//! copy) cannot: KMS calls must not run inside a write transaction. Then
+//! [`SecretsManager::sync_replicas`] runs right after the primary's commit: the KMS work
+//! (decrypting the primary's new versions, encrypting them for each replica) first, then one
+//! store transaction writes every replica and the primary's `ReplicationStatus`, and only if the
+//! primary did not change in between (otherwise it starts again). A replica whose key is
 //! unusable, or whose name is taken in its region by another secret (without
 //! ForceOverwriteReplicaSecret), is marked `Failed` with a message and left as it was; the
 //! primary's own change has already been committed and is not affected.
@@ -192,6 +195,55 @@ impl SecretsManager {
             }
         }
         tracing::warn!(secret = %name, "replication: the primary kept changing; the next change syncs again");
+    }
+
+    /// The same-transaction half of replication: a change that needs no KMS work (tags, labels,
+    /// description, rotation configuration, resource policy — every version the primary has is
+    /// already held by the replica) is written to every replica inside the primary's own
+    /// transaction `tx`, and their status set to InSync on `primary` (save it afterwards).
+    /// Returns `false` when some replica needs more (new values, a first copy, a name taken
+    /// there): then call [`SecretsManager::sync_replicas`] after the commit.
+    pub(crate) fn sync_in_tx(
+        &self,
+        tx: &mut dyn Txn,
+        caller: &Caller,
+        primary: &mut SecretRecord,
+    ) -> Result<bool, SmError> {
+        if primary.primary_region.is_some() || primary.replicas.is_empty() {
+            return Ok(true);
+        }
+        let mut updates = Vec::with_capacity(primary.replicas.len());
+        for r in &primary.replicas {
+            let rc = in_region(caller, &r.region);
+            let Some(old) = self.load(tx, &rc, &primary.name)? else { return Ok(false) };
+            if !is_our_replica(&old, primary, &caller.region, &r.region)
+                || !primary.versions.keys().all(|id| old.versions.contains_key(id))
+            {
+                return Ok(false);
+            }
+            let mut replica = primary.clone();
+            replica.arn = old.arn.clone();
+            replica.kms_key_id = r.kms_key_id.clone();
+            replica.primary_region = Some(caller.region.clone());
+            replica.replicas = Vec::new();
+            replica.rotation.next_ms = None;
+            for (id, meta) in replica.versions.iter_mut() {
+                meta.kms_key_arn = old.versions[id].kms_key_arn.clone();
+                meta.older_key_arns.clear();
+            }
+            updates.push((rc, old, replica));
+        }
+        for (rc, old, replica) in updates {
+            for id in old.versions.keys().filter(|id| !replica.versions.contains_key(*id)) {
+                tx.delete(T_VALUE, &value_key(&rc, &replica.name, id))?;
+            }
+            self.save(tx, &rc, &replica)?;
+        }
+        for r in primary.replicas.iter_mut() {
+            r.status = IN_SYNC.to_string();
+            r.status_message = None;
+        }
+        Ok(true)
     }
 
     /// One attempt; `Ok(false)`: the primary changed meanwhile, try again.

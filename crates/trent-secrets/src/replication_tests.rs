@@ -382,3 +382,29 @@ fn rotate_immediately_false_runs_test_secret_and_leaves_no_version_behind() {
     assert_eq!(l["Versions"].as_array().unwrap().len(), 1);
     assert_eq!(l["Versions"][0]["VersionId"], c["VersionId"]);
 }
+
+#[test]
+fn changes_without_new_values_reach_a_replica_even_when_its_key_is_disabled() {
+    // Tags and labels need no KMS work: they are written to the replica in the primary's own
+    // transaction, whatever the state of the replica's key.
+    let e = env();
+    let key = kms_in(&e, "eu-west-1", "CreateKey", json!({}))["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    call(
+        &e,
+        "CreateSecret",
+        json!({"Name": "app", "SecretString": "s1", "AddReplicaRegions": [{"Region": "eu-west-1", "KmsKeyId": key}]}),
+    )
+    .unwrap();
+    kms_in(&e, "eu-west-1", "DisableKey", json!({"KeyId": key}));
+    call(&e, "TagResource", json!({"SecretId": "app", "Tags": [{"Key": "k", "Value": "v"}]})).unwrap();
+    let d = call_in(&e, "eu-west-1", "DescribeSecret", json!({"SecretId": "app"})).unwrap();
+    assert_eq!(d["Tags"], json!([{"Key": "k", "Value": "v"}]));
+    let p = call(&e, "DescribeSecret", json!({"SecretId": "app"})).unwrap();
+    assert_eq!(p["ReplicationStatus"][0]["Status"], "InSync");
+    // A new value needs the key: Failed, and the replica keeps its last good copy's labels.
+    call(&e, "PutSecretValue", json!({"SecretId": "app", "SecretString": "s2"})).unwrap();
+    let p = call(&e, "DescribeSecret", json!({"SecretId": "app"})).unwrap();
+    assert_eq!(p["ReplicationStatus"][0]["Status"], "Failed");
+    let d = call_in(&e, "eu-west-1", "DescribeSecret", json!({"SecretId": "app"})).unwrap();
+    assert_eq!(d["VersionIdsToStages"].as_object().unwrap().len(), 1);
+}

@@ -499,9 +499,12 @@ impl SecretsManager {
         }
         move_stage(&mut rec, AWSCURRENT, token);
         rec.changed_ms = self.clock.now_ms();
+        let replicated = self.sync_in_tx(&mut *tx, caller, &mut rec)?;
         self.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
-        self.sync_replicas(caller, &rec.name);
+        if !replicated {
+            self.sync_replicas(caller, &rec.name);
+        }
         Ok(())
     }
 
@@ -552,10 +555,13 @@ impl SecretsManager {
         rec.changed_ms = now;
         let next = if rec.rotation.enabled { schedule_of(&rec).and_then(|s| s.next_after(now)) } else { None };
         reindex(&mut *tx, caller, &mut rec, next)?;
+        let replicated = self.sync_in_tx(&mut *tx, caller, &mut rec)?;
         self.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
         tracing::info!(secret = %rec.arn, version = %token, "secret rotated");
-        self.sync_replicas(caller, name);
+        if !replicated {
+            self.sync_replicas(caller, name);
+        }
         Ok(())
     }
 

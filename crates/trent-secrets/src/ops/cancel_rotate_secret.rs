@@ -38,9 +38,12 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     rec.rotation.enabled = false;
     reindex(&mut *tx, caller, &mut rec, None)?;
     rec.changed_ms = sm.clock.now_ms();
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
-    sm.sync_replicas(caller, &rec.name);
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     let version_id = rec.pending_rotation().map(str::to_string);
     Ok(Response { arn: rec.arn, name: rec.name, version_id })
 }

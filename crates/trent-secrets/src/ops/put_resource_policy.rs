@@ -40,8 +40,11 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<ArnN
     }
     rec.resource_policy = Some(text);
     rec.changed_ms = sm.clock.now_ms();
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
-    sm.sync_replicas(caller, &rec.name);
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     Ok(ArnName { arn: rec.arn, name: rec.name })
 }

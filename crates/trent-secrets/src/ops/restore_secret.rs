@@ -22,8 +22,11 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<ArnN
         tx.delete(T_DELETION, &deletion_key(at, caller, &rec.name))?;
     }
     rec.deleted_ms = None;
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
-    sm.sync_replicas(caller, &rec.name);
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     Ok(ArnName { arn: rec.arn, name: rec.name })
 }

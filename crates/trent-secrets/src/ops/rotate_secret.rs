@@ -105,11 +105,14 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
         let next = schedule_of(&rec).and_then(|s| s.next_after(from));
         reindex(&mut *tx, caller, &mut rec, next)?;
         rec.changed_ms = now;
+        let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
         sm.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
+        if !replicated {
+            sm.sync_replicas(caller, &name);
+        }
     }
     if test_only {
-        sm.sync_replicas(caller, &name);
         // AWS tests the configuration with the function's testSecret step.
         return match sm.test_rotation(caller, &name) {
             Ok(()) => Ok(Response { arn: rec.arn, name, version_id: None }),

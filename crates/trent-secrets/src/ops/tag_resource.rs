@@ -30,8 +30,11 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Empt
         return Err(SmError::deleted());
     }
     merge_tags(&mut rec.tags, tags)?;
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
-    sm.sync_replicas(caller, &rec.name);
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     Ok(Empty {})
 }

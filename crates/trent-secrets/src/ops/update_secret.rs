@@ -108,9 +108,11 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             }
         }
         rec.changed_ms = sm.clock.now_ms();
+        let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
         sm.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
-        if value.is_none() {
+        // With a value, new_version below copies everything to the replicas.
+        if !replicated && value.is_none() {
             sm.sync_replicas(caller, &rec.name);
         }
     }
