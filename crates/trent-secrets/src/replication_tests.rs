@@ -408,3 +408,24 @@ fn changes_without_new_values_reach_a_replica_even_when_its_key_is_disabled() {
     let d = call_in(&e, "eu-west-1", "DescribeSecret", json!({"SecretId": "app"})).unwrap();
     assert_eq!(d["VersionIdsToStages"].as_object().unwrap().len(), 1);
 }
+
+#[test]
+fn testing_a_rotation_configuration_leaves_no_temporary_version_on_replicas() {
+    let e = env();
+    let c = call(
+        &e,
+        "CreateSecret",
+        json!({"Name": "db", "SecretString": "{\"password\":\"p\"}", "AddReplicaRegions": [{"Region": "eu-west-1"}]}),
+    )
+    .unwrap();
+    call(
+        &e,
+        "RotateSecret",
+        json!({"SecretId": "db", "RotateImmediately": false, "RotationRules": {"AutomaticallyAfterDays": 5}}),
+    )
+    .unwrap();
+    let d = call_in(&e, "eu-west-1", "DescribeSecret", json!({"SecretId": "db"})).unwrap();
+    assert_eq!(d["VersionIdsToStages"], json!({c["VersionId"].as_str().unwrap(): ["AWSCURRENT"]}));
+    assert_eq!(d["RotationEnabled"], true, "the rotation configuration is replicated");
+    assert_eq!(d["RotationRules"]["AutomaticallyAfterDays"], 5);
+}

@@ -601,8 +601,13 @@ impl SecretsManager {
                 rec.versions.remove(&token);
                 rec.order.retain(|v| *v != token);
                 tx.delete(crate::secrets::T_VALUE, &crate::secrets::value_key(caller, name, &token))?;
+                // A sync that ran meanwhile may have copied the temporary version: take it off too.
+                let replicated = self.sync_in_tx(&mut *tx, caller, &mut rec)?;
                 self.save(&mut *tx, caller, &rec)?;
                 tx.commit()?;
+                if !replicated {
+                    self.sync_replicas(caller, name);
+                }
             }
         }
         outcome.map_err(|m| {
