@@ -108,23 +108,26 @@ SSM_NOTES = {
 }
 
 SM_NOTES = {
-    "CreateSecret": "SecretString or SecretBinary up to 64 KB, encrypted through Trent's KMS (default key `alias/aws/secretsmanager`, created on first use; context SecretARN + SecretVersionId); ClientRequestToken idempotency; Tags; AddReplicaRegions → InvalidRequestException (replication not yet, issue 8)",
+    "CreateSecret": "SecretString or SecretBinary up to 64 KB, encrypted through Trent's KMS (default key `alias/aws/secretsmanager`, created on first use; context SecretARN + SecretVersionId); ClientRequestToken idempotency; Tags; AddReplicaRegions (+ ForceOverwriteReplicaSecret) replicates at once, ReplicationStatus in the answer (docs/SECRETS.md)",
     "GetSecretValue": "by name, full or partial ARN; VersionId / VersionStage (AWSCURRENT by default); a disabled KMS key → DecryptionFailure; a secret marked for deletion → InvalidRequestException",
-    "PutSecretValue": "AWSCURRENT moves, the old current becomes AWSPREVIOUS; VersionStages; idempotent tokens; at most 100 versions (unlabelled ones dropped first)",
+    "PutSecretValue": "AWSCURRENT moves, the old current becomes AWSPREVIOUS; VersionStages; idempotent tokens; at most 100 versions (unlabelled ones dropped first); counts as a rotation for an AutomaticallyAfterDays schedule (LastRotatedDate and NextRotationDate move, as AWS); replicas follow",
     "UpdateSecretVersionStage": "moving a label off a version requires naming it (RemoveFromVersionId); AWSCURRENT cannot be removed, only moved",
-    "DeleteSecret": "RecoveryWindowInDays 7–30 (default 30) or ForceDeleteWithoutRecovery; the scheduler destroys it when due",
-    "ListSecrets": "Filters (name, description, tag-key, tag-value, all; prefix match, `!` negates), IncludePlannedDeletion, SortBy/SortOrder, paging",
+    "DeleteSecret": "RecoveryWindowInDays 7–30 (default 30) or ForceDeleteWithoutRecovery; the scheduler destroys it when due; a primary with replicas → InvalidRequestException until they are removed",
+    "ListSecrets": "Filters (name, description, tag-key, tag-value, primary-region, all; prefix match, `!` negates); PrimaryRegion, IncludePlannedDeletion, SortBy/SortOrder, paging",
     "BatchGetSecretValue": "SecretIdList or Filters; per-secret failures in Errors",
     "GetRandomPassword": "every option; CSPRNG with rejection sampling; RequireEachIncludedType",
-    "RotateSecret": "the four-step contract (createSecret, setSecret, testSecret, finishSecret) run before the answer (AWS runs it asynchronously); a failed step → InvalidRequestException naming it, AWSCURRENT unchanged, AWSPENDING kept for a resume with the same ClientRequestToken; built-in PostgreSQL and MySQL/MariaDB rotators (single user and alternating users), generic, executable and webhook functions (docs/ROTATION.md); RotationRules AutomaticallyAfterDays, rate(), cron(), Duration; scheduler incl. rotations missed while down",
+    "RotateSecret": "the four-step contract (createSecret, setSecret, testSecret, finishSecret) run before the answer (AWS runs it asynchronously); a failed step → InvalidRequestException naming it, AWSCURRENT unchanged, AWSPENDING kept for a resume with the same ClientRequestToken; built-in PostgreSQL and MySQL/MariaDB rotators (single user and alternating users), generic, executable and webhook functions (docs/ROTATION.md); RotationRules AutomaticallyAfterDays, rate(), cron(), Duration; scheduler incl. rotations missed while down; RotateImmediately=false stores the configuration and tests it with testSecret on a temporary AWSPENDING copy of AWSCURRENT (removed afterwards), as AWS documents; rotation results reach the replicas",
     "CancelRotateSecret": "turns automatic rotation off; names the unfinished AWSPENDING version, if any",
+    "DescribeSecret": "PrimaryRegion; ReplicationStatus (Region, KmsKeyId, Status InSync/Failed, StatusMessage; no LastAccessedDate) on a primary; TrentLastRotationFailure (not an AWS member) after a failed rotation",
+    "ReplicateSecretToRegions": "copies the secret to each region at once, re-encrypted under the replica's KmsKeyId (default that region's `alias/aws/secretsmanager`); kept in sync on every change of the primary; an unusable key or a name taken there (without ForceOverwriteReplicaSecret) → Status Failed, the primary unaffected; writes on a replica → InvalidRequestException (docs/SECRETS.md)",
+    "RemoveRegionsFromReplication": "deletes the replicas at once (no recovery window)",
+    "StopReplicationToReplica": "called in the replica's region: promotes it to a standalone, writable secret; the primary stops listing it",
+    "PutResourcePolicy": "parsed and validated as an IAM resource policy (MalformedPolicyDocumentException); BlockPublicPolicy refuses broad access (`*` / NotPrincipal without a condition pinning account, org, principal, source or network) with PublicPolicyException; replicated; enforcement is the server's authorizer (`SecretsManager::resource_policy`)",
+    "GetResourcePolicy": "no ResourcePolicy member when none is attached",
+    "ValidateResourcePolicy": "non-JSON → MalformedPolicyDocumentException; grammar (POLICY_GRAMMAR) and broad access (BROAD_ACCESS) as ValidationErrors; SecretId optional",
 }
 
-SM_NOT_YET = {
-    "ReplicateSecretToRegions": "replication: issue 8", "RemoveRegionsFromReplication": "issue 8",
-    "StopReplicationToReplica": "issue 8", "PutResourcePolicy": "resource policies: issue 8",
-    "GetResourcePolicy": "issue 8", "DeleteResourcePolicy": "issue 8", "ValidateResourcePolicy": "issue 8",
-}
+SM_NOT_YET: dict = {}
 
 PARAMETER_STORE_OPS = {
     "PutParameter", "GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory",

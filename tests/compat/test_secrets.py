@@ -303,14 +303,6 @@ def test_describe_secret_shape(sm, kms):
     assert resolve_key_id(kms, d2["KmsKeyId"]) == key["KeyId"]
 
 
-def test_add_replica_regions_is_invalid_request_for_now(sm):
-    name = uniq("repl")
-    expect_error(
-        "InvalidRequestException", sm.create_secret,
-        Name=name, SecretString="v", AddReplicaRegions=[{"Region": "eu-west-1"}],
-    )
-
-
 # --------------------------------------------------------------------------------------
 # Finding a secret: name, full ARN, partial ARN
 # --------------------------------------------------------------------------------------
@@ -1202,20 +1194,8 @@ def test_secrets_are_separate_per_region(make_sm):
 
 
 def test_unserved_operations_are_unknown_operation(sm, trent):
-    """Replication and resource policies are not served yet (rotation: test_secrets_rotation.py)."""
-    name = uniq("unserved")
-    sm.create_secret(Name=name, SecretString="v")
-    calls = [
-        (sm.replicate_secret_to_regions, dict(SecretId=name, AddReplicaRegions=[{"Region": "eu-west-1"}])),
-        (sm.remove_regions_from_replication, dict(SecretId=name, RemoveReplicaRegions=["eu-west-1"])),
-        (sm.stop_replication_to_replica, dict(SecretId=name)),
-        (sm.get_resource_policy, dict(SecretId=name)),
-        (sm.put_resource_policy, dict(SecretId=name, ResourcePolicy="{}")),
-        (sm.delete_resource_policy, dict(SecretId=name)),
-        (sm.validate_resource_policy, dict(ResourcePolicy="{}")),
-    ]
-    for fn, kw in calls:
-        expect_error("UnknownOperationException", fn, **kw)
+    """Every Secrets Manager operation is served (replication: test_secrets_replication.py, resource
+    policies: test_secrets_policies.py, rotation: test_secrets_rotation.py); anything else is unknown."""
     resp = sm_raw(trent.base_url, "NoSuchOperation", {})
     assert resp.status == 400 and resp.error_type == "UnknownOperationException", resp
 

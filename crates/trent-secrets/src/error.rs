@@ -11,6 +11,8 @@ pub enum SmError {
     InvalidParameter(String),
     InvalidRequest(String),
     InvalidNextToken,
+    MalformedPolicyDocument(String),
+    PublicPolicy(String),
     LimitExceeded(String),
     EncryptionFailure(String),
     DecryptionFailure(String),
@@ -75,6 +77,8 @@ impl AwsError for SmError {
             SmError::InvalidParameter(_) => "InvalidParameterException",
             SmError::InvalidRequest(_) => "InvalidRequestException",
             SmError::InvalidNextToken => "InvalidNextTokenException",
+            SmError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            SmError::PublicPolicy(_) => "PublicPolicyException",
             SmError::LimitExceeded(_) => "LimitExceededException",
             SmError::EncryptionFailure(_) => "EncryptionFailure",
             SmError::DecryptionFailure(_) => "DecryptionFailure",
@@ -89,6 +93,8 @@ impl AwsError for SmError {
             | SmError::ResourceExists(m)
             | SmError::InvalidParameter(m)
             | SmError::InvalidRequest(m)
+            | SmError::MalformedPolicyDocument(m)
+            | SmError::PublicPolicy(m)
             | SmError::LimitExceeded(m)
             | SmError::EncryptionFailure(m)
             | SmError::DecryptionFailure(m) => m.clone(),

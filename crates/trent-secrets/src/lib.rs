@@ -5,11 +5,14 @@
 //!
 //! One file per operation under [`ops`]; [`Operation`] is the single list. Shared logic lives
 //! in `secrets.rs`; rotation (schedules, the four-step engine, the `Rotator` trait) in
-//! [`rotation`]. Replication and resource policies come next (issue 8).
+//! [`rotation`]; replication to other regions in `replication.rs`; resource-based policies in
+//! `policy.rs` (the server's authorizer reads them with [`SecretsManager::resource_policy`]).
 
 mod error;
 pub mod model;
 pub mod ops;
+mod policy;
+mod replication;
 pub mod rotation;
 mod secrets;
 
@@ -31,19 +34,26 @@ trent_wire::operations!(SecretsManager, Caller, SmError, {
     BatchGetSecretValue => batch_get_secret_value,
     CancelRotateSecret => cancel_rotate_secret,
     CreateSecret => create_secret,
+    DeleteResourcePolicy => delete_resource_policy,
     DeleteSecret => delete_secret,
     DescribeSecret => describe_secret,
     GetRandomPassword => get_random_password,
+    GetResourcePolicy => get_resource_policy,
     GetSecretValue => get_secret_value,
     ListSecretVersionIds => list_secret_version_ids,
     ListSecrets => list_secrets,
+    PutResourcePolicy => put_resource_policy,
     PutSecretValue => put_secret_value,
+    RemoveRegionsFromReplication => remove_regions_from_replication,
+    ReplicateSecretToRegions => replicate_secret_to_regions,
     RestoreSecret => restore_secret,
     RotateSecret => rotate_secret,
+    StopReplicationToReplica => stop_replication_to_replica,
     TagResource => tag_resource,
     UntagResource => untag_resource,
     UpdateSecret => update_secret,
     UpdateSecretVersionStage => update_secret_version_stage,
+    ValidateResourcePolicy => validate_resource_policy,
 });
 
 impl SecretsManager {
@@ -89,6 +99,19 @@ impl SecretsManager {
         Ok(Some((value, v.version_id, v.arn, created_ms, source)))
     }
 
+    /// The resource-based policy attached to a secret, for the server's authorizer: the secret's
+    /// ARN and the policy JSON as stored with PutResourcePolicy. `Ok(None)` when the secret has no
+    /// policy or does not exist (in the caller's account and region) — the operation itself then
+    /// answers ResourceNotFoundException. Works on replicas too (they carry the primary's policy).
+    pub fn resource_policy(&self, caller: &Caller, secret_id: &str) -> Result<Option<(String, String)>, SmError> {
+        let mut tx = self.store.read()?;
+        match self.find(&mut *tx, caller, secret_id) {
+            Ok(rec) => Ok(rec.resource_policy.map(|p| (rec.arn, p))),
+            Err(SmError::ResourceNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Destroys secrets whose recovery window has ended. Returns how many were destroyed.
     pub fn sweep_deletions(&self) -> Result<usize, SmError> {
         ops::delete_secret::sweep(self)
@@ -100,3 +123,6 @@ mod tests;
 
 #[cfg(test)]
 mod rotation_tests;
+
+#[cfg(test)]
+mod replication_tests;

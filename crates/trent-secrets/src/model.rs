@@ -48,6 +48,33 @@ pub struct SecretRecord {
     /// Rotation configuration and history (absent in records written before rotation existed).
     #[serde(default)]
     pub rotation: RotationState,
+    /// On a replica: the region of its primary secret (the replica is read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
+    /// On a primary: the regions it is replicated to and how each replica is doing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<Replica>,
+    /// The resource-based policy attached with PutResourcePolicy (JSON text, as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_policy: Option<String>,
+}
+
+pub const IN_SYNC: &str = "InSync";
+pub const FAILED: &str = "Failed";
+pub const IN_PROGRESS: &str = "InProgress";
+
+/// One replica of a primary secret: its region, the KMS key it is encrypted under there (as the
+/// caller gave it; None: that region's `alias/aws/secretsmanager`), and its replication status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Replica {
+    pub region: String,
+    pub kms_key_id: Option<String>,
+    /// `InSync`, `Failed` or `InProgress`.
+    pub status: String,
+    pub status_message: Option<String>,
+    /// ForceOverwriteReplicaSecret was given: a secret of the same name there is replaced.
+    #[serde(default)]
+    pub force_overwrite: bool,
 }
 
 /// RotateSecret's `RotationRules`, as the caller gave them (and as DescribeSecret shows them).

@@ -368,7 +368,7 @@ impl Schedule {
     }
 }
 
-fn rotation_key(ms: i64, caller: &Caller, name: &str) -> String {
+pub(crate) fn rotation_key(ms: i64, caller: &Caller, name: &str) -> String {
     format!("{:020}/{}", ms.max(0), secret_key(caller, name))
 }
 
@@ -499,8 +499,12 @@ impl SecretsManager {
         }
         move_stage(&mut rec, AWSCURRENT, token);
         rec.changed_ms = self.clock.now_ms();
+        let replicated = self.sync_in_tx(&mut *tx, caller, &mut rec)?;
         self.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
+        if !replicated {
+            self.sync_replicas(caller, &rec.name);
+        }
         Ok(())
     }
 
@@ -551,10 +555,70 @@ impl SecretsManager {
         rec.changed_ms = now;
         let next = if rec.rotation.enabled { schedule_of(&rec).and_then(|s| s.next_after(now)) } else { None };
         reindex(&mut *tx, caller, &mut rec, next)?;
+        let replicated = self.sync_in_tx(&mut *tx, caller, &mut rec)?;
         self.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
         tracing::info!(secret = %rec.arn, version = %token, "secret rotated");
+        if !replicated {
+            self.sync_replicas(caller, name);
+        }
         Ok(())
+    }
+
+    /// RotateSecret with `RotateImmediately: false`: AWS tests the rotation configuration by
+    /// running the function's testSecret step — the test creates an AWSPENDING version and then
+    /// removes it. Here the AWSPENDING version is a copy of AWSCURRENT (so a database rotator
+    /// logs in with the current credentials); it is removed whatever testSecret answers.
+    /// `Err` is testSecret's message.
+    pub(crate) fn test_rotation(&self, caller: &Caller, name: &str) -> Result<(), RotationError> {
+        let _claim = self.in_progress.claim(secret_key(caller, name)).ok_or(RotationError::Busy)?;
+        let rec = self.load(&mut *self.store.read()?, caller, name)?.ok_or_else(SmError::not_found)?;
+        let function = rec.rotation.lambda_arn.as_deref().and_then(function_name).map(str::to_string);
+        let current = crate::ops::get_secret_value::read_value(self, caller, &rec, None, Some(AWSCURRENT))?;
+        let (binary, plain) = match (current.secret_string, current.secret_binary) {
+            (Some(s), _) => (false, trent_crypto::SecretBytes::new(s.as_bytes().to_vec())),
+            (None, Some(b)) => (true, trent_crypto::SecretBytes::new(b.to_vec())),
+            (None, None) => {
+                return Err(SmError::InvalidRequest("The secret has no AWSCURRENT value to test.".into()).into())
+            }
+        };
+        let token = new_version_id();
+        let key_arn = self.key_arn(caller, rec.kms_key_id.as_deref())?;
+        let enc = self.encrypt(caller, &key_arn, &rec.arn, &token, binary, &plain)?;
+        {
+            let mut tx = self.store.write()?;
+            let mut rec = self.load(&mut *tx, caller, name)?.ok_or_else(SmError::not_found)?;
+            self.add_version(&mut *tx, caller, &mut rec, &token, enc, &plain, &key_arn, &[AWSPENDING.to_string()])?;
+            self.save(&mut *tx, caller, &rec)?;
+            tx.commit()?;
+        }
+        let event =
+            RotationEvent { secret_id: rec.arn.clone(), client_request_token: token.clone(), step: Step::TestSecret };
+        let outcome = self.rotator().invoke(self, caller, function.as_deref(), &event);
+        {
+            let mut tx = self.store.write()?;
+            if let Some(mut rec) = self.load(&mut *tx, caller, name)? {
+                rec.versions.remove(&token);
+                rec.order.retain(|v| *v != token);
+                tx.delete(crate::secrets::T_VALUE, &crate::secrets::value_key(caller, name, &token))?;
+                // A sync that ran meanwhile may have copied the temporary version: take it off too.
+                let replicated = self.sync_in_tx(&mut *tx, caller, &mut rec)?;
+                self.save(&mut *tx, caller, &rec)?;
+                tx.commit()?;
+                if !replicated {
+                    self.sync_replicas(caller, name);
+                }
+            }
+        }
+        outcome.map_err(|m| {
+            let now = self.clock.now_ms();
+            RotationError::Failed(RotationFailure {
+                step: Step::TestSecret.name().into(),
+                message: m,
+                version_id: token,
+                date_ms: now,
+            })
+        })
     }
 
     fn record_failure(

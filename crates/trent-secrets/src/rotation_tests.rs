@@ -150,7 +150,8 @@ fn the_sweep_rotates_when_the_schedule_falls_due_and_not_before() {
         json!({"SecretId": "db", "RotateImmediately": false, "RotationRules": {"ScheduleExpression": "rate(2 days)"}}),
     )
     .unwrap();
-    assert!(e.fake.steps.lock().unwrap().is_empty(), "RotateImmediately=false does not rotate");
+    let steps: Vec<Step> = e.fake.steps.lock().unwrap().drain(..).map(|(_, s)| s).collect();
+    assert_eq!(steps, [Step::TestSecret], "RotateImmediately=false only tests the configuration");
     let before = value(&e, "AWSCURRENT");
     assert_eq!(e.sm.sweep_rotations().unwrap(), 0);
     e.clock.advance(86400);
@@ -174,6 +175,7 @@ fn a_failed_scheduled_rotation_is_retried_an_hour_later_with_the_same_version() 
         json!({"SecretId": "db", "RotateImmediately": false, "RotationRules": {"AutomaticallyAfterDays": 1}}),
     )
     .unwrap();
+    e.fake.steps.lock().unwrap().clear();
     *e.fake.fail_at.lock().unwrap() = Some(Step::SetSecret);
     e.clock.advance(2 * 86400);
     assert_eq!(e.sm.sweep_rotations().unwrap(), 0);

@@ -321,6 +321,9 @@ mod tests {
             versions: BTreeMap::new(),
             order: vec![],
             rotation: Default::default(),
+            primary_region: None,
+            replicas: Vec::new(),
+            resource_policy: None,
         }
     }
 

@@ -31,14 +31,19 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     v.finish()?;
     let mut tx = sm.store.write()?;
     let mut rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
+    crate::replication::require_primary(&rec)?;
     if rec.deleted_ms.is_some() {
         return Err(SmError::deleted());
     }
     rec.rotation.enabled = false;
     reindex(&mut *tx, caller, &mut rec, None)?;
     rec.changed_ms = sm.clock.now_ms();
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     let version_id = rec.pending_rotation().map(str::to_string);
     Ok(Response { arn: rec.arn, name: rec.name, version_id })
 }

@@ -18,7 +18,7 @@ pub struct Request {
     pub secret_binary: Option<SecretBlob>,
     pub secret_string: Option<String>,
     pub tags: Option<Vec<Tag>>,
-    pub add_replica_regions: Option<Vec<serde_json::Value>>,
+    pub add_replica_regions: Option<Vec<crate::replication::ReplicaRegion>>,
     pub force_overwrite_replica_secret: Option<bool>,
     #[serde(rename = "Type")]
     pub kind: Option<String>,
@@ -32,6 +32,8 @@ pub struct Response {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replication_status: Vec<crate::replication::StatusView>,
 }
 
 pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Response, SmError> {
@@ -45,11 +47,15 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     let tags = req.tags.unwrap_or_default();
     secrets::tags_constraint(&mut v, &tags);
     v.finish()?;
-    if req.add_replica_regions.is_some() {
-        return Err(SmError::InvalidRequest(
-            "Replicating secrets to other regions is not supported by this server yet.".into(),
-        ));
-    }
+    let replicas = match &req.add_replica_regions {
+        Some(add) => crate::replication::new_replicas(
+            &caller.region,
+            &[],
+            add,
+            req.force_overwrite_replica_secret == Some(true),
+        )?,
+        None => Vec::new(),
+    };
     if tags.iter().any(|t| t.key.starts_with("aws:")) {
         return Err(SmError::InvalidParameter("Tag keys beginning with 'aws:' are reserved.".into()));
     }
@@ -102,6 +108,9 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             versions: BTreeMap::new(),
             order: Vec::new(),
             rotation: Default::default(),
+            primary_region: None,
+            replicas,
+            resource_policy: None,
         },
     };
     secrets::merge_tags(&mut rec.tags, tags)?;
@@ -114,5 +123,8 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     };
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
-    Ok(Response { arn: rec.arn, name: rec.name, version_id })
+    sm.sync_replicas(caller, &rec.name);
+    let rec = sm.load(&mut *sm.store.read()?, caller, &rec.name)?.unwrap_or(rec);
+    let replication_status = crate::replication::status_view(&rec);
+    Ok(Response { arn: rec.arn, name: rec.name, version_id, replication_status })
 }

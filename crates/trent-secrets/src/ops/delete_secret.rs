@@ -57,6 +57,15 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     let now = sm.clock.now_ms();
     let mut tx = sm.store.write()?;
     let mut rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
+    crate::replication::require_primary(&rec)?;
+    if !rec.replicas.is_empty() {
+        let regions: Vec<&str> = rec.replicas.iter().map(|r| r.region.as_str()).collect();
+        return Err(SmError::InvalidRequest(format!(
+            "You can't delete secret {} that still has replica regions [{}]",
+            rec.arn,
+            regions.join(", ")
+        )));
+    }
     if force {
         if let Some(at) = rec.deletion_ms {
             tx.delete(T_DELETION, &deletion_key(at, caller, &rec.name))?;

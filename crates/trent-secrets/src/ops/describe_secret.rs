@@ -41,7 +41,11 @@ pub struct Description {
     pub tags: Vec<Tag>,
     pub version_ids_to_stages: BTreeMap<String, Vec<String>>,
     pub created_date: f64,
+    /// The primary's region (the secret's own region unless it is a replica).
     pub primary_region: String,
+    /// On a primary: each replica's region, key and status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replication_status: Vec<crate::replication::StatusView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,7 +101,8 @@ pub(crate) fn describe(rec: &SecretRecord, region: &str) -> Description {
         tags: rec.tags.clone(),
         version_ids_to_stages: rec.versions_to_stages(),
         created_date: ms_to_epoch(rec.created_ms),
-        primary_region: region.to_string(),
+        primary_region: rec.primary_region.clone().unwrap_or_else(|| region.to_string()),
+        replication_status: crate::replication::status_view(rec),
     }
 }
 

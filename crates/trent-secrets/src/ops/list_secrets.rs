@@ -50,6 +50,7 @@ pub struct Entry {
     pub tags: Vec<Tag>,
     pub secret_versions_to_stages: BTreeMap<String, Vec<String>>,
     pub created_date: f64,
+    pub primary_region: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,6 +83,7 @@ pub(crate) fn matches(filters: &[Filter], r: &SecretRecord) -> bool {
                 "name" => r.name.starts_with(v),
                 "tag-key" => r.tags.iter().any(|t| t.key.starts_with(v)),
                 "tag-value" => r.tags.iter().any(|t| t.value.starts_with(v)),
+                "primary-region" => primary_region(r).starts_with(v),
                 "description" => {
                     let needle = v.to_lowercase();
                     r.description.as_deref().is_some_and(|d| {
@@ -105,6 +107,11 @@ pub(crate) fn matches(filters: &[Filter], r: &SecretRecord) -> bool {
             hit != negate
         })
     })
+}
+
+/// The region of a secret's primary: its own (from its ARN) unless it is a replica.
+pub(crate) fn primary_region(r: &SecretRecord) -> String {
+    r.primary_region.clone().unwrap_or_else(|| r.arn.split(':').nth(3).unwrap_or_default().to_string())
 }
 
 pub(crate) fn check_filters(v: &mut Validator, filters: &Option<Vec<Filter>>) {
@@ -170,6 +177,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
                 tags: r.tags.clone(),
                 secret_versions_to_stages: r.versions_to_stages(),
                 created_date: ms_to_epoch(r.created_ms),
+                primary_region: primary_region(r),
             }
         })
         .collect();

@@ -42,6 +42,7 @@ pub(crate) fn new_version(
         let mut tx = sm.store.read()?;
         sm.find(&mut *tx, caller, secret_id)?
     };
+    crate::replication::require_primary(&rec)?;
     if rec.deleted_ms.is_some() {
         return Err(SmError::deleted());
     }
@@ -50,10 +51,38 @@ pub(crate) fn new_version(
     let enc = sm.encrypt(caller, &key_arn, &rec.arn, &version, binary, &plain)?;
     let mut tx = sm.store.write()?;
     let mut rec = sm.find(&mut *tx, caller, secret_id)?;
-    sm.add_version(&mut *tx, caller, &mut rec, &version, enc, &plain, &key_arn, &stages)?;
+    let added = sm.add_version(&mut *tx, caller, &mut rec, &version, enc, &plain, &key_arn, &stages)?;
+    if added && stages.iter().any(|s| s == AWSCURRENT) {
+        counts_as_rotation(sm, &mut *tx, caller, &mut rec)?;
+    }
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
+    sm.sync_replicas(caller, &rec.name);
     Ok((rec, version))
+}
+
+/// AWS: with a schedule set by `AutomaticallyAfterDays`, a new AWSCURRENT value from
+/// PutSecretValue or UpdateSecret is a valid rotation — LastRotatedDate becomes now and the
+/// next rotation is counted from it. (A `ScheduleExpression` schedule is not moved.)
+fn counts_as_rotation(
+    sm: &SecretsManager,
+    tx: &mut dyn trent_store::Txn,
+    caller: &Caller,
+    rec: &mut crate::model::SecretRecord,
+) -> Result<(), SmError> {
+    let by_days = rec
+        .rotation
+        .rules
+        .as_ref()
+        .is_some_and(|r| r.automatically_after_days.is_some() && r.schedule_expression.is_none());
+    if !rec.rotation.enabled || !by_days {
+        return Ok(());
+    }
+    let now = sm.clock.now_ms();
+    rec.rotation.last_rotated_ms = Some(now);
+    let next = crate::rotation::schedule_of(rec).and_then(|s| s.next_after(now));
+    crate::rotation::reindex(tx, caller, rec, next)?;
+    Ok(())
 }
 
 pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Response, SmError> {

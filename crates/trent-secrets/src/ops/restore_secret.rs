@@ -17,11 +17,16 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<ArnN
     v.finish()?;
     let mut tx = sm.store.write()?;
     let mut rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
+    crate::replication::require_primary(&rec)?;
     if let Some(at) = rec.deletion_ms.take() {
         tx.delete(T_DELETION, &deletion_key(at, caller, &rec.name))?;
     }
     rec.deleted_ms = None;
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     Ok(ArnName { arn: rec.arn, name: rec.name })
 }

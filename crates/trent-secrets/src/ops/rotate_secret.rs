@@ -61,6 +61,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     }
     let secret_id = req.secret_id.unwrap_or_default();
     let rec = sm.find(&mut *sm.store.read()?, caller, &secret_id)?;
+    crate::replication::require_primary(&rec)?;
     if rec.deleted_ms.is_some() {
         return Err(SmError::deleted());
     }
@@ -90,6 +91,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     }
     let token = req.client_request_token.unwrap_or_else(new_version_id);
     let name = rec.name.clone();
+    let test_only = req.rotate_immediately == Some(false);
     {
         let mut tx = sm.store.write()?;
         let mut rec = sm.find(&mut *tx, caller, &name)?;
@@ -103,11 +105,24 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
         let next = schedule_of(&rec).and_then(|s| s.next_after(from));
         reindex(&mut *tx, caller, &mut rec, next)?;
         rec.changed_ms = now;
+        let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
         sm.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
+        if !replicated {
+            sm.sync_replicas(caller, &name);
+        }
     }
-    if req.rotate_immediately == Some(false) {
-        return Ok(Response { arn: rec.arn, name, version_id: None });
+    if test_only {
+        // AWS tests the configuration with the function's testSecret step.
+        return match sm.test_rotation(caller, &name) {
+            Ok(()) => Ok(Response { arn: rec.arn, name, version_id: None }),
+            Err(RotationError::Busy) => Err(SmError::InvalidRequest(PREVIOUS_NOT_COMPLETE.into())),
+            Err(RotationError::Failed(f)) => Err(SmError::InvalidRequest(format!(
+                "The rotation configuration was saved, but its test failed at step testSecret: {}",
+                f.message.trim_end_matches('.').to_string() + "."
+            ))),
+            Err(RotationError::Sm(e)) => Err(e),
+        };
     }
     match sm.run_rotation(caller, &name, &token) {
         Ok(()) => Ok(Response { arn: rec.arn, name, version_id: Some(token) }),

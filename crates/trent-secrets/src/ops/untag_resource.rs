@@ -20,11 +20,16 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Empt
     let keys = req.tag_keys.unwrap_or_default();
     let mut tx = sm.store.write()?;
     let mut rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
+    crate::replication::require_primary(&rec)?;
     if rec.deleted_ms.is_some() {
         return Err(SmError::deleted());
     }
     rec.tags.retain(|t| !keys.contains(&t.key));
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     Ok(Empty {})
 }

@@ -43,6 +43,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
         .len("secretString", req.secret_string.as_deref(), 1, 65536);
     v.finish()?;
     let id = req.secret_id.unwrap_or_default();
+    crate::replication::require_primary(&sm.find(&mut *sm.store.read()?, caller, &id)?)?;
     let value = value_of(req.secret_string, req.secret_binary.map(|b| b.0.to_vec()))?;
     let new_key = match req.kms_key_id.as_deref() {
         Some(k) => Some(sm.key_arn(caller, Some(k))?),
@@ -83,6 +84,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     {
         let mut tx = sm.store.write()?;
         let mut rec = sm.find(&mut *tx, caller, &id)?;
+        crate::replication::require_primary(&rec)?;
         if rec.deleted_ms.is_some() {
             return Err(SmError::deleted());
         }
@@ -106,8 +108,13 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             }
         }
         rec.changed_ms = sm.clock.now_ms();
+        let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
         sm.save(&mut *tx, caller, &rec)?;
         tx.commit()?;
+        // With a value, new_version below copies everything to the replicas.
+        if !replicated && value.is_none() {
+            sm.sync_replicas(caller, &rec.name);
+        }
     }
     let (rec, version_id) = match value {
         Some(value) => {

@@ -28,6 +28,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<ArnN
     let stage = req.version_stage.unwrap_or_default();
     let mut tx = sm.store.write()?;
     let mut rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
+    crate::replication::require_primary(&rec)?;
     if rec.deleted_ms.is_some() {
         return Err(SmError::deleted());
     }
@@ -65,7 +66,11 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<ArnN
         }
     }
     rec.changed_ms = sm.clock.now_ms();
+    let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
+    if !replicated {
+        sm.sync_replicas(caller, &rec.name);
+    }
     Ok(ArnName { arn: rec.arn, name: rec.name })
 }
