@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import os
+import pathlib
 import secrets
 import shutil
 import subprocess
@@ -221,3 +222,250 @@ def test_killing_one_node_under_load_loses_no_acknowledged_write(nodes):
     for names in acked:
         for name in names:
             assert ssm[1].get_parameter(Name=name)["Parameter"]["Value"] == name, f"acknowledged {name} lost"
+
+
+# -- background work runs once -------------------------------------------------------------------
+
+DAY = 86400
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout:.0f} s")
+
+
+def log_lines(servers, needle: str) -> list[str]:
+    """The stderr lines of every run of every server that contain `needle`."""
+    out = []
+    for s in servers:
+        for path in sorted(s.work_dir.glob("trentd.*.stderr")):
+            out += [line for line in path.read_text(errors="replace").splitlines() if needle in line]
+    return out
+
+
+def test_a_key_due_for_deletion_is_deleted_exactly_once_by_three_schedulers(nodes):
+    kms = [make_kms_client(n.base_url) for n in nodes]
+    key = kms[0].create_key()["KeyMetadata"]["KeyId"]
+    kms[1].schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    for n in nodes:
+        n.advance_clock(8 * DAY)
+
+    def gone() -> bool:
+        try:
+            kms[2].describe_key(KeyId=key)
+            return False
+        except ClientError as e:
+            return e.response["Error"]["Code"] == "NotFoundException"
+
+    wait_until(gone, what="the key's deletion")
+    time.sleep(3)  # three more sweeps on every node
+    deleted = [line for line in log_lines(nodes, "deleted KMS key at the end of its waiting period") if key in line]
+    assert len(deleted) == 1, deleted
+    for k in kms:
+        expect_error("NotFoundException", k.describe_key, KeyId=key)
+
+
+def test_a_scheduled_secret_rotation_runs_exactly_once_with_three_schedulers(nodes):
+    sm = [make_sm_client(n.base_url) for n in nodes]
+    first = sm[0].create_secret(Name="nodes/scheduled", SecretString="before-rotation")["VersionId"]
+    sm[1].rotate_secret(SecretId="nodes/scheduled", RotateImmediately=False,
+                        RotationRules={"AutomaticallyAfterDays": 1})
+    for n in nodes:
+        n.advance_clock(DAY + 60)
+    wait_until(lambda: sm[2].get_secret_value(SecretId="nodes/scheduled")["SecretString"] != "before-rotation",
+               what="the scheduled rotation")
+    time.sleep(3)  # three more sweeps on every node: nothing else may happen
+    versions = pages(sm[0], "list_secret_version_ids", "Versions", SecretId="nodes/scheduled", IncludeDeprecated=True)
+    assert len(versions) == 2, versions
+    stages = {v["VersionId"]: v["VersionStages"] for v in versions}
+    assert stages[first] == ["AWSPREVIOUS"], stages
+    (new,) = [v for v in stages if v != first]
+    assert stages[new] == ["AWSCURRENT"], stages
+    assert len(log_lines(nodes, "secret rotated")) == 1
+
+
+HANGING_ROTATOR = r'''#!{python}
+"""A rotation function doing the four steps through the Secrets Manager API. With $HANG_AT set,
+it logs that step and then waits until the trentd that started it dies (then fails)."""
+import json, os, pathlib, sys, time
+import boto3
+event = json.loads(sys.stdin.read())
+with pathlib.Path(os.environ["ROTATOR_LOG"]).open("a") as f:
+    f.write(json.dumps({**event, "Node": os.environ["NODE_NAME"]}) + "\n")
+if os.environ.get("HANG_AT") == event["Step"]:
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    sys.exit(9)
+url = pathlib.Path(os.environ["READY_FILE"]).read_text().strip()
+sm = boto3.client("secretsmanager", endpoint_url=url, region_name=os.environ["AWS_REGION"],
+                  aws_access_key_id=os.environ["KEY_ID"], aws_secret_access_key=os.environ["KEY_SECRET"])
+arn, token = event["SecretId"], event["ClientRequestToken"]
+if event["Step"] == "createSecret":
+    try:
+        sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
+    except sm.exceptions.ResourceNotFoundException:
+        sm.put_secret_value(SecretId=arn, ClientRequestToken=token, SecretString="rotated-" + token,
+                            VersionStages=["AWSPENDING"])
+elif event["Step"] == "finishSecret":
+    meta = sm.describe_secret(SecretId=arn)
+    cur = next(v for v, s in meta["VersionIdsToStages"].items() if "AWSCURRENT" in s)
+    if cur != token:
+        sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                       RemoveFromVersionId=cur)
+'''
+
+
+def test_a_rotation_half_done_by_a_killed_node_is_finished_once_by_another(trent_factory, pg_url, tmp_path):
+    import json
+    import stat
+    import sys
+
+    from conftest import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+
+    script = tmp_path / "rotator.py"
+    script.write_text(HANGING_ROTATOR.replace("{python}", sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "events.jsonl"
+    root = base64.b64encode(secrets.token_bytes(32)).decode()
+    servers = []
+    for i in range(NODES):
+        srv = trent_factory(start=False)
+        srv.extra_env.update(
+            TRENT_STORE=pg_url, TRENT_ROOT_KEY=root, TRENT_ROTATION_FUNCTIONS=f"my-rotator=exec:{script}",
+            ROTATOR_LOG=str(log), READY_FILE=str(srv.ready_file), NODE_NAME=f"n{i}",
+            KEY_ID=ADMIN_ACCESS_KEY_ID, KEY_SECRET=ADMIN_SECRET_ACCESS_KEY,
+            **({"HANG_AT": "setSecret"} if i == 0 else {}),
+        )
+        servers.append(srv.start())
+    sm = [make_sm_client(s.base_url) for s in servers]
+    first = sm[0].create_secret(Name="nodes/resumed", SecretString="v1")["VersionId"]
+    sm[0].rotate_secret(SecretId="nodes/resumed", RotateImmediately=False,
+                        RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:my-rotator",
+                        RotationRules={"AutomaticallyAfterDays": 1})
+    events = lambda: [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    # Node 0 alone sees the rotation due; it claims the rotation sweep and hangs in setSecret.
+    servers[0].advance_clock(DAY + 60)
+    wait_until(lambda: any(e["Step"] == "setSecret" for e in events()), what="node 0 reaching setSecret")
+    token = events()[0]["ClientRequestToken"]
+    assert [(e["Node"], e["Step"]) for e in events()] == [("n0", "createSecret"), ("n0", "setSecret")]
+    assert sm[1].get_secret_value(SecretId="nodes/resumed", VersionStage="AWSPENDING")["VersionId"] == token
+
+    # The others see it due too, but node 0 holds the job: they leave it alone.
+    for s in servers[1:]:
+        s.advance_clock(DAY + 60)
+    time.sleep(3)
+    assert len(events()) == 2, events()
+
+    servers[0].kill()  # SIGKILL mid-rotation: its database session, and with it the claim, goes
+    wait_until(lambda: sm[1].get_secret_value(SecretId="nodes/resumed")["VersionId"] == token,
+               what="another node finishing the rotation")
+    time.sleep(3)
+    resumed = events()[2:]
+    assert {e["ClientRequestToken"] for e in resumed} == {token}, "resumed with the recorded version id"
+    assert len({e["Node"] for e in resumed}) == 1 and resumed[0]["Node"] != "n0", resumed
+    assert [e["Step"] for e in resumed] == ["createSecret", "setSecret", "testSecret", "finishSecret"]
+    versions = pages(sm[2], "list_secret_version_ids", "Versions", SecretId="nodes/resumed", IncludeDeprecated=True)
+    stages = {v["VersionId"]: v["VersionStages"] for v in versions}
+    assert stages == {first: ["AWSPREVIOUS"], token: ["AWSCURRENT"]}, "one new version, made once"
+    assert sm[2].get_secret_value(SecretId="nodes/resumed")["SecretString"] == f"rotated-{token}"
+    assert "LastRotatedDate" in sm[1].describe_secret(SecretId="nodes/resumed")
+
+
+# -- quotas per deployment -----------------------------------------------------------------------
+
+
+def test_two_nodes_share_one_deployment_quota(trent_factory, pg_url):
+    env = {"TRENT_STORE": pg_url, "TRENT_ROOT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+           "TRENT_QUOTAS": "aws", "TRENT_QUOTA_OVERRIDES": "kms:symmetric=10"}
+    pair = [trent_factory(env) for _ in range(2)]
+    kms = [make_kms_client(n.base_url) for n in pair]
+    key = kms[0].create_key()["KeyMetadata"]["KeyId"]
+    wait_until(lambda: all(log_lines([n], "live_nodes=2") for n in pair), what="both nodes counting two nodes")
+    time.sleep(1.5)  # let any bucket filled earlier settle at its share
+    duration, admitted, throttled = 3.0, [0, 0], [0, 0]
+    lock = threading.Lock()
+
+    def hammer(node: int) -> None:
+        client = make_kms_client(pair[node].base_url)
+        end = time.monotonic() + duration
+        while time.monotonic() < end:
+            try:
+                client.encrypt(KeyId=key, Plaintext=b"x")
+                with lock:
+                    admitted[node] += 1
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ThrottlingException", e.response
+                with lock:
+                    throttled[node] += 1
+
+    # Four clients per node: well above a node's 5/s share even on a busy machine.
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in (0, 1) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = sum(admitted)
+    assert all(throttled), f"the load must exceed each node's share: admitted {admitted}, throttled {throttled}"
+    # 10/s for the deployment: one second of burst (5 per node) plus 10/s × 3 s ≈ 40. Two
+    # full per-node quotas would let through about 80.
+    assert 25 <= total <= 50, f"admitted {admitted} in {duration} s"
+    assert all(a >= 8 for a in admitted), f"each node admits its share: {admitted}"
+
+
+# -- backup and restore --------------------------------------------------------------------------
+
+
+def trent_cli() -> str:
+    from conftest import REPO
+
+    path = pathlib.Path(os.environ.get("TRENT_BIN") or REPO / "target" / "debug" / "trent")
+    if not path.is_file():
+        pytest.fail(f"the trent CLI is not at {path}: cargo build -p trent-cli (or set TRENT_BIN)", pytrace=False)
+    return str(path)
+
+
+def test_trent_backup_of_a_running_sqlite_node_restores_into_postgres_and_serves_everything(
+    trent_factory, pg_url, tmp_path
+):
+    root = base64.b64encode(secrets.token_bytes(32)).decode()
+    lite = trent_factory({"TRENT_ROOT_KEY": root})
+    kms, ssm, sm = make_kms_client(lite.base_url), make_ssm_client(lite.base_url), make_sm_client(lite.base_url)
+    key = kms.create_key(Description="moved")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/moved", TargetKeyId=key)
+    blob = kms.encrypt(KeyId="alias/moved", Plaintext=b"encrypted on sqlite")["CiphertextBlob"]
+    ssm.put_parameter(Name="/moved/plain", Value="v1", Type="String")
+    ssm.put_parameter(Name="/moved/plain", Value="v2", Type="String", Overwrite=True)
+    ssm.put_parameter(Name="/moved/secure", Value="hidden", Type="SecureString", KeyId=key)
+    sm.create_secret(Name="moved/secret", SecretString="s3cret", KmsKeyId=key)
+
+    file = tmp_path / "deployment.trentbackup"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_")}
+    r = subprocess.run([trent_cli(), "backup", "--store", "sqlite", "--data-dir", str(lite.data_dir), "-o", str(file)],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "rows in" in r.stderr and file.stat().st_mode & 0o077 == 0
+    assert b"encrypted on sqlite" not in file.read_bytes() and b"s3cret" not in file.read_bytes()
+    lite.terminate()
+
+    r = subprocess.run([trent_cli(), "restore", "--store", pg_url, str(file)],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    again = subprocess.run([trent_cli(), "restore", "--store", pg_url, str(file)],
+                           capture_output=True, text=True, timeout=60, env=env)
+    assert again.returncode != 0 and "not empty" in again.stderr, again.stderr
+
+    pg = trent_factory({"TRENT_STORE": pg_url, "TRENT_ROOT_KEY": root})  # a new data dir
+    kms, ssm, sm = make_kms_client(pg.base_url), make_ssm_client(pg.base_url), make_sm_client(pg.base_url)
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"encrypted on sqlite"
+    assert kms.describe_key(KeyId="alias/moved")["KeyMetadata"]["Description"] == "moved"
+    p = ssm.get_parameter(Name="/moved/plain")["Parameter"]
+    assert (p["Value"], p["Version"]) == ("v2", 2)
+    assert ssm.get_parameter(Name="/moved/secure", WithDecryption=True)["Parameter"]["Value"] == "hidden"
+    assert sm.get_secret_value(SecretId="moved/secret")["SecretString"] == "s3cret"
+    assert not (pg.data_dir / "trent.db").exists(), "served from PostgreSQL"

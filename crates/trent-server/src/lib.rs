@@ -14,6 +14,7 @@ pub mod events;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod nodes;
 pub mod quota;
 pub mod rotators;
 pub mod tls;
@@ -35,6 +36,10 @@ pub struct App {
     pub metrics: metrics::Metrics,
     pub audit: audit::AuditLog,
     pub quotas: quota::Quotas,
+    /// The store every service uses (background jobs claim their runs in it).
+    pub store: Arc<dyn Store>,
+    /// This process's id among the nodes sharing the store (see [`nodes`]).
+    pub node_id: String,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -80,7 +85,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let rotators = Arc::new(rotators::Rotators::new(&config.rotation_functions, config.rotation_ca_file.as_deref())?);
     let secrets =
         Arc::new(trent_secrets::SecretsManager::new(store.clone(), kms.clone(), clock.clone()).with_rotator(rotators));
-    let ssm = trent_ssm::Ssm::new(store, kms.clone(), clock.clone())
+    let ssm = trent_ssm::Ssm::new(store.clone(), kms.clone(), clock.clone())
         .with_events(Arc::new(sinks))
         .with_limits(limits)
         .with_secret_references(Arc::new(SecretsBridge(secrets.clone())));
@@ -96,6 +101,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         metrics: metrics::Metrics::default(),
         audit,
         quotas,
+        store,
+        node_id: nodes::new_node_id(),
     }))
 }
 
@@ -126,35 +133,54 @@ pub fn test_clock_file(config: &Config) -> std::path::PathBuf {
     config.data_dir.join("test-clock-offset-ms")
 }
 
-/// Destroys keys past their deletion date and applies parameter policies now, then every
+/// A background sweep: its job name (one node at a time runs it), what it does (for logs), and
+/// the sweep.
+type Sweep = (&'static str, &'static str, fn(&App) -> Result<usize, String>);
+
+/// Every sweep the scheduler runs, in order.
+const SWEEPS: [Sweep; 6] = [
+    ("kms-deletions", "key deletion", |a| a.kms.sweep_deletions().map_err(|e| format!("{e:?}"))),
+    ("kms-material-expiry", "imported key material expiry", |a| {
+        a.kms.sweep_material_expiry().map_err(|e| format!("{e:?}"))
+    }),
+    ("kms-rotations", "key rotation", |a| a.kms.sweep_rotations().map_err(|e| format!("{e:?}"))),
+    ("sm-deletions", "secret deletion", |a| a.secrets.sweep_deletions().map_err(|e| format!("{e:?}"))),
+    ("sm-rotations", "secret rotation", |a| a.secrets.sweep_rotations().map_err(|e| format!("{e:?}"))),
+    ("ssm-policies", "parameter policy", |a| a.ssm.sweep_policies().map_err(|e| format!("{e:?}"))),
+];
+
+/// Runs each sweep whose job this node can claim ([`Store::try_exclusive`]); a sweep another
+/// node is running is skipped this tick (that node does it). With several nodes on one
+/// database each job therefore runs on one node at a time; a node that dies mid-job loses its
+/// claim with its database session, and the next node to tick takes the job over. The sweeps
+/// are written to resume: each re-checks its row inside its write transaction, and a secret
+/// rotation a dead node left half done (AWSPENDING on its version) is run again with the same
+/// version id, which the rotation contract requires every step to tolerate.
+pub fn run_sweeps(app: &App) {
+    for (job, what, sweep) in SWEEPS {
+        match app.store.try_exclusive(job) {
+            Ok(Some(_claim)) => {
+                if let Err(e) = sweep(app) {
+                    tracing::error!(error = %e, job, "{what} sweep failed");
+                }
+            }
+            Ok(None) => tracing::debug!(job, "another node is running this sweep; skipped"),
+            Err(e) => tracing::error!(error = %e, job, "could not claim the {what} sweep; skipped this tick"),
+        }
+    }
+}
+
+/// Starts the node heartbeat ([`nodes`]), then runs the sweeps ([`run_sweeps`]: destroys keys
+/// past their deletion date, rotates what is due, applies parameter policies …) now and every
 /// `--sweep-interval-secs`.
 pub fn spawn_scheduler(app: Arc<App>) {
+    nodes::spawn_heartbeat(app.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(app.config.sweep_interval_secs));
         loop {
             tick.tick().await;
             let a = app.clone();
-            let run = move || {
-                if let Err(e) = a.kms.sweep_deletions() {
-                    tracing::error!(error = ?e, "key deletion sweep failed");
-                }
-                if let Err(e) = a.kms.sweep_material_expiry() {
-                    tracing::error!(error = ?e, "imported key material expiry sweep failed");
-                }
-                if let Err(e) = a.kms.sweep_rotations() {
-                    tracing::error!(error = ?e, "key rotation sweep failed");
-                }
-                if let Err(e) = a.secrets.sweep_deletions() {
-                    tracing::error!(error = ?e, "secret deletion sweep failed");
-                }
-                if let Err(e) = a.secrets.sweep_rotations() {
-                    tracing::error!(error = ?e, "secret rotation sweep failed");
-                }
-                if let Err(e) = a.ssm.sweep_policies() {
-                    tracing::error!(error = ?e, "parameter policy sweep failed");
-                }
-            };
-            if let Err(e) = tokio::task::spawn_blocking(run).await {
+            if let Err(e) = tokio::task::spawn_blocking(move || run_sweeps(&a)).await {
                 tracing::error!(error = %e, "a scheduled sweep panicked");
             }
         }

@@ -23,8 +23,21 @@
 //! * `secretsmanager:GetSecretValue` (10,000/s) — GetSecretValue and DescribeSecret;
 //!   `secretsmanager:<Operation>` for the rest (List*: 100/s, BatchGetSecretValue 100/s, others 50/s).
 //! * `cloudtrail:LookupEvents` (2/s).
+//!
+//! # Several nodes: per-node shares
+//!
+//! A quota is per deployment, however many `trentd` nodes serve it. Each node enforces its
+//! **share**, `rate / live_nodes` of every quota ([`Quotas::set_share`]), where `live_nodes` is
+//! the number of nodes that heartbeat into the store in the last few seconds
+//! ([`crate::nodes`]). The shares are rebalanced as nodes come and go, within the heartbeat
+//! window. Shares rather than one shared counter in the database: admitting a request then
+//! costs no database round trip (a shared counter would put a write, serialized across all
+//! nodes, in front of every Encrypt), and throttling keeps working while the database is slow.
+//! The price: a deployment's total is exact only when clients spread their calls evenly over
+//! the nodes (a load balancer does); a client pinned to one node gets that node's share.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use trent_wire::AwsError;
@@ -59,6 +72,8 @@ pub struct Quotas {
     enabled: bool,
     overrides: HashMap<String, f64>,
     buckets: Mutex<HashMap<(String, String, String), Bucket>>,
+    /// How many nodes share each quota (at least 1).
+    share: AtomicU32,
 }
 
 /// Parses `NAME=RATE` (requests per second, may be fractional, > 0).
@@ -79,7 +94,23 @@ pub fn parse_override(s: &str) -> Result<(String, f64), String> {
 
 impl Quotas {
     pub fn new(enabled: bool, overrides: &[(String, f64)]) -> Self {
-        Quotas { enabled, overrides: overrides.iter().cloned().collect(), buckets: Mutex::new(HashMap::new()) }
+        Quotas {
+            enabled,
+            overrides: overrides.iter().cloned().collect(),
+            buckets: Mutex::new(HashMap::new()),
+            share: AtomicU32::new(1),
+        }
+    }
+
+    /// Enforces `1/nodes` of every quota from now on (`nodes` live nodes share the deployment;
+    /// 0 counts as 1). A bucket holding more than its new share is cut down at its next use.
+    pub fn set_share(&self, nodes: u32) {
+        self.share.store(nodes.max(1), Ordering::Relaxed);
+    }
+
+    /// How many nodes this node currently shares its quotas with (itself included).
+    pub fn share(&self) -> u32 {
+        self.share.load(Ordering::Relaxed)
     }
 
     /// Takes a token for this request, or answers ThrottlingException.
@@ -95,7 +126,7 @@ impl Quotas {
             return Ok(());
         }
         let (name, default) = classify(service, op, region, body);
-        let rate = self.overrides.get(&name).copied().unwrap_or(default);
+        let rate = self.overrides.get(&name).copied().unwrap_or(default) / f64::from(self.share());
         let capacity = rate.max(1.0);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -232,6 +263,30 @@ mod tests {
         // The bucket refills with time.
         std::thread::sleep(std::time::Duration::from_millis(400));
         q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap();
+    }
+
+    #[test]
+    fn a_share_of_two_admits_half_the_rate() {
+        let q = Quotas::new(true, &[("kms:CreateKey".into(), 10.0)]);
+        q.set_share(2);
+        let admitted = (0..20).filter(|_| q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").is_ok()).count();
+        assert_eq!(admitted, 5, "a full bucket holds one second of the node's share");
+        // Back to one node: the bucket refills at the whole rate (10/s: ~3 tokens in 300 ms).
+        q.set_share(1);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let admitted = (0..20).filter(|_| q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").is_ok()).count();
+        assert!((2..=4).contains(&admitted), "{admitted}");
+        q.set_share(0);
+        assert_eq!(q.share(), 1, "no node counts as one");
+    }
+
+    #[test]
+    fn a_bucket_is_cut_down_to_a_smaller_share() {
+        let q = Quotas::new(true, &[("kms:CreateKey".into(), 8.0)]);
+        q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap(); // a full bucket: 8, now 7
+        q.set_share(4);
+        let admitted = (0..20).filter(|_| q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").is_ok()).count();
+        assert_eq!(admitted, 2, "capped at the new share's one second (2), not the old 7");
     }
 
     #[test]

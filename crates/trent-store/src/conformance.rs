@@ -28,11 +28,14 @@ macro_rules! conformance_tests {
             tables_lists_the_tables_that_hold_rows,
             a_read_is_a_consistent_snapshot,
             concurrent_writers_do_not_lose_updates,
+            try_exclusive_has_one_holder_until_the_guard_drops,
+            try_exclusive_under_contention_never_has_two_holders,
         );
         $crate::conformance_tests!(@two $two_handles;
             two_handles_see_each_others_commits,
             writers_on_two_handles_do_not_lose_updates,
             insert_new_on_two_handles_has_one_winner,
+            try_exclusive_on_two_handles_has_one_holder,
         );
         $crate::conformance_tests!(@fresh_pair $fresh;
             backup_restores_into_an_empty_store,
@@ -280,6 +283,65 @@ pub fn insert_new_on_two_handles_has_one_winner(a: &(dyn Store + 'static), b: &(
     for (i, name) in &wins {
         assert_eq!(r.get("a", name).unwrap(), Some(i.to_string().into_bytes()), "{name} holds its winner's value");
     }
+}
+
+/// A job claimed once cannot be claimed again until its guard is dropped; other jobs are
+/// independent.
+pub fn try_exclusive_has_one_holder_until_the_guard_drops(s: &(dyn Store + 'static)) {
+    let g = s.try_exclusive("sweep").unwrap().expect("a free job can be claimed");
+    assert_eq!(g.job(), "sweep");
+    assert!(s.try_exclusive("sweep").unwrap().is_none(), "a held job is refused, even to the same handle");
+    let other = s.try_exclusive("other").unwrap();
+    assert!(other.is_some(), "another job is free");
+    drop(g);
+    assert!(s.try_exclusive("sweep").unwrap().is_some(), "free again once the guard dropped");
+    drop(other);
+}
+
+/// Counts how many threads hold `job` at once while they all try to claim it.
+fn max_holders(stores: &[&(dyn Store + 'static)], job: &str) -> (usize, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let (inside, most, claims) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|sc| {
+        for (i, s) in stores.iter().cycle().take(6).enumerate() {
+            let (inside, most, claims) = (&inside, &most, &claims);
+            sc.spawn(move || {
+                for _ in 0..30 {
+                    if let Some(g) = s.try_exclusive(job).unwrap() {
+                        let now = inside.fetch_add(1, SeqCst) + 1;
+                        most.fetch_max(now, SeqCst);
+                        claims.fetch_add(1, SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(1 + i as u64 % 2));
+                        inside.fetch_sub(1, SeqCst);
+                        drop(g);
+                    }
+                    std::thread::yield_now();
+                }
+            });
+        }
+    });
+    (most.load(SeqCst), claims.load(SeqCst))
+}
+
+/// Six threads racing for one job on one handle: never two holders at once.
+pub fn try_exclusive_under_contention_never_has_two_holders(s: &(dyn Store + 'static)) {
+    let (most, claims) = max_holders(&[s], "contended");
+    assert_eq!(most, 1, "two threads held the job at once");
+    assert!(claims > 0, "somebody got the job");
+}
+
+/// Two nodes: a job one holds is refused to the other until released; then the other gets it.
+/// Racing threads on both never hold it twice at once.
+pub fn try_exclusive_on_two_handles_has_one_holder(a: &(dyn Store + 'static), b: &(dyn Store + 'static)) {
+    let g = a.try_exclusive("rotation").unwrap().expect("free");
+    assert!(b.try_exclusive("rotation").unwrap().is_none(), "the other node sees the claim");
+    drop(g);
+    let g = b.try_exclusive("rotation").unwrap().expect("released by a, so b gets it");
+    assert!(a.try_exclusive("rotation").unwrap().is_none());
+    drop(g);
+    let (most, claims) = max_holders(&[a, b], "raced");
+    assert_eq!(most, 1, "two nodes held the job at once");
+    assert!(claims > 0, "somebody got the job");
 }
 
 fn fill_for_backup(s: &dyn Store) -> Vec<(String, String, Vec<u8>)> {

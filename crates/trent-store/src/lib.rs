@@ -16,8 +16,9 @@ pub mod conformance;
 pub mod postgres;
 pub mod sqlite;
 
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A storage failure. The detail is for the log, never for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,81 @@ pub trait Store: Send + Sync {
     fn write(&self) -> Result<Box<dyn Txn + '_>>;
     /// A short name for logs and `--help` ("sqlite", "postgres").
     fn backend(&self) -> &'static str;
+    /// Claims the background job `job` (a sweep, a rotation run) for the caller, if nobody else
+    /// holds it: `Ok(None)` means another node or thread runs it now, so skip it this time.
+    /// The claim lasts while the guard lives.
+    ///
+    /// PostgreSQL: a session-level `pg_try_advisory_lock(`[`job_lock_id`]`)` on a dedicated
+    /// session of this store, so every node sharing the database sees the claim; the server
+    /// drops it when the node's session ends (a crash closes the socket; TCP keepalives detect
+    /// a node that vanished without closing it). SQLite: one process serves the file, so a
+    /// lock local to the process (shared by every handle on the same file) is enough.
+    fn try_exclusive(&self, job: &str) -> Result<Option<JobGuard>>;
+}
+
+/// A claimed background job (see [`Store::try_exclusive`]); dropping it releases the claim.
+pub struct JobGuard {
+    job: String,
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl JobGuard {
+    /// A guard that runs `release` once, when dropped.
+    pub fn new(job: &str, release: impl FnOnce() + Send + 'static) -> JobGuard {
+        JobGuard { job: job.to_string(), release: Some(Box::new(release)) }
+    }
+
+    /// The job this guard holds.
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl std::fmt::Debug for JobGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobGuard").field("job", &self.job).finish()
+    }
+}
+
+/// The 64-bit advisory lock id of a job, the same on every node: the first eight bytes
+/// (big-endian) of SHA-256(`"trent-job:" + job`).
+pub fn job_lock_id(job: &str) -> i64 {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("trent-job:{job}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d.as_ref()[..8]);
+    i64::from_be_bytes(b)
+}
+
+/// Jobs claimed inside this process, by scope (a database file, a store handle) and name.
+#[derive(Clone, Default)]
+pub(crate) struct LocalJobs(Arc<Mutex<HashSet<String>>>);
+
+impl LocalJobs {
+    /// The process-wide set (SQLite scopes its claims by database file).
+    pub(crate) fn global() -> LocalJobs {
+        static JOBS: std::sync::OnceLock<LocalJobs> = std::sync::OnceLock::new();
+        JOBS.get_or_init(LocalJobs::default).clone()
+    }
+
+    /// Claims `key`; the returned closure releases it. None if it is already claimed.
+    pub(crate) fn claim(&self, key: String) -> Option<impl FnOnce() + Send + 'static> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !held.insert(key.clone()) {
+            return None;
+        }
+        let set = self.0.clone();
+        Some(move || {
+            set.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        })
+    }
 }
 
 /// Opens the store a `--store` URL names, running pending migrations:
@@ -145,6 +221,15 @@ mod tests {
         let s = open(&format!("sqlite:{}", p.display()), d.path()).unwrap();
         assert_eq!(s.backend(), "sqlite");
         assert!(p.exists());
+    }
+
+    #[test]
+    fn job_lock_ids_are_stable_and_distinct() {
+        // Fixed: every node (and every version of trentd) must compute the same id.
+        assert_eq!(job_lock_id("kms-deletions"), job_lock_id("kms-deletions"));
+        assert_ne!(job_lock_id("kms-deletions"), job_lock_id("kms-rotations"));
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"trent-job:x");
+        assert_eq!(job_lock_id("x").to_be_bytes(), d.as_ref()[..8]);
     }
 
     #[test]

@@ -39,12 +39,12 @@
 //!   `sslrootcert=PATH` if given, else the system's CA bundle. (So `require` is stricter here
 //!   than in libpq.) `verify-ca`, which skips the host name, is refused.
 
-use crate::{Result, Store, StoreError, Txn};
+use crate::{JobGuard, LocalJobs, Result, Store, StoreError, Txn};
 use postgres::{Client, Config, NoTls, Statement};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Versioned migrations, applied in order on open. Never edit one that has shipped: add another.
@@ -67,6 +67,13 @@ const LOCK_TIMEOUT: &str = "30s";
 /// A session that stays idle inside a transaction this long (a hung node) is ended by the server,
 /// releasing the write lock.
 const IDLE_IN_TXN_TIMEOUT: &str = "60s";
+
+/// TCP keepalives of the job session (see [`PgStore::try_exclusive`]), on both ends: the server
+/// ends the session of a node that vanished (power loss, partition) after about
+/// idle + interval × count seconds, releasing its job locks; the node notices a dead server as fast.
+const KEEPALIVE_IDLE_SECS: u64 = 10;
+const KEEPALIVE_INTERVAL_SECS: u64 = 5;
+const KEEPALIVE_COUNT: u32 = 3;
 
 /// The error with its causes ("error connecting to server: Connection refused …").
 fn err(e: postgres::Error) -> StoreError {
@@ -193,6 +200,11 @@ pub struct PgStore {
     writer: Mutex<Option<Conn>>,
     readers: Vec<Mutex<Option<Conn>>>,
     next_reader: AtomicUsize,
+    /// The session that holds this node's job locks (made on first use, replaced if it broke).
+    jobs: Arc<Mutex<Option<Client>>>,
+    /// Jobs claimed through this handle: advisory locks are re-entrant within a session, so
+    /// two claims of one job by this node must be refused here.
+    local_jobs: LocalJobs,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -224,7 +236,55 @@ impl PgStore {
         }
         migrate(&config, &tls)?;
         let readers = (0..READERS).map(|_| Mutex::new(None)).collect();
-        Ok(PgStore { config, tls, writer: Mutex::new(None), readers, next_reader: AtomicUsize::new(0) })
+        Ok(PgStore {
+            config,
+            tls,
+            writer: Mutex::new(None),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            jobs: Arc::new(Mutex::new(None)),
+            local_jobs: LocalJobs::default(),
+        })
+    }
+
+    /// Connects the job session, with TCP keepalives on both ends.
+    fn job_session(&self) -> Result<Client> {
+        let mut config = self.config.clone();
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(KEEPALIVE_IDLE_SECS))
+            .keepalives_interval(Duration::from_secs(KEEPALIVE_INTERVAL_SECS))
+            .keepalives_retries(KEEPALIVE_COUNT);
+        let mut c = self.tls.connect(&config)?;
+        c.batch_execute(&format!(
+            "SET tcp_keepalives_idle = {KEEPALIVE_IDLE_SECS}; SET tcp_keepalives_interval = {KEEPALIVE_INTERVAL_SECS}; \
+             SET tcp_keepalives_count = {KEEPALIVE_COUNT}; SET lock_timeout = '{LOCK_TIMEOUT}'"
+        ))
+        .map_err(err)?;
+        Ok(c)
+    }
+
+    /// `pg_try_advisory_lock(id)` on the job session, (re)connecting it if needed; a reused
+    /// session that fails is replaced once.
+    fn try_job_lock(&self, id: i64) -> Result<bool> {
+        let mut slot = self.jobs.lock().map_err(|_| StoreError::Backend("job session lock poisoned".into()))?;
+        loop {
+            let fresh = slot.as_ref().is_none_or(|c| c.is_closed());
+            if fresh {
+                *slot = Some(self.job_session()?);
+            }
+            let c = slot.as_mut().expect("session just made");
+            match c.query_one("SELECT pg_try_advisory_lock($1)", &[&id]) {
+                Ok(row) => return Ok(row.get(0)),
+                Err(e) => {
+                    // The locks this session held are gone with it (the server released them).
+                    *slot = None;
+                    if fresh {
+                        return Err(err(e));
+                    }
+                }
+            }
+        }
     }
 
     /// Starts a transaction on the connection in `slot`, (re)connecting if it is missing or
@@ -268,8 +328,9 @@ impl Drop for PgStore {
         for r in &mut self.readers {
             take(r);
         }
-        if !conns.is_empty() {
-            let _ = std::thread::spawn(move || drop(conns)).join();
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if !conns.is_empty() || jobs.is_some() {
+            let _ = std::thread::spawn(move || drop((conns, jobs))).join();
         }
     }
 }
@@ -417,6 +478,35 @@ impl Store for PgStore {
 
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn try_exclusive(&self, job: &str) -> Result<Option<JobGuard>> {
+        let Some(release_local) = self.local_jobs.claim(job.to_string()) else { return Ok(None) };
+        let id = crate::job_lock_id(job);
+        match self.try_job_lock(id) {
+            Ok(true) => {
+                let session = self.jobs.clone();
+                Ok(Some(JobGuard::new(job, move || {
+                    let mut slot = session.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(c) = slot.as_mut() {
+                        // If the session broke meanwhile, the server already released the lock.
+                        if c.query_one("SELECT pg_advisory_unlock($1)", &[&id]).is_err() {
+                            *slot = None;
+                        }
+                    }
+                    drop(slot);
+                    release_local();
+                })))
+            }
+            Ok(false) => {
+                release_local();
+                Ok(None)
+            }
+            Err(e) => {
+                release_local();
+                Err(e)
+            }
+        }
     }
 }
 
@@ -694,6 +784,27 @@ mod tests {
             t.put("k", "b", b"2").unwrap();
             t.commit().unwrap();
             assert_eq!(s.read().unwrap().get("k", "b").unwrap().as_deref(), Some(&b"2"[..]));
+        });
+    }
+
+    #[test]
+    fn a_job_held_by_a_node_whose_session_died_is_free_for_another_node() {
+        with_db(|db| {
+            let a = PgStore::connect(&db.url).unwrap();
+            let b = PgStore::connect(&db.url).unwrap();
+            let held = a.try_exclusive("sm-rotations").unwrap().expect("free");
+            assert!(b.try_exclusive("sm-rotations").unwrap().is_none());
+            // As when node a crashes: the server ends its sessions and releases its locks.
+            assert!(db.end_sessions() >= 1);
+            std::thread::sleep(Duration::from_millis(200));
+            let taken = b.try_exclusive("sm-rotations").unwrap();
+            assert!(taken.is_some(), "the job is free once its holder's session is gone");
+            // a's stale guard releasing must not free b's claim.
+            drop(held);
+            let a2 = PgStore::connect(&db.url).unwrap();
+            assert!(a2.try_exclusive("sm-rotations").unwrap().is_none(), "b still holds it");
+            drop(taken);
+            assert!(a2.try_exclusive("sm-rotations").unwrap().is_some());
         });
     }
 

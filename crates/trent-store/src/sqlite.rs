@@ -2,7 +2,7 @@
 //! connection (`BEGIN IMMEDIATE`, so read-modify-write is serialized) and a few reader
 //! connections that see the last committed state.
 
-use crate::{Result, Store, StoreError, Txn};
+use crate::{JobGuard, LocalJobs, Result, Store, StoreError, Txn};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +15,8 @@ const MIGRATIONS: &[&str] =
 const READERS: usize = 4;
 
 pub struct SqliteStore {
+    /// Scopes this file's job claims in the process-wide set.
+    jobs_scope: String,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -47,7 +49,9 @@ impl SqliteStore {
             r.execute_batch("PRAGMA busy_timeout=10000;").map_err(err)?;
             readers.push(Mutex::new(r));
         }
-        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let jobs_scope = format!("sqlite:{}", file.display());
+        Ok(SqliteStore { jobs_scope, writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }
 }
 
@@ -179,6 +183,10 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn try_exclusive(&self, job: &str) -> Result<Option<JobGuard>> {
+        Ok(LocalJobs::global().claim(format!("{}\0{job}", self.jobs_scope)).map(|release| JobGuard::new(job, release)))
     }
 }
 

@@ -1,0 +1,222 @@
+//! `trent backup` and `trent restore`: a consistent, checksummed snapshot of a whole store
+//! (SQLite or PostgreSQL), taken while trentd runs, and loaded into an empty store of either
+//! backend. The format and its guarantees are `trent_store::backup`'s: values stay wrapped under
+//! the root key (a backup holds no plaintext key material, and is useless without the root
+//! key, which is backed up separately), and a restore writes nothing unless the whole file
+//! verified.
+//!
+//! The audit trail (`<data dir>/audit/trail-*.jsonl`) is node-local and not in the store: copy
+//! that directory to keep it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use trent_store::backup::{BackupError, Summary};
+
+#[derive(clap::Args, Debug)]
+pub struct BackupArgs {
+    /// The store to back up: `sqlite` (<data dir>/trent.db), `sqlite:PATH` or
+    /// `postgres://user@host:port/database?sslmode=…` (as trentd's --store).
+    #[arg(long, env = "TRENT_STORE", hide_env_values = true)]
+    pub store: String,
+    /// trentd's data directory (where `--store sqlite` finds trent.db).
+    #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
+    pub data_dir: PathBuf,
+    /// The backup file to write (replaced atomically; created readable by its owner only).
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    /// The store to restore into; it must be empty (a new database, or a data dir without
+    /// trent.db). Same forms as `trent backup --store`.
+    #[arg(long, env = "TRENT_STORE", hide_env_values = true)]
+    pub store: String,
+    /// trentd's data directory (where `--store sqlite` puts trent.db).
+    #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
+    pub data_dir: PathBuf,
+    /// The backup file `trent backup` wrote.
+    pub file: PathBuf,
+}
+
+/// The SQLite file a store URL names, if it names one.
+fn sqlite_file(store: &str, data_dir: &Path) -> Option<PathBuf> {
+    match store.trim() {
+        "sqlite" => Some(data_dir.join("trent.db")),
+        s => s.strip_prefix("sqlite:").filter(|p| !p.is_empty()).map(PathBuf::from),
+    }
+}
+
+fn describe(s: &Summary) -> String {
+    format!("{} rows in {} tables, sha256 {}", s.rows, s.tables, s.sha256)
+}
+
+/// Writes the backup; returns what it holds.
+pub fn backup(args: &BackupArgs) -> Result<Summary, String> {
+    if let Some(file) = sqlite_file(&args.store, &args.data_dir) {
+        // Opening would create an empty database: a typo in the path must not back up nothing.
+        if !file.is_file() {
+            return Err(format!("no SQLite database at {}", file.display()));
+        }
+    }
+    let store = trent_store::open(&args.store, &args.data_dir).map_err(|e| e.to_string())?;
+    let out = &args.output;
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let summary = {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        let s = trent_store::backup::backup(&*store, &mut w).map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| format!("{}: {e}", out.display()))?;
+        s
+    };
+    tmp.as_file().sync_all().map_err(|e| format!("{}: {e}", out.display()))?;
+    tmp.persist(out).map_err(|e| format!("{}: {}", out.display(), e.error))?;
+    Ok(summary)
+}
+
+/// Loads the backup into the (empty) store; returns what it held.
+pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
+    let f = std::fs::File::open(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let mut input = std::io::BufReader::new(f);
+    if let Some(file) = sqlite_file(&args.store, &args.data_dir) {
+        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+    }
+    let store = trent_store::open(&args.store, &args.data_dir).map_err(|e| e.to_string())?;
+    trent_store::backup::restore(&*store, &mut input).map_err(|e| match e {
+        BackupError::Corrupt(_) => format!("{}: {e}", args.file.display()),
+        e => e.to_string(),
+    })
+}
+
+pub fn run_backup(args: BackupArgs) -> Result<(), String> {
+    let s = backup(&args)?;
+    eprintln!("trent: wrote {} ({}).", args.output.display(), describe(&s));
+    eprintln!(
+        "trent: the backup is wrapped under the root key: keep the root key (and the audit directory) backed up too."
+    );
+    Ok(())
+}
+
+pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
+    let s = restore(&args)?;
+    eprintln!("trent: restored {} from {}.", describe(&s), args.file.display());
+    eprintln!("trent: start trentd on this store with the same root key as the backed-up deployment.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trent_store::Store;
+
+    fn put(store: &dyn Store, rows: &[(&str, &str, &[u8])]) {
+        let mut t = store.write().unwrap();
+        for (table, k, v) in rows {
+            t.put(table, k, v).unwrap();
+        }
+        t.commit().unwrap();
+    }
+
+    fn dump(store: &dyn Store) -> Vec<(String, String, Vec<u8>)> {
+        let mut r = store.read().unwrap();
+        let mut out = Vec::new();
+        for t in r.tables().unwrap() {
+            for (k, v) in r.scan(&t, "", None, 10_000).unwrap() {
+                out.push((t.clone(), k, v));
+            }
+        }
+        out
+    }
+
+    fn backup_args(store: &str, data_dir: &Path, output: &Path) -> BackupArgs {
+        BackupArgs { store: store.into(), data_dir: data_dir.into(), output: output.into() }
+    }
+
+    fn restore_args(store: &str, data_dir: &Path, file: &Path) -> RestoreArgs {
+        RestoreArgs { store: store.into(), data_dir: data_dir.into(), file: file.into() }
+    }
+
+    #[test]
+    fn backup_then_restore_into_a_new_sqlite_file_copies_every_row() {
+        let d = tempfile::tempdir().unwrap();
+        let src = trent_store::open("sqlite", d.path()).unwrap();
+        put(&*src, &[("kms_key", "a", b"wrapped"), ("ssm_param", "/p", b"{}"), ("meta", "root_check", b"x")]);
+        let file = d.path().join("out.trentbackup");
+        let s = backup(&backup_args("sqlite", d.path(), &file)).unwrap();
+        assert_eq!((s.rows, s.tables), (3, 3));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0, "owner-only file");
+        }
+        let target = d.path().join("new/restored.db");
+        let url = format!("sqlite:{}", target.display());
+        let r = restore(&restore_args(&url, d.path(), &file)).unwrap();
+        assert_eq!(r, s);
+        assert_eq!(dump(&*trent_store::open(&url, d.path()).unwrap()), dump(&*src));
+    }
+
+    #[test]
+    fn restore_refuses_a_store_that_holds_data_and_writes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let src = trent_store::open("sqlite", d.path()).unwrap();
+        put(&*src, &[("t", "k", b"v")]);
+        let file = d.path().join("b");
+        backup(&backup_args("sqlite", d.path(), &file)).unwrap();
+        let other = d.path().join("other.db");
+        let url = format!("sqlite:{}", other.display());
+        put(&*trent_store::open(&url, d.path()).unwrap(), &[("t", "existing", b"1")]);
+        let e = restore(&restore_args(&url, d.path(), &file)).unwrap_err();
+        assert!(e.contains("not empty"), "{e}");
+        let rows = dump(&*trent_store::open(&url, d.path()).unwrap());
+        assert_eq!(rows, [("t".to_string(), "existing".to_string(), b"1".to_vec())]);
+    }
+
+    #[test]
+    fn a_corrupted_backup_is_refused_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        put(&*trent_store::open("sqlite", d.path()).unwrap(), &[("t", "k", b"value")]);
+        let file = d.path().join("b");
+        backup(&backup_args("sqlite", d.path(), &file)).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&file, format!("{}\n{}\n", lines[0], lines[1])).unwrap(); // trailer cut off
+        let url = format!("sqlite:{}", d.path().join("fresh.db").display());
+        let e = restore(&restore_args(&url, d.path(), &file)).unwrap_err();
+        assert!(e.contains("truncated") && e.contains(&file.display().to_string()), "{e}");
+        assert!(dump(&*trent_store::open(&url, d.path()).unwrap()).is_empty(), "nothing was written");
+    }
+
+    #[test]
+    fn backing_up_a_missing_sqlite_database_is_an_error_not_an_empty_backup() {
+        let d = tempfile::tempdir().unwrap();
+        let e = backup(&backup_args("sqlite", d.path(), &d.path().join("b"))).unwrap_err();
+        assert!(e.contains("no SQLite database"), "{e}");
+        assert!(!d.path().join("trent.db").exists() && !d.path().join("b").exists());
+    }
+
+    #[test]
+    fn sqlite_to_postgres_and_back_keeps_every_row() {
+        use trent_store::postgres::testing::{skip, TestDb};
+        if skip() {
+            return;
+        }
+        let db = TestDb::create();
+        let d = tempfile::tempdir().unwrap();
+        let src = trent_store::open("sqlite", d.path()).unwrap();
+        put(&*src, &[("kms_key", "k1", b"\x00\xffbytes"), ("sm_secret", "s", b"{}")]);
+        let file = d.path().join("b");
+        backup(&backup_args("sqlite", d.path(), &file)).unwrap();
+        restore(&restore_args(&db.url, d.path(), &file)).unwrap();
+        let file2 = d.path().join("b2");
+        backup(&backup_args(&db.url, d.path(), &file2)).unwrap();
+        let back = d.path().join("back.db");
+        restore(&restore_args(&format!("sqlite:{}", back.display()), d.path(), &file2)).unwrap();
+        assert_eq!(dump(&*trent_store::open(&format!("sqlite:{}", back.display()), d.path()).unwrap()), dump(&*src));
+    }
+}
