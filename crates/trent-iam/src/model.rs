@@ -145,7 +145,7 @@ pub fn check_trust_policy(text: &str) -> Result<(), IamError> {
             "Member must have length less than or equal to 131072",
         ));
     }
-    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Resource)
+    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Trust)
         .map_err(|e| IamError::MalformedPolicyDocument(e.reason))?;
     let max = trent_policy::TRUST_POLICY_MAX_CHARS;
     if trent_policy::iam_policy_size(text) > max {

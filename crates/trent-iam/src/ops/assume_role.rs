@@ -56,7 +56,7 @@ pub fn handle(iam: &Iam, c: &Caller, p: &Params) -> Out {
         Some(r) if model::role_arn(&arn.partition, &arn.account, &r.path, &r.name) == role_arn => r,
         _ => return Err(denied(&ctx)),
     };
-    let trust = Policy::parse(&role.trust_policy, PolicyKind::Resource).map_err(|_| denied(&ctx))?;
+    let trust = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(|_| denied(&ctx))?;
     let identity = iam.identity_policies(&c.principal)?;
     let d = trent_policy::evaluate_kms(&ctx, &trust, &arn.account, &identity, false);
     if let Some(m) = d.message(&ctx) {
