@@ -177,10 +177,10 @@ impl Iam {
         };
         match action {
             "ListUsers" | "ListRoles" | "ListPolicies" => "*".into(),
-            "CreatePolicy" => named("PolicyName", T_POLICY, "policy/"),
-            a if a.contains("Role") => named("RoleName", T_ROLE, "role/"),
+            "CreatePolicy" => named("PolicyName", T_POLICY, "policy"),
+            a if a.contains("Role") => named("RoleName", T_ROLE, "role"),
             a if (a.contains("User") || a.contains("AccessKey")) && p.get("UserName").is_none() => caller.arn(),
-            a if a.contains("User") || a.contains("AccessKey") => named("UserName", T_USER, "user/"),
+            a if a.contains("User") || a.contains("AccessKey") => named("UserName", T_USER, "user"),
             _ => p.get("PolicyArn").map(str::to_string).unwrap_or_else(|| "*".into()),
         }
     }

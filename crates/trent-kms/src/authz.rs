@@ -108,7 +108,10 @@ impl Kms {
             }
             _ => wanted.push((action(name), s("KeyId").map(str::to_string), None)),
         }
-        wanted.into_iter().filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref())).collect()
+        wanted
+            .into_iter()
+            .filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref()))
+            .collect()
     }
 
     fn facts_for(&self, caller: &Caller, action: String, id: Option<&str>, blob: Option<&[u8]>) -> Option<KeyFacts> {

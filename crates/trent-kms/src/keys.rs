@@ -81,7 +81,8 @@ impl Kms {
                 return Err(KmsError::NotFound(format!("Key '{}' does not exist", truncate(id))));
             }
             if arn.account != caller.account() && crate::authz::cross_account_allowed() {
-                let owner = Caller { principal: trent_policy::Principal::root(&arn.account), region: caller.region.clone() };
+                let owner =
+                    Caller { principal: trent_policy::Principal::root(&arn.account), region: caller.region.clone() };
                 return self.resolve(tx, &owner, id, allow_alias);
             }
             if arn.account != caller.account() {

@@ -327,7 +327,8 @@ fn authorize_and_run(
     // 7. The operation.
     match op {
         Op::Kms(op) if cross_account && trent_kms::authz::CROSS_ACCOUNT_OPERATIONS.contains(&op) => {
-            trent_kms::authz::with_cross_account(|| app.kms.dispatch(op, &caller, body)).map_err(|e| Box::new(e) as BoxError)
+            trent_kms::authz::with_cross_account(|| app.kms.dispatch(op, &caller, body))
+                .map_err(|e| Box::new(e) as BoxError)
         }
         Op::Kms(op) => app.kms.dispatch(op, &caller, body).map_err(|e| Box::new(e) as BoxError),
         Op::Query(svc) => {

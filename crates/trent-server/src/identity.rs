@@ -135,7 +135,10 @@ pub fn authorize_kms(
                 .with("kms:KeySpec", s("KeySpec").or(s("CustomerMasterKeySpec")).unwrap_or("SYMMETRIC_DEFAULT"))
                 .with("kms:KeyUsage", s("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"))
                 .with("kms:KeyOrigin", s("Origin").unwrap_or("AWS_KMS"))
-                .with("kms:MultiRegion", if b.get("MultiRegion") == Some(&Value::Bool(true)) { "true" } else { "false" });
+                .with(
+                    "kms:MultiRegion",
+                    if b.get("MultiRegion") == Some(&Value::Bool(true)) { "true" } else { "false" },
+                );
         }
         return match trent_policy::evaluate_identity(&ctx, &identity).message(&ctx) {
             None => Ok(false),
@@ -152,8 +155,11 @@ pub fn authorize_kms(
             ctx = ctx.with("kms:RequestAlias", a);
         }
         // A key policy that the engine cannot read allows nothing.
-        let key_policy = Policy::parse(&f.policy, PolicyKind::Resource)
-            .unwrap_or(Policy { version: trent_policy::Version::V2012_10_17, id: None, statements: Vec::new() });
+        let key_policy = Policy::parse(&f.policy, PolicyKind::Resource).unwrap_or(Policy {
+            version: trent_policy::Version::V2012_10_17,
+            id: None,
+            statements: Vec::new(),
+        });
         let d = trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, false);
         if let Some(m) = d.message(&ctx) {
             return Err(denied(m));

@@ -71,7 +71,11 @@ pub trait CredentialLookup<P> {
     /// Like [`CredentialLookup::lookup`], with the reason for a refusal: an unknown key or a
     /// wrong or missing session token is `UnrecognizedClient`, an expired session
     /// `ExpiredToken`. The verifier calls this one.
-    fn lookup_checked(&self, access_key_id: &str, session_token: Option<&str>) -> Result<Arc<Credential<P>>, WireError> {
+    fn lookup_checked(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+    ) -> Result<Arc<Credential<P>>, WireError> {
         self.lookup(access_key_id, session_token).ok_or(WireError::UnrecognizedClient)
     }
 }

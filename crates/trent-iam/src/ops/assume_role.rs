@@ -65,9 +65,9 @@ pub fn handle(iam: &Iam, c: &Caller, p: &Params) -> Out {
     // Role chaining is limited to one hour, as on AWS.
     let max = if matches!(c.principal.kind, PrincipalKind::AssumedRole { .. }) { 3600 } else { role.max_session_secs };
     if duration > max {
-        return Err(IamError::Validation(format!(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-        )));
+        return Err(IamError::Validation(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into(),
+        ));
     }
     let principal = Principal {
         account_id: arn.account.clone(),
