@@ -421,3 +421,79 @@ def test_cross_account_key_use_needs_the_key_policy_and_the_identity_policy(tren
     with pytest.raises(ClientError) as e:
         user_kms.encrypt(KeyId=key["Arn"], Plaintext=b"x")
     assert denied(e).endswith("because no identity-based policy allows the kms:Encrypt action")
+
+
+def test_grant_allows_its_operations_within_its_constraints_until_revoked(trent, kms):
+    iam = admin("iam", trent.base_url)
+    key = kms.create_key()["KeyMetadata"]
+    user, ukey = new_user(iam)
+    user_arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{user}"
+    user_kms = as_user("kms", trent.base_url, ukey)
+    with pytest.raises(ClientError) as e:
+        user_kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"app": "billing"})
+    denied(e)
+    g = kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=user_arn,
+        Operations=["Encrypt", "Decrypt"],
+        Constraints={"EncryptionContextSubset": {"app": "billing"}},
+        Name="billing-grant",
+    )
+    assert len(g["GrantId"]) == 64 and g["GrantToken"]
+    # Usable at once, with the grant token or without it.
+    blob = user_kms.encrypt(
+        KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"app": "billing", "x": "y"}, GrantTokens=[g["GrantToken"]]
+    )["CiphertextBlob"]
+    assert user_kms.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "billing", "x": "y"})["Plaintext"] == b"x"
+    # Outside the constraint, or an operation the grant does not name: denied.
+    with pytest.raises(ClientError) as e:
+        user_kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"app": "payroll"})
+    denied(e)
+    with pytest.raises(ClientError) as e:
+        user_kms.describe_key(KeyId=key["KeyId"])
+    denied(e)
+    # The same Name and parameters return the same grant.
+    again = kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=user_arn,
+        Operations=["Decrypt", "Encrypt"],
+        Constraints={"EncryptionContextSubset": {"app": "billing"}},
+        Name="billing-grant",
+    )
+    assert again["GrantId"] == g["GrantId"]
+    grants = kms.list_grants(KeyId=key["KeyId"])["Grants"]
+    assert [x["GrantId"] for x in grants] == [g["GrantId"]]
+    assert grants[0]["GranteePrincipal"] == user_arn and grants[0]["KeyId"] == key["Arn"]
+    assert grants[0]["Constraints"] == {"EncryptionContextSubset": {"app": "billing"}}
+    kms.revoke_grant(KeyId=key["KeyId"], GrantId=g["GrantId"])
+    assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []
+    with pytest.raises(ClientError) as e:
+        user_kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"app": "billing"})
+    denied(e)
+
+
+def test_retiring_principal_retires_a_grant_by_token_and_others_cannot(trent, kms):
+    iam = admin("iam", trent.base_url)
+    key = kms.create_key()["KeyMetadata"]
+    grantee, gkey = new_user(iam)
+    retirer, rkey = new_user(iam)
+    g = kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=f"arn:aws:iam::{ACCOUNT_ID}:user/{grantee}",
+        RetiringPrincipal=f"arn:aws:iam::{ACCOUNT_ID}:user/{retirer}",
+        Operations=["GenerateDataKey"],
+    )
+    dk = as_user("kms", trent.base_url, gkey).generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256")
+    assert len(dk["Plaintext"]) == 32
+    retirable = kms.list_retirable_grants(RetiringPrincipal=f"arn:aws:iam::{ACCOUNT_ID}:user/{retirer}")["Grants"]
+    assert [x["GrantId"] for x in retirable] == [g["GrantId"]]
+    with pytest.raises(ClientError) as e:
+        as_user("kms", trent.base_url, gkey).retire_grant(GrantToken=g["GrantToken"])
+    denied(e)
+    as_user("kms", trent.base_url, rkey).retire_grant(GrantToken=g["GrantToken"])
+    with pytest.raises(ClientError) as e:
+        kms.retire_grant(GrantToken=g["GrantToken"])
+    assert error_code(e) == "InvalidGrantTokenException"
+    with pytest.raises(ClientError) as e:
+        as_user("kms", trent.base_url, gkey).generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256")
+    denied(e)

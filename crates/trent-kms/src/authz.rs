@@ -29,6 +29,8 @@ pub struct KeyFacts {
     pub aliases: Vec<String>,
     /// The alias the request named the key by (`kms:RequestAlias`).
     pub request_alias: Option<String>,
+    /// The key's grants (the server checks whether one allows the caller).
+    pub grants: Vec<crate::grants::GrantRecord>,
 }
 
 thread_local! {
@@ -92,7 +94,10 @@ impl Kms {
             | Operation::GenerateRandom
             | Operation::UpdatePrimaryRegion
             | Operation::ReplicateKey
+            | Operation::ListRetirableGrants
                 if s("KeyId").is_none() => {}
+            // Retiring is decided by the grant itself (retiring principal, grantee), not by policy.
+            Operation::RetireGrant => {}
             Operation::ReEncrypt => {
                 wanted.push((action("ReEncryptFrom"), s("SourceKeyId").map(str::to_string), blob("CiphertextBlob")));
                 wanted.push((action("ReEncryptTo"), s("DestinationKeyId").map(str::to_string), None));
@@ -138,6 +143,7 @@ impl Kms {
             }
         };
         let rec = self.load(&mut *tx, &r).ok()?;
+        let grants = self.grants_of(&mut *tx, &r).ok()?;
         let prefix = format!("{}/{}/", r.account, r.region);
         let aliases = tx
             .scan(T_ALIAS, &prefix, None, 1000)
@@ -158,6 +164,7 @@ impl Kms {
             key_origin: rec.origin.clone(),
             aliases,
             request_alias,
+            grants,
         })
     }
 }

@@ -11,6 +11,7 @@
 pub mod authz;
 mod checks;
 mod error;
+pub mod grants;
 mod keys;
 pub mod model;
 pub mod ops;
@@ -83,6 +84,7 @@ const MATERIAL_CACHE_MAX: usize = 10_000;
 trent_wire::operations!(Kms, Caller, KmsError, {
     CancelKeyDeletion => cancel_key_deletion,
     CreateAlias => create_alias,
+    CreateGrant => create_grant,
     CreateKey => create_key,
     Decapsulate => decapsulate,
     Decrypt => decrypt,
@@ -108,13 +110,17 @@ trent_wire::operations!(Kms, Caller, KmsError, {
     GetPublicKey => get_public_key,
     ImportKeyMaterial => import_key_material,
     ListAliases => list_aliases,
+    ListGrants => list_grants,
     ListKeyPolicies => list_key_policies,
     ListKeyRotations => list_key_rotations,
     ListKeys => list_keys,
     ListResourceTags => list_resource_tags,
+    ListRetirableGrants => list_retirable_grants,
     PutKeyPolicy => put_key_policy,
     ReEncrypt => re_encrypt,
     ReplicateKey => replicate_key,
+    RetireGrant => retire_grant,
+    RevokeGrant => revoke_grant,
     RotateKeyOnDemand => rotate_key_on_demand,
     ScheduleKeyDeletion => schedule_key_deletion,
     Sign => sign,

@@ -83,6 +83,10 @@ pub fn authorize_kms(
     body: &[u8],
     env: &Env<'_>,
 ) -> Result<bool, BoxError> {
+    if op == trent_kms::Operation::RetireGrant {
+        // Decided by the grant (its retiring principal or grantee), not by policy, as on AWS.
+        return Ok(false);
+    }
     let b = object(body);
     let s = |k: &str| b.get(k).and_then(|v| v.as_str());
     let facts = app.kms.authorization_facts(caller, op, body);
@@ -122,6 +126,21 @@ pub fn authorize_kms(
         if let Some(v) = b.get("BypassPolicyLockoutSafetyCheck").and_then(|v| v.as_bool()) {
             ctx = ctx.with("kms:BypassPolicyLockoutSafetyCheck", if v { "true" } else { "false" });
         }
+        if action == "kms:CreateGrant" {
+            if let Some(ops) = b.get("Operations").and_then(|v| v.as_array()) {
+                ctx = ctx.with_values("kms:GrantOperations", ops.iter().filter_map(|o| o.as_str()));
+            }
+            if let Some(p) = s("GranteePrincipal") {
+                ctx = ctx.with("kms:GranteePrincipal", p);
+            }
+            if let Some(p) = s("RetiringPrincipal") {
+                ctx = ctx.with("kms:RetiringPrincipal", p);
+            }
+            if let Some(c) = b.get("Constraints").and_then(|v| v.as_object()) {
+                ctx = ctx.with_values("kms:GrantConstraintType", c.keys().map(String::as_str));
+            }
+            ctx = ctx.with("kms:GrantIsForAWSResource", "false");
+        }
         if let Some(v) = b.get("GrantTokens").and_then(|v| v.as_array()) {
             ctx = ctx.with_values("kms:GrantTokens", v.iter().filter_map(|t| t.as_str()));
         }
@@ -160,7 +179,19 @@ pub fn authorize_kms(
             id: None,
             statements: Vec::new(),
         });
-        let d = trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, false);
+        let grant_allows = {
+            let op = f.action.trim_start_matches("kms:");
+            let arns: Vec<&str> =
+                [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
+            let ec_member = match f.action.as_str() {
+                "kms:ReEncryptFrom" => "SourceEncryptionContext",
+                "kms:ReEncryptTo" => "DestinationEncryptionContext",
+                _ => "EncryptionContext",
+            };
+            let ec: std::collections::BTreeMap<String, String> = string_map(b.get(ec_member)).into_iter().collect();
+            f.grants.iter().any(|g| g.allows(&arns, op, &ec))
+        };
+        let d = trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, grant_allows);
         if let Some(m) = d.message(&ctx) {
             return Err(denied(m));
         }
