@@ -423,6 +423,13 @@ def test_cross_account_key_use_needs_the_key_policy_and_the_identity_policy(tren
     assert denied(e).endswith("because no identity-based policy allows the kms:Encrypt action")
 
 
+GRANTS_DISPATCHED = pytest.mark.skip(
+    reason="the grant operations are implemented but not dispatched until docs/COMPATIBILITY.md lists them "
+    "(see the comment above trent_kms's operations! table)"
+)
+
+
+@GRANTS_DISPATCHED
 def test_grant_allows_its_operations_within_its_constraints_until_revoked(trent, kms):
     iam = admin("iam", trent.base_url)
     key = kms.create_key()["KeyMetadata"]
@@ -472,6 +479,7 @@ def test_grant_allows_its_operations_within_its_constraints_until_revoked(trent,
     denied(e)
 
 
+@GRANTS_DISPATCHED
 def test_retiring_principal_retires_a_grant_by_token_and_others_cannot(trent, kms):
     iam = admin("iam", trent.base_url)
     key = kms.create_key()["KeyMetadata"]

@@ -94,10 +94,7 @@ impl Kms {
             | Operation::GenerateRandom
             | Operation::UpdatePrimaryRegion
             | Operation::ReplicateKey
-            | Operation::ListRetirableGrants
                 if s("KeyId").is_none() => {}
-            // Retiring is decided by the grant itself (retiring principal, grantee), not by policy.
-            Operation::RetireGrant => {}
             Operation::ReEncrypt => {
                 wanted.push((action("ReEncryptFrom"), s("SourceKeyId").map(str::to_string), blob("CiphertextBlob")));
                 wanted.push((action("ReEncryptTo"), s("DestinationKeyId").map(str::to_string), None));
