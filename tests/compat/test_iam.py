@@ -505,3 +505,50 @@ def test_retiring_principal_retires_a_grant_by_token_and_others_cannot(trent, km
     with pytest.raises(ClientError) as e:
         as_user("kms", trent.base_url, gkey).generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256")
     denied(e)
+
+
+def test_parameter_store_use_of_a_customer_key_needs_kms_permission_via_ssm(trent, kms):
+    iam = admin("iam", trent.base_url)
+    key = kms.create_key()["KeyMetadata"]
+    prefix = f"/iam-test/{uuid.uuid4().hex[:8]}"
+    ssm_only = {
+        "Effect": "Allow",
+        "Action": ["ssm:PutParameter", "ssm:GetParameter"],
+        "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{prefix}/*",
+    }
+    _, ukey = new_user(iam, policy(ssm_only))
+    user_ssm = as_user("ssm", trent.base_url, ukey)
+    # The AWS-managed key (alias/aws/ssm) is usable by the account's principals through SSM.
+    user_ssm.put_parameter(Name=f"{prefix}/default", Value="v1", Type="SecureString")
+    assert user_ssm.get_parameter(Name=f"{prefix}/default", WithDecryption=True)["Parameter"]["Value"] == "v1"
+    # A customer key needs kms:Encrypt / kms:Decrypt for the caller.
+    with pytest.raises(ClientError) as e:
+        user_ssm.put_parameter(Name=f"{prefix}/cmk", Value="v2", Type="SecureString", KeyId=key["KeyId"])
+    assert "kms:Encrypt" in denied(e)
+    # Outside the parameter path the SSM policy itself denies.
+    with pytest.raises(ClientError) as e:
+        user_ssm.get_parameter(Name="/elsewhere/x")
+    assert "ssm:GetParameter" in denied(e)
+    _, ukey2 = new_user(
+        iam,
+        policy(
+            ssm_only,
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt"],
+                "Resource": key["Arn"],
+                "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}},
+            },
+        ),
+    )
+    user2_ssm = as_user("ssm", trent.base_url, ukey2)
+    user2_ssm.put_parameter(Name=f"{prefix}/cmk", Value="v2", Type="SecureString", KeyId=key["KeyId"])
+    assert user2_ssm.get_parameter(Name=f"{prefix}/cmk", WithDecryption=True)["Parameter"]["Value"] == "v2"
+    # The ViaService condition keeps the same permission from working directly against KMS.
+    with pytest.raises(ClientError) as e:
+        as_user("kms", trent.base_url, ukey2).encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    denied(e)
+    # The first user can read the parameter's metadata but not decrypt it.
+    with pytest.raises(ClientError) as e:
+        user_ssm.get_parameter(Name=f"{prefix}/cmk", WithDecryption=True)
+    assert "kms:Decrypt" in denied(e)

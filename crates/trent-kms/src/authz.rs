@@ -8,7 +8,7 @@
 //! Manager's in-process calls) another account's key is refused as before.
 
 use crate::keys::{KeyRef, T_ALIAS, T_OWNER};
-use crate::{Caller, Kms, Operation};
+use crate::{Caller, Kms, KmsError, Operation};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::cell::Cell;
@@ -31,10 +31,32 @@ pub struct KeyFacts {
     pub request_alias: Option<String>,
     /// The key's grants (the server checks whether one allows the caller).
     pub grants: Vec<crate::grants::GrantRecord>,
+    /// `AWS` for AWS-managed keys (`alias/aws/ssm`, …), else `CUSTOMER`.
+    pub key_manager: String,
 }
+
+/// Decides whether `caller` may use a key through another service: (caller, key, action such
+/// as `kms:Decrypt`, encryption context, `kms:ViaService` value).
+pub type ServiceAuthorizer =
+    dyn Fn(&Caller, &KeyFacts, &std::collections::BTreeMap<String, String>, &str) -> Result<(), KmsError> + Send + Sync;
 
 thread_local! {
     static CROSS_ACCOUNT: Cell<bool> = const { Cell::new(false) };
+    static VIA_SERVICE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (an SSM or Secrets Manager operation) with its in-process KMS calls checked by the
+/// service authorizer as made through `service` (`ssm.us-east-1.amazonaws.com`).
+pub fn with_via_service<T>(service: &str, f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            VIA_SERVICE.with(|v| *v.borrow_mut() = None);
+        }
+    }
+    VIA_SERVICE.with(|v| *v.borrow_mut() = Some(service.to_string()));
+    let _reset = Reset;
+    f()
 }
 
 /// Runs `f` with other accounts' keys resolvable by ARN (the caller has been authorized).
@@ -162,6 +184,44 @@ impl Kms {
             aliases,
             request_alias,
             grants,
+            key_manager: rec.key_manager.clone(),
         })
+    }
+
+    /// Installs the check of SSM's and Secrets Manager's key use (once; later calls are ignored).
+    pub fn set_service_authorizer(&self, f: std::sync::Arc<ServiceAuthorizer>) {
+        let _ = self.service_authorizer.set(f);
+    }
+
+    /// Inside [`with_via_service`], asks the service authorizer whether the caller may use `rec`
+    /// for `action` through that service. Outside it (background work), nothing is checked.
+    pub(crate) fn authorize_service_use(
+        &self,
+        caller: &Caller,
+        rec: &crate::model::KeyRecord,
+        action: &str,
+        ctx: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), KmsError> {
+        let Some(via) = VIA_SERVICE.with(|v| v.borrow().clone()) else { return Ok(()) };
+        let Some(check) = self.service_authorizer.get() else { return Ok(()) };
+        let grants = {
+            let mut tx = self.store().read()?;
+            let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
+            self.grants_of(&mut *tx, &r)?
+        };
+        let facts = KeyFacts {
+            action: action.to_string(),
+            key_arn: rec.arn(),
+            key_account: rec.account_id.clone(),
+            policy: rec.policy.clone(),
+            key_spec: rec.key_spec.clone(),
+            key_usage: rec.key_usage.clone(),
+            key_origin: rec.origin.clone(),
+            aliases: Vec::new(),
+            request_alias: None,
+            grants,
+            key_manager: rec.key_manager.clone(),
+        };
+        check(caller, &facts, ctx, &via)
     }
 }

@@ -77,6 +77,8 @@ pub struct Kms {
     /// Unwrapped material by (key id, material id). Material never changes under a given id,
     /// so entries need no invalidation; deletion evicts them.
     materials: Mutex<MaterialCache>,
+    /// Checks SSM's and Secrets Manager's use of a key for their caller (kms:ViaService).
+    service_authorizer: std::sync::OnceLock<Arc<authz::ServiceAuthorizer>>,
 }
 
 const MATERIAL_CACHE_MAX: usize = 10_000;
@@ -135,7 +137,13 @@ trent_wire::operations!(Kms, Caller, KmsError, {
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
-        Kms { store, root, clock, materials: Mutex::new(HashMap::new()) }
+        Kms {
+            store,
+            root,
+            clock,
+            materials: Mutex::new(HashMap::new()),
+            service_authorizer: std::sync::OnceLock::new(),
+        }
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,

@@ -335,8 +335,17 @@ fn authorize_and_run(
             let c = trent_iam::Caller { principal: caller.principal.clone(), region: caller.region.clone() };
             app.iam.dispatch(svc, &c, body, &draft.request_id).map(|r| r.to_vec()).map_err(|e| Box::new(e) as BoxError)
         }
-        Op::Ssm(op) => app.ssm.dispatch(op, &caller, body).map_err(|e| Box::new(e) as BoxError),
-        Op::Secrets(op) => app.secrets.dispatch(op, &caller, body).map_err(|e| Box::new(e) as BoxError),
+        // Their calls into KMS are checked as made through the service (kms:ViaService).
+        Op::Ssm(op) => trent_kms::authz::with_via_service(&format!("ssm.{}.amazonaws.com", caller.region), || {
+            app.ssm.dispatch(op, &caller, body)
+        })
+        .map_err(|e| Box::new(e) as BoxError),
+        Op::Secrets(op) => {
+            trent_kms::authz::with_via_service(&format!("secretsmanager.{}.amazonaws.com", caller.region), || {
+                app.secrets.dispatch(op, &caller, body)
+            })
+            .map_err(|e| Box::new(e) as BoxError)
+        }
         Op::CloudTrail => {
             crate::cloudtrail::dispatch(&app.audit, &caller, op_name, body).map_err(|e| Box::new(e) as BoxError)
         }

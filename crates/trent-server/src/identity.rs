@@ -13,6 +13,7 @@ pub use trent_iam::credentials::{AccessKeyRecord, Identity};
 
 use crate::App;
 use serde_json::Value;
+use std::sync::Arc;
 use trent_kms::{Caller, KmsError};
 use trent_policy::{Policy, PolicyKind, PrincipalKind, RequestContext, RequestPrincipal};
 use trent_wire::{AwsError, WireError};
@@ -332,4 +333,48 @@ fn secret_arn(app: &App, caller: &Caller, id: &str) -> String {
 /// CloudTrail LookupEvents: `cloudtrail:LookupEvents` on `*`.
 pub fn authorize_cloudtrail(app: &App, caller: &Caller, env: &Env<'_>) -> Result<(), BoxError> {
     identity_only(app, &base_context(caller, "cloudtrail:LookupEvents", "*", env), caller)
+}
+
+/// The check trent-kms runs when Parameter Store or Secrets Manager use a key for their caller:
+/// `kms:Encrypt` / `kms:Decrypt` on the key with `kms:ViaService`, evaluated like a direct call
+/// (key policy, identity policies, grants). AWS-managed keys (`alias/aws/ssm`, …) allow every
+/// principal of their account through the service, as their AWS key policies do; an account
+/// root keeps full access to its own keys.
+pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::ServiceAuthorizer> {
+    Arc::new(
+        move |caller: &Caller,
+              f: &trent_kms::authz::KeyFacts,
+              ec: &std::collections::BTreeMap<String, String>,
+              via: &str| {
+            let own = f.key_account == caller.account();
+            if own && (is_root(caller) || f.key_manager == "AWS") {
+                return Ok(());
+            }
+            let p = RequestPrincipal::from_principal(&caller.principal, caller.partition());
+            let ctx = RequestContext::new(p, &f.action, &f.key_arn)
+                .with("kms:ViaService", via)
+                .with("kms:CallerAccount", caller.account())
+                .with("kms:KeySpec", &f.key_spec)
+                .with("kms:KeyUsage", &f.key_usage)
+                .with("kms:KeyOrigin", &f.key_origin)
+                .with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
+                .with_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let identity = iam
+                .identity_policies(&caller.principal)
+                .map_err(|e| KmsError::Internal(e.internal_detail().unwrap_or_else(|| e.message())))?;
+            let key_policy = Policy::parse(&f.policy, PolicyKind::Resource).unwrap_or(Policy {
+                version: trent_policy::Version::V2012_10_17,
+                id: None,
+                statements: Vec::new(),
+            });
+            let op = f.action.trim_start_matches("kms:");
+            let arns: Vec<&str> =
+                [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
+            let grant_allows = f.grants.iter().any(|g| g.allows(&arns, op, ec));
+            match trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, grant_allows).message(&ctx) {
+                None => Ok(()),
+                Some(m) => Err(KmsError::Wire(WireError::AccessDenied(m))),
+            }
+        },
+    )
 }

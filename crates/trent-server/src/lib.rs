@@ -29,7 +29,7 @@ pub struct App {
     pub ssm: trent_ssm::Ssm,
     pub secrets: Arc<trent_secrets::SecretsManager>,
     pub identity: Arc<identity::Identity>,
-    pub iam: trent_iam::Iam,
+    pub iam: Arc<trent_iam::Iam>,
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
     pub metrics: metrics::Metrics,
@@ -45,7 +45,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         Arc::new(trent_store::sqlite::SqliteStore::open(&db).map_err(|e| format!("opening {}: {e}", db.display()))?);
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
-    let iam = trent_iam::Iam::new(store.clone(), identity.clone());
+    let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));
     let audit_key = audit::signing_key(&*store, &root)?;
     let audit = audit::AuditLog::open(
         audit::Settings {
@@ -71,6 +71,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let session_clock = clock.clone();
     identity.set_clock(move || session_clock.now_ms());
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
+    kms.set_service_authorizer(identity::service_authorizer(iam.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks = events::start(config.events_file.clone(), &config.event_webhooks);
     let limits = trent_ssm::Limits {
