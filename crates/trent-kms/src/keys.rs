@@ -708,6 +708,9 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
             if rec.state == KeyState::PendingDeletion && rec.deletion_ms.is_some_and(|d| d <= now) {
                 tx.delete(T_KEY, &r.store_key())?;
                 tx.delete(T_OWNER, &format!("{}/{}", r.region, r.key_id))?;
+                for g in kms.grants_of(&mut *tx, &r)? {
+                    kms.delete_grant(&mut *tx, &g)?;
+                }
                 if rec.multi_region {
                     forget_region(kms, &mut *tx, &rec, now)?;
                 }

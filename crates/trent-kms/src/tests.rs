@@ -860,3 +860,29 @@ fn grants_are_created_listed_honoured_within_constraints_retired_and_revoked() {
     .unwrap();
     assert_eq!(err.code(), "InvalidGrantIdException");
 }
+
+#[test]
+fn deleting_a_key_deletes_its_grants_and_their_tokens() {
+    use crate::ops::{create_grant, retire_grant};
+    let e = env();
+    let kid = call(&e, "CreateKey", json!({})).unwrap()["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let c = caller("us-east-1");
+    let g = create_grant::handle(
+        &e.kms,
+        &c,
+        serde_json::from_value(
+            json!({"KeyId": kid, "GranteePrincipal": "arn:aws:iam::111122223333:user/a", "Operations": ["Decrypt"]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    call(&e, "ScheduleKeyDeletion", json!({"KeyId": kid, "PendingWindowInDays": 7})).unwrap();
+    e.kms.clock.advance(8 * 86_400);
+    assert_eq!(e.kms.sweep_deletions().unwrap(), 1);
+    let rows = e.kms.store().read().unwrap().scan(crate::grants::T_GRANT, "", None, 10).unwrap();
+    assert!(rows.is_empty(), "grants outlived their key");
+    let err = retire_grant::handle(&e.kms, &c, serde_json::from_value(json!({"GrantToken": g.grant_token})).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "InvalidGrantTokenException");
+}
