@@ -197,11 +197,14 @@ def test_forged_and_tampered_session_tokens_are_refused(trent):
     for token in (tampered, "forged-token", None):
         with pytest.raises(ClientError) as e:
             client("sts", trent.base_url, c["AccessKeyId"], c["SecretAccessKey"], token).get_caller_identity()
-        assert error_code(e) in ("UnrecognizedClientException", "InvalidClientTokenId"), token
+        assert error_code(e) == "InvalidClientTokenId" and http_status(e) == 403, token
+    with pytest.raises(ClientError) as e:
+        client("kms", trent.base_url, c["AccessKeyId"], c["SecretAccessKey"], tampered).list_keys()
+    assert error_code(e) == "UnrecognizedClientException"
     # A long-term key presented with a session token is refused too.
     with pytest.raises(ClientError) as e:
         client("sts", trent.base_url, ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, c["SessionToken"]).get_caller_identity()
-    assert error_code(e) == "UnrecognizedClientException"
+    assert error_code(e) == "InvalidClientTokenId"
     # The genuine token still works.
     ok = client("sts", trent.base_url, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]).get_caller_identity()
     assert ":assumed-role/" in ok["Arn"]
@@ -210,15 +213,20 @@ def test_forged_and_tampered_session_tokens_are_refused(trent):
 def test_session_credentials_expire_by_the_server_clock(trent_factory):
     srv = trent_factory()
     iam, sts = admin("iam", srv.base_url), admin("sts", srv.base_url)
-    role = make_role(iam, f"arn:aws:iam::{ACCOUNT_ID}:root")
+    role = make_role(iam, f"arn:aws:iam::{ACCOUNT_ID}:root", {"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"})
     c = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="sess", DurationSeconds=900)["Credentials"]
     session = client("sts", srv.base_url, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
     assert session.get_caller_identity()["Account"] == ACCOUNT_ID
+    session_kms = client("kms", srv.base_url, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    assert session_kms.list_keys()["Keys"] == []
     srv.advance_clock(901)
     with pytest.raises(ClientError) as e:
         session.get_caller_identity()
-    assert error_code(e) == "ExpiredTokenException"
+    assert error_code(e) == "ExpiredToken"
     assert "expired" in error_message(e)
+    with pytest.raises(ClientError) as e:
+        session_kms.list_keys()
+    assert error_code(e) == "ExpiredTokenException"
 
 
 def test_explicit_deny_beats_allow(trent, kms):
@@ -350,7 +358,7 @@ def test_access_key_lifecycle_inactive_keys_are_refused(trent):
     iam.update_access_key(UserName=user, AccessKeyId=ukey["AccessKeyId"], Status="Inactive")
     with pytest.raises(ClientError) as e:
         sts_user.get_caller_identity()
-    assert error_code(e) == "UnrecognizedClientException"
+    assert error_code(e) == "InvalidClientTokenId"
     iam.delete_access_key(UserName=user, AccessKeyId=ukey["AccessKeyId"])
     assert iam.list_access_keys(UserName=user)["AccessKeyMetadata"] == []
     iam.delete_user(UserName=user)
@@ -416,6 +424,13 @@ def test_cross_account_key_use_needs_the_key_policy_and_the_identity_policy(tren
     blob = user_kms.encrypt(KeyId=key["Arn"], Plaintext=b"shared")["CiphertextBlob"]
     assert user_kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"shared"
     assert owner_kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"shared"
+    # The second account's root uses the shared key too (its root needs no identity policy).
+    other_root_kms = client("kms", srv.base_url, SECOND_KEY_ID, SECOND_SECRET)
+    assert other_root_kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"shared"
+    # Management of the key stays with its owner.
+    with pytest.raises(ClientError) as e:
+        other_root_kms.schedule_key_deletion(KeyId=key["Arn"], PendingWindowInDays=7)
+    assert error_code(e) == "AccessDeniedException"
     # Without the identity policy, the key policy alone is not enough across accounts.
     other_iam.delete_user_policy(UserName=user, PolicyName="use-shared-key")
     with pytest.raises(ClientError) as e:

@@ -264,7 +264,13 @@ fn authorize_and_run(
         body,
     };
     let now = time::OffsetDateTime::now_utc();
-    let verified = app.verifier.verify(&req, signing_name, now, &*app.identity).map_err(wire)?;
+    let verified = app.verifier.verify(&req, signing_name, now, &*app.identity).map_err(|e| {
+        if service.xmlns().is_some() {
+            Box::new(QueryAuthError(e)) as BoxError
+        } else {
+            wire(e)
+        }
+    })?;
     let caller = Caller { principal: verified.principal().clone(), region: verified.region().to_string() };
     draft.region = caller.region.clone();
     draft.identity = Some((caller.principal.clone(), verified.access_key_id().to_string()));
@@ -362,6 +368,34 @@ fn claimed_scope(headers: &axum::http::HeaderMap) -> (Option<String>, Option<Str
     let key = parts.next().filter(|k| (1..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphanumeric()));
     let region = parts.nth(1).filter(|r| trent_wire::sigv4::valid_region(r));
     (key.map(str::to_string), region.map(str::to_string))
+}
+
+/// An authentication failure of an IAM or STS request, under the codes those services use
+/// (`InvalidClientTokenId`, `SignatureDoesNotMatch`, `ExpiredToken`, …).
+struct QueryAuthError(WireError);
+
+impl AwsError for QueryAuthError {
+    fn code(&self) -> &'static str {
+        match &self.0 {
+            WireError::UnrecognizedClient => "InvalidClientTokenId",
+            WireError::InvalidSignature(_) => "SignatureDoesNotMatch",
+            WireError::ExpiredToken => "ExpiredToken",
+            WireError::IncompleteSignature(_) => "IncompleteSignature",
+            WireError::MissingAuthenticationToken => "MissingAuthenticationToken",
+            other => other.code(),
+        }
+    }
+    fn message(&self) -> String {
+        self.0.message()
+    }
+    fn status(&self) -> u16 {
+        match &self.0 {
+            WireError::UnrecognizedClient | WireError::InvalidSignature(_) | WireError::MissingAuthenticationToken => {
+                403
+            }
+            other => other.status(),
+        }
+    }
 }
 
 /// The audit trail could not record the request, so it was not performed.

@@ -90,12 +90,12 @@ pub fn authorize_kms(
     }
     let b = object(body);
     let s = |k: &str| b.get(k).and_then(|v| v.as_str());
-    let facts = app.kms.authorization_facts(caller, op, body);
-    let foreign = facts.iter().any(|f| f.key_account != caller.account());
     lockout_check(caller, op, &b, env)?;
-    if is_root(caller) && !foreign {
+    if is_root(caller) && !app.kms.uses_foreign_key(caller, op, body) {
         return Ok(false);
     }
+    let facts = app.kms.authorization_facts(caller, op, body);
+    let foreign = facts.iter().any(|f| f.key_account != caller.account());
     let identity = identity_policies(app, caller)?;
     let with_request_keys = |mut ctx: RequestContext, action: &str| {
         ctx = ctx.with("kms:CallerAccount", caller.account());
