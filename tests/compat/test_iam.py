@@ -601,3 +601,31 @@ def test_cross_account_assume_role_needs_the_trust_policy_and_the_callers_identi
     with pytest.raises(ClientError) as e:
         visitor_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="visit")
     assert error_code(e) == "AccessDenied"
+
+
+def test_source_ip_condition_applies_to_direct_and_via_service_key_use(trent, kms):
+    iam = admin("iam", trent.base_url)
+    key = kms.create_key()["KeyMetadata"]
+    prefix = f"/iam-ip/{uuid.uuid4().hex[:8]}"
+    statements = [
+        {"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{prefix}/*"},
+        {
+            "Effect": "Allow",
+            "Action": "kms:Encrypt",
+            "Resource": key["Arn"],
+            "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+        },
+    ]
+    _, far = new_user(iam, policy(*statements))
+    with pytest.raises(ClientError) as e:
+        as_user("ssm", trent.base_url, far).put_parameter(
+            Name=f"{prefix}/p", Value="v", Type="SecureString", KeyId=key["KeyId"]
+        )
+    assert "kms:Encrypt" in denied(e)
+    with pytest.raises(ClientError) as e:
+        as_user("kms", trent.base_url, far).encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    denied(e)
+    statements[1]["Condition"] = {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}
+    _, near = new_user(iam, policy(*statements))
+    as_user("ssm", trent.base_url, near).put_parameter(Name=f"{prefix}/p", Value="v", Type="SecureString", KeyId=key["KeyId"])
+    assert as_user("kms", trent.base_url, near).encrypt(KeyId=key["KeyId"], Plaintext=b"x")["KeyId"] == key["Arn"]

@@ -35,26 +35,37 @@ pub struct KeyFacts {
     pub key_manager: String,
 }
 
-/// Decides whether `caller` may use a key through another service: (caller, key, action such
-/// as `kms:Decrypt`, encryption context, `kms:ViaService` value).
-pub type ServiceAuthorizer =
-    dyn Fn(&Caller, &KeyFacts, &std::collections::BTreeMap<String, String>, &str) -> Result<(), KmsError> + Send + Sync;
+/// The request a service (SSM, Secrets Manager) is serving when it calls KMS in-process.
+#[derive(Debug, Clone)]
+pub struct ViaContext {
+    /// `kms:ViaService`, e.g. `ssm.us-east-1.amazonaws.com`.
+    pub service: String,
+    pub source_ip: String,
+    pub secure_transport: bool,
+    pub now_secs: i64,
+}
+
+/// Decides whether `caller` may use a key through another service: (caller, key and action
+/// such as `kms:Decrypt`, encryption context, the request being served).
+pub type ServiceAuthorizer = dyn Fn(&Caller, &KeyFacts, &std::collections::BTreeMap<String, String>, &ViaContext) -> Result<(), KmsError>
+    + Send
+    + Sync;
 
 thread_local! {
     static CROSS_ACCOUNT: Cell<bool> = const { Cell::new(false) };
-    static VIA_SERVICE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    static VIA_SERVICE: std::cell::RefCell<Option<ViaContext>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Runs `f` (an SSM or Secrets Manager operation) with its in-process KMS calls checked by the
-/// service authorizer as made through `service` (`ssm.us-east-1.amazonaws.com`).
-pub fn with_via_service<T>(service: &str, f: impl FnOnce() -> T) -> T {
+/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
+pub fn with_via_service<T>(via: ViaContext, f: impl FnOnce() -> T) -> T {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
             VIA_SERVICE.with(|v| *v.borrow_mut() = None);
         }
     }
-    VIA_SERVICE.with(|v| *v.borrow_mut() = Some(service.to_string()));
+    VIA_SERVICE.with(|v| *v.borrow_mut() = Some(via));
     let _reset = Reset;
     f()
 }

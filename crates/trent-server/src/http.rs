@@ -331,6 +331,12 @@ fn authorize_and_run(
     }
 
     // 7. The operation.
+    let via = |service: &str| trent_kms::authz::ViaContext {
+        service: format!("{service}.{}.amazonaws.com", caller.region),
+        source_ip: draft.source_ip.clone(),
+        secure_transport: draft.tls,
+        now_secs: app.clock.now_ms().div_euclid(1000),
+    };
     match op {
         Op::Kms(op) if cross_account && trent_kms::authz::CROSS_ACCOUNT_OPERATIONS.contains(&op) => {
             trent_kms::authz::with_cross_account(|| app.kms.dispatch(op, &caller, body))
@@ -342,15 +348,11 @@ fn authorize_and_run(
             app.iam.dispatch(svc, &c, body, &draft.request_id).map(|r| r.to_vec()).map_err(|e| Box::new(e) as BoxError)
         }
         // Their calls into KMS are checked as made through the service (kms:ViaService).
-        Op::Ssm(op) => trent_kms::authz::with_via_service(&format!("ssm.{}.amazonaws.com", caller.region), || {
-            app.ssm.dispatch(op, &caller, body)
-        })
-        .map_err(|e| Box::new(e) as BoxError),
+        Op::Ssm(op) => trent_kms::authz::with_via_service(via("ssm"), || app.ssm.dispatch(op, &caller, body))
+            .map_err(|e| Box::new(e) as BoxError),
         Op::Secrets(op) => {
-            trent_kms::authz::with_via_service(&format!("secretsmanager.{}.amazonaws.com", caller.region), || {
-                app.secrets.dispatch(op, &caller, body)
-            })
-            .map_err(|e| Box::new(e) as BoxError)
+            trent_kms::authz::with_via_service(via("secretsmanager"), || app.secrets.dispatch(op, &caller, body))
+                .map_err(|e| Box::new(e) as BoxError)
         }
         Op::CloudTrail => {
             crate::cloudtrail::dispatch(&app.audit, &caller, op_name, body).map_err(|e| Box::new(e) as BoxError)

@@ -345,14 +345,14 @@ pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::Ser
         move |caller: &Caller,
               f: &trent_kms::authz::KeyFacts,
               ec: &std::collections::BTreeMap<String, String>,
-              via: &str| {
+              via: &trent_kms::authz::ViaContext| {
             let own = f.key_account == caller.account();
             if own && (is_root(caller) || f.key_manager == "AWS") {
                 return Ok(());
             }
-            let p = RequestPrincipal::from_principal(&caller.principal, caller.partition());
-            let ctx = RequestContext::new(p, &f.action, &f.key_arn)
-                .with("kms:ViaService", via)
+            let env = Env { source_ip: &via.source_ip, secure_transport: via.secure_transport, now_secs: via.now_secs };
+            let ctx = base_context(caller, &f.action, &f.key_arn, &env)
+                .with("kms:ViaService", &via.service)
                 .with("kms:CallerAccount", caller.account())
                 .with("kms:KeySpec", &f.key_spec)
                 .with("kms:KeyUsage", &f.key_usage)
