@@ -1,10 +1,12 @@
 //! trentd: the one crate that knows HTTP, configuration and background tasks.
 //!
 //! The request path (built once, in [`http`]): cap the body → frame (`X-Amz-Target` → service
-//! and operation, from [`http::SERVICES`]) → SigV4 (the verifier returns the capability the
-//! handlers need) → quota ([`quota`]) → durable audit intent for state changes ([`audit`]) →
-//! the operation, run off the async threads → durable audit event → one place that maps every
-//! error to `__type`, message and status.
+//! and operation, from [`http::SERVICES`]; a form body without it is awsQuery, IAM or STS by
+//! the SigV4 scope's service) → SigV4 (the verifier returns the capability the handlers need;
+//! access keys and session credentials come from `trent-iam`) → quota ([`quota`]) → policy
+//! evaluation ([`identity`]: key policies, identity policies, grants) → durable audit intent
+//! for state changes ([`audit`]) → the operation, run off the async threads → durable audit
+//! event → one place that maps every error to `__type`, message and status (XML for awsQuery).
 
 pub mod audit;
 pub mod bootstrap;
