@@ -28,6 +28,8 @@ pub enum KmsError {
     ExpiredImportToken,
     InvalidImportToken,
     InvalidMac,
+    InvalidGrantToken(String),
+    InvalidGrantId(String),
     /// A failure of ours. The detail is logged where the error is mapped, never sent.
     Internal(String),
 }
@@ -89,6 +91,8 @@ impl AwsError for KmsError {
             KmsError::ExpiredImportToken => "ExpiredImportTokenException",
             KmsError::InvalidImportToken => "InvalidImportTokenException",
             KmsError::InvalidMac => "KMSInvalidMacException",
+            KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
@@ -107,7 +111,9 @@ impl AwsError for KmsError {
             | KmsError::InvalidAliasName(m)
             | KmsError::NotAuthorized(m)
             | KmsError::UnsupportedOperation(m)
-            | KmsError::IncorrectKeyMaterial(m) => m.clone(),
+            | KmsError::IncorrectKeyMaterial(m)
+            | KmsError::InvalidGrantToken(m)
+            | KmsError::InvalidGrantId(m) => m.clone(),
             KmsError::ExpiredImportToken => "The import token has expired: call GetParametersForImport again.".into(),
             KmsError::InvalidImportToken => {
                 "The import token is not valid for this KMS key: use the token GetParametersForImport returned for it."

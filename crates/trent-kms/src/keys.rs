@@ -80,6 +80,11 @@ impl Kms {
             if arn.service != "kms" || arn.region != caller.region || arn.partition != caller.partition() {
                 return Err(KmsError::NotFound(format!("Key '{}' does not exist", truncate(id))));
             }
+            if arn.account != caller.account() && crate::authz::cross_account_allowed() {
+                let owner =
+                    Caller { principal: trent_policy::Principal::root(&arn.account), region: caller.region.clone() };
+                return self.resolve(tx, &owner, id, allow_alias);
+            }
             if arn.account != caller.account() {
                 return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(format!(
                     "User: {} is not authorized to use '{}' in another account",
@@ -433,6 +438,11 @@ impl Kms {
                         region: caller.region.clone(),
                         key_id: parsed.key_id.to_string(),
                     },
+                    Some(acct) if crate::authz::cross_account_allowed() => KeyRef {
+                        account: String::from_utf8(acct).map_err(KmsError::internal)?,
+                        region: caller.region.clone(),
+                        key_id: parsed.key_id.to_string(),
+                    },
                     Some(_) => return Err(KmsError::Wire(trent_wire::WireError::AccessDenied(
                         "The ciphertext was made under a key in another account; cross-account use is not permitted"
                             .into(),
@@ -700,6 +710,9 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
             if rec.state == KeyState::PendingDeletion && rec.deletion_ms.is_some_and(|d| d <= now) {
                 tx.delete(T_KEY, &r.store_key())?;
                 tx.delete(T_OWNER, &format!("{}/{}", r.region, r.key_id))?;
+                for g in kms.grants_of(&mut *tx, &r)? {
+                    kms.delete_grant(&mut *tx, &g)?;
+                }
                 if rec.multi_region {
                     forget_region(kms, &mut *tx, &rec, now)?;
                 }

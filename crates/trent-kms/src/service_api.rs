@@ -21,6 +21,7 @@ impl Kms {
         let rec = self.find(caller, key_id, true)?;
         require_usable(&rec)?;
         require_symmetric(&rec)?;
+        self.authorize_service_use(caller, &rec, "kms:Encrypt", ctx)?;
         Ok((self.seal(&rec, ctx, plaintext)?, rec.arn()))
     }
 
@@ -32,6 +33,7 @@ impl Kms {
         ctx: &BTreeMap<String, String>,
     ) -> Result<(SecretBytes, String), KmsError> {
         let (rec, plain, _) = self.open(caller, blob, ctx, None)?;
+        self.authorize_service_use(caller, &rec, "kms:Decrypt", ctx)?;
         Ok((plain, rec.arn()))
     }
 

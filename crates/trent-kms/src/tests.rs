@@ -804,3 +804,85 @@ fn multi_region_replicas_share_id_and_material_and_rotation() {
         "UnsupportedOperationException"
     );
 }
+
+#[test]
+fn grants_are_created_listed_honoured_within_constraints_retired_and_revoked() {
+    use crate::ops::{create_grant, list_grants, list_retirable_grants, retire_grant, revoke_grant};
+    let e = env();
+    let kid = call(&e, "CreateKey", json!({})).unwrap()["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let c = caller("us-east-1");
+    let grantee = "arn:aws:iam::111122223333:user/app";
+    let req = |name: Option<&str>| -> create_grant::Request {
+        serde_json::from_value(json!({
+            "KeyId": kid, "GranteePrincipal": grantee, "RetiringPrincipal": "arn:aws:iam::111122223333:user/ops",
+            "Operations": ["Encrypt", "Decrypt"], "Name": name,
+            "Constraints": {"EncryptionContextSubset": {"app": "billing"}}
+        }))
+        .unwrap()
+    };
+    let g = create_grant::handle(&e.kms, &c, req(Some("n1"))).unwrap();
+    assert_eq!(g.grant_id.len(), 64);
+    assert_eq!(
+        create_grant::handle(&e.kms, &c, req(Some("n1"))).unwrap().grant_id,
+        g.grant_id,
+        "same Name, same grant"
+    );
+    let facts = e.kms.authorization_facts(&c, Operation::Encrypt, json!({"KeyId": kid}).to_string().as_bytes());
+    let grant = &facts[0].grants[0];
+    let ctx = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert!(grant.allows(&[grantee], "Encrypt", &ctx(&[("app", "billing"), ("x", "y")])));
+    assert!(!grant.allows(&[grantee], "Encrypt", &ctx(&[("app", "payroll")])));
+    assert!(!grant.allows(&[grantee], "Sign", &ctx(&[("app", "billing")])));
+    assert!(!grant.allows(&["arn:aws:iam::111122223333:user/other"], "Encrypt", &ctx(&[("app", "billing")])));
+    let listed = list_grants::handle(&e.kms, &c, serde_json::from_value(json!({"KeyId": kid})).unwrap()).unwrap();
+    assert_eq!(listed.grants.len(), 1);
+    let retirable = list_retirable_grants::handle(
+        &e.kms,
+        &c,
+        serde_json::from_value(json!({"RetiringPrincipal": "arn:aws:iam::111122223333:user/ops"})).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(retirable.grants.len(), 1);
+    retire_grant::handle(&e.kms, &c, serde_json::from_value(json!({"GrantToken": g.grant_token})).unwrap()).unwrap();
+    let err = retire_grant::handle(&e.kms, &c, serde_json::from_value(json!({"GrantToken": g.grant_token})).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "InvalidGrantTokenException");
+    let g2 = create_grant::handle(&e.kms, &c, req(None)).unwrap();
+    revoke_grant::handle(&e.kms, &c, serde_json::from_value(json!({"KeyId": kid, "GrantId": g2.grant_id})).unwrap())
+        .unwrap();
+    let err = revoke_grant::handle(
+        &e.kms,
+        &c,
+        serde_json::from_value(json!({"KeyId": kid, "GrantId": g2.grant_id})).unwrap(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.code(), "InvalidGrantIdException");
+}
+
+#[test]
+fn deleting_a_key_deletes_its_grants_and_their_tokens() {
+    use crate::ops::{create_grant, retire_grant};
+    let e = env();
+    let kid = call(&e, "CreateKey", json!({})).unwrap()["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let c = caller("us-east-1");
+    let g = create_grant::handle(
+        &e.kms,
+        &c,
+        serde_json::from_value(
+            json!({"KeyId": kid, "GranteePrincipal": "arn:aws:iam::111122223333:user/a", "Operations": ["Decrypt"]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    call(&e, "ScheduleKeyDeletion", json!({"KeyId": kid, "PendingWindowInDays": 7})).unwrap();
+    e.kms.clock.advance(8 * 86_400);
+    assert_eq!(e.kms.sweep_deletions().unwrap(), 1);
+    let rows = e.kms.store().read().unwrap().scan(crate::grants::T_GRANT, "", None, 10).unwrap();
+    assert!(rows.is_empty(), "grants outlived their key");
+    let err = retire_grant::handle(&e.kms, &c, serde_json::from_value(json!({"GrantToken": g.grant_token})).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "InvalidGrantTokenException");
+}

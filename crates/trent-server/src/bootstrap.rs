@@ -154,3 +154,37 @@ pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), St
         }
     }
 }
+
+/// `TRENT_EXTRA_ADMIN_KEYS`: comma-separated `ACCOUNT_ID:ACCESS_KEY_ID:SECRET` entries, each the
+/// root key of that account (added if new, its secret updated if changed). The secrets are
+/// never logged.
+pub fn extra_admin_credentials(identity: &Identity) -> Result<(), String> {
+    let Ok(raw) = std::env::var("TRENT_EXTRA_ADMIN_KEYS") else { return Ok(()) };
+    let raw = zeroize::Zeroizing::new(raw);
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.splitn(3, ':');
+        let (Some(account), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("TRENT_EXTRA_ADMIN_KEYS entries must be ACCOUNT_ID:ACCESS_KEY_ID:SECRET".into());
+        };
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("TRENT_EXTRA_ADMIN_KEYS: an account id is exactly 12 digits".into());
+        }
+        if !valid_access_key_id(id) {
+            return Err("TRENT_EXTRA_ADMIN_KEYS: an access key id is 1-128 letters and digits".into());
+        }
+        if secret.is_empty() {
+            return Err("TRENT_EXTRA_ADMIN_KEYS: a secret must not be empty".into());
+        }
+        let principal = Principal::root(account);
+        if let Some(existing) = identity.record(id).map_err(|e| e.to_string())? {
+            if existing.principal != principal {
+                return Err(format!("TRENT_EXTRA_ADMIN_KEYS: access key {id} already belongs to another principal"));
+            }
+        }
+        if identity.secret_matches(id, secret).map_err(|e| e.to_string())? != Some(true) {
+            tracing::info!(access_key_id = %id, account_id = account, "stored an admin access key from TRENT_EXTRA_ADMIN_KEYS");
+            identity.put(&AccessKeyRecord::new(id, principal), secret).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}

@@ -17,6 +17,8 @@ use std::path::PathBuf;
 ///                                   (default: <data-dir>/root.key, created on first start, mode 0600)
 ///   TRENT_ADMIN_ACCESS_KEY_ID       admin access key id (letters and digits) for --account-id
 ///   TRENT_ADMIN_SECRET_ACCESS_KEY   its secret
+///   TRENT_EXTRA_ADMIN_KEYS          more accounts: comma-separated ACCOUNT_ID:ACCESS_KEY_ID:SECRET,
+///                                   each that account's root (admin) key
 ///   TRENT_EVENT_WEBHOOK_SECRET      HMAC-SHA256 key that signs webhook bodies
 ///   TRENT_ROTATION_WEBHOOK_SECRET   HMAC-SHA256 key that signs rotation webhook bodies
 ///   TRENT_LOG                       log filter, e.g. `info` (default) or `trent=debug`

@@ -22,6 +22,9 @@ pub enum Service {
     Ssm,
     Secrets,
     CloudTrail,
+    /// awsQuery (`Action=…`), chosen by the SigV4 scope's service.
+    Iam,
+    Sts,
 }
 
 impl Service {
@@ -32,8 +35,41 @@ impl Service {
             Service::Ssm => "ssm.amazonaws.com",
             Service::Secrets => "secretsmanager.amazonaws.com",
             Service::CloudTrail => "cloudtrail.amazonaws.com",
+            Service::Iam => "iam.amazonaws.com",
+            Service::Sts => "sts.amazonaws.com",
         }
     }
+
+    /// The XML namespace of an awsQuery service's responses; `None` for awsJson services.
+    fn xmlns(self) -> Option<&'static str> {
+        match self {
+            Service::Iam => Some(trent_wire::query::IAM_XMLNS),
+            Service::Sts => Some(trent_wire::query::STS_XMLNS),
+            _ => None,
+        }
+    }
+}
+
+/// An awsQuery request (IAM, STS): no `X-Amz-Target`, a form body; the service is the one the
+/// SigV4 credential scope names (`iam`, else `sts`).
+fn query_service(headers: &axum::http::HeaderMap) -> Option<Service> {
+    if headers.contains_key("x-amz-target") {
+        return None;
+    }
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return None;
+    }
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let scope_service = auth.split("Credential=").nth(1).and_then(|c| c.split([',', ' ']).next()?.split('/').nth(3));
+    Some(if scope_service == Some("iam") { Service::Iam } else { Service::Sts })
+}
+
+/// What `handle` learns from `route` for metrics and the response format.
+struct Meta {
+    service: &'static str,
+    operation: &'static str,
+    xmlns: Option<&'static str>,
 }
 
 pub fn router(app: Arc<App>) -> axum::Router {
@@ -57,12 +93,13 @@ async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, req: 
     }
     let start = std::time::Instant::now();
     let (service, operation) = labels(&req);
+    let mut meta = Meta { service, operation, xmlns: None };
     let request_id = uuid_v4();
-    let (resp, code) = match route(app.clone(), req, &request_id).await {
-        Ok(body) => (respond(StatusCode::OK, body, &request_id), "OK"),
-        Err(e) => (error_response(&*e, &request_id), e.code()),
+    let (resp, code) = match route(app.clone(), req, &request_id, &mut meta).await {
+        Ok(body) => (respond(StatusCode::OK, body, &request_id, meta.xmlns.is_some()), "OK"),
+        Err(e) => (error_response(&*e, &request_id, meta.xmlns), e.code()),
     };
-    app.metrics.record(service, operation, code, start.elapsed());
+    app.metrics.record(meta.service, meta.operation, code, start.elapsed());
     resp
 }
 
@@ -79,7 +116,8 @@ fn labels(req: &Request<Body>) -> (&'static str, &'static str) {
             (name, trent_secrets::Operation::from_name(op).map(|o| o.name()).unwrap_or("unknown"))
         }
         Some((_, Service::CloudTrail, name)) => (name, if op == "LookupEvents" { "LookupEvents" } else { "unknown" }),
-        None => ("unknown", "unknown"),
+        // awsQuery requests are labelled in `route`, once the body is read.
+        Some((_, Service::Iam | Service::Sts, _)) | None => ("unknown", "unknown"),
     }
 }
 
@@ -107,7 +145,7 @@ fn wire(e: WireError) -> BoxError {
     Box::new(e)
 }
 
-async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Vec<u8>, BoxError> {
+async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut Meta) -> Result<Vec<u8>, BoxError> {
     let path = req.uri().path().to_string();
     let source_ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     if path.starts_with("/_trent/") {
@@ -128,13 +166,24 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
 
     // 2. Framing: which service and operation.
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let (prefix, op_name) = target.rsplit_once('.').unwrap_or((target.as_str(), ""));
-    let (service, signing_name) = SERVICES
-        .iter()
-        .find(|(p, _, _)| *p == prefix)
-        .map(|(_, s, n)| (*s, *n))
-        .ok_or_else(|| wire(WireError::UnknownOperation(truncate(&target))))?;
-    let (prefix, op_name) = (prefix.to_string(), truncate(op_name));
+    let (service, signing_name, prefix, op_name) = if let Some(q) = query_service(&parts.headers) {
+        let (signing_name, svc) =
+            if q == Service::Iam { ("iam", trent_iam::Service::Iam) } else { ("sts", trent_iam::Service::Sts) };
+        meta.service = signing_name;
+        meta.xmlns = q.xmlns();
+        let action = trent_iam::action_name(svc, &body);
+        meta.operation = action.unwrap_or("unknown");
+        let raw_action = trent_wire::query::decode(&body).map(|r| r.action).unwrap_or_default();
+        (q, signing_name, String::new(), truncate(action.unwrap_or(&raw_action)))
+    } else {
+        let (prefix, op_name) = target.rsplit_once('.').unwrap_or((target.as_str(), ""));
+        let (service, signing_name) = SERVICES
+            .iter()
+            .find(|(p, _, _)| *p == prefix)
+            .map(|(_, s, n)| (*s, *n))
+            .ok_or_else(|| wire(WireError::UnknownOperation(truncate(&target))))?;
+        (service, signing_name, prefix.to_string(), truncate(op_name))
+    };
     let (claimed_key_id, claimed_region) = claimed_scope(&parts.headers);
     let mut draft = audit::Draft {
         event_source: service.event_source(),
@@ -161,9 +210,13 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
     let join = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, BoxError> {
         let result = authorize_and_run(&app, &mut draft, &parts, &body, service, signing_name, &prefix, &op_name);
         // 8. The event with its outcome must be durable before anything is answered.
+        // awsQuery bodies are recorded as their parameters (secrets removed by the audit
+        // module); their XML answers, which carry secret keys and tokens, never are.
+        let audit_body = if service.xmlns().is_some() { query_as_json(&body) } else { body.to_vec() };
         let event = match &result {
-            Ok(resp) => draft.event(&body, Some(resp), None),
-            Err(e) => draft.event(&body, None, Some((e.code(), e.message()))),
+            Ok(_) if service.xmlns().is_some() => draft.event(&audit_body, None, None),
+            Ok(resp) => draft.event(&audit_body, Some(resp), None),
+            Err(e) => draft.event(&audit_body, None, Some((e.code(), e.message()))),
         };
         if let Err(e) = app.audit.append(trent_crypto::audit::RecordKind::Event, &event) {
             tracing::error!(request_id = %draft.request_id, error = %e, "the request's audit event could not be written");
@@ -180,7 +233,20 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str) -> Result<Ve
     }
 }
 
-/// SigV4 → quota → audit intent → the operation. Fills in the draft event as it learns more.
+/// An awsQuery body as a JSON object of its parameters (for the audit record's
+/// `requestParameters`; `Action` and `Version` left out). Not a form body → `{}`.
+fn query_as_json(body: &[u8]) -> Vec<u8> {
+    let Ok(req) = trent_wire::query::decode(body) else { return b"{}".to_vec() };
+    let mut m = serde_json::Map::new();
+    for name in req.params.names() {
+        if let Some(v) = req.params.get(name) {
+            m.insert(name.to_string(), serde_json::Value::String(v.to_string()));
+        }
+    }
+    serde_json::to_vec(&m).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// SigV4 → quota → policy evaluation → audit intent → the operation. Fills in the draft event as it learns more.
 #[allow(clippy::too_many_arguments)]
 fn authorize_and_run(
     app: &App,
@@ -202,7 +268,13 @@ fn authorize_and_run(
         body,
     };
     let now = time::OffsetDateTime::now_utc();
-    let verified = app.verifier.verify(&req, signing_name, now, &app.identity).map_err(wire)?;
+    let verified = app.verifier.verify(&req, signing_name, now, &*app.identity).map_err(|e| {
+        if service.xmlns().is_some() {
+            Box::new(QueryAuthError(e)) as BoxError
+        } else {
+            wire(e)
+        }
+    })?;
     let caller = Caller { principal: verified.principal().clone(), region: verified.region().to_string() };
     draft.region = caller.region.clone();
     draft.identity = Some((caller.principal.clone(), verified.access_key_id().to_string()));
@@ -221,6 +293,7 @@ fn authorize_and_run(
         Ssm(trent_ssm::Operation),
         Secrets(trent_secrets::Operation),
         CloudTrail,
+        Query(trent_iam::Service),
     }
     let op = match service {
         Service::Kms => Op::Kms(Operation::from_name(op_name).ok_or_else(unknown)?),
@@ -228,6 +301,8 @@ fn authorize_and_run(
         Service::Secrets => Op::Secrets(trent_secrets::Operation::from_name(op_name).ok_or_else(unknown)?),
         Service::CloudTrail if op_name == "LookupEvents" => Op::CloudTrail,
         Service::CloudTrail => return Err(unknown()),
+        Service::Iam => Op::Query(trent_iam::Service::Iam),
+        Service::Sts => Op::Query(trent_iam::Service::Sts),
     };
 
     // 4. Quota, before any work.
@@ -235,7 +310,21 @@ fn authorize_and_run(
         .admit(signing_name, op_name, caller.account(), &caller.region, body)
         .map_err(|e| Box::new(e) as BoxError)?;
 
-    // 5. Policy evaluation comes here (issue 5).
+    // 5. Policy evaluation: the account root has full access to its own account; everyone else
+    // needs a policy (IAM and STS evaluate inside trent-iam, which holds the records).
+    let env = crate::identity::Env {
+        source_ip: &draft.source_ip,
+        secure_transport: draft.tls,
+        now_secs: app.clock.now_ms().div_euclid(1000),
+    };
+    let mut cross_account = false;
+    match &op {
+        Op::Kms(o) => cross_account = crate::identity::authorize_kms(app, &caller, *o, body, &env)?,
+        Op::Ssm(o) => crate::identity::authorize_ssm(app, &caller, *o, body, &env)?,
+        Op::Secrets(o) => crate::identity::authorize_secrets(app, &caller, *o, body, &env)?,
+        Op::CloudTrail => crate::identity::authorize_cloudtrail(app, &caller, &env)?,
+        Op::Query(_) => {}
+    }
 
     // 6. A state change runs only once its intent is on record.
     if audit::mutates(op_name) {
@@ -246,10 +335,29 @@ fn authorize_and_run(
     }
 
     // 7. The operation.
+    let via = |service: &str| trent_kms::authz::ViaContext {
+        service: format!("{service}.{}.amazonaws.com", caller.region),
+        source_ip: draft.source_ip.clone(),
+        secure_transport: draft.tls,
+        now_secs: app.clock.now_ms().div_euclid(1000),
+    };
     match op {
+        Op::Kms(op) if cross_account && trent_kms::authz::CROSS_ACCOUNT_OPERATIONS.contains(&op) => {
+            trent_kms::authz::with_cross_account(|| app.kms.dispatch(op, &caller, body))
+                .map_err(|e| Box::new(e) as BoxError)
+        }
         Op::Kms(op) => app.kms.dispatch(op, &caller, body).map_err(|e| Box::new(e) as BoxError),
-        Op::Ssm(op) => app.ssm.dispatch(op, &caller, body).map_err(|e| Box::new(e) as BoxError),
-        Op::Secrets(op) => app.secrets.dispatch(op, &caller, body).map_err(|e| Box::new(e) as BoxError),
+        Op::Query(svc) => {
+            let c = trent_iam::Caller { principal: caller.principal.clone(), region: caller.region.clone() };
+            app.iam.dispatch(svc, &c, body, &draft.request_id).map(|r| r.to_vec()).map_err(|e| Box::new(e) as BoxError)
+        }
+        // Their calls into KMS are checked as made through the service (kms:ViaService).
+        Op::Ssm(op) => trent_kms::authz::with_via_service(via("ssm"), || app.ssm.dispatch(op, &caller, body))
+            .map_err(|e| Box::new(e) as BoxError),
+        Op::Secrets(op) => {
+            trent_kms::authz::with_via_service(via("secretsmanager"), || app.secrets.dispatch(op, &caller, body))
+                .map_err(|e| Box::new(e) as BoxError)
+        }
         Op::CloudTrail => {
             crate::cloudtrail::dispatch(&app.audit, &caller, op_name, body).map_err(|e| Box::new(e) as BoxError)
         }
@@ -268,6 +376,34 @@ fn claimed_scope(headers: &axum::http::HeaderMap) -> (Option<String>, Option<Str
     (key.map(str::to_string), region.map(str::to_string))
 }
 
+/// An authentication failure of an IAM or STS request, under the codes those services use
+/// (`InvalidClientTokenId`, `SignatureDoesNotMatch`, `ExpiredToken`, …).
+struct QueryAuthError(WireError);
+
+impl AwsError for QueryAuthError {
+    fn code(&self) -> &'static str {
+        match &self.0 {
+            WireError::UnrecognizedClient => "InvalidClientTokenId",
+            WireError::InvalidSignature(_) => "SignatureDoesNotMatch",
+            WireError::ExpiredToken => "ExpiredToken",
+            WireError::IncompleteSignature(_) => "IncompleteSignature",
+            WireError::MissingAuthenticationToken => "MissingAuthenticationToken",
+            other => other.code(),
+        }
+    }
+    fn message(&self) -> String {
+        self.0.message()
+    }
+    fn status(&self) -> u16 {
+        match &self.0 {
+            WireError::UnrecognizedClient | WireError::InvalidSignature(_) | WireError::MissingAuthenticationToken => {
+                403
+            }
+            other => other.status(),
+        }
+    }
+}
+
 /// The audit trail could not record the request, so it was not performed.
 struct AuditUnavailable(Service);
 
@@ -278,6 +414,7 @@ impl AwsError for AuditUnavailable {
             Service::Ssm => "InternalServerError",
             Service::Secrets => "InternalServiceError",
             Service::CloudTrail => "InternalFailure",
+            Service::Iam | Service::Sts => "ServiceFailure",
         }
     }
     fn message(&self) -> String {
@@ -330,21 +467,25 @@ fn truncate(s: &str) -> String {
 }
 
 /// The one place errors become responses.
-fn error_response(err: &dyn AwsError, request_id: &str) -> Response<Body> {
+fn error_response(err: &dyn AwsError, request_id: &str, xmlns: Option<&str>) -> Response<Body> {
     if let Some(detail) = err.internal_detail() {
         tracing::error!(request_id, code = err.code(), detail, "internal error");
     } else {
         tracing::debug!(request_id, code = err.code(), "request failed");
     }
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    respond(status, ErrorBody::json_of(err), request_id)
+    match xmlns {
+        Some(ns) => respond(status, trent_wire::query::error_response(err, Some(ns), request_id), request_id, true),
+        None => respond(status, ErrorBody::json_of(err), request_id, false),
+    }
 }
 
-fn respond(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response<Body> {
+fn respond(status: StatusCode, body: Vec<u8>, request_id: &str, xml: bool) -> Response<Body> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+    let ct = if xml { trent_wire::query::CONTENT_TYPE } else { "application/x-amz-json-1.1" };
+    h.insert("content-type", HeaderValue::from_static(ct));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }

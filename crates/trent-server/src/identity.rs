@@ -1,160 +1,380 @@
-//! Access keys: stored with their secret wrapped under the root key, looked up by the SigV4
-//! verifier, and cached in memory (with the signing keys derived from them).
+//! Who is calling, and what they may do.
+//!
+//! * Access keys and session credentials live in `trent-iam` ([`Identity`]); this module
+//!   re-exports them for bootstrap and the SigV4 verifier.
+//! * [`authorize_kms`], [`authorize_ssm`], [`authorize_secrets`], [`authorize_cloudtrail`]: step 5
+//!   of the request path. They build the policy engine's request context (principal, action,
+//!   resource ARN and condition keys) and evaluate it: KMS with the key policy and the
+//!   caller's identity policies (`evaluate_kms`), the others with identity policies. An
+//!   account root keeps full access to its own account's resources; anything else needs a
+//!   policy. A denial is `AccessDeniedException` with the engine's message.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use trent_crypto::{RootKey, SecretBytes};
-use trent_policy::Principal;
-use trent_store::{Store, StoreError};
-use trent_wire::sigv4::{Credential, CredentialLookup};
-use zeroize::Zeroizing;
+pub use trent_iam::credentials::{AccessKeyRecord, Identity};
 
-const T_ACCESS_KEY: &str = "iam_access_key";
-const WRAP_PURPOSE: &str = "access-key-secret";
+use crate::App;
+use serde_json::Value;
+use std::sync::Arc;
+use trent_kms::{Caller, KmsError};
+use trent_policy::{Policy, PolicyKind, PrincipalKind, RequestContext, RequestPrincipal};
+use trent_wire::{AwsError, WireError};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessKeyRecord {
-    pub access_key_id: String,
-    pub principal: Principal,
-    pub status: String,
-    /// base64 of the root-key-wrapped secret access key.
-    #[serde(default)]
-    pub secret_wrapped: String,
+type BoxError = Box<dyn AwsError + Send>;
+
+/// What the request path knows about the connection.
+pub struct Env<'a> {
+    pub source_ip: &'a str,
+    pub secure_transport: bool,
+    pub now_secs: i64,
 }
 
-impl AccessKeyRecord {
-    pub fn new(id: &str, principal: Principal) -> Self {
-        AccessKeyRecord { access_key_id: id.into(), principal, status: "Active".into(), secret_wrapped: String::new() }
+fn base_context(caller: &Caller, action: &str, resource: &str, env: &Env<'_>) -> RequestContext {
+    let p = RequestPrincipal::from_principal(&caller.principal, caller.partition());
+    RequestContext::new(p, action, resource)
+        .with_time(env.now_secs)
+        .with("aws:SourceIp", env.source_ip)
+        .with("aws:SecureTransport", if env.secure_transport { "true" } else { "false" })
+        .with("aws:RequestedRegion", &caller.region)
+}
+
+fn denied(m: String) -> BoxError {
+    Box::new(WireError::AccessDenied(m))
+}
+
+fn is_root(caller: &Caller) -> bool {
+    caller.principal.kind == PrincipalKind::Root
+}
+
+fn identity_policies(app: &App, caller: &Caller) -> Result<Vec<Policy>, BoxError> {
+    app.iam.identity_policies(&caller.principal).map_err(|e| Box::new(e) as BoxError)
+}
+
+fn object(body: &[u8]) -> serde_json::Map<String, Value> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
     }
 }
 
-pub struct Identity {
-    store: Arc<dyn Store>,
-    root: Arc<RootKey>,
-    cache: RwLock<HashMap<String, Arc<Credential<Principal>>>>,
+fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(|v| v.as_object())
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+        .unwrap_or_default()
 }
 
-fn internal(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// Identity-only evaluation (resources without a resource policy, account-level actions).
+fn identity_only(app: &App, ctx: &RequestContext, caller: &Caller) -> Result<(), BoxError> {
+    if is_root(caller) {
+        return Ok(());
+    }
+    let policies = identity_policies(app, caller)?;
+    match trent_policy::evaluate_identity(ctx, &policies).message(ctx) {
+        None => Ok(()),
+        Some(m) => Err(denied(m)),
+    }
 }
 
-impl Identity {
-    pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>) -> Self {
-        Identity { store, root, cache: RwLock::new(HashMap::new()) }
+/// KMS: every key the request uses is checked against its key policy and the caller's
+/// identity policies; account-level actions (CreateKey, ListKeys, …) against identity policies.
+/// Returns whether a key of another account is used (the operation then runs with
+/// cross-account resolution enabled).
+pub fn authorize_kms(
+    app: &App,
+    caller: &Caller,
+    op: trent_kms::Operation,
+    body: &[u8],
+    env: &Env<'_>,
+) -> Result<bool, BoxError> {
+    if op.name() == "RetireGrant" {
+        // Decided by the grant (its retiring principal or grantee), not by policy, as on AWS.
+        return Ok(false);
     }
-
-    /// A new `AKIA…` id and a 40-character secret, from the CSPRNG.
-    pub fn generate_key_pair() -> Result<(String, Zeroizing<String>), trent_crypto::CryptoError> {
-        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        const ANY: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let r = trent_crypto::random_secret(56)?;
-        let id: String =
-            "AKIA".chars().chain(r.expose()[..16].iter().map(|b| UPPER[(*b % 32) as usize] as char)).collect();
-        let secret =
-            Zeroizing::new(r.expose()[16..].iter().map(|b| ANY[(*b % 64) as usize] as char).collect::<String>());
-        Ok((id, secret))
+    let b = object(body);
+    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
+    lockout_check(caller, op, &b, env)?;
+    if is_root(caller) && !app.kms.uses_foreign_key(caller, op, body) {
+        return Ok(false);
     }
-
-    /// Stores (or replaces) an access key and its secret.
-    pub fn put(&self, rec: &AccessKeyRecord, secret: &str) -> Result<(), StoreError> {
-        let wrapped = self
-            .root
-            .wrap(WRAP_PURPOSE, &rec.access_key_id, b"", &SecretBytes::from_slice(secret.as_bytes()))
-            .map_err(internal)?;
-        let mut rec = rec.clone();
-        rec.secret_wrapped = STANDARD.encode(wrapped);
-        let mut t = self.store.write()?;
-        t.put(T_ACCESS_KEY, &rec.access_key_id, &serde_json::to_vec(&rec).map_err(internal)?)?;
-        t.commit()?;
-        if let Ok(mut c) = self.cache.write() {
-            c.remove(&rec.access_key_id);
-        }
-        Ok(())
-    }
-
-    fn load(&self, id: &str) -> Result<Option<(AccessKeyRecord, Zeroizing<String>)>, StoreError> {
-        let Some(raw) = self.store.read()?.get(T_ACCESS_KEY, id)? else {
-            return Ok(None);
+    let facts = app.kms.authorization_facts(caller, op, body);
+    let foreign = facts.iter().any(|f| f.key_account != caller.account());
+    let identity = identity_policies(app, caller)?;
+    let with_request_keys = |mut ctx: RequestContext, action: &str| {
+        ctx = ctx.with("kms:CallerAccount", caller.account());
+        let ec_member = match action {
+            "kms:ReEncryptFrom" => "SourceEncryptionContext",
+            "kms:ReEncryptTo" => "DestinationEncryptionContext",
+            _ => "EncryptionContext",
         };
-        let rec: AccessKeyRecord = serde_json::from_slice(&raw).map_err(internal)?;
-        let wrapped = STANDARD.decode(&rec.secret_wrapped).map_err(internal)?;
-        let secret = self.root.unwrap(WRAP_PURPOSE, id, b"", &wrapped).map_err(internal)?;
-        let secret = Zeroizing::new(String::from_utf8(secret.expose().to_vec()).map_err(internal)?);
-        Ok(Some((rec, secret)))
-    }
-
-    /// `None` if the key does not exist; otherwise whether its secret is `secret`.
-    pub fn secret_matches(&self, id: &str, secret: &str) -> Result<Option<bool>, StoreError> {
-        Ok(self.load(id)?.map(|(_, s)| SecretBytes::from_slice(s.as_bytes()).ct_eq(secret.as_bytes())))
-    }
-
-    pub fn has_keys_for(&self, account_id: &str) -> Result<bool, StoreError> {
-        let rows = self.store.read()?.scan(T_ACCESS_KEY, "", None, 10_000)?;
-        Ok(rows.iter().any(|(_, v)| {
-            serde_json::from_slice::<AccessKeyRecord>(v).is_ok_and(|r| r.principal.account_id == account_id)
-        }))
-    }
-}
-
-impl CredentialLookup<Principal> for Identity {
-    fn lookup(&self, access_key_id: &str, session_token: Option<&str>) -> Option<Arc<Credential<Principal>>> {
-        if session_token.is_some() {
-            // Temporary credentials arrive with STS; until then a token never matches.
-            return None;
+        let ec = string_map(b.get(ec_member));
+        if !ec.is_empty() {
+            ctx = ctx.with_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
-        if let Some(c) = self.cache.read().ok().and_then(|c| c.get(access_key_id).cloned()) {
-            return Some(c);
+        let alg = match action {
+            "kms:ReEncryptFrom" => s("SourceEncryptionAlgorithm"),
+            "kms:ReEncryptTo" => s("DestinationEncryptionAlgorithm"),
+            _ => s("EncryptionAlgorithm"),
+        };
+        if let Some(a) = alg {
+            ctx = ctx.with("kms:EncryptionAlgorithm", a);
+        } else if matches!(action, "kms:Encrypt" | "kms:Decrypt" | "kms:ReEncryptFrom" | "kms:ReEncryptTo") {
+            ctx = ctx.with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
         }
-        let (rec, secret) = match self.load(access_key_id) {
-            Ok(Some(found)) => found,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::error!(error = %e, "access key lookup failed");
-                return None;
+        if let Some(a) = s("SigningAlgorithm") {
+            ctx = ctx.with("kms:SigningAlgorithm", a);
+        }
+        if let Some(a) = s("MacAlgorithm") {
+            ctx = ctx.with("kms:MacAlgorithm", a);
+        }
+        if let Some(v) = b.get("BypassPolicyLockoutSafetyCheck").and_then(|v| v.as_bool()) {
+            ctx = ctx.with("kms:BypassPolicyLockoutSafetyCheck", if v { "true" } else { "false" });
+        }
+        if action == "kms:CreateGrant" {
+            if let Some(ops) = b.get("Operations").and_then(|v| v.as_array()) {
+                ctx = ctx.with_values("kms:GrantOperations", ops.iter().filter_map(|o| o.as_str()));
             }
+            if let Some(p) = s("GranteePrincipal") {
+                ctx = ctx.with("kms:GranteePrincipal", p);
+            }
+            if let Some(p) = s("RetiringPrincipal") {
+                ctx = ctx.with("kms:RetiringPrincipal", p);
+            }
+            if let Some(c) = b.get("Constraints").and_then(|v| v.as_object()) {
+                ctx = ctx.with_values("kms:GrantConstraintType", c.keys().map(String::as_str));
+            }
+            ctx = ctx.with("kms:GrantIsForAWSResource", "false");
+        }
+        if let Some(v) = b.get("GrantTokens").and_then(|v| v.as_array()) {
+            ctx = ctx.with_values("kms:GrantTokens", v.iter().filter_map(|t| t.as_str()));
+        }
+        ctx
+    };
+    if facts.is_empty() {
+        let action = format!("kms:{}", op.name());
+        let mut ctx = with_request_keys(base_context(caller, &action, "*", env), &action);
+        if op == trent_kms::Operation::CreateKey {
+            ctx = ctx
+                .with("kms:KeySpec", s("KeySpec").or(s("CustomerMasterKeySpec")).unwrap_or("SYMMETRIC_DEFAULT"))
+                .with("kms:KeyUsage", s("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"))
+                .with("kms:KeyOrigin", s("Origin").unwrap_or("AWS_KMS"))
+                .with(
+                    "kms:MultiRegion",
+                    if b.get("MultiRegion") == Some(&Value::Bool(true)) { "true" } else { "false" },
+                );
+        }
+        return match trent_policy::evaluate_identity(&ctx, &identity).message(&ctx) {
+            None => Ok(false),
+            Some(m) => Err(denied(m)),
         };
-        if rec.status != "Active" {
-            return None;
+    }
+    for f in &facts {
+        let mut ctx = with_request_keys(base_context(caller, &f.action, &f.key_arn, env), &f.action)
+            .with("kms:KeySpec", &f.key_spec)
+            .with("kms:KeyUsage", &f.key_usage)
+            .with("kms:KeyOrigin", &f.key_origin)
+            .with_values("kms:ResourceAliases", f.aliases.iter().map(String::as_str));
+        if let Some(a) = &f.request_alias {
+            ctx = ctx.with("kms:RequestAlias", a);
         }
-        let cred = Arc::new(Credential::new(secret, rec.principal));
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(access_key_id.to_string(), cred.clone());
+        // A key policy that the engine cannot read allows nothing.
+        let key_policy = Policy::parse(&f.policy, PolicyKind::Resource).unwrap_or(Policy {
+            version: trent_policy::Version::V2012_10_17,
+            id: None,
+            statements: Vec::new(),
+        });
+        let grant_allows = {
+            let op = f.action.trim_start_matches("kms:");
+            let arns: Vec<&str> =
+                [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
+            let ec_member = match f.action.as_str() {
+                "kms:ReEncryptFrom" => "SourceEncryptionContext",
+                "kms:ReEncryptTo" => "DestinationEncryptionContext",
+                _ => "EncryptionContext",
+            };
+            let ec: std::collections::BTreeMap<String, String> = string_map(b.get(ec_member)).into_iter().collect();
+            f.grants.iter().any(|g| g.allows(&arns, op, &ec))
+        };
+        let d = trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, grant_allows);
+        if let Some(m) = d.message(&ctx) {
+            return Err(denied(m));
         }
-        Some(cred)
+    }
+    Ok(foreign)
+}
+
+/// CreateKey / PutKeyPolicy: the new policy must let the caller change it later unless
+/// BypassPolicyLockoutSafetyCheck is set (KMS's lockout safety check).
+fn lockout_check(
+    caller: &Caller,
+    op: trent_kms::Operation,
+    b: &serde_json::Map<String, Value>,
+    env: &Env<'_>,
+) -> Result<(), BoxError> {
+    if !matches!(op, trent_kms::Operation::CreateKey | trent_kms::Operation::PutKeyPolicy) {
+        return Ok(());
+    }
+    if b.get("BypassPolicyLockoutSafetyCheck") == Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    let Some(text) = b.get("Policy").and_then(|v| v.as_str()) else { return Ok(()) };
+    // A document that does not parse is the operation's own MalformedPolicyDocument.
+    let Ok(policy) = Policy::parse(text, PolicyKind::Resource) else { return Ok(()) };
+    let ctx = base_context(caller, "kms:PutKeyPolicy", "*", env);
+    if trent_policy::allows_put_key_policy(&policy, &ctx) {
+        Ok(())
+    } else {
+        Err(Box::new(KmsError::MalformedPolicyDocument(trent_policy::LOCKOUT_MESSAGE.into())))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_keys_look_like_aws_keys_and_differ() {
-        let (a, sa) = Identity::generate_key_pair().unwrap();
-        let (b, _) = Identity::generate_key_pair().unwrap();
-        assert!(a.starts_with("AKIA") && a.len() == 20 && a.bytes().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(sa.len(), 40);
-        assert_ne!(a, b);
+/// A parameter's ARN from a `Name` (a name, a name with a `:version`/`:label` selector, or an ARN).
+fn parameter_arn(caller: &Caller, name: &str) -> String {
+    if name.starts_with("arn:") {
+        return name.to_string();
     }
+    let base = match name.rfind(':') {
+        Some(i) => &name[..i],
+        None => name,
+    };
+    let slash = if base.starts_with('/') { "" } else { "/" };
+    format!("arn:{}:ssm:{}:{}:parameter{slash}{base}", caller.partition(), caller.region, caller.account())
+}
 
-    #[test]
-    fn secrets_are_stored_wrapped_and_looked_up() {
-        let d = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(trent_store::sqlite::SqliteStore::open(&d.path().join("t.db")).unwrap());
-        let (root, _) = RootKey::generate().unwrap();
-        let id = Identity::new(store.clone(), Arc::new(root));
-        id.put(&AccessKeyRecord::new("AKIATEST", Principal::root("111122223333")), "s3cr3t-value").unwrap();
-        let raw = store.read().unwrap().get(T_ACCESS_KEY, "AKIATEST").unwrap().unwrap();
-        assert!(!String::from_utf8_lossy(&raw).contains("s3cr3t-value"), "secret stored in the clear");
-        assert_eq!(id.secret_matches("AKIATEST", "s3cr3t-value").unwrap(), Some(true));
-        assert_eq!(id.secret_matches("AKIATEST", "other").unwrap(), Some(false));
-        assert!(id.lookup("AKIATEST", None).is_some());
-        assert!(id.lookup("AKIATEST", Some("token")).is_none());
-        assert!(id.lookup("AKIANOPE", None).is_none());
-        assert!(id.has_keys_for("111122223333").unwrap());
-        assert!(!id.has_keys_for("000000000000").unwrap());
+/// Parameter Store: identity policies, with `ssm:<Operation>` on each parameter named.
+pub fn authorize_ssm(
+    app: &App,
+    caller: &Caller,
+    op: trent_ssm::Operation,
+    body: &[u8],
+    env: &Env<'_>,
+) -> Result<(), BoxError> {
+    if is_root(caller) {
+        return Ok(());
     }
+    let b = object(body);
+    let action = format!("ssm:{}", op.name());
+    let mut resources: Vec<String> = Vec::new();
+    if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
+        resources.push(parameter_arn(caller, n));
+    }
+    if let Some(ns) = b.get("Names").and_then(|v| v.as_array()) {
+        resources.extend(ns.iter().filter_map(|n| n.as_str()).map(|n| parameter_arn(caller, n)));
+    }
+    if let Some(p) = b.get("Path").and_then(|v| v.as_str()) {
+        resources.push(parameter_arn(caller, p.trim_end_matches('/')));
+    }
+    if let Some(id) = b.get("ResourceId").and_then(|v| v.as_str()) {
+        resources.push(parameter_arn(caller, id));
+    }
+    if resources.is_empty() {
+        resources.push("*".into());
+    }
+    for r in resources {
+        identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+    }
+    Ok(())
+}
+
+/// Secrets Manager: identity policies, with `secretsmanager:<Operation>` on the secret's ARN.
+pub fn authorize_secrets(
+    app: &App,
+    caller: &Caller,
+    op: trent_secrets::Operation,
+    body: &[u8],
+    env: &Env<'_>,
+) -> Result<(), BoxError> {
+    if is_root(caller) {
+        return Ok(());
+    }
+    let b = object(body);
+    let action = format!("secretsmanager:{}", op.name());
+    let mut ids: Vec<String> = Vec::new();
+    if let Some(id) = b.get("SecretId").and_then(|v| v.as_str()) {
+        ids.push(id.to_string());
+    }
+    if let Some(list) = b.get("SecretIdList").and_then(|v| v.as_array()) {
+        ids.extend(list.iter().filter_map(|n| n.as_str()).map(str::to_string));
+    }
+    let mut resources: Vec<String> = ids.iter().map(|id| secret_arn(app, caller, id)).collect();
+    if op == trent_secrets::Operation::CreateSecret {
+        if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
+            resources.push(format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{n}-??????",
+                caller.partition(),
+                caller.region,
+                caller.account()
+            ));
+        }
+    }
+    if resources.is_empty() {
+        resources.push("*".into());
+    }
+    for r in resources {
+        identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+    }
+    Ok(())
+}
+
+/// The ARN of the secret `id` names (looked up read-only); an id that names no secret is
+/// evaluated as the ARN it would have.
+fn secret_arn(app: &App, caller: &Caller, id: &str) -> String {
+    if id.starts_with("arn:") {
+        return id.to_string();
+    }
+    let body = serde_json::json!({ "SecretId": id }).to_string();
+    app.secrets
+        .dispatch(trent_secrets::Operation::DescribeSecret, caller, body.as_bytes())
+        .ok()
+        .and_then(|r| serde_json::from_slice::<Value>(&r).ok())
+        .and_then(|v| v.get("ARN").and_then(|a| a.as_str()).map(str::to_string))
+        .unwrap_or_else(|| {
+            format!("arn:{}:secretsmanager:{}:{}:secret:{id}", caller.partition(), caller.region, caller.account())
+        })
+}
+
+/// CloudTrail LookupEvents: `cloudtrail:LookupEvents` on `*`.
+pub fn authorize_cloudtrail(app: &App, caller: &Caller, env: &Env<'_>) -> Result<(), BoxError> {
+    identity_only(app, &base_context(caller, "cloudtrail:LookupEvents", "*", env), caller)
+}
+
+/// The check trent-kms runs when Parameter Store or Secrets Manager use a key for their caller:
+/// `kms:Encrypt` / `kms:Decrypt` on the key with `kms:ViaService`, evaluated like a direct call
+/// (key policy, identity policies, grants). AWS-managed keys (`alias/aws/ssm`, …) allow every
+/// principal of their account through the service, as their AWS key policies do; an account
+/// root keeps full access to its own keys.
+pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::ServiceAuthorizer> {
+    Arc::new(
+        move |caller: &Caller,
+              f: &trent_kms::authz::KeyFacts,
+              ec: &std::collections::BTreeMap<String, String>,
+              via: &trent_kms::authz::ViaContext| {
+            let own = f.key_account == caller.account();
+            if own && (is_root(caller) || f.key_manager == "AWS") {
+                return Ok(());
+            }
+            let env = Env { source_ip: &via.source_ip, secure_transport: via.secure_transport, now_secs: via.now_secs };
+            let ctx = base_context(caller, &f.action, &f.key_arn, &env)
+                .with("kms:ViaService", &via.service)
+                .with("kms:CallerAccount", caller.account())
+                .with("kms:KeySpec", &f.key_spec)
+                .with("kms:KeyUsage", &f.key_usage)
+                .with("kms:KeyOrigin", &f.key_origin)
+                .with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
+                .with_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let identity = iam
+                .identity_policies(&caller.principal)
+                .map_err(|e| KmsError::Internal(e.internal_detail().unwrap_or_else(|| e.message())))?;
+            let key_policy = Policy::parse(&f.policy, PolicyKind::Resource).unwrap_or(Policy {
+                version: trent_policy::Version::V2012_10_17,
+                id: None,
+                statements: Vec::new(),
+            });
+            let op = f.action.trim_start_matches("kms:");
+            let arns: Vec<&str> =
+                [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
+            let grant_allows = f.grants.iter().any(|g| g.allows(&arns, op, ec));
+            match trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, grant_allows).message(&ctx) {
+                None => Ok(()),
+                Some(m) => Err(KmsError::Wire(WireError::AccessDenied(m))),
+            }
+        },
+    )
 }

@@ -1,10 +1,12 @@
 //! trentd: the one crate that knows HTTP, configuration and background tasks.
 //!
 //! The request path (built once, in [`http`]): cap the body → frame (`X-Amz-Target` → service
-//! and operation, from [`http::SERVICES`]) → SigV4 (the verifier returns the capability the
-//! handlers need) → quota ([`quota`]) → durable audit intent for state changes ([`audit`]) →
-//! the operation, run off the async threads → durable audit event → one place that maps every
-//! error to `__type`, message and status.
+//! and operation, from [`http::SERVICES`]; a form body without it is awsQuery, IAM or STS by
+//! the SigV4 scope's service) → SigV4 (the verifier returns the capability the handlers need;
+//! access keys and session credentials come from `trent-iam`) → quota ([`quota`]) → policy
+//! evaluation ([`identity`]: key policies, identity policies, grants) → durable audit intent
+//! for state changes ([`audit`]) → the operation, run off the async threads → durable audit
+//! event → one place that maps every error to `__type`, message and status (XML for awsQuery).
 
 pub mod audit;
 pub mod bootstrap;
@@ -30,7 +32,8 @@ pub struct App {
     pub kms: Arc<Kms>,
     pub ssm: trent_ssm::Ssm,
     pub secrets: Arc<trent_secrets::SecretsManager>,
-    pub identity: identity::Identity,
+    pub identity: Arc<identity::Identity>,
+    pub iam: Arc<trent_iam::Iam>,
     pub verifier: trent_wire::sigv4::Verifier,
     pub clock: Arc<Clock>,
     pub metrics: metrics::Metrics,
@@ -47,7 +50,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir).map_err(|e| e.to_string())?;
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
-    let identity = identity::Identity::new(store.clone(), root.clone());
+    let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
+    let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));
     let audit_key = audit::signing_key(&*store, &root)?;
     let audit = audit::AuditLog::open(
         audit::Settings {
@@ -66,6 +70,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     )?;
     let quotas = quota::Quotas::new(config.quotas == "aws", &config.quota_overrides);
     bootstrap::admin_credentials(&identity, &config.account_id)?;
+    bootstrap::extra_admin_credentials(&identity)?;
     let clock = Arc::new(Clock::default());
     if config.unsafe_test_clock {
         // The test clock's offset survives restarts, so tests can move time while trentd is down.
@@ -75,7 +80,11 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
             );
         }
     }
+    // Session credentials expire by the business clock, so tests can move them past expiry.
+    let session_clock = clock.clone();
+    identity.set_clock(move || session_clock.now_ms());
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
+    kms.set_service_authorizer(identity::service_authorizer(iam.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks = events::start(config.events_file.clone(), &config.event_webhooks);
     let limits = trent_ssm::Limits {
@@ -96,6 +105,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         ssm,
         secrets,
         identity,
+        iam,
         verifier,
         clock,
         metrics: metrics::Metrics::default(),

@@ -49,6 +49,8 @@ pub enum WireError {
     IncompleteSignature(String),
     InvalidSignature(String),
     UnrecognizedClient,
+    /// Session credentials past their expiry.
+    ExpiredToken,
     /// Body larger than the server accepts.
     RequestTooLarge(usize),
     /// Only POST / is served.
@@ -66,6 +68,7 @@ impl AwsError for WireError {
             WireError::IncompleteSignature(_) => "IncompleteSignatureException",
             WireError::InvalidSignature(_) => "InvalidSignatureException",
             WireError::UnrecognizedClient => "UnrecognizedClientException",
+            WireError::ExpiredToken => "ExpiredTokenException",
             WireError::RequestTooLarge(_) => "RequestEntityTooLargeException",
             WireError::BadMethodOrPath => "UnknownOperationException",
             WireError::AccessDenied(_) => "AccessDeniedException",
@@ -82,6 +85,7 @@ impl AwsError for WireError {
             WireError::UnknownOperation(op) => format!("Unknown operation: {op}"),
             WireError::MissingAuthenticationToken => "Missing Authentication Token".into(),
             WireError::UnrecognizedClient => "The security token included in the request is invalid.".into(),
+            WireError::ExpiredToken => "The security token included in the request is expired".into(),
             WireError::RequestTooLarge(max) => {
                 format!("Request body is larger than the {max} bytes this server accepts")
             }

@@ -67,6 +67,17 @@ impl<P: std::fmt::Debug> std::fmt::Debug for Credential<P> {
 /// Where the verifier finds secret keys. `session_token` is the `X-Amz-Security-Token`, if any.
 pub trait CredentialLookup<P> {
     fn lookup(&self, access_key_id: &str, session_token: Option<&str>) -> Option<Arc<Credential<P>>>;
+
+    /// Like [`CredentialLookup::lookup`], with the reason for a refusal: an unknown key or a
+    /// wrong or missing session token is `UnrecognizedClient`, an expired session
+    /// `ExpiredToken`. The verifier calls this one.
+    fn lookup_checked(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+    ) -> Result<Arc<Credential<P>>, WireError> {
+        self.lookup(access_key_id, session_token).ok_or(WireError::UnrecognizedClient)
+    }
 }
 
 /// A request whose signature checked out. Only [`Verifier::verify`] can make one.
@@ -296,7 +307,7 @@ impl Verifier {
         }
 
         let token = header_str(headers, "x-amz-security-token");
-        let cred = lookup.lookup(parsed.access_key_id, token).ok_or(WireError::UnrecognizedClient)?;
+        let cred = lookup.lookup_checked(parsed.access_key_id, token)?;
 
         let creq = canonical_request(req, signed, &payload_hash);
         let scope = format!("{}/{}/{}/aws4_request", parsed.date, parsed.region, parsed.service);

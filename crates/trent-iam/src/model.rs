@@ -1,0 +1,168 @@
+//! Stored records of users, roles and managed policies, and the checks their names need.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `iam_user` | `<account>/<user name, lower case>` | [`UserRecord`] |
+//! | `iam_role` | `<account>/<role name, lower case>` | [`RoleRecord`] |
+//! | `iam_policy` | `<account>/<policy name, lower case>` | [`ManagedPolicyRecord`] |
+//!
+//! IAM names are unique without regard to case, and keep the case they were created with.
+
+use crate::IamError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const T_USER: &str = "iam_user";
+pub const T_ROLE: &str = "iam_role";
+pub const T_POLICY: &str = "iam_policy";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created_ms: i64,
+    /// Inline policies: name → document.
+    #[serde(default)]
+    pub inline: BTreeMap<String, String>,
+    /// ARNs of attached managed policies.
+    #[serde(default)]
+    pub attached: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleRecord {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created_ms: i64,
+    pub trust_policy: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub max_session_secs: i64,
+    #[serde(default)]
+    pub inline: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attached: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManagedPolicyRecord {
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub document: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub attachment_count: i64,
+}
+
+pub fn store_key(account: &str, name: &str) -> String {
+    format!("{account}/{}", name.to_lowercase())
+}
+
+pub fn user_arn(partition: &str, account: &str, path: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:user{path}{name}")
+}
+
+pub fn role_arn(partition: &str, account: &str, path: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role{path}{name}")
+}
+
+pub fn policy_arn(partition: &str, account: &str, path: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:policy{path}{name}")
+}
+
+fn constraint(value: &str, member: &str, what: &str) -> IamError {
+    let shown: String = value.chars().take(256).collect();
+    IamError::Validation(format!(
+        "1 validation error detected: Value '{shown}' at '{member}' failed to satisfy constraint: {what}"
+    ))
+}
+
+/// `[\w+=,.@-]+` with a length range: user, role, policy and session names.
+pub fn check_name(value: &str, member: &str, max: usize) -> Result<(), IamError> {
+    check_name_len(value, member, 1, max)
+}
+
+pub fn check_name_len(value: &str, member: &str, min: usize, max: usize) -> Result<(), IamError> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(constraint(value, member, &format!("Member must have length greater than or equal to {min}")));
+    }
+    if n > max {
+        return Err(constraint(value, member, &format!("Member must have length less than or equal to {max}")));
+    }
+    if !value.chars().all(|c| c.is_alphanumeric() || c == '_' || "+=,.@-".contains(c)) {
+        return Err(constraint(value, member, "Member must satisfy regular expression pattern: [\\w+=,.@-]+"));
+    }
+    Ok(())
+}
+
+/// A path: `/` or `/…/` of printable ASCII, at most 512 characters.
+pub fn check_path(value: &str, member: &str) -> Result<(), IamError> {
+    if value.is_empty() || value.len() > 512 {
+        return Err(constraint(value, member, "Member must have length less than or equal to 512"));
+    }
+    let ok = value == "/"
+        || (value.len() >= 3
+            && value.starts_with('/')
+            && value.ends_with('/')
+            && value.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+    if !ok {
+        return Err(constraint(
+            value,
+            member,
+            "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses an identity policy document, as IAM stores it, or `MalformedPolicyDocument`.
+pub fn check_identity_policy(text: &str, max_chars: usize) -> Result<(), IamError> {
+    if text.is_empty() || text.len() > 131_072 {
+        return Err(constraint("***", "policyDocument", "Member must have length less than or equal to 131072"));
+    }
+    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Identity)
+        .map_err(|e| IamError::MalformedPolicyDocument(e.reason))?;
+    let size = trent_policy::iam_policy_size(text);
+    if size > max_chars {
+        return Err(IamError::LimitExceeded(format!("Cannot exceed quota for PolicySize: {max_chars}")));
+    }
+    Ok(())
+}
+
+/// Parses a trust policy (a resource policy naming who may assume the role).
+pub fn check_trust_policy(text: &str) -> Result<(), IamError> {
+    if text.is_empty() || text.len() > 131_072 {
+        return Err(constraint(
+            "***",
+            "assumeRolePolicyDocument",
+            "Member must have length less than or equal to 131072",
+        ));
+    }
+    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Trust)
+        .map_err(|e| IamError::MalformedPolicyDocument(e.reason))?;
+    let max = trent_policy::TRUST_POLICY_MAX_CHARS;
+    if trent_policy::iam_policy_size(text) > max {
+        return Err(IamError::LimitExceeded(format!("Cannot exceed quota for ACLSizePerRole: {max}")));
+    }
+    Ok(())
+}
+
+/// Percent-encodes a policy document the way IAM returns documents (botocore decodes it).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,264 @@
+//! What the server's policy evaluation needs to know about a KMS request before it runs, read
+//! without changing anything: which keys the request uses, for which action, and each key's
+//! ARN, owner, key policy, spec, usage, origin and aliases.
+//!
+//! Cross-account use: a key in another account is resolved only inside
+//! [`with_cross_account`], which the server enters after the key policy and the caller's
+//! identity policies both allowed the request. Everywhere else (and for SSM and Secrets
+//! Manager's in-process calls) another account's key is refused as before.
+
+use crate::keys::{KeyRef, T_ALIAS, T_OWNER};
+use crate::{Caller, Kms, KmsError, Operation};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::cell::Cell;
+use trent_policy::Principal;
+
+/// One key a request uses, and the action it is used for.
+#[derive(Debug, Clone)]
+pub struct KeyFacts {
+    /// `kms:Decrypt`, `kms:ReEncryptFrom`, …
+    pub action: String,
+    pub key_arn: String,
+    pub key_account: String,
+    pub policy: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    pub key_origin: String,
+    /// Alias names (`alias/…`) pointing at the key (`kms:ResourceAliases`).
+    pub aliases: Vec<String>,
+    /// The alias the request named the key by (`kms:RequestAlias`).
+    pub request_alias: Option<String>,
+    /// The key's grants (the server checks whether one allows the caller).
+    pub grants: Vec<crate::grants::GrantRecord>,
+    /// `AWS` for AWS-managed keys (`alias/aws/ssm`, …), else `CUSTOMER`.
+    pub key_manager: String,
+}
+
+/// The request a service (SSM, Secrets Manager) is serving when it calls KMS in-process.
+#[derive(Debug, Clone)]
+pub struct ViaContext {
+    /// `kms:ViaService`, e.g. `ssm.us-east-1.amazonaws.com`.
+    pub service: String,
+    pub source_ip: String,
+    pub secure_transport: bool,
+    pub now_secs: i64,
+}
+
+/// Decides whether `caller` may use a key through another service: (caller, key and action
+/// such as `kms:Decrypt`, encryption context, the request being served).
+pub type ServiceAuthorizer = dyn Fn(&Caller, &KeyFacts, &std::collections::BTreeMap<String, String>, &ViaContext) -> Result<(), KmsError>
+    + Send
+    + Sync;
+
+thread_local! {
+    static CROSS_ACCOUNT: Cell<bool> = const { Cell::new(false) };
+    static VIA_SERVICE: std::cell::RefCell<Option<ViaContext>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (an SSM or Secrets Manager operation) with its in-process KMS calls checked by the
+/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
+pub fn with_via_service<T>(via: ViaContext, f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            VIA_SERVICE.with(|v| *v.borrow_mut() = None);
+        }
+    }
+    VIA_SERVICE.with(|v| *v.borrow_mut() = Some(via));
+    let _reset = Reset;
+    f()
+}
+
+/// Runs `f` with other accounts' keys resolvable by ARN (the caller has been authorized).
+pub fn with_cross_account<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CROSS_ACCOUNT.with(|c| c.set(false));
+        }
+    }
+    CROSS_ACCOUNT.with(|c| c.set(true));
+    let _reset = Reset;
+    f()
+}
+
+pub(crate) fn cross_account_allowed() -> bool {
+    CROSS_ACCOUNT.with(|c| c.get())
+}
+
+/// Operations another account may perform with a key its key policy shares (AWS's list).
+pub const CROSS_ACCOUNT_OPERATIONS: &[Operation] = &[
+    Operation::Decrypt,
+    Operation::DescribeKey,
+    Operation::Encrypt,
+    Operation::GenerateDataKey,
+    Operation::GenerateDataKeyPair,
+    Operation::GenerateDataKeyPairWithoutPlaintext,
+    Operation::GenerateDataKeyWithoutPlaintext,
+    Operation::GenerateMac,
+    Operation::GetKeyRotationStatus,
+    Operation::GetPublicKey,
+    Operation::ReEncrypt,
+    Operation::Sign,
+    Operation::Verify,
+    Operation::VerifyMac,
+    Operation::DeriveSharedSecret,
+    Operation::Decapsulate,
+    Operation::Encapsulate,
+];
+
+impl Kms {
+    /// The keys `body` names for `op`, with what evaluation needs. Keys that do not resolve
+    /// are left out: the operation itself then answers NotFound (or the like) as usual.
+    pub fn authorization_facts(&self, caller: &Caller, op: Operation, body: &[u8]) -> Vec<KeyFacts> {
+        wanted(op, body)
+            .into_iter()
+            .filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref()))
+            .collect()
+    }
+
+    /// Whether the request uses a key of another account: one named by ARN, or (Decrypt and
+    /// ReEncrypt without a key id) the key a ciphertext was made under. At most one index read,
+    /// so an account root's requests in its own account stay cheap.
+    pub fn uses_foreign_key(&self, caller: &Caller, op: Operation, body: &[u8]) -> bool {
+        wanted(op, body).iter().any(|(_, id, blob)| match (id, blob) {
+            (Some(id), _) => trent_policy::Arn::parse(id).is_some_and(|a| a.account != caller.account()),
+            (None, Some(blob)) => {
+                let Ok(parsed) = trent_crypto::blob::parse(blob) else { return false };
+                let owner = self
+                    .store()
+                    .read()
+                    .and_then(|mut tx| tx.get(T_OWNER, &format!("{}/{}", caller.region, parsed.key_id)));
+                matches!(owner, Ok(Some(acct)) if acct != caller.account().as_bytes())
+            }
+            (None, None) => false,
+        })
+    }
+
+    fn facts_for(&self, caller: &Caller, action: String, id: Option<&str>, blob: Option<&[u8]>) -> Option<KeyFacts> {
+        let mut tx = self.store().read().ok()?;
+        let (r, request_alias) = match id {
+            Some(id) => {
+                let owner = trent_policy::Arn::parse(id).map(|a| a.account).filter(|a| a != caller.account());
+                let as_caller = match owner {
+                    Some(acct) => Caller { principal: Principal::root(&acct), region: caller.region.clone() },
+                    None => caller.clone(),
+                };
+                let alias = if id.starts_with("alias/") {
+                    Some(id.to_string())
+                } else {
+                    trent_policy::Arn::parse(id).map(|a| a.resource).filter(|r| r.starts_with("alias/"))
+                };
+                (self.resolve(&mut *tx, &as_caller, id, true).ok()?, alias)
+            }
+            None => {
+                let parsed = trent_crypto::blob::parse(blob?).ok()?;
+                let owner = tx.get(T_OWNER, &format!("{}/{}", caller.region, parsed.key_id)).ok()??;
+                let account = String::from_utf8(owner).ok()?;
+                (KeyRef { account, region: caller.region.clone(), key_id: parsed.key_id.to_string() }, None)
+            }
+        };
+        let rec = self.load(&mut *tx, &r).ok()?;
+        let grants = self.grants_of(&mut *tx, &r).ok()?;
+        let prefix = format!("{}/{}/", r.account, r.region);
+        let aliases = tx
+            .scan(T_ALIAS, &prefix, None, 1000)
+            .ok()?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let a: crate::model::AliasRecord = serde_json::from_slice(&v).ok()?;
+                (a.target_key_id == rec.key_id).then(|| k[prefix.len()..].to_string())
+            })
+            .collect();
+        Some(KeyFacts {
+            action,
+            key_arn: rec.arn(),
+            key_account: rec.account_id.clone(),
+            policy: rec.policy.clone(),
+            key_spec: rec.key_spec.clone(),
+            key_usage: rec.key_usage.clone(),
+            key_origin: rec.origin.clone(),
+            aliases,
+            request_alias,
+            grants,
+            key_manager: rec.key_manager.clone(),
+        })
+    }
+
+    /// Installs the check of SSM's and Secrets Manager's key use (once; later calls are ignored).
+    pub fn set_service_authorizer(&self, f: std::sync::Arc<ServiceAuthorizer>) {
+        let _ = self.service_authorizer.set(f);
+    }
+
+    /// Inside [`with_via_service`], asks the service authorizer whether the caller may use `rec`
+    /// for `action` through that service. Outside it (background work), nothing is checked.
+    pub(crate) fn authorize_service_use(
+        &self,
+        caller: &Caller,
+        rec: &crate::model::KeyRecord,
+        action: &str,
+        ctx: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), KmsError> {
+        let Some(via) = VIA_SERVICE.with(|v| v.borrow().clone()) else { return Ok(()) };
+        let Some(check) = self.service_authorizer.get() else { return Ok(()) };
+        let grants = {
+            let mut tx = self.store().read()?;
+            let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
+            self.grants_of(&mut *tx, &r)?
+        };
+        let facts = KeyFacts {
+            action: action.to_string(),
+            key_arn: rec.arn(),
+            key_account: rec.account_id.clone(),
+            policy: rec.policy.clone(),
+            key_spec: rec.key_spec.clone(),
+            key_usage: rec.key_usage.clone(),
+            key_origin: rec.origin.clone(),
+            aliases: Vec::new(),
+            request_alias: None,
+            grants,
+            key_manager: rec.key_manager.clone(),
+        };
+        check(caller, &facts, ctx, &via)
+    }
+}
+
+type Wanted = Vec<(String, Option<String>, Option<Vec<u8>>)>;
+
+/// The keys a request names, each with the action it is used for: (action, key id / ARN /
+/// alias, ciphertext whose key to use when no id is given).
+fn wanted(op: Operation, body: &[u8]) -> Wanted {
+    let Ok(serde_json::Value::Object(b)) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
+    let action = |a: &str| format!("kms:{a}");
+    let name = op.name();
+    let blob = |k: &str| s(k).and_then(|v| STANDARD.decode(v).ok());
+    let mut wanted: Wanted = Vec::new();
+    match op {
+        Operation::CreateKey
+        | Operation::ListKeys
+        | Operation::ListAliases
+        | Operation::GenerateRandom
+        | Operation::UpdatePrimaryRegion
+        | Operation::ReplicateKey
+            if s("KeyId").is_none() => {}
+        Operation::ReEncrypt => {
+            wanted.push((action("ReEncryptFrom"), s("SourceKeyId").map(str::to_string), blob("CiphertextBlob")));
+            wanted.push((action("ReEncryptTo"), s("DestinationKeyId").map(str::to_string), None));
+        }
+        Operation::Decrypt => {
+            wanted.push((action(name), s("KeyId").map(str::to_string), blob("CiphertextBlob")));
+        }
+        Operation::CreateAlias | Operation::UpdateAlias => {
+            wanted.push((action(name), s("TargetKeyId").map(str::to_string), None));
+        }
+        Operation::DeleteAlias => {
+            wanted.push((action(name), s("AliasName").map(str::to_string), None));
+        }
+        _ => wanted.push((action(name), s("KeyId").map(str::to_string), None)),
+    }
+    wanted
+}
