@@ -118,16 +118,22 @@ fn writes_on_a_replica_are_refused_as_aws_refuses_them() {
         ("TagResource", json!({"SecretId": "app", "Tags": []})),
         ("DeleteSecret", json!({"SecretId": "app"})),
         ("RotateSecret", json!({"SecretId": "app"})),
-        ("PutResourcePolicy", json!({"SecretId": "app", "ResourcePolicy": "{}"})),
+        ("PutResourcePolicy", json!({"SecretId": "app", "ResourcePolicy": PRIVATE})),
+        ("DeleteResourcePolicy", json!({"SecretId": "app"})),
+        (
+            "UpdateSecretVersionStage",
+            json!({"SecretId": "app", "VersionStage": "X", "RemoveFromVersionId": "0".repeat(32)}),
+        ),
+        ("CancelRotateSecret", json!({"SecretId": "app"})),
+        ("RestoreSecret", json!({"SecretId": "app"})),
+        ("ReplicateSecretToRegions", json!({"SecretId": "app", "AddReplicaRegions": [{"Region": "ap-south-1"}]})),
     ] {
         let (code, msg) = call_in(&e, "eu-west-1", op, body).unwrap_err();
-        if op != "PutResourcePolicy" {
-            assert_eq!(code, "InvalidRequestException", "{op}");
-            assert_eq!(
-                msg, "Operation not permitted on a replica secret. Call must be made in primary secret's region.",
-                "{op}"
-            );
-        }
+        assert_eq!(code, "InvalidRequestException", "{op}");
+        assert_eq!(
+            msg, "Operation not permitted on a replica secret. Call must be made in primary secret's region.",
+            "{op}"
+        );
     }
     assert_eq!(value_in(&e, "eu-west-1", "app"), "s1");
 }
