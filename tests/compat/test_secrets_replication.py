@@ -58,6 +58,11 @@ def test_create_with_add_replica_regions_reads_the_same_value_in_each_region(cli
     d = us.describe_secret(SecretId=name)
     assert d["PrimaryRegion"] == PRIMARY
     assert sorted(s["Region"] for s in d["ReplicationStatus"]) == [AP, EU]
+    # Each replica was read in its region: its LastAccessedDate is that day (a date, as AWS).
+    for s in d["ReplicationStatus"]:
+        accessed = s["LastAccessedDate"]
+        assert (accessed.hour, accessed.minute, accessed.second) == (0, 0, 0), s
+    assert "LastAccessedDate" not in d, "never read in the primary's region"
     # The replica's value is under the replica region's own AWS-managed key.
     eu_kms = make_kms_client(us.meta.endpoint_url, region=EU)
     alias = [a for a in eu_kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/aws/secretsmanager"]

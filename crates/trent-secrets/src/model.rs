@@ -54,6 +54,10 @@ pub struct SecretRecord {
     /// On a primary: the regions it is replicated to and how each replica is doing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<Replica>,
+    /// The day (00:00 UTC, ms) the secret's value was last read in this region (AWS keeps only
+    /// the date). Each region's copy keeps its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_accessed_ms: Option<i64>,
     /// The resource-based policy attached with PutResourcePolicy (JSON text, as given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_policy: Option<String>,

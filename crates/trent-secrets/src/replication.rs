@@ -84,6 +84,9 @@ pub struct StatusView {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
+    /// Filled in by DescribeSecret from the replica's own record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_accessed_date: Option<f64>,
 }
 
 pub(crate) fn status_view(rec: &SecretRecord) -> Vec<StatusView> {
@@ -94,6 +97,7 @@ pub(crate) fn status_view(rec: &SecretRecord) -> Vec<StatusView> {
             kms_key_id: r.kms_key_id.clone().unwrap_or_else(|| "alias/aws/secretsmanager".to_string()),
             status: r.status.clone(),
             status_message: r.status_message.clone(),
+            last_accessed_date: None,
         })
         .collect()
 }
@@ -223,6 +227,7 @@ impl SecretsManager {
             }
             let mut replica = primary.clone();
             replica.arn = old.arn.clone();
+            replica.last_accessed_ms = old.last_accessed_ms;
             replica.kms_key_id = r.kms_key_id.clone();
             replica.primary_region = Some(caller.region.clone());
             replica.replicas = Vec::new();
@@ -290,6 +295,7 @@ impl SecretsManager {
                     let old = existing.filter(|_| ours);
                     let mut replica = primary.clone();
                     replica.arn = replica_arn(&primary.arn, &r.region);
+                    replica.last_accessed_ms = old.as_ref().and_then(|o| o.last_accessed_ms);
                     replica.kms_key_id = r.kms_key_id.clone();
                     replica.primary_region = Some(caller.region.clone());
                     replica.replicas = Vec::new();

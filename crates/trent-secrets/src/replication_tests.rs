@@ -118,16 +118,22 @@ fn writes_on_a_replica_are_refused_as_aws_refuses_them() {
         ("TagResource", json!({"SecretId": "app", "Tags": []})),
         ("DeleteSecret", json!({"SecretId": "app"})),
         ("RotateSecret", json!({"SecretId": "app"})),
-        ("PutResourcePolicy", json!({"SecretId": "app", "ResourcePolicy": "{}"})),
+        ("PutResourcePolicy", json!({"SecretId": "app", "ResourcePolicy": PRIVATE})),
+        ("DeleteResourcePolicy", json!({"SecretId": "app"})),
+        (
+            "UpdateSecretVersionStage",
+            json!({"SecretId": "app", "VersionStage": "X", "RemoveFromVersionId": "0".repeat(32)}),
+        ),
+        ("CancelRotateSecret", json!({"SecretId": "app"})),
+        ("RestoreSecret", json!({"SecretId": "app"})),
+        ("ReplicateSecretToRegions", json!({"SecretId": "app", "AddReplicaRegions": [{"Region": "ap-south-1"}]})),
     ] {
         let (code, msg) = call_in(&e, "eu-west-1", op, body).unwrap_err();
-        if op != "PutResourcePolicy" {
-            assert_eq!(code, "InvalidRequestException", "{op}");
-            assert_eq!(
-                msg, "Operation not permitted on a replica secret. Call must be made in primary secret's region.",
-                "{op}"
-            );
-        }
+        assert_eq!(code, "InvalidRequestException", "{op}");
+        assert_eq!(
+            msg, "Operation not permitted on a replica secret. Call must be made in primary secret's region.",
+            "{op}"
+        );
     }
     assert_eq!(value_in(&e, "eu-west-1", "app"), "s1");
 }
@@ -428,4 +434,31 @@ fn testing_a_rotation_configuration_leaves_no_temporary_version_on_replicas() {
     assert_eq!(d["VersionIdsToStages"], json!({c["VersionId"].as_str().unwrap(): ["AWSCURRENT"]}));
     assert_eq!(d["RotationEnabled"], true, "the rotation configuration is replicated");
     assert_eq!(d["RotationRules"]["AutomaticallyAfterDays"], 5);
+}
+
+#[test]
+fn last_accessed_date_is_a_day_and_each_replica_reports_its_own() {
+    let e = env();
+    call(&e, "CreateSecret", json!({"Name": "app", "SecretString": "s1", "AddReplicaRegions": [{"Region": "eu-west-1"}, {"Region": "ap-south-1"}]}))
+        .unwrap();
+    assert!(call(&e, "DescribeSecret", json!({"SecretId": "app"})).unwrap().get("LastAccessedDate").is_none());
+    value_in(&e, "eu-west-1", "app");
+    let d = call(&e, "DescribeSecret", json!({"SecretId": "app"})).unwrap();
+    assert!(d.get("LastAccessedDate").is_none(), "read only in eu-west-1");
+    let by_region: std::collections::HashMap<String, Value> = d["ReplicationStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["Region"].as_str().unwrap().to_string(), s.clone()))
+        .collect();
+    let eu = by_region["eu-west-1"]["LastAccessedDate"].as_f64().unwrap();
+    assert_eq!(eu % 86400.0, 0.0, "a date, as AWS keeps it");
+    assert!(by_region["ap-south-1"].get("LastAccessedDate").is_none());
+    // A later change of the primary keeps the replica's own access date.
+    call(&e, "PutSecretValue", json!({"SecretId": "app", "SecretString": "s2"})).unwrap();
+    let d = call_in(&e, "eu-west-1", "DescribeSecret", json!({"SecretId": "app"})).unwrap();
+    assert_eq!(d["LastAccessedDate"].as_f64().unwrap(), eu);
+    value_in(&e, "us-east-1", "app");
+    let l = call(&e, "ListSecrets", json!({})).unwrap();
+    assert!(l["SecretList"][0]["LastAccessedDate"].as_f64().is_some());
 }

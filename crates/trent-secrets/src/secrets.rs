@@ -117,6 +117,25 @@ impl SecretsManager {
         Err(SmError::not_found())
     }
 
+    /// Records that the secret's value was read today (LastAccessedDate, a date as on AWS): at
+    /// most one write per secret and day.
+    pub(crate) fn note_access(&self, caller: &Caller, rec: &SecretRecord) -> Result<(), SmError> {
+        const DAY_MS: i64 = 86_400_000;
+        let today = self.clock.now_ms().div_euclid(DAY_MS) * DAY_MS;
+        if rec.last_accessed_ms == Some(today) {
+            return Ok(());
+        }
+        let mut tx = self.store.write()?;
+        if let Some(mut now) = self.load(&mut *tx, caller, &rec.name)? {
+            if now.arn == rec.arn && now.last_accessed_ms != Some(today) {
+                now.last_accessed_ms = Some(today);
+                self.save(&mut *tx, caller, &now)?;
+                tx.commit()?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn save(&self, tx: &mut dyn Txn, caller: &Caller, rec: &SecretRecord) -> Result<(), SmError> {
         tx.put(T_SECRET, &secret_key(caller, &rec.name), &serde_json::to_vec(rec).map_err(SmError::internal)?)?;
         Ok(())
@@ -324,6 +343,7 @@ mod tests {
             primary_region: None,
             replicas: Vec::new(),
             resource_policy: None,
+            last_accessed_ms: None,
         }
     }
 

@@ -55,7 +55,12 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
                     let mut tx = sm.store.read()?;
                     sm.find(&mut *tx, caller, &id)
                 };
-                match found.and_then(|rec| read_value(sm, caller, &rec, None, None)) {
+                let read = found.and_then(|rec| {
+                    let value = read_value(sm, caller, &rec, None, None)?;
+                    sm.note_access(caller, &rec)?;
+                    Ok(value)
+                });
+                match read {
                     Ok(value) => out.secret_values.push(value),
                     Err(e @ SmError::Internal(_)) => return Err(e),
                     Err(e) => out.errors.push(ApiError {
@@ -83,7 +88,10 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             let limit = req.max_results.unwrap_or(20) as usize;
             for rec in matching.iter().skip(start).take(limit) {
                 match read_value(sm, caller, rec, None, None) {
-                    Ok(value) => out.secret_values.push(value),
+                    Ok(value) => {
+                        sm.note_access(caller, rec)?;
+                        out.secret_values.push(value)
+                    }
                     Err(e @ SmError::Internal(_)) => return Err(e),
                     Err(e) => out.errors.push(ApiError {
                         secret_id: rec.arn.clone(),

@@ -111,6 +111,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             primary_region: None,
             replicas,
             resource_policy: None,
+            last_accessed_ms: None,
         },
     };
     secrets::merge_tags(&mut rec.tags, tags)?;

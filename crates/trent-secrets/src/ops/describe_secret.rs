@@ -36,6 +36,8 @@ pub struct Description {
     pub trent_last_rotation_failure: Option<RotationFailureView>,
     pub last_changed_date: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_accessed_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
@@ -97,6 +99,7 @@ pub(crate) fn describe(rec: &SecretRecord, region: &str) -> Description {
         kms_key_id: rec.kms_key_id.clone(),
         rotation_enabled,
         last_changed_date: ms_to_epoch(rec.changed_ms),
+        last_accessed_date: rec.last_accessed_ms.map(ms_to_epoch),
         deleted_date: rec.deleted_ms.map(ms_to_epoch),
         tags: rec.tags.clone(),
         version_ids_to_stages: rec.versions_to_stages(),
@@ -112,5 +115,15 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Desc
     v.finish()?;
     let mut tx = sm.store.read()?;
     let rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
-    Ok(describe(&rec, &caller.region))
+    let mut d = describe(&rec, &caller.region);
+    // Each replica's LastAccessedDate is its own region's.
+    for st in d.replication_status.iter_mut() {
+        let rc = crate::replication::in_region(caller, &st.region);
+        if let Some(r) = sm.load(&mut *tx, &rc, &rec.name)? {
+            if r.primary_region.as_deref() == Some(caller.region.as_str()) {
+                st.last_accessed_date = r.last_accessed_ms.map(ms_to_epoch);
+            }
+        }
+    }
+    Ok(d)
 }

@@ -107,5 +107,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Secr
         let mut tx = sm.store.read()?;
         sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?
     };
-    read_value(sm, caller, &rec, req.version_id.as_deref(), req.version_stage.as_deref())
+    let value = read_value(sm, caller, &rec, req.version_id.as_deref(), req.version_stage.as_deref())?;
+    sm.note_access(caller, &rec)?;
+    Ok(value)
 }

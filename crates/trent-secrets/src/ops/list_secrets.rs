@@ -45,6 +45,8 @@ pub struct Entry {
     pub next_rotation_date: Option<f64>,
     pub last_changed_date: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_accessed_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
@@ -148,6 +150,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     match req.sort_by.as_deref() {
         Some("name") => all.sort_by(|a, b| a.name.cmp(&b.name)),
         Some("last-changed-date") => all.sort_by_key(|r| r.changed_ms),
+        Some("last-accessed-date") => all.sort_by_key(|r| r.last_accessed_ms),
         _ => all.sort_by_key(|r| r.created_ms),
     }
     if req.sort_order.as_deref() == Some("desc") {
@@ -173,6 +176,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
                 description: r.description.clone(),
                 kms_key_id: r.kms_key_id.clone(),
                 last_changed_date: ms_to_epoch(r.changed_ms),
+                last_accessed_date: r.last_accessed_ms.map(ms_to_epoch),
                 deleted_date: r.deleted_ms.map(ms_to_epoch),
                 tags: r.tags.clone(),
                 secret_versions_to_stages: r.versions_to_stages(),
