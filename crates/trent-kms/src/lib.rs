@@ -85,9 +85,11 @@ const MATERIAL_CACHE_MAX: usize = 10_000;
 
 // The grant operations (ops/create_grant.rs, list_grants.rs, list_retirable_grants.rs,
 // retire_grant.rs, revoke_grant.rs) are implemented and honoured by the request path, but not
-// dispatched until docs/COMPATIBILITY.md is regenerated to list them (see the `iam` branch
-// report): add `CreateGrant => create_grant, ListGrants => list_grants, ListRetirableGrants =>
-// list_retirable_grants, RetireGrant => retire_grant, RevokeGrant => revoke_grant` here.
+// dispatched until docs/COMPATIBILITY.md is regenerated to list them. To turn them on, add
+// `CreateGrant => create_grant, ListGrants => list_grants, ListRetirableGrants =>
+// list_retirable_grants, RetireGrant => retire_grant, RevokeGrant => revoke_grant` here and run
+// `.venv/bin/python scripts/gen-compatibility.py`; tests/compat/test_iam.py's grant tests then
+// run instead of skipping.
 trent_wire::operations!(Kms, Caller, KmsError, {
     CancelKeyDeletion => cancel_key_deletion,
     CreateAlias => create_alias,
