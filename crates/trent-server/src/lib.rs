@@ -152,6 +152,9 @@ pub fn spawn_scheduler(app: Arc<App>) {
                 if let Err(e) = a.ssm.sweep_policies() {
                     tracing::error!(error = ?e, "parameter policy sweep failed");
                 }
+                if let Err(e) = a.identity.sweep_expired_sessions() {
+                    tracing::error!(error = %e, "expired session sweep failed");
+                }
             };
             if let Err(e) = tokio::task::spawn_blocking(run).await {
                 tracing::error!(error = %e, "a scheduled sweep panicked");
