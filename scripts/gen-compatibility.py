@@ -19,11 +19,6 @@ NOT_YET = {
     "DescribeCustomKeyStores": "custom key stores are not planned",
     "DisconnectCustomKeyStore": "custom key stores are not planned",
     "UpdateCustomKeyStore": "custom key stores are not planned",
-    "CreateGrant": "grants: issue 5 (identity and authorization)",
-    "ListGrants": "grants: issue 5",
-    "ListRetirableGrants": "grants: issue 5",
-    "RetireGrant": "grants: issue 5",
-    "RevokeGrant": "grants: issue 5",
     "DeleteImportedKeyMaterial": "imported key material: issue 6",
     "GetParametersForImport": "imported key material: issue 6",
     "ImportKeyMaterial": "imported key material: issue 6",
@@ -46,7 +41,12 @@ NOTES = {
     "GenerateDataKeyPair": "RSA, ECC (NIST and secp256k1) and Ed25519 pairs; PKCS#8 private key; ML_KEM and SM2 pair specs → UnsupportedOperationException",
     "GenerateDataKeyPairWithoutPlaintext": "as GenerateDataKeyPair",
     "GenerateRandom": "CustomKeyStoreId → CustomKeyStoreNotFoundException; Recipient → UnsupportedOperationException",
-    "PutKeyPolicy": "validated and stored; evaluation comes with issue 5",
+    "PutKeyPolicy": "validated (32 KB), the lockout safety check (MalformedPolicyDocumentException unless BypassPolicyLockoutSafetyCheck); evaluated on every request to the key",
+    "CreateGrant": "GranteePrincipal, RetiringPrincipal, Operations, Constraints (EncryptionContextEquals / Subset), Name for idempotency; the grant token works at once",
+    "ListGrants": "by key, GrantId or GranteePrincipal, paged",
+    "ListRetirableGrants": "grants a principal may retire, paged",
+    "RetireGrant": "by GrantToken, or KeyId + GrantId; by the retiring principal, the grantee (when allowed) or the account",
+    "RevokeGrant": "by KeyId + GrantId",
     "GetKeyPolicy": "AWS's default key policy when none was given",
     "ScheduleKeyDeletion": "7–30 days; a background task destroys the key and its aliases when due; a multi-Region primary with replicas is PendingReplicaDeletion until they are gone",
     "CancelKeyDeletion": "the key returns Disabled, as on AWS",
@@ -78,15 +78,12 @@ FOOT = """
 | Authentication | SigV4 required; `MissingAuthenticationTokenException`, `IncompleteSignatureException`, `InvalidSignatureException` (bad signature, expired `X-Amz-Date` outside ±5 min, scope for another service, unsigned `x-amz-*` header, `UNSIGNED-PAYLOAD`), `UnrecognizedClientException` | `tests/compat/test_auth.py`, `crates/trent-server/tests/server.rs`, `crates/trent-wire/src/sigv4.rs` |
 | Framing | `UnknownOperationException`, `SerializationException` (bad JSON, wrong types, bad base64), `ValidationException` with AWS-style messages, HTTP 413 `RequestEntityTooLargeException` over `--max-body-bytes` | `tests/compat/test_framing.py`, `crates/trent-server/tests/server.rs` |
 | Regions and partitions | any region in the SigV4 scope; resources separate per region; `aws`, `aws-cn`, `aws-us-gov`… partitions in ARNs | `tests/compat/test_regions.py` |
-| Authorization | key policies stored and validated, not yet evaluated; other accounts' keys → `AccessDeniedException` (issue 5) | `crates/trent-kms/src/tests.rs` |
-| Grant tokens | length-checked and accepted; grants arrive with issue 5 | — |
+| Authorization | every request is evaluated before it runs: the key policy (it must allow directly, or name the account so the caller's IAM policies apply), the caller's identity policies, grants; cross-account use needs both accounts' policies; denials are `AccessDeniedException` with AWS's message | `tests/compat/test_iam.py`, `crates/trent-policy/tests/` |
+| Grant tokens | a grant's token works at once, before the grant is listed | `tests/compat/test_iam.py` |
 | Durability | acknowledged writes survive SIGTERM restart and kill -9 | `tests/compat/test_persistence.py`, `crates/trent-server/tests/server.rs` |
 | Clients | boto3, the AWS CLI v1, aws-secretsmanager-caching, and the AWS SDK for JavaScript v3 (a second, independent SigV4 signer) | `tests/compat/`, `tests/compat/test_js_sdk.py` |
 | Independent verification | blobs decrypt with Python `cryptography`; signatures, ECDH secrets, OAEP ciphertexts and ML-KEM secrets checked with `cryptography` and OpenSSL | `tests/compat/test_ciphertext_format.py`, `tests/compat/test_asymmetric.py` |
 
-## IAM, STS
-
-Not served yet (issue 5): their requests get `UnknownOperationException`.
 """
 
 CLOUDTRAIL_NOTES = {
@@ -218,6 +215,21 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
             f"The other {len(ct_outside)} CloudTrail operations (trails, event data stores, Lake queries, channels…) are not "
             "planned; they get `UnknownOperationException`: " + ", ".join(ct_outside) + ".\n"
         )
+        iam_lib = open(os.path.join(REPO, "crates/trent-iam/src/lib.rs")).read()
+        iam_impl = set(re.findall(r'\("(\w+)", ops::\w+::handle\)', iam_lib))
+        for svc, title in [("iam", "IAM (awsQuery, botocore `iam/2010-05-08`, SigV4 service `iam`)"),
+                           ("sts", "STS (awsQuery, botocore `sts/2011-06-15`, SigV4 service `sts`)")]:
+            m = botocore.session.get_session().get_service_model(svc)
+            impl = {op for op in iam_impl if op in m.operation_names}
+            rows, outside = service_table(m, impl, texts, {}, {}, "crates/trent-iam/src/tests.rs", impl)
+            f.write(
+                f"\n## {title}\n\n"
+                "Users, access keys, roles with trust policies, inline and managed policies, temporary credentials "
+                "(see docs/IAM.md).\n\n"
+                "| operation | status | notes | tests |\n|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+                f"The other {len(outside)} operations are not served yet; they get an `InvalidAction` error: "
+                + ", ".join(outside) + ".\n"
+            )
         f.write(FOOT)
 
 

@@ -27,6 +27,8 @@ pub const T_ACCESS_KEY: &str = "iam_access_key";
 pub const T_SESSION: &str = "iam_session";
 const WRAP_PURPOSE: &str = "access-key-secret";
 const SESSION_WRAP_PURPOSE: &str = "session-secret";
+/// How long an expired session is kept so that it is refused as expired, not as unknown.
+pub const SESSION_RETENTION_MS: i64 = 7 * 86_400_000;
 
 /// A long-term access key. `created_ms` is absent in records written before IAM existed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -239,6 +241,36 @@ impl Identity {
         Ok((id, secret, token))
     }
 
+    /// Deletes session credentials that expired more than [`SESSION_RETENTION_MS`] ago (until
+    /// then they keep answering `ExpiredToken`, as AWS does, rather than "invalid"). Returns how
+    /// many were deleted.
+    pub fn sweep_expired_sessions(&self) -> Result<usize, StoreError> {
+        let now = self.now_ms() - SESSION_RETENTION_MS;
+        let mut expired = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self.store.read()?.scan(T_SESSION, "", after.as_deref(), 1000)?;
+            let done = rows.len() < 1000;
+            for (k, v) in rows {
+                if serde_json::from_slice::<SessionRecord>(&v).is_ok_and(|r| r.expires_ms <= now) {
+                    expired.push(k.clone());
+                }
+                after = Some(k);
+            }
+            if done {
+                break;
+            }
+        }
+        for chunk in expired.chunks(500) {
+            let mut t = self.store.write()?;
+            for k in chunk {
+                t.delete(T_SESSION, k)?;
+            }
+            t.commit()?;
+        }
+        Ok(expired.len())
+    }
+
     fn session(&self, id: &str, token: Option<&str>) -> Result<Arc<Credential<Principal>>, WireError> {
         let token = token.ok_or(WireError::UnrecognizedClient)?;
         let raw = match self.store.read().and_then(|mut t| t.get(T_SESSION, id)) {
@@ -372,7 +404,13 @@ mod tests {
         forged.push('x');
         assert_eq!(id.lookup_checked(&akid, Some(&forged)).unwrap_err(), WireError::UnrecognizedClient);
         assert_eq!(id.lookup_checked("ASIANOSUCHSESSION000", Some(&token)).unwrap_err(), WireError::UnrecognizedClient);
+        assert_eq!(id.sweep_expired_sessions().unwrap(), 0, "a live session must survive the sweep");
         now.store(1_000_000 + 900_000, Ordering::Relaxed);
         assert_eq!(id.lookup_checked(&akid, Some(&token)).unwrap_err(), WireError::ExpiredToken);
+        assert_eq!(id.sweep_expired_sessions().unwrap(), 0, "kept a while to answer ExpiredToken");
+        now.store(1_000_000 + 900_000 + SESSION_RETENTION_MS, Ordering::Relaxed);
+        assert_eq!(id.sweep_expired_sessions().unwrap(), 1);
+        assert!(store.read().unwrap().get(T_SESSION, &akid).unwrap().is_none());
+        assert_eq!(id.lookup_checked(&akid, Some(&token)).unwrap_err(), WireError::UnrecognizedClient);
     }
 }

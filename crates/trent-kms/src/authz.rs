@@ -245,6 +245,10 @@ fn wanted(op: Operation, body: &[u8]) -> Wanted {
         | Operation::UpdatePrimaryRegion
         | Operation::ReplicateKey
             if s("KeyId").is_none() => {}
+        // Grant operations, matched by name so that this holds before they are dispatched:
+        // ListRetirableGrants is account-level, and RetireGrant is decided by the grant itself.
+        _ if name == "ListRetirableGrants" && s("KeyId").is_none() => {}
+        _ if name == "RetireGrant" => {}
         Operation::ReEncrypt => {
             wanted.push((action("ReEncryptFrom"), s("SourceKeyId").map(str::to_string), blob("CiphertextBlob")));
             wanted.push((action("ReEncryptTo"), s("DestinationKeyId").map(str::to_string), None));

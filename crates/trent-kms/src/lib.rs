@@ -91,14 +91,10 @@ pub struct CacheStats {
 
 const MATERIAL_CACHE_MAX: usize = 10_000;
 
-// The grant operations (ops/create_grant.rs, list_grants.rs, list_retirable_grants.rs,
-// retire_grant.rs, revoke_grant.rs) are implemented and honoured by the request path, but not
-// dispatched until docs/COMPATIBILITY.md is regenerated to list them (see the `iam` branch
-// report): add `CreateGrant => create_grant, ListGrants => list_grants, ListRetirableGrants =>
-// list_retirable_grants, RetireGrant => retire_grant, RevokeGrant => revoke_grant` here.
 trent_wire::operations!(Kms, Caller, KmsError, {
     CancelKeyDeletion => cancel_key_deletion,
     CreateAlias => create_alias,
+    CreateGrant => create_grant,
     CreateKey => create_key,
     Decapsulate => decapsulate,
     Decrypt => decrypt,
@@ -124,13 +120,17 @@ trent_wire::operations!(Kms, Caller, KmsError, {
     GetPublicKey => get_public_key,
     ImportKeyMaterial => import_key_material,
     ListAliases => list_aliases,
+    ListGrants => list_grants,
     ListKeyPolicies => list_key_policies,
     ListKeyRotations => list_key_rotations,
     ListKeys => list_keys,
     ListResourceTags => list_resource_tags,
+    ListRetirableGrants => list_retirable_grants,
     PutKeyPolicy => put_key_policy,
     ReEncrypt => re_encrypt,
     ReplicateKey => replicate_key,
+    RetireGrant => retire_grant,
+    RevokeGrant => revoke_grant,
     RotateKeyOnDemand => rotate_key_on_demand,
     ScheduleKeyDeletion => schedule_key_deletion,
     Sign => sign,

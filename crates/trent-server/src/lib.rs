@@ -148,7 +148,7 @@ pub fn test_clock_file(config: &Config) -> std::path::PathBuf {
 type Sweep = (&'static str, &'static str, fn(&App) -> Result<usize, String>);
 
 /// Every sweep the scheduler runs, in order.
-const SWEEPS: [Sweep; 6] = [
+const SWEEPS: [Sweep; 7] = [
     ("kms-deletions", "key deletion", |a| a.kms.sweep_deletions().map_err(|e| format!("{e:?}"))),
     ("kms-material-expiry", "imported key material expiry", |a| {
         a.kms.sweep_material_expiry().map_err(|e| format!("{e:?}"))
@@ -157,6 +157,7 @@ const SWEEPS: [Sweep; 6] = [
     ("sm-deletions", "secret deletion", |a| a.secrets.sweep_deletions().map_err(|e| format!("{e:?}"))),
     ("sm-rotations", "secret rotation", |a| a.secrets.sweep_rotations().map_err(|e| format!("{e:?}"))),
     ("ssm-policies", "parameter policy", |a| a.ssm.sweep_policies().map_err(|e| format!("{e:?}"))),
+    ("iam-sessions", "expired session", |a| a.identity.sweep_expired_sessions().map_err(|e| e.to_string())),
 ];
 
 /// Runs each sweep whose job this node can claim ([`Store::try_exclusive`]); a sweep another
