@@ -8,6 +8,7 @@ import json
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import ACCOUNT_ID, expect_error, make_sm_client
 
@@ -133,3 +134,47 @@ def test_cli_put_get_validate_delete_resource_policy(aws_cli):
     assert v["PolicyValidationPassed"] is False
     aws_cli("secretsmanager", "delete-resource-policy", "--secret-id", name).json()
     assert "ResourcePolicy" not in aws_cli("secretsmanager", "get-resource-policy", "--secret-id", name).json()
+
+
+def test_a_resource_policy_grants_and_denies_access_to_iam_users(trent):
+    """A secret's resource policy is evaluated with the caller's identity policies: it may allow
+    a user with no identity policy, and its explicit Deny beats an identity policy's Allow."""
+    from test_iam import admin, as_user, new_user, policy
+
+    iam = admin("iam", trent.base_url)
+    sm_admin = admin("secretsmanager", trent.base_url)
+    arn = sm_admin.create_secret(Name=f"policy-enforced-{uuid.uuid4().hex[:8]}", SecretString="s3cr3t")["ARN"]
+    reader, reader_key = new_user(iam)
+    blocked, blocked_key = new_user(
+        iam, policy({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"})
+    )
+    account = arn.split(":")[4]
+    reader_sm = as_user("secretsmanager", trent.base_url, reader_key)
+    blocked_sm = as_user("secretsmanager", trent.base_url, blocked_key)
+    with pytest.raises(ClientError) as e:
+        reader_sm.get_secret_value(SecretId=arn)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert blocked_sm.get_secret_value(SecretId=arn)["SecretString"] == "s3cr3t"
+
+    sm_admin.put_resource_policy(
+        SecretId=arn,
+        ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/{reader}"},
+             "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+            {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{account}:user/{blocked}"},
+             "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+        ]}),
+    )
+    assert reader_sm.get_secret_value(SecretId=arn)["SecretString"] == "s3cr3t"
+    with pytest.raises(ClientError) as e:
+        blocked_sm.get_secret_value(SecretId=arn)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "explicit deny in a resource-based policy" in e.value.response["Error"]["Message"]
+    # The policy allows only GetSecretValue.
+    with pytest.raises(ClientError) as e:
+        reader_sm.put_secret_value(SecretId=arn, SecretString="changed")
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    sm_admin.delete_resource_policy(SecretId=arn)
+    with pytest.raises(ClientError) as e:
+        reader_sm.get_secret_value(SecretId=arn)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"

@@ -307,8 +307,26 @@ pub fn authorize_secrets(
     if resources.is_empty() {
         resources.push("*".into());
     }
-    for r in resources {
-        identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+    let identity = identity_policies(app, caller)?;
+    for (i, r) in resources.iter().enumerate() {
+        let ctx = base_context(caller, &action, r, env);
+        // A secret's resource policy (PutResourcePolicy) counts with the identity policies:
+        // either may allow, an explicit deny in either wins.
+        let stored = match ids.get(i) {
+            Some(id) => app.secrets.resource_policy(caller, id).map_err(|e| Box::new(e) as BoxError)?,
+            None => None,
+        };
+        let resource_policy = stored.and_then(|(_, text)| match Policy::parse(&text, PolicyKind::Resource) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(reason = %e.reason, "a stored secret resource policy does not parse; ignored");
+                None
+            }
+        });
+        let decision = trent_policy::evaluate(&ctx, &identity, resource_policy.as_ref(), caller.account());
+        if let Some(m) = decision.message(&ctx) {
+            return Err(denied(m));
+        }
     }
     Ok(())
 }
