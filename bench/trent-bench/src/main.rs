@@ -144,8 +144,11 @@ fn parse_server(spec: &str) -> Result<(String, String, Option<u32>), String> {
     // Several nodes: `URL,URL@PID+PID`. Their CPU is not attributed (no single server PID).
     let (url, pid) = match rest.rsplit_once('@') {
         Some((u, p)) => {
-            let pids =
-                p.split('+').map(|p| p.parse::<u32>()).collect::<Result<Vec<_>, _>>().map_err(|_| format!("--server {spec:?}: bad PID"))?;
+            let pids = p
+                .split('+')
+                .map(|p| p.parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| format!("--server {spec:?}: bad PID"))?;
             (u, if pids.len() == 1 { Some(pids[0]) } else { None })
         }
         None => (rest, None),
