@@ -16,8 +16,10 @@ pub struct Credentials {
 
 pub struct Client {
     http: hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
-    uri: Uri,
-    host: HeaderValue,
+    /// Each endpoint (several for a deployment of several nodes) and its Host header; calls go
+    /// to them in turn.
+    endpoints: Vec<(Uri, HeaderValue)>,
+    next: std::sync::atomic::AtomicUsize,
     creds: Credentials,
 }
 
@@ -42,21 +44,10 @@ impl Reply {
 }
 
 impl Client {
-    /// `endpoint` must be `http://127.0.0.1:PORT` (loopback only).
-    pub fn new(endpoint: &str, creds: Credentials, pool: usize) -> Result<Client, String> {
-        let uri: Uri = format!("{}/", endpoint.trim_end_matches('/'))
-            .parse()
-            .map_err(|e| format!("bad endpoint {endpoint}: {e}"))?;
-        let host = uri.authority().ok_or_else(|| format!("endpoint {endpoint} has no host"))?;
-        let ip: std::net::IpAddr = host
-            .host()
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse()
-            .map_err(|_| format!("endpoint {endpoint}: give a loopback IP address"))?;
-        if !ip.is_loopback() || uri.scheme_str() != Some("http") {
-            return Err(format!("endpoint {endpoint}: only http:// on loopback is allowed"));
-        }
-        let host = HeaderValue::from_str(host.as_str()).map_err(|e| e.to_string())?;
+    /// `endpoints`: `http://127.0.0.1:PORT` (loopback only), or several separated by `,` (the
+    /// nodes of one deployment: calls are spread over them round-robin).
+    pub fn new(endpoints: &str, creds: Credentials, pool: usize) -> Result<Client, String> {
+        let endpoints = endpoints.split(',').map(parse_endpoint).collect::<Result<Vec<_>, _>>()?;
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -64,13 +55,15 @@ impl Client {
             .pool_max_idle_per_host(pool)
             .pool_idle_timeout(Duration::from_secs(30))
             .build(conn);
-        Ok(Client { http, uri, host, creds })
+        Ok(Client { http, endpoints, next: std::sync::atomic::AtomicUsize::new(0), creds })
     }
 
     /// Signs and sends one awsJson1.1 call, and reads the whole answer.
     pub async fn call(&self, target: &'static str, service: &str, body: Bytes) -> Result<Reply, String> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.endpoints.len();
+        let (uri, host) = &self.endpoints[i];
         let mut headers = HeaderMap::with_capacity(8);
-        headers.insert(http::header::HOST, self.host.clone());
+        headers.insert(http::header::HOST, host.clone());
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
         headers.insert("x-amz-target", HeaderValue::from_static(target));
         trent_wire::sigv4::sign(
@@ -88,7 +81,7 @@ impl Client {
         );
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
-        *req.uri_mut() = self.uri.clone();
+        *req.uri_mut() = uri.clone();
         *req.headers_mut() = headers;
         let resp = self.http.request(req).await.map_err(|e| {
             // The source chain says what happened (refused, reset, closed).
@@ -109,4 +102,21 @@ impl Client {
         let body = resp.into_body().collect().await.map_err(|e| format!("reading the answer: {e}"))?.to_bytes();
         Ok(Reply { status, error_type, body })
     }
+}
+
+/// One `http://127.0.0.1:PORT` endpoint: its URI and Host header.
+fn parse_endpoint(endpoint: &str) -> Result<(Uri, HeaderValue), String> {
+    let uri: Uri =
+        format!("{}/", endpoint.trim_end_matches('/')).parse().map_err(|e| format!("bad endpoint {endpoint}: {e}"))?;
+    let host = uri.authority().ok_or_else(|| format!("endpoint {endpoint} has no host"))?;
+    let ip: std::net::IpAddr = host
+        .host()
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .map_err(|_| format!("endpoint {endpoint}: give a loopback IP address"))?;
+    if !ip.is_loopback() || uri.scheme_str() != Some("http") {
+        return Err(format!("endpoint {endpoint}: only http:// on loopback is allowed"));
+    }
+    let host = HeaderValue::from_str(host.as_str()).map_err(|e| e.to_string())?;
+    Ok((uri, host))
 }

@@ -76,6 +76,12 @@ pub const LOADS: &[Load] = &[
         mix: &[(1, Call::GetParametersByPath)],
     },
     Load {
+        id: "ssm-put-parameter",
+        title: "SSM PutParameter (overwrite)",
+        what: "`AmazonSSM.PutParameter` (signing service `ssm`) with `Overwrite` of one `String` parameter: every request is a durable write making a new version (the oldest of 100 is dropped).",
+        mix: &[(1, Call::PutParameter)],
+    },
+    Load {
         id: "sm-get-secret-value",
         title: "Secrets Manager GetSecretValue",
         what: "`secretsmanager.GetSecretValue` (signing service `secretsmanager`) of a `SecretString` created during setup.",
@@ -128,6 +134,7 @@ pub enum Call {
     GetParameter,
     GetParametersByPath,
     GetSecretValue,
+    PutParameter,
 }
 
 /// Something a call needs to exist on the server before it can be sent.
@@ -186,7 +193,7 @@ impl Call {
             Call::Decrypt => &[Need::Ciphertext],
             Call::Sign { key: SignKey::Rsa2048 } => &[Need::SignKey(SignKey::Rsa2048)],
             Call::Sign { key: SignKey::EccP256 } => &[Need::SignKey(SignKey::EccP256)],
-            Call::GetParameter => &[Need::Parameter],
+            Call::GetParameter | Call::PutParameter => &[Need::Parameter],
             Call::GetParametersByPath => &[Need::ParameterTree],
             Call::GetSecretValue => &[Need::Secret],
         }
@@ -233,6 +240,11 @@ impl Call {
             Call::GetSecretValue => {
                 let (t, s) = ops::GET_SECRET_VALUE;
                 (t, s, json!({ "SecretId": get(Need::Secret) }))
+            }
+            Call::PutParameter => {
+                let (t, s) = ops::PUT_PARAMETER;
+                let value = "a benchmark parameter value of moderate length, 64 bytes long..";
+                (t, s, json!({ "Name": get(Need::Parameter), "Value": value, "Type": "String", "Overwrite": true }))
             }
         };
         Template { target, service, body: Bytes::from(serde_json::to_vec(&body).expect("json")) }

@@ -53,7 +53,8 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// A server to load: `NAME=URL` or `NAME=URL@PID` (PID for its CPU seconds and peak RSS),
+    /// A server to load: `NAME=URL` or `NAME=URL@PID` (PID for its CPU seconds and peak RSS);
+    /// several nodes of one deployment as `NAME=URL,URL@PID+PID` (calls spread round-robin),
     /// e.g. `trent=http://127.0.0.1:41234@5678`. Repeat for several; each load runs against
     /// each server in the order given before the next load starts. Loopback URLs only.
     #[arg(long = "server", required = true)]
@@ -140,8 +141,16 @@ struct Server {
 
 fn parse_server(spec: &str) -> Result<(String, String, Option<u32>), String> {
     let (name, rest) = spec.split_once('=').ok_or_else(|| format!("--server {spec:?}: expected NAME=URL[@PID]"))?;
+    // Several nodes: `URL,URL@PID+PID`. Their CPU is not attributed (no single server PID).
     let (url, pid) = match rest.rsplit_once('@') {
-        Some((u, p)) => (u, Some(p.parse::<u32>().map_err(|_| format!("--server {spec:?}: bad PID"))?)),
+        Some((u, p)) => {
+            let pids = p
+                .split('+')
+                .map(|p| p.parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| format!("--server {spec:?}: bad PID"))?;
+            (u, if pids.len() == 1 { Some(pids[0]) } else { None })
+        }
         None => (rest, None),
     };
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
