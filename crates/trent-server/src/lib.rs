@@ -53,6 +53,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
     let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));
     let audit_key = audit::signing_key(&*store, &root)?;
+    // One id per data dir, kept across restarts: it names this node's audit chain and heartbeat.
+    let node_id = bootstrap::node_id(&config.data_dir)?;
     let audit = audit::AuditLog::open(
         audit::Settings {
             dir: config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")),
@@ -60,11 +62,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
             digest_interval: std::time::Duration::from_secs(config.audit_digest_interval_secs),
             // Several nodes share a PostgreSQL store: the trail goes there too, one chain per node,
             // so LookupEvents sees every node's events.
-            shared: if store.backend() == "postgres" {
-                Some((store.clone(), bootstrap::node_id(&config.data_dir)?))
-            } else {
-                None
-            },
+            shared: if store.backend() == "postgres" { Some((store.clone(), node_id.clone())) } else { None },
         },
         audit_key,
     )?;
@@ -112,7 +110,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         audit,
         quotas,
         store,
-        node_id: nodes::new_node_id(),
+        node_id,
     }))
 }
 

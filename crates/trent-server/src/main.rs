@@ -68,7 +68,14 @@ async fn run(config: Config) -> Result<(), String> {
     };
     // Sign what the trail holds so far; later requests (none, once serving stopped) would be refused.
     let a = app.clone();
-    let _ = tokio::task::spawn_blocking(move || a.audit.close()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        a.audit.close();
+        // Other nodes stop counting this one at once, not after the heartbeat times out.
+        if let Err(e) = trent_server::nodes::leave(&*a.store, &a.node_id) {
+            tracing::warn!(error = %e, "could not remove this node's heartbeat");
+        }
+    })
+    .await;
     served
 }
 

@@ -30,13 +30,6 @@ struct Beat {
     last_seen_ms: i64,
 }
 
-/// A fresh random node id (32 hex digits), made once per process.
-pub fn new_node_id() -> String {
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).expect("system random source");
-    hex::encode(b)
-}
-
 fn wall_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
