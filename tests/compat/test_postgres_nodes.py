@@ -185,6 +185,24 @@ def test_disable_key_on_one_node_stops_encrypt_on_the_others_within_a_second(nod
         expect_error("DisabledException", k.encrypt, KeyId=key, Plaintext=b"x")
 
 
+def test_an_access_key_deactivated_on_one_node_is_refused_by_the_others_within_a_second(nodes):
+    from test_iam import admin, as_user, new_user, policy
+
+    iam = admin("iam", nodes[0].base_url)
+    user, key = new_user(iam, policy({"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"}))
+    users = [as_user("kms", n.base_url, key) for n in nodes]
+    for u in users:
+        u.list_keys()  # every node has the credential cached now
+    iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    time.sleep(1.2)
+    for u in users[1:]:
+        expect_error("UnrecognizedClientException", u.list_keys)
+    admin("iam", nodes[1].base_url).update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Active")
+    time.sleep(1.2)
+    for u in users:
+        u.list_keys()
+
+
 def test_killing_one_node_under_load_loses_no_acknowledged_write(nodes):
     ssm = [make_ssm_client(n.base_url) for n in nodes]
     stop = threading.Event()
@@ -347,7 +365,10 @@ def test_a_rotation_half_done_by_a_killed_node_is_finished_once_by_another(trent
     sm[0].rotate_secret(SecretId="nodes/resumed", RotateImmediately=False,
                         RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:my-rotator",
                         RotationRules={"AutomaticallyAfterDays": 1})
-    events = lambda: [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    # RotateImmediately=False has run testSecret once on a temporary copy (AWS's behaviour):
+    # only the events after it belong to the scheduled rotation.
+    done = len(log.read_text().splitlines()) if log.exists() else 0
+    events = lambda: [json.loads(line) for line in log.read_text().splitlines()[done:]] if log.exists() else []
 
     # Node 0 alone sees the rotation due; it claims the rotation sweep and hangs in setSecret.
     servers[0].advance_clock(DAY + 60)

@@ -71,9 +71,21 @@ type Now = Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct Identity {
     store: Arc<dyn Store>,
     root: Arc<RootKey>,
-    cache: RwLock<HashMap<String, Arc<Credential<Principal>>>>,
+    cache: RwLock<HashMap<String, Cached>>,
     now_ms: RwLock<Now>,
 }
+
+/// A cached credential, with the wrapped secret it was made from and when it was last checked
+/// against the store: after [`REVALIDATE`] the record is read again, so a key deactivated,
+/// deleted or re-keyed through another node stops working here within a second.
+struct Cached {
+    cred: Arc<Credential<Principal>>,
+    wrapped: String,
+    checked: std::time::Instant,
+}
+
+/// How long a cached credential is trusted without reading its record again.
+pub const REVALIDATE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -314,8 +326,35 @@ impl CredentialLookup<Principal> for Identity {
             // A long-term key never comes with a session token.
             return Err(WireError::UnrecognizedClient);
         }
-        if let Some(c) = self.cache.read().ok().and_then(|c| c.get(access_key_id).cloned()) {
-            return Ok(c);
+        let cached = self.cache.read().ok().and_then(|c| {
+            c.get(access_key_id).map(|e| (e.cred.clone(), e.wrapped.clone(), e.checked.elapsed() < REVALIDATE))
+        });
+        let stale = match cached {
+            Some((cred, _, true)) => return Ok(cred),
+            Some((cred, wrapped, false)) => Some((cred, wrapped)),
+            None => None,
+        };
+        if let Some((cred, wrapped)) = stale {
+            // Still the same active key: keep the credential (and its derived signing keys).
+            match self.record(access_key_id) {
+                Ok(Some(rec)) if rec.status == "Active" && rec.secret_wrapped == wrapped => {
+                    if let Ok(mut c) = self.cache.write() {
+                        if let Some(e) = c.get_mut(access_key_id) {
+                            e.checked = std::time::Instant::now();
+                        }
+                    }
+                    return Ok(cred);
+                }
+                Ok(_) => {
+                    if let Ok(mut c) = self.cache.write() {
+                        c.remove(access_key_id);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "access key lookup failed");
+                    return Err(WireError::UnrecognizedClient);
+                }
+            }
         }
         let (rec, secret) = match self.load(access_key_id) {
             Ok(Some(found)) => found,
@@ -328,9 +367,11 @@ impl CredentialLookup<Principal> for Identity {
         if rec.status != "Active" {
             return Err(WireError::UnrecognizedClient);
         }
+        let wrapped = rec.secret_wrapped.clone();
         let cred = Arc::new(Credential::new(secret, rec.principal));
         if let Ok(mut c) = self.cache.write() {
-            c.insert(access_key_id.to_string(), cred.clone());
+            let checked = std::time::Instant::now();
+            c.insert(access_key_id.to_string(), Cached { cred: cred.clone(), wrapped, checked });
         }
         Ok(cred)
     }
@@ -371,6 +412,33 @@ mod tests {
         assert!(id.lookup("AKIANOPE", None).is_none());
         assert!(id.has_keys_for("111122223333").unwrap());
         assert!(!id.has_keys_for("000000000000").unwrap());
+    }
+
+    #[test]
+    fn a_key_changed_by_another_node_is_seen_within_a_second() {
+        let (_d, store, id) = identity();
+        id.put(&AccessKeyRecord::new("AKIANODE", Principal::root("111122223333")), "secret-1").unwrap();
+        let first = id.lookup("AKIANODE", None).unwrap();
+        // Another node deactivates the key: written straight to the shared store, so this
+        // node's cache is not told.
+        let other = Identity::new(store.clone(), id.root.clone());
+        let mut rec = other.record("AKIANODE").unwrap().unwrap();
+        rec.status = "Inactive".into();
+        let mut t = store.write().unwrap();
+        t.put(T_ACCESS_KEY, "AKIANODE", &serde_json::to_vec(&rec).unwrap()).unwrap();
+        t.commit().unwrap();
+        std::thread::sleep(REVALIDATE + std::time::Duration::from_millis(100));
+        assert!(id.lookup("AKIANODE", None).is_none(), "a deactivated key still works after a second");
+        // Re-activated with the same secret: works again.
+        rec.status = "Active".into();
+        let mut t = store.write().unwrap();
+        t.put(T_ACCESS_KEY, "AKIANODE", &serde_json::to_vec(&rec).unwrap()).unwrap();
+        t.commit().unwrap();
+        let again = id.lookup("AKIANODE", None).unwrap();
+        // An unchanged key keeps its cached credential after revalidation.
+        std::thread::sleep(REVALIDATE + std::time::Duration::from_millis(100));
+        assert!(Arc::ptr_eq(&again, &id.lookup("AKIANODE", None).unwrap()));
+        drop(first);
     }
 
     #[test]
