@@ -454,6 +454,8 @@ def trent_cli() -> str:
 def test_trent_backup_of_a_running_sqlite_node_restores_into_postgres_and_serves_everything(
     trent_factory, pg_url, tmp_path
 ):
+    from conftest import ADMIN_ACCESS_KEY_ID as ADMIN_KEY_ID, ADMIN_SECRET_ACCESS_KEY as ADMIN_SECRET
+
     root = base64.b64encode(secrets.token_bytes(32)).decode()
     lite = trent_factory({"TRENT_ROOT_KEY": root})
     kms, ssm, sm = make_kms_client(lite.base_url), make_ssm_client(lite.base_url), make_sm_client(lite.base_url)
@@ -474,9 +476,10 @@ def test_trent_backup_of_a_running_sqlite_node_restores_into_postgres_and_serves
     assert b"encrypted on sqlite" not in file.read_bytes() and b"s3cret" not in file.read_bytes()
     lite.terminate()
 
-    r = subprocess.run([trent_cli(), "restore", "--store", pg_url, str(file)],
-                       capture_output=True, text=True, timeout=60, env=env)
+    r = subprocess.run([trent_cli(), "restore", "--store", pg_url, "--audit-dir", str(lite.data_dir / "audit"),
+                        str(file)], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
+    assert "imported" in r.stderr and "audit records" in r.stderr, r.stderr
     again = subprocess.run([trent_cli(), "restore", "--store", pg_url, str(file)],
                            capture_output=True, text=True, timeout=60, env=env)
     assert again.returncode != 0 and "not empty" in again.stderr, again.stderr
@@ -490,3 +493,16 @@ def test_trent_backup_of_a_running_sqlite_node_restores_into_postgres_and_serves
     assert ssm.get_parameter(Name="/moved/secure", WithDecryption=True)["Parameter"]["Value"] == "hidden"
     assert sm.get_secret_value(SecretId="moved/secret")["SecretString"] == "s3cret"
     assert not (pg.data_dir / "trent.db").exists(), "served from PostgreSQL"
+    # The SQLite node's audit events moved too: LookupEvents on PostgreSQL sees them, and every
+    # chain in the store (the imported one and the new node's) verifies.
+    import boto3
+
+    ct = boto3.client("cloudtrail", endpoint_url=pg.base_url, region_name="us-east-1",
+                      aws_access_key_id=ADMIN_KEY_ID, aws_secret_access_key=ADMIN_SECRET)
+    moved = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateAlias"}])
+    assert [e["EventName"] for e in moved["Events"]] == ["CreateAlias"]
+    pg.terminate()
+    v = subprocess.run([trent_cli(), "audit", "verify", "--store", pg_url], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert v.stdout.count("audit trail verified") == 2, v.stdout

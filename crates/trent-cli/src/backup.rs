@@ -5,8 +5,11 @@
 //! key, which is backed up separately), and a restore writes nothing unless the whole file
 //! verified.
 //!
-//! The audit trail (`<data dir>/audit/trail-*.jsonl`) is node-local and not in the store: copy
-//! that directory to keep it.
+//! The audit trail of a SQLite deployment (`<data dir>/audit/trail-*.jsonl`) is in files, not in
+//! the store: copy that directory with the backup. Restoring into PostgreSQL, `--audit-dir DIR`
+//! imports it (after checking its whole chain) into the store's audit tables, as the chain of
+//! that data dir's node, so LookupEvents and `trent audit verify --store` see the old events and
+//! a node started on the same data dir continues the chain.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,6 +40,11 @@ pub struct RestoreArgs {
     pub data_dir: PathBuf,
     /// The backup file `trent backup` wrote.
     pub file: PathBuf,
+    /// With a PostgreSQL store: also import this file audit trail (a copy of a SQLite
+    /// deployment's <data dir>/audit) into the store, verified first. Its node id is read from
+    /// `node-id` in the data dir the directory came from (DIR/../node-id), else made new.
+    #[arg(long)]
+    pub audit_dir: Option<PathBuf>,
 }
 
 /// The SQLite file a store URL names, if it names one.
@@ -86,11 +94,71 @@ pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
     }
+    // Check the audit trail before anything is written, so a damaged one stops the restore.
+    let audit = match &args.audit_dir {
+        Some(dir) => {
+            if sqlite_file(&args.store, &args.data_dir).is_some() {
+                return Err("--audit-dir imports into a PostgreSQL store; with SQLite, copy the audit directory into the data dir".into());
+            }
+            Some(read_trail(dir)?)
+        }
+        None => None,
+    };
     let store = trent_store::open(&args.store, &args.data_dir).map_err(|e| e.to_string())?;
-    trent_store::backup::restore(&*store, &mut input).map_err(|e| match e {
+    let summary = trent_store::backup::restore(&*store, &mut input).map_err(|e| match e {
         BackupError::Corrupt(_) => format!("{}: {e}", args.file.display()),
         e => e.to_string(),
-    })
+    })?;
+    if let Some((node, lines, head)) = audit {
+        let fail = |e: trent_store::StoreError| format!("importing the audit trail: {e}");
+        let mut tx = store.write().map_err(fail)?;
+        if tx.get("audit_head", &node).map_err(fail)?.is_some() {
+            return Err(format!("the store already holds an audit chain for node {node}"));
+        }
+        for (seq, line) in &lines {
+            tx.put("audit", &format!("{node}/{seq:020}"), line.as_bytes()).map_err(fail)?;
+        }
+        let last = lines.last().map_or(0, |(s, _)| *s);
+        let head = serde_json::json!({"seq": last, "hash": head}).to_string();
+        tx.put("audit_head", &node, head.as_bytes()).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        eprintln!("trent: imported {} audit records as the chain of node {node}.", lines.len());
+    }
+    Ok(summary)
+}
+
+/// A file audit trail, verified: (node id, (seq, line) in order, last hash).
+type Trail = (String, Vec<(u64, String)>, String);
+
+fn read_trail(dir: &Path) -> Result<Trail, String> {
+    let mut verifier = trent_crypto::audit::ChainVerifier::new(None);
+    let mut lines = Vec::new();
+    let mut head = trent_crypto::audit::GENESIS.to_string();
+    for file in crate::audit::trail_files(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let v = verifier
+                .feed(line)
+                .map_err(|e| format!("{}:{}: the audit trail does not verify ({e})", file.display(), n + 1))?;
+            head = v.hash.clone();
+            lines.push((v.seq, line.to_string()));
+        }
+    }
+    if lines.is_empty() {
+        return Err(format!("{}: no audit records (trail-*.jsonl) to import", dir.display()));
+    }
+    let node = dir
+        .parent()
+        .map(|d| d.join("node-id"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .unwrap_or_else(|| {
+            let mut b = [0u8; 8];
+            let _ = aws_lc_rs::rand::fill(&mut b);
+            format!("imported-{}", hex::encode(b))
+        });
+    Ok((node, lines, head))
 }
 
 pub fn run_backup(args: BackupArgs) -> Result<(), String> {
@@ -113,6 +181,24 @@ pub fn run_restore(args: RestoreArgs) -> Result<(), String> {
 mod tests {
     use super::*;
     use trent_store::Store;
+
+    #[test]
+    fn an_audit_trail_is_imported_only_if_its_chain_verifies() {
+        use trent_crypto::audit::{seal_line, RecordKind, GENESIS};
+        let d = tempfile::tempdir().unwrap();
+        let audit = d.path().join("audit");
+        std::fs::create_dir(&audit).unwrap();
+        std::fs::write(d.path().join("node-id"), "node-abc\n").unwrap();
+        let (l1, h1) = seal_line(1, GENESIS, RecordKind::Event, r#"{"eventName":"A"}"#).unwrap();
+        let (l2, h2) = seal_line(2, &h1, RecordKind::Event, r#"{"eventName":"B"}"#).unwrap();
+        let file = audit.join("trail-00000000000000000001.jsonl");
+        std::fs::write(&file, format!("{l1}\n{l2}\n")).unwrap();
+        let (node, lines, head) = read_trail(&audit).unwrap();
+        assert_eq!((node.as_str(), lines.len(), head), ("node-abc", 2, h2));
+        std::fs::write(&file, format!("{l1}\n{}\n", l2.replace("\"B\"", "\"C\""))).unwrap();
+        let e = read_trail(&audit).unwrap_err();
+        assert!(e.contains(":2: the audit trail does not verify"), "{e}");
+    }
 
     fn put(store: &dyn Store, rows: &[(&str, &str, &[u8])]) {
         let mut t = store.write().unwrap();
@@ -138,7 +224,7 @@ mod tests {
     }
 
     fn restore_args(store: &str, data_dir: &Path, file: &Path) -> RestoreArgs {
-        RestoreArgs { store: store.into(), data_dir: data_dir.into(), file: file.into() }
+        RestoreArgs { store: store.into(), data_dir: data_dir.into(), file: file.into(), audit_dir: None }
     }
 
     #[test]
