@@ -38,7 +38,8 @@ fn wall_ms() -> i64 {
 /// nodes are live (this one included).
 pub fn heartbeat(store: &dyn Store, node_id: &str, now_ms: i64) -> Result<u32> {
     let mut tx = store.write()?;
-    let beat = serde_json::to_vec(&Beat { last_seen_ms: now_ms }).expect("a heartbeat serializes");
+    let beat = serde_json::to_vec(&Beat { last_seen_ms: now_ms })
+        .map_err(|e| trent_store::StoreError::Backend(format!("heartbeat: {e}")))?;
     tx.put(TABLE, node_id, &beat)?;
     let mut live = 0u32;
     let mut after: Option<String> = None;
