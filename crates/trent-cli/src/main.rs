@@ -1,5 +1,6 @@
 //! `trent`: the Trent command-line tool. One variant of [`Command`] per subcommand; each lives in its
 //! own module.
+#![forbid(unsafe_code)]
 
 mod audit;
 mod aws_config;

@@ -501,6 +501,7 @@ fn ed25519ph_digest(mt: MessageType, msg: &[u8]) -> Result<[u8; 64], AsymError> 
 }
 
 /// Signs `msg` (a message, or its digest when `mt` is Digest).
+#[allow(unsafe_code)] // Ed25519ph through aws-lc-sys (see the SAFETY note)
 pub fn sign(
     spec: Spec,
     private: &SecretBytes,
@@ -572,6 +573,7 @@ pub fn sign(
 }
 
 /// Checks a signature. `Ok(false)` means it does not verify.
+#[allow(unsafe_code)] // Ed25519ph through aws-lc-sys (see the SAFETY note)
 pub fn verify(
     spec: Spec,
     public_spki: &[u8],

@@ -8,6 +8,7 @@
 //! * [`context`]: the unambiguous canonical encoding of an encryption context.
 //!
 //! Every primitive comes from aws-lc-rs; nothing here is hand-rolled.
+#![deny(unsafe_code)]
 
 pub mod aead;
 pub mod asym;

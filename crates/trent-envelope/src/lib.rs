@@ -11,6 +11,7 @@
 //!   signature (signed suites) verified: keep output only on `Ok`.
 //!
 //! Every primitive is aws-lc-rs. Data keys live in zeroizing, redacted [`DataKey`]s.
+#![forbid(unsafe_code)]
 
 pub mod caching;
 pub mod context;

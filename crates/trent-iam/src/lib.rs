@@ -13,6 +13,7 @@
 //!
 //! Storage: `iam_user`, `iam_role`, `iam_policy` ([`model`]), `iam_access_key`, `iam_session`
 //! ([`credentials`]).
+#![forbid(unsafe_code)]
 
 pub mod credentials;
 mod error;

@@ -7,6 +7,7 @@
 //!   body, runs the handler and encodes the answer.
 //! * [`KmsError`] names every AWS exception KMS returns.
 //! * SSM and Secrets Manager call the same handlers in-process, as the real services call KMS.
+#![forbid(unsafe_code)]
 
 pub mod authz;
 mod checks;

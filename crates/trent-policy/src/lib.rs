@@ -24,6 +24,7 @@
 //! let d = evaluate_kms(&ctx, &key_policy, "111122223333", &[], false);
 //! assert!(d.message(&ctx).unwrap().ends_with("because no identity-based policy allows the kms:Decrypt action"));
 //! ```
+#![forbid(unsafe_code)]
 
 mod arn;
 pub mod condition;

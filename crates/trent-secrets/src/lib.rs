@@ -7,6 +7,7 @@
 //! in `secrets.rs`; rotation (schedules, the four-step engine, the `Rotator` trait) in
 //! [`rotation`]; replication to other regions in `replication.rs`; resource-based policies in
 //! `policy.rs` (the server's authorizer reads them with [`SecretsManager::resource_policy`]).
+#![forbid(unsafe_code)]
 
 mod error;
 pub mod model;

@@ -7,6 +7,7 @@
 //! evaluation ([`identity`]: key policies, identity policies, grants) → durable audit intent
 //! for state changes ([`audit`]) → the operation, run off the async threads → durable audit
 //! event → one place that maps every error to `__type`, message and status (XML for awsQuery).
+#![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod bootstrap;

@@ -5,6 +5,7 @@
 //! One file per operation under [`ops`]; [`Operation`] is the single list; [`Ssm::dispatch`]
 //! decodes, runs and encodes. Shared logic: `params.rs` (names, selectors, store layout,
 //! SecureString, output shapes) and `filters.rs`.
+#![forbid(unsafe_code)]
 
 mod error;
 pub mod events;

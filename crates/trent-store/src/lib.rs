@@ -9,6 +9,7 @@
 //! Backends: [`sqlite`] (the default, embedded) and [`postgres`] (feature `postgres`, on by
 //! default: several `trentd` nodes on one database). Both run the same [`conformance`] suite.
 //! [`open`] picks one from a store URL; [`backup`] moves a deployment between them.
+#![forbid(unsafe_code)]
 
 pub mod backup;
 pub mod conformance;

@@ -8,6 +8,7 @@
 //!   the XML error envelope.
 //! * [`sigv4`]: Signature Version 4 verification behind a credential-lookup trait, and a
 //!   signer for tests and benchmarks.
+#![forbid(unsafe_code)]
 
 pub mod error;
 pub mod json;
