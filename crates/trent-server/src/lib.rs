@@ -9,6 +9,7 @@
 //! event → one place that maps every error to `__type`, message and status (XML for awsQuery).
 
 pub mod audit;
+pub mod audit_event;
 pub mod bootstrap;
 pub mod cloudtrail;
 pub mod config;
