@@ -89,6 +89,14 @@ def test_no_secret_reaches_the_trail_or_lookup_events(trent_factory):
         ssm.put_parameter(Name="/red/sibling", Value="S3CRET-FAILED", Type="SecureString")
     assert e.value.response["Error"]["Code"] == "ParameterAlreadyExists"
     secrets.append("S3CRET-FAILED")
+    # Failing validation: too long, and not matching AllowedPattern (errors never echo values).
+    too_long = "S3CRET-LONG-" + "x" * 9000
+    with pytest.raises(ClientError):
+        ssm.put_parameter(Name="/red/long", Value=too_long, Type="SecureString")
+    with pytest.raises(ClientError) as e:
+        ssm.put_parameter(Name="/red/pattern", Value="S3CRET-PATTERN", Type="String", AllowedPattern="^[0-9]+$")
+    assert e.value.response["Error"]["Code"] == "ParameterPatternMismatchException"
+    secrets += ["S3CRET-LONG", "S3CRET-PATTERN"]
 
     # KMS: plaintext in and out, ciphertext, and CreateGrant's GrantToken (a credential).
     key = kms.create_key(Description="redaction")["KeyMetadata"]["KeyId"]
