@@ -579,6 +579,24 @@ mod tests {
     }
 
     #[test]
+    fn every_served_operation_is_in_the_model_table() {
+        // An operation added without running scripts/gen-audit-model.py again would be
+        // audited without any parameters.
+        let served = trent_kms::Operation::ALL
+            .iter()
+            .map(|o| ("kms", o.name()))
+            .chain(trent_ssm::Operation::ALL.iter().map(|o| ("ssm", o.name())))
+            .chain(trent_secrets::Operation::ALL.iter().map(|o| ("secretsmanager", o.name())))
+            .chain(trent_iam::IAM_ACTIONS.iter().map(|(n, _)| ("iam", *n)))
+            .chain(trent_iam::STS_ACTIONS.iter().map(|(n, _)| ("sts", *n)))
+            .chain([("cloudtrail", "LookupEvents")]);
+        for (service, op) in served {
+            let d = draft_for(Box::leak(format!("{service}.amazonaws.com").into_boxed_str()), op);
+            assert!(d.operation().is_some(), "{service} {op} is not in audit_model.rs");
+        }
+    }
+
+    #[test]
     fn a_deeply_nested_unauthenticated_body_is_bounded_and_reads_back() {
         let deep = format!("{{\"KeyId\":\"k\",\"EncryptionContext\":{}1{}}}", "{\"a\":".repeat(128), "}".repeat(128));
         let mut d = draft_for("kms.amazonaws.com", "Encrypt");
