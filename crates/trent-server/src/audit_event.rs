@@ -367,7 +367,7 @@ fn holds_sensitive(shape: usize, seen: &mut Vec<usize>) -> bool {
 /// reads back, its parameters, answer and resources are replaced by the truncation marker.
 fn bound_event(mut m: Map<String, Value>) -> Map<String, Value> {
     let fits = |m: &Map<String, Value>| {
-        let s = Value::Object(m.clone()).to_string();
+        let s = serde_json::to_string(m).unwrap_or_default();
         s.len() <= MAX_EVENT_BYTES && trent_crypto::audit::check_fields(&s).is_ok()
     };
     if fits(&m) {
