@@ -257,36 +257,44 @@ fn with_dropped(mut v: Value, dropped: Dropped) -> Value {
 fn kept_object(body: &[u8], shape: Option<usize>, dropped: &mut Dropped) -> Option<Value> {
     let raw: Raw = serde_json::from_slice(body).ok()?;
     let kept = match shape {
-        Some(shape) => keep(raw, shape, 0, dropped)?,
-        None => keep_members(raw, &[], 0, dropped)?,
+        Some(shape) => keep(model::SHAPES, raw, shape, 0, dropped)?,
+        None => keep_members(model::SHAPES, raw, &[], 0, dropped)?,
     };
     kept.is_object().then_some(kept)
 }
 
 /// `raw` as the model's `shape` allows, at `depth` below the top object; `None` if it is not
 /// of that shape.
-fn keep(raw: Raw, shape: usize, depth: usize, dropped: &mut Dropped) -> Option<Value> {
+fn keep(shapes: &[Shape], raw: Raw, shape: usize, depth: usize, dropped: &mut Dropped) -> Option<Value> {
     if depth > MAX_DEPTH {
         return Some(truncated());
     }
     let text = raw.get();
-    match model::SHAPES.get(shape)? {
+    match shapes.get(shape)? {
         Shape::Scalar if text.starts_with(['{', '[']) => None,
         Shape::Scalar => serde_json::from_str(text).ok(),
-        Shape::Structure(members) => keep_members(raw, members, depth, dropped),
+        Shape::Structure(members) => keep_members(shapes, raw, members, depth, dropped),
         Shape::List(element) => {
             let items: Vec<Raw> = serde_json::from_str(text).ok()?;
-            Some(Value::Array(items.into_iter().filter_map(|i| keep(i, *element, depth + 1, dropped)).collect()))
+            Some(Value::Array(
+                items.into_iter().filter_map(|i| keep(shapes, i, *element, depth + 1, dropped)).collect(),
+            ))
         }
         Shape::Map(value) => {
             let entries: std::collections::BTreeMap<String, Raw> = serde_json::from_str(text).ok()?;
-            let kept = entries.into_iter().filter_map(|(k, v)| Some((k, keep(v, *value, depth + 1, dropped)?)));
+            let kept = entries.into_iter().filter_map(|(k, v)| Some((k, keep(shapes, v, *value, depth + 1, dropped)?)));
             Some(Value::Object(kept.collect()))
         }
     }
 }
 
-fn keep_members(raw: Raw, members: &[model::Member], depth: usize, dropped: &mut Dropped) -> Option<Value> {
+fn keep_members(
+    shapes: &[Shape],
+    raw: Raw,
+    members: &[model::Member],
+    depth: usize,
+    dropped: &mut Dropped,
+) -> Option<Value> {
     let entries: std::collections::BTreeMap<String, Raw> = serde_json::from_str(raw.get()).ok()?;
     let mut out = Map::new();
     for (name, value) in entries {
@@ -297,7 +305,7 @@ fn keep_members(raw: Raw, members: &[model::Member], depth: usize, dropped: &mut
         if member.sensitive {
             continue;
         }
-        match keep(value, member.shape, depth + 1, dropped) {
+        match keep(shapes, value, member.shape, depth + 1, dropped) {
             Some(v) if depth == 0 => {
                 out.insert(lower_first(&name), bound_member(v));
             }
@@ -605,6 +613,21 @@ mod tests {
         assert_eq!(v["requestParameters"]["keyId"], "k");
         let arrays = format!("{{\"Name\":\"n\",\"Tags\":{}1{}}}", "[".repeat(500), "]".repeat(500));
         sealed(draft_for("ssm.amazonaws.com", "PutParameter").event(arrays.as_bytes(), None, None));
+    }
+
+    #[test]
+    fn values_deeper_than_the_bound_are_replaced_by_a_marker() {
+        // The served operations' shapes are at most 6 deep; a recursive shape (a list of
+        // itself) shows the bound that holds whatever the models become.
+        static RECURSIVE: &[Shape] = &[Shape::Scalar, Shape::List(1)];
+        let body = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+        let raw: Raw = serde_json::from_str(&body).unwrap();
+        let kept = keep(RECURSIVE, raw, 1, 0, &mut Dropped::new()).unwrap();
+        let mut v = &kept;
+        for _ in 0..=MAX_DEPTH {
+            v = &v[0];
+        }
+        assert_eq!(*v, json!({"trentTruncated": true}));
     }
 
     #[test]
