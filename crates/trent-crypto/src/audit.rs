@@ -69,22 +69,94 @@ fn hash_body(body: &[u8]) -> String {
     hex::encode(ctx.finish().as_ref())
 }
 
+/// How deeply a record's fields may nest (objects and arrays, counting the fields object
+/// itself). Well under serde_json's recursion limit (128), which [`parse_line`] reads with, so
+/// every line [`seal_line`] writes is a line [`parse_line`] reads back.
+pub const MAX_DEPTH: usize = 64;
+
+/// The members every line begins with; a record's fields may not use these names.
+const RESERVED: &[&str] = &["trentHash", "trentSeq", "trentPrev", "trentRecord"];
+
 /// Builds one chained line (without the trailing newline).
 ///
 /// `fields` is the serialized JSON object of the record's own members (it must start with
-/// `{` and hold at least one member, none of them named `trent*`). Returns the line and its hash.
+/// `{` and hold at least one member, none of them named like the line's own `trent*` members;
+/// see [`check_fields`]). Returns the line and its hash.
 pub fn seal_line(seq: u64, prev: &str, kind: RecordKind, fields: &str) -> Result<(String, String), FormatError> {
-    let rest = fields.strip_prefix('{').filter(|r| r.len() > 1).ok_or(FormatError::NotAnObject)?;
+    check_fields(fields)?;
+    if prev.len() != 64 || !prev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(FormatError::BadPrev);
+    }
+    let rest = &fields[1..];
     let body = format!("{{\"trentSeq\":{seq},\"trentPrev\":\"{prev}\",\"trentRecord\":\"{}\",{rest}", kind.name());
     let hash = hash_body(body.as_bytes());
     let line = format!("{PREFIX}{hash}\",{}", &body[1..]);
     Ok((line, hash))
 }
 
+/// Whether `fields` can be sealed into a line that [`parse_line`] reads back: one JSON object
+/// with at least one member, on one line, nested at most [`MAX_DEPTH`] deep, without the
+/// line's reserved member names.
+pub fn check_fields(fields: &str) -> Result<(), FormatError> {
+    if !fields.starts_with('{') || fields.len() < 3 {
+        return Err(FormatError::NotAnObject);
+    }
+    if fields.bytes().any(|b| b == b'\n' || b == b'\r') {
+        return Err(FormatError::NotOneLine);
+    }
+    if nesting(fields) > MAX_DEPTH {
+        return Err(FormatError::TooDeep);
+    }
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(fields).map_err(|_| FormatError::NotAnObject)?;
+    if map.is_empty() {
+        return Err(FormatError::NotAnObject);
+    }
+    if map.keys().any(|k| RESERVED.contains(&k.as_str())) {
+        return Err(FormatError::ReservedMember);
+    }
+    Ok(())
+}
+
+/// The deepest nesting of objects and arrays in a JSON text (brackets inside strings do not count).
+fn nesting(json: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// What a record's fields must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormatError {
+    /// Not a JSON object with at least one member.
     NotAnObject,
+    /// A line break outside a JSON string.
+    NotOneLine,
+    /// Nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// A member named like one of the line's own (`trentHash`, `trentSeq`, …).
+    ReservedMember,
+    /// The previous hash is not 64 lower-case hex digits.
+    BadPrev,
 }
 
 /// The message a digest signs.
@@ -170,14 +242,19 @@ pub struct VerifiedLine {
 /// Parses one line and checks its own hash (not its place in a chain).
 pub fn parse_line(line: &str) -> Result<VerifiedLine, ChainError> {
     let line = line.strip_suffix('\n').unwrap_or(line);
-    if line.len() <= HASH_PREFIX_LEN || !line.starts_with(PREFIX) || !line.is_char_boundary(HASH_PREFIX_LEN) {
-        return Err(ChainError::Malformed("does not start with its trentHash".into()));
+    let bad = || ChainError::Malformed("does not start with its trentHash".into());
+    // Byte checks first: no slice below can fall inside a multi-byte character.
+    let bytes = line.as_bytes();
+    if bytes.len() <= HASH_PREFIX_LEN || !line.starts_with(PREFIX) {
+        return Err(bad());
     }
-    let claimed = &line[PREFIX.len()..PREFIX.len() + 64];
-    if &line[PREFIX.len() + 64..HASH_PREFIX_LEN] != "\"," {
-        return Err(ChainError::Malformed("does not start with its trentHash".into()));
+    let hex_digits = &bytes[PREFIX.len()..PREFIX.len() + 64];
+    if !hex_digits.iter().all(|b| b.is_ascii_hexdigit()) || &bytes[PREFIX.len() + 64..HASH_PREFIX_LEN] != b"\"," {
+        return Err(bad());
     }
-    let body = format!("{{{}", &line[HASH_PREFIX_LEN..]);
+    let claimed = line.get(PREFIX.len()..PREFIX.len() + 64).ok_or_else(bad)?;
+    let rest = line.get(HASH_PREFIX_LEN..).ok_or_else(bad)?;
+    let body = format!("{{{rest}");
     if hash_body(body.as_bytes()) != claimed {
         return Err(ChainError::HashMismatch);
     }
@@ -433,5 +510,87 @@ mod tests {
     fn seal_line_refuses_an_empty_object() {
         assert_eq!(seal_line(1, GENESIS, RecordKind::Event, "{}").unwrap_err(), FormatError::NotAnObject);
         assert_eq!(seal_line(1, GENESIS, RecordKind::Event, "[]").unwrap_err(), FormatError::NotAnObject);
+    }
+
+    #[test]
+    fn a_multibyte_character_across_the_hash_is_malformed_not_a_panic() {
+        // 'é' is two bytes: put one so it straddles byte 78 (the end of the hash digits), and
+        // one straddling byte 80 (the end of the hash prefix).
+        for at in [77, 79] {
+            let mut line = String::from(PREFIX);
+            line.push_str(&"a".repeat(at - PREFIX.len()));
+            line.push('é');
+            line.push_str("\"trentSeq\":1}");
+            assert!(parse_line(&line).is_err(), "{line}");
+        }
+    }
+
+    #[test]
+    fn seal_line_refuses_what_parse_line_would_not_read_back() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(seal_line(1, GENESIS, RecordKind::Event, &deep).unwrap_err(), FormatError::TooDeep);
+        // The deepest that is allowed is read back.
+        let ok = format!("{{\"a\":{}1{}}}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        let (line, _) = seal_line(1, GENESIS, RecordKind::Event, &ok).unwrap();
+        assert!(parse_line(&line).is_ok());
+        assert_eq!(seal_line(1, GENESIS, RecordKind::Event, "{\"a\":\n1}").unwrap_err(), FormatError::NotOneLine);
+        assert_eq!(
+            seal_line(1, GENESIS, RecordKind::Event, "{\"trentSeq\":99}").unwrap_err(),
+            FormatError::ReservedMember
+        );
+        assert_eq!(seal_line(1, GENESIS, RecordKind::Event, "{\"a\":1").unwrap_err(), FormatError::NotAnObject);
+        assert_eq!(seal_line(1, "\"x", RecordKind::Event, "{\"a\":1}").unwrap_err(), FormatError::BadPrev);
+        // Brackets inside strings are not nesting.
+        let brackets = format!("{{\"a\":\"{}\"}}", "[{\\\"".repeat(100));
+        assert!(parse_line(&seal_line(1, GENESIS, RecordKind::Event, &brackets).unwrap().0).is_ok());
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn json() -> impl Strategy<Value = serde_json::Value> {
+            let leaf = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::Bool),
+                any::<i64>().prop_map(|n| serde_json::json!(n)),
+                ".{0,12}".prop_map(serde_json::Value::String),
+            ];
+            leaf.prop_recursive(100, 400, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                    proptest::collection::btree_map(".{0,8}", inner, 0..4)
+                        .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn parse_line_never_panics_on_any_string(s in ".{0,200}") {
+                let _ = parse_line(&s);
+                let _ = parse_line(&format!("{PREFIX}{s}"));
+            }
+
+            #[test]
+            fn parse_line_never_panics_near_the_hash(hash in "[0-9a-fé\"]{60,70}", rest in ".{0,40}") {
+                let _ = parse_line(&format!("{PREFIX}{hash}\",{rest}"));
+            }
+
+            #[test]
+            fn whatever_seal_line_accepts_parse_line_reads_back(v in json(), kind in 0..3u8) {
+                let fields = serde_json::json!({"x": v}).to_string();
+                let kind = [RecordKind::Event, RecordKind::Intent, RecordKind::Digest][kind as usize];
+                match seal_line(7, GENESIS, kind, &fields) {
+                    Ok((line, hash)) => {
+                        let back = parse_line(&line).expect("a sealed line reads back");
+                        prop_assert_eq!(back.seq, 7);
+                        prop_assert_eq!(back.hash, hash);
+                        prop_assert_eq!(&back.value["x"], &serde_json::json!({"x": v})["x"]);
+                    }
+                    Err(e) => prop_assert_eq!(e, FormatError::TooDeep),
+                }
+            }
+        }
     }
 }

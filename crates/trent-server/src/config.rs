@@ -121,7 +121,8 @@ pub struct Config {
 
     /// TESTS ONLY: serve POST /_trent/test/advance-clock {"seconds": N}, which moves the clock
     /// that deletion, rotation and policy dates are read from (the offset is kept in
-    /// <data-dir>/test-clock-offset-ms across restarts). Never enable this in production.
+    /// <data-dir>/test-clock-offset-ms across restarts); and make the handler of a request with
+    /// header `x-trent-test-panic` panic. Never enable this in production.
     #[arg(long, env = "TRENT_UNSAFE_TEST_CLOCK")]
     pub unsafe_test_clock: bool,
 

@@ -208,7 +208,12 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
 
     // 3-8 run off the async threads: SigV4 lookups, audit writes and crypto are blocking work.
     let join = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, BoxError> {
-        let result = authorize_and_run(&app, &mut draft, &parts, &body, service, signing_name, &prefix, &op_name);
+        // A panic in the work still leaves the request's audit event, with the service's
+        // internal error, and gets the client an AWS-shaped 500.
+        let request_id = draft.request_id.clone();
+        let result = run_caught(service, &request_id, || {
+            authorize_and_run(&app, &mut draft, &parts, &body, service, signing_name, &prefix, &op_name)
+        });
         // 8. The event with its outcome must be durable before anything is answered.
         // awsQuery bodies are recorded as their parameters (secrets removed by the audit
         // module); their XML answers, which carry secret keys and tokens, never are.
@@ -230,6 +235,40 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
             tracing::error!(error = %e, "request handler panicked");
             Err(Box::new(Internal))
         }
+    }
+}
+
+/// Runs a request's work; a panic in it becomes the service's internal error (logged here,
+/// never sent), so the request still gets its audit event and an AWS-shaped 500.
+fn run_caught(
+    service: Service,
+    request_id: &str,
+    work: impl FnOnce() -> Result<Vec<u8>, BoxError>,
+) -> Result<Vec<u8>, BoxError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        tracing::error!(request_id, "request handler panicked");
+        Err(Box::new(Panicked(service)))
+    })
+}
+
+/// A request whose handler panicked.
+struct Panicked(Service);
+
+impl AwsError for Panicked {
+    fn code(&self) -> &'static str {
+        match self.0 {
+            Service::Kms => "KMSInternalException",
+            Service::Ssm => "InternalServerError",
+            Service::Secrets => "InternalServiceError",
+            Service::CloudTrail => "InternalFailure",
+            Service::Iam | Service::Sts => "ServiceFailure",
+        }
+    }
+    fn message(&self) -> String {
+        "An internal error occurred. Try again later.".into()
+    }
+    fn status(&self) -> u16 {
+        500
     }
 }
 
@@ -334,7 +373,11 @@ fn authorize_and_run(
         }
     }
 
-    // 7. The operation.
+    // 7. The operation. (`x-trent-test-panic`, honoured only with --unsafe-test-clock, makes it
+    // panic, to test that a panicking handler still leaves its audit event.)
+    if app.config.unsafe_test_clock && parts.headers.contains_key("x-trent-test-panic") {
+        panic!("x-trent-test-panic");
+    }
     let via = |service: &str| trent_kms::authz::ViaContext {
         service: format!("{service}.{}.amazonaws.com", caller.region),
         source_ip: draft.source_ip.clone(),
@@ -499,4 +542,21 @@ fn uuid_v4() -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_handler_becomes_the_services_internal_error() {
+        let r = run_caught(Service::Ssm, "r1", || panic!("boom"));
+        let e = r.expect_err("a panic is an error");
+        assert_eq!((e.code(), e.status()), ("InternalServerError", 500));
+        assert!(!e.message().contains("boom"));
+        let r = run_caught(Service::Kms, "r2", || Ok(b"{}".to_vec()));
+        assert_eq!(r.ok(), Some(b"{}".to_vec()));
+        let e = run_caught(Service::Kms, "r3", || panic!("boom")).err().unwrap();
+        assert_eq!(e.code(), "KMSInternalException");
+    }
 }

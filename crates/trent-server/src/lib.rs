@@ -10,6 +10,9 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod audit_event;
+#[rustfmt::skip]
+pub mod audit_model;
 pub mod bootstrap;
 pub mod cloudtrail;
 pub mod config;
