@@ -40,6 +40,17 @@ impl Service {
         }
     }
 
+    /// The service's own code for an internal failure (HTTP 500).
+    fn internal_error_code(self) -> &'static str {
+        match self {
+            Service::Kms => "KMSInternalException",
+            Service::Ssm => "InternalServerError",
+            Service::Secrets => "InternalServiceError",
+            Service::CloudTrail => "InternalFailure",
+            Service::Iam | Service::Sts => "ServiceFailure",
+        }
+    }
+
     /// The XML namespace of an awsQuery service's responses; `None` for awsJson services.
     fn xmlns(self) -> Option<&'static str> {
         match self {
@@ -256,13 +267,7 @@ struct Panicked(Service);
 
 impl AwsError for Panicked {
     fn code(&self) -> &'static str {
-        match self.0 {
-            Service::Kms => "KMSInternalException",
-            Service::Ssm => "InternalServerError",
-            Service::Secrets => "InternalServiceError",
-            Service::CloudTrail => "InternalFailure",
-            Service::Iam | Service::Sts => "ServiceFailure",
-        }
+        self.0.internal_error_code()
     }
     fn message(&self) -> String {
         "An internal error occurred. Try again later.".into()
@@ -452,13 +457,7 @@ struct AuditUnavailable(Service);
 
 impl AwsError for AuditUnavailable {
     fn code(&self) -> &'static str {
-        match self.0 {
-            Service::Kms => "KMSInternalException",
-            Service::Ssm => "InternalServerError",
-            Service::Secrets => "InternalServiceError",
-            Service::CloudTrail => "InternalFailure",
-            Service::Iam | Service::Sts => "ServiceFailure",
-        }
+        self.0.internal_error_code()
     }
     fn message(&self) -> String {
         "The request was refused because its audit record could not be written. Try again later.".into()
