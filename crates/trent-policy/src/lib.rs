@@ -40,7 +40,7 @@ pub use condition::{BaseOperator, Condition, Operator, SetOperator};
 pub use context::{ConditionKeys, PrincipalType, RequestContext, RequestPrincipal};
 pub use document::{
     default_key_policy, iam_policy_size, validate, validate_key_policy, Effect, Element, Policy, PolicyError,
-    PolicyKind, PrincipalEntry, Statement, Version, KEY_POLICY_MAX_BYTES, MANAGED_POLICY_MAX_CHARS,
+    PolicyErrorKind, PolicyKind, PrincipalEntry, Statement, Version, KEY_POLICY_MAX_BYTES, MANAGED_POLICY_MAX_CHARS,
     ROLE_INLINE_POLICIES_MAX_CHARS, TRUST_POLICY_MAX_CHARS, USER_INLINE_POLICIES_MAX_CHARS,
 };
 pub use eval::{

@@ -52,7 +52,10 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
         .map_err(|e| SmError::MalformedPolicyDocument(format!("This resource policy contains a syntax error: {e}.")))?;
     let mut errors = Vec::new();
     match Policy::from_value(&value, PolicyKind::Resource) {
-        Err(e) => errors.push(ValidationError { check_name: CHECK_GRAMMAR.into(), error_message: e.reason }),
+        Err(e) => errors.push(ValidationError {
+            check_name: CHECK_GRAMMAR.into(),
+            error_message: crate::policy::malformed_message(&e),
+        }),
         Ok(p) => {
             for s in public_statements(&p) {
                 errors.push(ValidationError {
