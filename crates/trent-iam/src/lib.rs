@@ -270,6 +270,7 @@ impl Iam {
 
     /// The identity policies of a caller: inline and attached managed policies of its user or
     /// of its session's role. The account root has none (it needs none in its own account).
+    /// A stored document that no longer parses stands as [`Policy::deny_all`] (fail closed).
     pub fn identity_policies(&self, p: &Principal) -> Result<Vec<Policy>, IamError> {
         let (inline, attached) = match &p.kind {
             PrincipalKind::Root => return Ok(Vec::new()),

@@ -2,7 +2,9 @@
 //! language with its evaluation, as pure functions (no I/O, no clock).
 //!
 //! * [`document`]: parse and validate a policy document ([`Policy::parse`], [`validate`],
-//!   [`validate_key_policy`]), the default key policy, the 32 KB key-policy limit.
+//!   [`validate_key_policy`]), the default key policy, the 32 KB key-policy limit. A refusal is
+//!   a [`PolicyError`]: a typed [`PolicyErrorKind`] each service maps to its own error, and
+//!   IAM's message where AWS's is known.
 //! * [`condition`]: condition operators (`String*`, `Numeric*`, `Date*`, `Bool`, `BinaryEquals`,
 //!   `IpAddress`, `Arn*`, `Null`, `…IfExists`, `ForAnyValue:`/`ForAllValues:`).
 //! * [`context`]: the request context: principal, action, resource, condition keys.
