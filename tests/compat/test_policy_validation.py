@@ -228,6 +228,8 @@ TRUST_POLICIES = ANY_KIND + [
     pytest.param(doc(trust_statement(Principal=None)), "Missing required field Principal", id="no-principal"),
     pytest.param(doc(trust_statement(Principal={"AWS": "bob"})), 'Invalid principal in policy: "AWS":"bob"',
                  id="invalid-principal"),
+    pytest.param(doc(trust_statement(Principal={"Service": "bob"})), 'Invalid principal in policy: "Service":"bob"',
+                 id="invalid-service-principal"),
     pytest.param(doc(trust_statement(Resource="*")), "Has prohibited field Resource", id="resource"),
     pytest.param(doc(trust_statement(Action="AssumeRole")), VENDOR, id="action-without-prefix"),
 ]

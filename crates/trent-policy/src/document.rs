@@ -311,6 +311,19 @@ fn clip(s: &str) -> String {
     s.chars().take(128).collect()
 }
 
+/// A service principal is a DNS-style name such as `logs.amazonaws.com` or
+/// `logs.us-east-1.amazonaws.com`: dot-separated labels of lower-case letters, digits and `-`.
+fn is_service_name(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 255
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
 fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -385,7 +398,7 @@ fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
                 for s in values {
                     out.push(match k.as_str() {
                         "AWS" => aws_principal(&s)?,
-                        "Service" if !s.is_empty() && !s.contains(char::is_whitespace) => {
+                        "Service" if s == "*" || is_service_name(&s) => {
                             if s == "*" {
                                 PrincipalEntry::Anyone
                             } else {
@@ -681,6 +694,24 @@ mod tests {
             let e = Policy::parse(&doc, PolicyKind::Resource).expect_err(p);
             assert!(matches!(e.kind, PolicyErrorKind::InvalidPrincipal | PolicyErrorKind::Syntax), "{p}: {e:?}");
             assert!(Policy::parse(&doc, PolicyKind::Trust).is_err(), "{p} was accepted in a trust policy");
+        }
+    }
+
+    #[test]
+    fn service_principals_must_be_service_names() {
+        for svc in ["bob", "", "kms amazonaws.com", "KMS.amazonaws.com", ".amazonaws.com", "kms..amazonaws.com"] {
+            let doc = format!(
+                r#"{{"Statement":{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}}}"#
+            );
+            let e = Policy::parse(&doc, PolicyKind::Trust).expect_err(svc);
+            assert_eq!(e.kind, PolicyErrorKind::InvalidPrincipal, "{svc}");
+            assert_eq!(e.reason, format!(r#"Invalid principal in policy: "Service":"{svc}""#));
+        }
+        for svc in ["ec2.amazonaws.com", "logs.us-east-1.amazonaws.com", "s3.amazonaws.com.cn"] {
+            let doc = format!(
+                r#"{{"Statement":{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}}}"#
+            );
+            assert!(Policy::parse(&doc, PolicyKind::Trust).is_ok(), "{svc}");
         }
     }
 
