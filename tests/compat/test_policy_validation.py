@@ -56,7 +56,9 @@ KEY_POLICIES = ANY_KIND + [
     pytest.param(doc(key_statement(Principal=None)), "Missing required field Principal", id="no-principal"),
     pytest.param(doc(key_statement(Principal={"AWS": "bob"})),
                  "Policy contains a statement with one or more invalid principals.", id="invalid-principal"),
-    pytest.param(doc(key_statement(Principal=None, NotPrincipal=ROOT)), "NotPrincipal", id="not-principal-with-allow"),
+    # (NotPrincipal naming someone other than the caller, so the lockout check passes first.)
+    pytest.param(doc(key_statement(Principal=None, NotPrincipal={"AWS": f"arn:aws:iam::{ACCOUNT_ID}:user/nobody"})),
+                 "NotPrincipal", id="not-principal-with-allow"),
     pytest.param(doc(key_statement(Condition={"StringEqualz": {"kms:ViaService": "x"}})),
                  "Invalid Condition type : StringEqualz", id="unknown-condition-operator"),
     pytest.param(doc(key_statement(Oops=1)), SYNTAX, id="unknown-statement-element"),
@@ -173,6 +175,11 @@ IDENTITY_POLICIES = ANY_KIND + [
                  id="resource-not-an-arn"),
     pytest.param(doc(identity_statement(Condition={"StringEqualz": {"aws:username": "a"}})),
                  "Invalid Condition type : StringEqualz", id="unknown-condition-operator"),
+    pytest.param(doc(identity_statement(Sid="allow-encrypt")),
+                 "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression "
+                 "[0-9A-Za-z]*", id="sid-not-alphanumeric"),
+    pytest.param(doc(identity_statement(Sid="A"), identity_statement(Sid="A")),
+                 "Statement IDs (SID) in a single policy must be unique.", id="duplicate-sid"),
 ]
 
 

@@ -129,7 +129,7 @@ pub fn check_identity_policy(text: &str, max_chars: Option<usize>) -> Result<(),
     if text.is_empty() || text.len() > 131_072 {
         return Err(constraint("***", "policyDocument", "Member must have length less than or equal to 131072"));
     }
-    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Identity)
+    trent_policy::Policy::parse_new(text, trent_policy::PolicyKind::Identity)
         .map_err(|e| IamError::MalformedPolicyDocument(e.reason))?;
     if let Some(max) = max_chars {
         if trent_policy::iam_policy_size(text) > max {
@@ -148,7 +148,7 @@ pub fn check_trust_policy(text: &str) -> Result<(), IamError> {
             "Member must have length less than or equal to 131072",
         ));
     }
-    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Trust)
+    trent_policy::Policy::parse_new(text, trent_policy::PolicyKind::Trust)
         .map_err(|e| IamError::MalformedPolicyDocument(e.reason))?;
     let max = trent_policy::TRUST_POLICY_MAX_CHARS;
     if trent_policy::iam_policy_size(text) > max {

@@ -128,6 +128,8 @@ pub enum PolicyErrorKind {
     InvalidCondition,
     /// Two statements with the same `Sid` in an identity policy.
     DuplicateSid,
+    /// A `Sid` that is not alphanumeric in an IAM identity or trust policy.
+    InvalidSid,
     /// Larger than the service allows (the KMS 32 KB key policy quota).
     TooLarge,
 }
@@ -162,12 +164,12 @@ pub const LEGACY_PARSING: &str = "The policy failed legacy parsing";
 /// IAM's answer to an action or condition key without a vendor prefix.
 pub const VENDOR_PREFIX: &str = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
 
-/// Checks `text` as a policy of `kind`; `Err` carries the reason.
+/// Checks `text` as a new policy of `kind` ([`Policy::parse_new`]); `Err` carries the reason.
 pub fn validate(text: &str, kind: PolicyKind) -> Result<(), PolicyError> {
-    Policy::parse(text, kind).map(|_| ())
+    Policy::parse_new(text, kind).map(|_| ())
 }
 
-/// Checks a KMS key policy: at most [`KEY_POLICY_MAX_BYTES`] and a valid resource policy.
+/// Checks a new KMS key policy: at most [`KEY_POLICY_MAX_BYTES`] and a valid new resource policy.
 pub fn validate_key_policy(text: &str) -> Result<Policy, PolicyError> {
     if text.len() > KEY_POLICY_MAX_BYTES {
         return err(
@@ -178,7 +180,7 @@ pub fn validate_key_policy(text: &str) -> Result<Policy, PolicyError> {
             ),
         );
     }
-    Policy::parse(text, PolicyKind::Resource)
+    Policy::parse_new(text, PolicyKind::Resource)
 }
 
 impl Policy {
@@ -242,6 +244,50 @@ impl Policy {
             }
         }
         Ok(Policy { version, id, statements })
+    }
+
+    /// What a service accepts when a policy is *written*: the grammar of [`Policy::parse`] plus
+    /// the rules AWS applies to a new document that evaluation does not depend on ([`Policy::check_new`]).
+    /// Reading a stored document uses [`Policy::parse`] alone, so a document stored before one of
+    /// these rules existed keeps the meaning it had instead of becoming unreadable.
+    pub fn parse_new(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+        let p = Policy::parse(text, kind)?;
+        p.check_new(kind)?;
+        Ok(p)
+    }
+
+    /// The write-time rules: no `NotPrincipal` with `Allow`; a `Service` principal is a service
+    /// name such as `logs.amazonaws.com`; in IAM's own documents (identity and trust policies)
+    /// a `Sid` is alphanumeric.
+    pub fn check_new(&self, kind: PolicyKind) -> Result<(), PolicyError> {
+        for s in &self.statements {
+            if let Some(sid) = &s.sid {
+                if kind != PolicyKind::Resource && !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return err(
+                        K::InvalidSid,
+                        "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
+                    );
+                }
+            }
+            let Some(p) = &s.principal else { continue };
+            if p.negated && s.effect == Effect::Allow {
+                return err(
+                    K::NotPrincipalWithAllow,
+                    "NotPrincipal is not supported with \"Effect\": \"Allow\"; use it only with Deny.",
+                );
+            }
+            for e in &p.values {
+                if let PrincipalEntry::Service(name) = e {
+                    if !is_service_name(name) {
+                        return err(
+                            K::InvalidPrincipal,
+                            format!("Invalid principal in policy: \"Service\":\"{}\"", clip(name)),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A policy that denies every action on every resource: what a stored identity policy that
@@ -398,7 +444,7 @@ fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
                 for s in values {
                     out.push(match k.as_str() {
                         "AWS" => aws_principal(&s)?,
-                        "Service" if s == "*" || is_service_name(&s) => {
+                        "Service" if !s.is_empty() && !s.contains(char::is_whitespace) => {
                             if s == "*" {
                                 PrincipalEntry::Anyone
                             } else {
@@ -456,12 +502,6 @@ fn parse_statement(s: &Map<String, Value>, kind: PolicyKind) -> Result<Statement
         Some((v, negated)) => Some(Element { values: parse_principal(v)?, negated }),
         None => None,
     };
-    if effect == Effect::Allow && principal.as_ref().is_some_and(|p| p.negated) {
-        return err(
-            K::NotPrincipalWithAllow,
-            "NotPrincipal is not supported with \"Effect\": \"Allow\"; use it only with Deny.",
-        );
-    }
     let action = match one_of(s, "Action", "NotAction")? {
         Some((v, negated)) => {
             let values = strings(v)?;
@@ -703,7 +743,7 @@ mod tests {
             let doc = format!(
                 r#"{{"Statement":{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}}}"#
             );
-            let e = Policy::parse(&doc, PolicyKind::Trust).expect_err(svc);
+            let e = Policy::parse_new(&doc, PolicyKind::Trust).expect_err(svc);
             assert_eq!(e.kind, PolicyErrorKind::InvalidPrincipal, "{svc}");
             assert_eq!(e.reason, format!(r#"Invalid principal in policy: "Service":"{svc}""#));
         }
@@ -711,8 +751,26 @@ mod tests {
             let doc = format!(
                 r#"{{"Statement":{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}}}"#
             );
-            assert!(Policy::parse(&doc, PolicyKind::Trust).is_ok(), "{svc}");
+            assert!(Policy::parse_new(&doc, PolicyKind::Trust).is_ok(), "{svc}");
         }
+        // Read as stored: a document written before the rule is not made unreadable by it.
+        let old = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"bob"},"Action":"sts:AssumeRole"}}"#;
+        assert!(Policy::parse(old, PolicyKind::Trust).is_ok());
+    }
+
+    #[test]
+    fn iam_sids_are_alphanumeric_key_policy_sids_need_not_be() {
+        let with_sid = |sid: &str, principal: &str| {
+            format!(r#"{{"Statement":{{"Sid":"{sid}",{principal}"Effect":"Allow","Action":"kms:*","Resource":"*"}}}}"#)
+        };
+        let e = Policy::parse_new(&with_sid("my-sid", ""), PolicyKind::Identity).unwrap_err();
+        assert_eq!(e.kind, PolicyErrorKind::InvalidSid);
+        assert!(e.reason.starts_with("Statement IDs (SID) must be alpha-numeric."), "{}", e.reason);
+        assert!(Policy::parse_new(&with_sid("Sid1", ""), PolicyKind::Identity).is_ok());
+        assert!(Policy::parse_new(&with_sid("", ""), PolicyKind::Identity).is_ok());
+        assert!(Policy::parse(&with_sid("my-sid", ""), PolicyKind::Identity).is_ok(), "stored documents still read");
+        let key = with_sid("Enable IAM User Permissions", r#""Principal":{"AWS":"111122223333"},"#);
+        assert!(validate_key_policy(&key).is_ok());
     }
 
     #[test]
@@ -805,10 +863,13 @@ mod tests {
     fn not_principal_is_refused_with_allow_and_kept_with_deny() {
         let allow =
             r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}}"#;
-        assert_eq!(kind_of(allow, PolicyKind::Resource), PolicyErrorKind::NotPrincipalWithAllow);
-        assert_eq!(kind_of(allow, PolicyKind::Trust), PolicyErrorKind::NotPrincipalWithAllow);
+        let new = |kind| Policy::parse_new(allow, kind).unwrap_err().kind;
+        assert_eq!(new(PolicyKind::Resource), PolicyErrorKind::NotPrincipalWithAllow);
+        assert_eq!(validate_key_policy(allow).unwrap_err().kind, PolicyErrorKind::NotPrincipalWithAllow);
+        // A document stored before the rule still reads as it did.
+        assert!(Policy::parse(allow, PolicyKind::Resource).unwrap().statements[0].principal.as_ref().unwrap().negated);
         let deny = allow.replace("Allow", "Deny");
-        let p = Policy::parse(&deny, PolicyKind::Resource).unwrap();
+        let p = Policy::parse_new(&deny, PolicyKind::Resource).unwrap();
         assert!(p.statements[0].principal.as_ref().unwrap().negated);
     }
 

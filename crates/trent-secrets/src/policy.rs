@@ -45,9 +45,9 @@ pub(crate) fn malformed_message(e: &trent_policy::PolicyError) -> String {
     }
 }
 
-/// Parses a secret's resource policy; a malformed one → MalformedPolicyDocumentException.
+/// Parses a new resource policy for a secret; a malformed one → MalformedPolicyDocumentException.
 pub(crate) fn parse(text: &str) -> Result<Policy, SmError> {
-    Policy::parse(text, PolicyKind::Resource).map_err(|e| SmError::MalformedPolicyDocument(malformed_message(&e)))
+    Policy::parse_new(text, PolicyKind::Resource).map_err(|e| SmError::MalformedPolicyDocument(malformed_message(&e)))
 }
 
 fn restricted(s: &Statement) -> bool {
