@@ -271,6 +271,7 @@ impl Iam {
 
     /// The identity policies of a caller: inline and attached managed policies of its user or
     /// of its session's role. The account root has none (it needs none in its own account).
+    /// A stored document that no longer parses stands as [`Policy::deny_all`] (fail closed).
     pub fn identity_policies(&self, p: &Principal) -> Result<Vec<Policy>, IamError> {
         let (inline, attached) = match &p.kind {
             PrincipalKind::Root => return Ok(Vec::new()),
@@ -287,19 +288,29 @@ impl Iam {
                 }
             }
         };
-        let mut docs: Vec<String> = inline.into_values().collect();
+        let mut docs: Vec<(String, String)> = inline.into_iter().map(|(n, d)| (format!("inline:{n}"), d)).collect();
         for arn in attached {
             let name = arn.rsplit('/').next().unwrap_or("");
             if let Some(m) = self.read_record::<ManagedPolicyRecord>(T_POLICY, &p.account_id, name)? {
-                docs.push(m.document);
+                docs.push((arn, m.document));
             }
         }
         let mut out = Vec::with_capacity(docs.len());
-        for d in docs {
+        for (name, d) in docs {
             match Policy::parse(&d, PolicyKind::Identity) {
                 Ok(p) => out.push(p),
-                // Validated when written; a document that no longer parses grants nothing.
-                Err(e) => tracing::warn!(reason = %e.reason, "a stored identity policy does not parse; ignored"),
+                // Validated when written, so this is a damaged or hand-edited record. Ignoring
+                // it would drop its Denys: fail closed, everything is denied until it is fixed.
+                // The reason's kind is logged, never the document (nor the reason's quotes of it).
+                Err(e) => {
+                    tracing::error!(
+                        account = %p.account_id,
+                        policy = %name,
+                        kind = ?e.kind,
+                        "a stored identity policy cannot be read; the principal is denied every action"
+                    );
+                    out.push(Policy::deny_all());
+                }
             }
         }
         Ok(out)

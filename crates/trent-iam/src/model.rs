@@ -122,16 +122,19 @@ pub fn check_path(value: &str, member: &str) -> Result<(), IamError> {
     Ok(())
 }
 
-/// Parses an identity policy document, as IAM stores it, or `MalformedPolicyDocument`.
-pub fn check_identity_policy(text: &str, max_chars: usize) -> Result<(), IamError> {
+/// Parses an identity policy document with the engine's grammar, or `MalformedPolicyDocument`
+/// with IAM's message; then, for a managed policy (`max_chars`), its size quota. Inline
+/// policies are sized together by their caller (the quota is per user or role).
+pub fn check_identity_policy(text: &str, max_chars: Option<usize>) -> Result<(), IamError> {
     if text.is_empty() || text.len() > 131_072 {
         return Err(constraint("***", "policyDocument", "Member must have length less than or equal to 131072"));
     }
-    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Identity)
+    trent_policy::Policy::parse_new(text, trent_policy::PolicyKind::Identity)
         .map_err(|e| IamError::MalformedPolicyDocument(e.reason))?;
-    let size = trent_policy::iam_policy_size(text);
-    if size > max_chars {
-        return Err(IamError::LimitExceeded(format!("Cannot exceed quota for PolicySize: {max_chars}")));
+    if let Some(max) = max_chars {
+        if trent_policy::iam_policy_size(text) > max {
+            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for PolicySize: {max}")));
+        }
     }
     Ok(())
 }
@@ -145,7 +148,7 @@ pub fn check_trust_policy(text: &str) -> Result<(), IamError> {
             "Member must have length less than or equal to 131072",
         ));
     }
-    trent_policy::Policy::parse(text, trent_policy::PolicyKind::Trust)
+    trent_policy::Policy::parse_new(text, trent_policy::PolicyKind::Trust)
         .map_err(|e| IamError::MalformedPolicyDocument(e.reason))?;
     let max = trent_policy::TRUST_POLICY_MAX_CHARS;
     if trent_policy::iam_policy_size(text) > max {

@@ -269,3 +269,175 @@ fn list_users_pages_with_marker() {
     assert_eq!(between(&xml, "IsTruncated"), "false");
     assert_eq!(between(&xml, "UserName"), "a3");
 }
+
+fn put(iam: &Iam, action: &str, params: &[(&str, &str)]) -> Result<String, IamError> {
+    let mut body = format!("Action={action}");
+    for (k, v) in params {
+        body.push_str(&format!("&{k}={}", enc(v)));
+    }
+    call(iam, Service::Iam, &root(), &body)
+}
+
+/// Ask whether `c` may do `action` on any resource, with its stored identity policies.
+fn identity_outcome(iam: &Iam, c: &Caller, action: &str) -> trent_policy::Outcome {
+    let policies = iam.identity_policies(&c.principal).unwrap();
+    let rp = trent_policy::RequestPrincipal::from_principal(&c.principal, "aws");
+    let ctx = trent_policy::RequestContext::new(rp, action, "arn:aws:kms:us-east-1:111122223333:key/k");
+    trent_policy::evaluate_identity(&ctx, &policies).outcome()
+}
+
+#[test]
+fn an_unreadable_stored_policy_denies_everything_instead_of_being_ignored() {
+    use crate::model::{ManagedPolicyRecord, UserRecord, T_POLICY, T_USER};
+    use trent_policy::Outcome;
+    let f = fixture();
+    put(&f.iam, "CreateUser", &[("UserName", "bob")]).unwrap();
+    let allow_all = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+    put(&f.iam, "PutUserPolicy", &[("UserName", "bob"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]).unwrap();
+    let bob = user_caller(&f.iam, "bob");
+    assert_eq!(identity_outcome(&f.iam, &bob, "kms:Decrypt"), Outcome::Allow);
+
+    // A Deny whose record no longer parses (written around the API, as a damaged row would be).
+    let broken_deny = r#"{"Statement":{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*","Oops":1}}"#;
+    let mut tx = f.iam.write().unwrap();
+    let mut u: UserRecord = Iam::get_in(&mut *tx, T_USER, "111122223333", "bob").unwrap().unwrap();
+    u.inline.insert("deny-decrypt".into(), broken_deny.into());
+    Iam::put_in(&mut *tx, T_USER, "111122223333", "bob", &u).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(identity_outcome(&f.iam, &bob, "kms:Decrypt"), Outcome::ExplicitDeny);
+    assert_eq!(identity_outcome(&f.iam, &bob, "kms:Encrypt"), Outcome::ExplicitDeny, "deny-all, not a guess");
+    let e = call(&f.iam, Service::Iam, &bob, "Action=GetUser").unwrap_err();
+    assert_eq!(e.code(), "AccessDenied");
+    assert!(!e.message().contains("Oops"), "{}", e.message());
+
+    // The same for an attached managed policy, and for a role's session.
+    put(&f.iam, "DeleteUserPolicy", &[("UserName", "bob"), ("PolicyName", "deny-decrypt")]).unwrap();
+    let mut tx = f.iam.write().unwrap();
+    let mut u: UserRecord = Iam::get_in(&mut *tx, T_USER, "111122223333", "bob").unwrap().unwrap();
+    u.inline.remove("deny-decrypt");
+    let arn = "arn:aws:iam::111122223333:policy/broken".to_string();
+    u.attached.push(arn);
+    Iam::put_in(&mut *tx, T_USER, "111122223333", "bob", &u).unwrap();
+    let m = ManagedPolicyRecord {
+        name: "broken".into(),
+        path: "/".into(),
+        id: "ANPAEXAMPLE".into(),
+        created_ms: 0,
+        updated_ms: 0,
+        document: "{not json".into(),
+        description: None,
+        attachment_count: 1,
+    };
+    Iam::put_in(&mut *tx, T_POLICY, "111122223333", "broken", &m).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(f.iam.identity_policies(&bob.principal).unwrap().len(), 2);
+    assert_eq!(identity_outcome(&f.iam, &bob, "kms:Decrypt"), Outcome::ExplicitDeny);
+}
+
+#[test]
+fn identity_policies_are_refused_with_iam_messages() {
+    let f = fixture();
+    put(&f.iam, "CreateUser", &[("UserName", "bob")]).unwrap();
+    put(&f.iam, "CreateRole", &[("RoleName", "app"), ("AssumeRolePolicyDocument", TRUST)]).unwrap();
+    let stmt = |s: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{{{s}}}]}}"#);
+    let cases = [
+        ("not json".to_string(), "Syntax errors in policy."),
+        (
+            stmt(r#""Effect":"Allow","Action":"Encrypt","Resource":"*""#),
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        ),
+        (
+            stmt(r#""Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*""#),
+            "Policy document should not specify a principal.",
+        ),
+        (stmt(r#""Effect":"allow","Action":"kms:*","Resource":"*""#), "The policy failed legacy parsing"),
+        (r#"{"Version":"2012-10-18","Statement":[]}"#.to_string(), "The policy failed legacy parsing"),
+        (stmt(r#""Effect":"Allow","Action":"kms:*","Resource":"*","Condtion":{}"#), "Syntax errors in policy."),
+        (stmt(r#""Effect":"Allow","Action":"kms:*""#), "Policy statement must contain resources."),
+    ];
+    for (doc, msg) in &cases {
+        for (action, target) in [
+            ("CreatePolicy", None),
+            ("PutUserPolicy", Some(("UserName", "bob"))),
+            ("PutRolePolicy", Some(("RoleName", "app"))),
+        ] {
+            let mut params = vec![("PolicyName", "p"), ("PolicyDocument", doc.as_str())];
+            params.extend(target);
+            let e = put(&f.iam, action, &params).unwrap_err();
+            assert_eq!(
+                (e.code(), e.status(), e.message()),
+                ("MalformedPolicyDocument", 400, msg.to_string()),
+                "{action} {doc}"
+            );
+        }
+    }
+    assert!(f.iam.identity_policies(&user_caller(&f.iam, "bob").principal).unwrap().is_empty());
+}
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}}"#;
+
+#[test]
+fn trust_policies_are_refused_with_iam_messages() {
+    let f = fixture();
+    put(&f.iam, "CreateRole", &[("RoleName", "app"), ("AssumeRolePolicyDocument", TRUST)]).unwrap();
+    let stmt = |s: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{{{s}}}]}}"#);
+    let cases = [
+        (stmt(r#""Effect":"Allow","Action":"sts:AssumeRole""#), "Missing required field Principal".to_string()),
+        (
+            stmt(r#""Effect":"Allow","Principal":{"AWS":"bob"},"Action":"sts:AssumeRole""#),
+            r#"Invalid principal in policy: "AWS":"bob""#.to_string(),
+        ),
+        (
+            stmt(r#""Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*""#),
+            "Has prohibited field Resource".to_string(),
+        ),
+        (
+            stmt(r#""Effect":"Allow","Principal":"*","Action":"AssumeRole""#),
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.".to_string(),
+        ),
+    ];
+    for (doc, msg) in &cases {
+        let e = put(&f.iam, "CreateRole", &[("RoleName", "other"), ("AssumeRolePolicyDocument", doc)]).unwrap_err();
+        assert_eq!((e.code(), e.message()), ("MalformedPolicyDocument", msg.clone()), "CreateRole {doc}");
+        let e = put(&f.iam, "UpdateAssumeRolePolicy", &[("RoleName", "app"), ("PolicyDocument", doc)]).unwrap_err();
+        assert_eq!((e.code(), e.message()), ("MalformedPolicyDocument", msg.clone()), "UpdateAssumeRolePolicy {doc}");
+    }
+    assert!(put(&f.iam, "GetRole", &[("RoleName", "other")]).is_err(), "no role was created");
+}
+
+#[test]
+fn policy_size_quotas_count_characters_without_white_space() {
+    let f = fixture();
+    put(&f.iam, "CreateUser", &[("UserName", "bob")]).unwrap();
+    put(&f.iam, "CreateRole", &[("RoleName", "app"), ("AssumeRolePolicyDocument", TRUST)]).unwrap();
+    // A document of exactly `n` non-white-space characters, padded with white space too.
+    let sized = |n: usize| {
+        let base = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:Encrypt","Resource":"arn:aws:kms:us-east-1:111122223333:key/"}}"#;
+        let pad = n - base.len();
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "arn:aws:kms:us-east-1:111122223333:key/{}"}}}}"#,
+            "a".repeat(pad)
+        )
+    };
+    assert_eq!(trent_policy::iam_policy_size(&sized(6144)), 6144);
+    put(&f.iam, "CreatePolicy", &[("PolicyName", "fits"), ("PolicyDocument", &sized(6144))]).unwrap();
+    let e = put(&f.iam, "CreatePolicy", &[("PolicyName", "big"), ("PolicyDocument", &sized(6145))]).unwrap_err();
+    assert_eq!(
+        (e.code(), e.status(), e.message()),
+        ("LimitExceeded", 409, "Cannot exceed quota for PolicySize: 6144".into())
+    );
+    let e = put(&f.iam, "PutUserPolicy", &[("UserName", "bob"), ("PolicyName", "p"), ("PolicyDocument", &sized(2049))])
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        ("LimitExceeded", "Maximum policy size of 2048 bytes exceeded for user bob".into())
+    );
+    put(&f.iam, "PutRolePolicy", &[("RoleName", "app"), ("PolicyName", "p"), ("PolicyDocument", &sized(10240))])
+        .unwrap();
+    let e = put(&f.iam, "PutRolePolicy", &[("RoleName", "app"), ("PolicyName", "q"), ("PolicyDocument", &sized(200))])
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        ("LimitExceeded", "Maximum policy size of 10240 bytes exceeded for role app".into())
+    );
+}

@@ -73,35 +73,28 @@ pub(crate) fn policy(v: &mut Validator, value: Option<&str>) {
     );
 }
 
-/// A key policy must be a JSON policy document: an object with a `Statement` (one statement or
-/// a list), each an object whose `Effect` is Allow or Deny. Evaluation comes with IAM support.
+/// KMS's answer to a key policy naming a principal that is not valid.
+pub(crate) const INVALID_PRINCIPALS: &str = "Policy contains a statement with one or more invalid principals.";
+
+/// A key policy must be a resource policy in the IAM policy language, as the engine that
+/// evaluates it reads it ([`trent_policy::validate_key_policy`]): a key policy the engine could
+/// not read (an `"Action": "Encrypt"` with no `kms:` prefix, say) would leave the key usable by
+/// no one. Over the 32 KB quota → LimitExceededException; otherwise
+/// MalformedPolicyDocumentException with the reason.
 pub(crate) fn policy_document(text: &str) -> Result<(), KmsError> {
-    let bad = |m: &str| KmsError::MalformedPolicyDocument(format!("The new key policy is not valid: {m}"));
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("it is not valid JSON"))?;
-    let obj = doc.as_object().ok_or_else(|| bad("it must be a JSON object"))?;
-    if let Some(version) = obj.get("Version") {
-        if !matches!(version.as_str(), Some("2012-10-17") | Some("2008-10-17")) {
-            return Err(bad("Version must be \"2012-10-17\" or \"2008-10-17\""));
-        }
-    }
-    let statements = match obj.get("Statement") {
-        Some(serde_json::Value::Array(a)) if !a.is_empty() => a.iter().collect::<Vec<_>>(),
-        Some(s @ serde_json::Value::Object(_)) => vec![s],
-        _ => return Err(bad("it must contain a Statement")),
+    use trent_policy::PolicyErrorKind as K;
+    let e = match trent_policy::validate_key_policy(text) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
     };
-    for s in statements {
-        let s = s.as_object().ok_or_else(|| bad("each Statement must be an object"))?;
-        if !matches!(s.get("Effect").and_then(|e| e.as_str()), Some("Allow") | Some("Deny")) {
-            return Err(bad("each Statement needs an Effect of Allow or Deny"));
-        }
-        if !s.contains_key("Principal") && !s.contains_key("NotPrincipal") {
-            return Err(bad("each Statement in a key policy needs a Principal"));
-        }
-        if !s.contains_key("Action") && !s.contains_key("NotAction") {
-            return Err(bad("each Statement needs an Action"));
-        }
-    }
-    Ok(())
+    Err(match e.kind {
+        K::TooLarge => KmsError::LimitExceeded(format!(
+            "The key policy exceeds the key policy size quota of {} bytes.",
+            trent_policy::KEY_POLICY_MAX_BYTES
+        )),
+        K::InvalidPrincipal => KmsError::MalformedPolicyDocument(INVALID_PRINCIPALS.into()),
+        _ => KmsError::MalformedPolicyDocument(e.reason),
+    })
 }
 
 /// AWS's default key policy: the account (and so IAM policies in it) may do everything.

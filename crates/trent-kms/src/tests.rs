@@ -406,6 +406,111 @@ fn key_policy_defaults_to_account_root_and_can_be_replaced() {
     assert_eq!(call(&e, "ListKeyPolicies", json!({"KeyId": k})).unwrap()["PolicyNames"], json!(["default"]));
 }
 
+fn key_policy(statement: Value) -> String {
+    json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
+}
+
+fn err(r: Result<Value, (String, String)>) -> (String, String) {
+    r.expect_err("expected an error")
+}
+
+#[test]
+fn key_policies_are_checked_with_the_engine_grammar_on_every_write() {
+    let e = env();
+    let k = new_key(&e);
+    let before = call(&e, "GetKeyPolicy", json!({"KeyId": k})).unwrap()["Policy"].clone();
+    let root = json!({"AWS": "arn:aws:iam::111122223333:root"});
+    // "Encrypt" without "kms:" would be stored and then match nothing: a key only root could use.
+    let no_vendor = key_policy(json!({"Effect": "Allow", "Principal": root, "Action": "Encrypt", "Resource": "*"}));
+    let vendor_msg = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
+    let cases = [
+        (no_vendor.clone(), vendor_msg),
+        (
+            key_policy(json!({"Effect": "Allow", "Action": "kms:*", "Resource": "*"})),
+            "Missing required field Principal",
+        ),
+        (
+            key_policy(json!({"Effect": "allow", "Principal": root, "Action": "kms:*", "Resource": "*"})),
+            "The policy failed legacy parsing",
+        ),
+        (json!({"Version": "2012-10-18", "Statement": []}).to_string(), "The policy failed legacy parsing"),
+        (json!({"Version": "2012-10-17", "Statment": []}).to_string(), "Syntax errors in policy."),
+        ("".to_string(), "Syntax errors in policy."),
+        (
+            key_policy(json!({"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "kms:*", "Resource": "*"})),
+            super::checks::INVALID_PRINCIPALS,
+        ),
+        (
+            key_policy(json!({"Effect": "Allow", "NotPrincipal": root, "Action": "kms:*", "Resource": "*"})),
+            "NotPrincipal",
+        ),
+        (
+            key_policy(
+                json!({"Effect": "Allow", "Principal": root, "Action": "kms:*", "Resource": "*", "Condition": {"StringEqualz": {"kms:ViaService": "x"}}}),
+            ),
+            "Invalid Condition type : StringEqualz",
+        ),
+    ];
+    for (doc, msg) in &cases {
+        // PolicyName "default" is the only name; an empty document fails the model's length first.
+        let (c, m) = err(call(&e, "PutKeyPolicy", json!({"KeyId": k, "PolicyName": "default", "Policy": doc})));
+        if doc.is_empty() {
+            assert_eq!(c, "ValidationException");
+            continue;
+        }
+        assert_eq!(c, "MalformedPolicyDocumentException", "{doc}");
+        assert!(m.contains(msg), "{doc}: {m}");
+        let (c, m) = err(call(&e, "CreateKey", json!({"Policy": doc})));
+        assert_eq!((c.as_str(), m.contains(msg)), ("MalformedPolicyDocumentException", true), "{doc}: {m}");
+    }
+    assert_eq!(
+        call(&e, "GetKeyPolicy", json!({"KeyId": k})).unwrap()["Policy"],
+        before,
+        "a refused policy is not stored"
+    );
+    assert_eq!(call(&e, "ListKeys", json!({})).unwrap()["Keys"].as_array().unwrap().len(), 1, "no key was created");
+    let fixed = no_vendor.replace("\"Encrypt\"", "\"kms:Encrypt\"");
+    call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": fixed})).unwrap();
+}
+
+#[test]
+fn key_policy_over_32_kb_is_limit_exceeded_and_over_the_model_length_is_validation() {
+    let e = env();
+    let k = new_key(&e);
+    let padded = |n: usize| {
+        json!({"Version": "2012-10-17", "Id": "x".repeat(n), "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}]})
+        .to_string()
+    };
+    let base = padded(0).len();
+    let at_quota = padded(32_768 - base);
+    assert_eq!(at_quota.len(), 32_768);
+    call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": at_quota})).unwrap();
+    let over = padded(32_769 - base);
+    let (c, m) = err(call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": over})));
+    assert_eq!(c, "LimitExceededException");
+    assert!(m.contains("32768"), "{m}");
+    assert_eq!(code(call(&e, "CreateKey", json!({"Policy": over}))), "LimitExceededException");
+    let (c, m) = err(call(&e, "PutKeyPolicy", json!({"KeyId": k, "Policy": padded(131_073)})));
+    assert_eq!(c, "ValidationException");
+    assert!(m.contains("Member must have length less than or equal to 131072"), "{m}");
+}
+
+#[test]
+fn replicate_key_checks_its_policy_like_create_key() {
+    let e = env();
+    let k = call(&e, "CreateKey", json!({"MultiRegion": true})).unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bad = key_policy(
+        json!({"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "Decrypt", "Resource": "*"}),
+    );
+    let (c, m) = err(call(&e, "ReplicateKey", json!({"KeyId": k, "ReplicaRegion": "eu-west-1", "Policy": bad})));
+    assert_eq!(c, "MalformedPolicyDocumentException");
+    assert!(m.contains("prefaced by a vendor"), "{m}");
+}
+
 #[test]
 fn data_keys_have_the_requested_size_and_decrypt_to_the_plaintext() {
     let e = env();

@@ -88,9 +88,58 @@ pub struct Policy {
     pub statements: Vec<Statement>,
 }
 
-/// Why a policy document is malformed.
+/// Why a policy document is malformed, as a type each service maps to its own error (IAM
+/// `MalformedPolicyDocument`, KMS and Secrets Manager `MalformedPolicyDocumentException`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyErrorKind {
+    /// Not JSON, not a JSON object, or an element of the wrong JSON type.
+    Syntax,
+    /// An element the policy grammar does not have (top level or in a statement).
+    UnknownElement,
+    /// `Version` is neither `2012-10-17` nor `2008-10-17`.
+    Version,
+    /// No `Statement`, or an empty list of statements.
+    MissingStatement,
+    /// `Effect` missing or not exactly `Allow` / `Deny`.
+    Effect,
+    /// Both `Action` and `NotAction` (or `Resource`/`NotResource`, `Principal`/`NotPrincipal`).
+    ConflictingElements,
+    /// A statement without `Action`/`NotAction`.
+    MissingAction,
+    /// An action (or condition key) without a vendor prefix, such as `Encrypt` for `kms:Encrypt`.
+    VendorPrefix,
+    /// A statement without `Resource`/`NotResource` where one is required.
+    MissingResource,
+    /// A resource that is neither `*` nor an ARN.
+    InvalidResource,
+    /// `Resource` in a role trust policy.
+    ProhibitedResource,
+    /// `Principal` in an identity policy.
+    PrincipalNotAllowed,
+    /// A resource or trust policy statement without `Principal`/`NotPrincipal`.
+    MissingPrincipal,
+    /// A principal that is not `*`, an account, a user/role/session ARN or a service.
+    InvalidPrincipal,
+    /// `NotPrincipal` with `"Effect": "Allow"`, which AWS does not support.
+    NotPrincipalWithAllow,
+    /// A condition operator the policy language does not have.
+    ConditionOperator,
+    /// A `Condition` block of the wrong shape (keys, values).
+    InvalidCondition,
+    /// Two statements with the same `Sid` in an identity policy.
+    DuplicateSid,
+    /// A `Sid` that is not alphanumeric in an IAM identity or trust policy.
+    InvalidSid,
+    /// Larger than the service allows (the KMS 32 KB key policy quota).
+    TooLarge,
+}
+
+/// Why a policy document is malformed: its [`PolicyErrorKind`] and a message in AWS's words
+/// where AWS's are known (IAM's, which the other services share). The message never contains
+/// the whole document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
+    pub kind: PolicyErrorKind,
     pub reason: String,
 }
 
@@ -102,24 +151,36 @@ impl std::fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-fn err<T>(reason: impl Into<String>) -> Result<T, PolicyError> {
-    Err(PolicyError { reason: reason.into() })
+fn err<T>(kind: PolicyErrorKind, reason: impl Into<String>) -> Result<T, PolicyError> {
+    Err(PolicyError { kind, reason: reason.into() })
 }
 
-/// Checks `text` as a policy of `kind`; `Err` carries the reason.
+use PolicyErrorKind as K;
+
+/// IAM's answer to a document it cannot read.
+pub const SYNTAX_ERRORS: &str = "Syntax errors in policy.";
+/// IAM's answer to a bad `Version` or `Effect`.
+pub const LEGACY_PARSING: &str = "The policy failed legacy parsing";
+/// IAM's answer to an action or condition key without a vendor prefix.
+pub const VENDOR_PREFIX: &str = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
+
+/// Checks `text` as a new policy of `kind` ([`Policy::parse_new`]); `Err` carries the reason.
 pub fn validate(text: &str, kind: PolicyKind) -> Result<(), PolicyError> {
-    Policy::parse(text, kind).map(|_| ())
+    Policy::parse_new(text, kind).map(|_| ())
 }
 
-/// Checks a KMS key policy: at most [`KEY_POLICY_MAX_BYTES`] and a valid resource policy.
+/// Checks a new KMS key policy: at most [`KEY_POLICY_MAX_BYTES`] and a valid new resource policy.
 pub fn validate_key_policy(text: &str) -> Result<Policy, PolicyError> {
     if text.len() > KEY_POLICY_MAX_BYTES {
-        return err(format!(
-            "The key policy is {} bytes; a key policy can be at most {KEY_POLICY_MAX_BYTES} bytes.",
-            text.len()
-        ));
+        return err(
+            K::TooLarge,
+            format!(
+                "The key policy is {} bytes; a key policy can be at most {KEY_POLICY_MAX_BYTES} bytes.",
+                text.len()
+            ),
+        );
     }
-    Policy::parse(text, PolicyKind::Resource)
+    Policy::parse_new(text, PolicyKind::Resource)
 }
 
 impl Policy {
@@ -127,7 +188,7 @@ impl Policy {
     pub fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
-            Err(e) => return err(format!("Syntax errors in policy: {e}.")),
+            Err(_) => return err(K::Syntax, SYNTAX_ERRORS),
         };
         Policy::from_value(&value, kind)
     }
@@ -135,45 +196,41 @@ impl Policy {
     /// Validates an already-decoded JSON document.
     pub fn from_value(value: &Value, kind: PolicyKind) -> Result<Policy, PolicyError> {
         let Value::Object(doc) = value else {
-            return err("Syntax errors in policy: the policy document must be a JSON object.");
+            return err(K::Syntax, SYNTAX_ERRORS);
         };
         for k in doc.keys() {
             if !matches!(k.as_str(), "Version" | "Id" | "Statement") {
-                return err(format!("Policy document contains an unknown element: {k}."));
+                return err(K::UnknownElement, SYNTAX_ERRORS);
             }
         }
         let version = match doc.get("Version") {
             None => Version::V2008_10_17,
             Some(Value::String(v)) if v == "2012-10-17" => Version::V2012_10_17,
             Some(Value::String(v)) if v == "2008-10-17" => Version::V2008_10_17,
-            Some(v) => {
-                return err(format!(
-                    "The policy failed legacy parsing: Version {v} is not supported (use \"2012-10-17\" or \"2008-10-17\")."
-                ))
-            }
+            Some(_) => return err(K::Version, LEGACY_PARSING),
         };
         let id = match doc.get("Id") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return err("Id must be a string."),
+            Some(_) => return err(K::Syntax, SYNTAX_ERRORS),
         };
         let raw: Vec<&Map<String, Value>> = match doc.get("Statement") {
-            None => return err("Policy document must contain a Statement."),
+            None => return err(K::MissingStatement, SYNTAX_ERRORS),
             Some(Value::Object(s)) => vec![s],
             Some(Value::Array(items)) => {
                 let mut v = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
                         Value::Object(s) => v.push(s),
-                        _ => return err("Each Statement must be a JSON object."),
+                        _ => return err(K::Syntax, SYNTAX_ERRORS),
                     }
                 }
                 v
             }
-            Some(_) => return err("Statement must be an object or an array of objects."),
+            Some(_) => return err(K::Syntax, SYNTAX_ERRORS),
         };
         if raw.is_empty() {
-            return err("Policy document must contain at least one Statement.");
+            return err(K::MissingStatement, SYNTAX_ERRORS);
         }
         let mut statements = Vec::with_capacity(raw.len());
         for s in raw {
@@ -183,10 +240,72 @@ impl Policy {
             let mut sids: Vec<&str> = statements.iter().filter_map(|s| s.sid.as_deref()).collect();
             sids.sort_unstable();
             if sids.windows(2).any(|w| w[0] == w[1]) {
-                return err("Statement IDs (SID) in a single policy must be unique.");
+                return err(K::DuplicateSid, "Statement IDs (SID) in a single policy must be unique.");
             }
         }
         Ok(Policy { version, id, statements })
+    }
+
+    /// What a service accepts when a policy is *written*: the grammar of [`Policy::parse`] plus
+    /// the rules AWS applies to a new document that evaluation does not depend on ([`Policy::check_new`]).
+    /// Reading a stored document uses [`Policy::parse`] alone, so a document stored before one of
+    /// these rules existed keeps the meaning it had instead of becoming unreadable.
+    pub fn parse_new(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+        let p = Policy::parse(text, kind)?;
+        p.check_new(kind)?;
+        Ok(p)
+    }
+
+    /// The write-time rules: no `NotPrincipal` with `Allow`; a `Service` principal is a service
+    /// name such as `logs.amazonaws.com`; in IAM's own documents (identity and trust policies)
+    /// a `Sid` is alphanumeric.
+    pub fn check_new(&self, kind: PolicyKind) -> Result<(), PolicyError> {
+        for s in &self.statements {
+            if let Some(sid) = &s.sid {
+                if kind != PolicyKind::Resource && !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return err(
+                        K::InvalidSid,
+                        "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
+                    );
+                }
+            }
+            let Some(p) = &s.principal else { continue };
+            if p.negated && s.effect == Effect::Allow {
+                return err(
+                    K::NotPrincipalWithAllow,
+                    "NotPrincipal is not supported with \"Effect\": \"Allow\"; use it only with Deny.",
+                );
+            }
+            for e in &p.values {
+                if let PrincipalEntry::Service(name) = e {
+                    if !is_service_name(name) {
+                        return err(
+                            K::InvalidPrincipal,
+                            format!("Invalid principal in policy: \"Service\":\"{}\"", clip(name)),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A policy that denies every action on every resource: what a stored identity policy that
+    /// can no longer be read stands for, so that losing it can never lose its `Deny`s.
+    pub fn deny_all() -> Policy {
+        let all = || Element { values: vec!["*".to_string()], negated: false };
+        Policy {
+            version: Version::V2012_10_17,
+            id: None,
+            statements: vec![Statement {
+                sid: Some("UnreadableStoredPolicy".into()),
+                effect: Effect::Deny,
+                principal: None,
+                action: all(),
+                resource: Some(all()),
+                conditions: Vec::new(),
+            }],
+        }
     }
 
     /// Every principal the policy names (in `Principal` or `NotPrincipal`), for a caller that
@@ -204,7 +323,7 @@ impl Policy {
 /// Exactly one of `a` and `b` (e.g. `Action` / `NotAction`); `Ok(None)` when neither.
 fn one_of<'a>(s: &'a Map<String, Value>, a: &str, b: &str) -> Result<Option<(&'a Value, bool)>, PolicyError> {
     match (s.get(a), s.get(b)) {
-        (Some(_), Some(_)) => err(format!("A statement cannot contain both {a} and {b}.")),
+        (Some(_), Some(_)) => err(K::ConflictingElements, SYNTAX_ERRORS),
         (Some(v), None) => Ok(Some((v, false))),
         (None, Some(v)) => Ok(Some((v, true))),
         (None, None) => Ok(None),
@@ -212,7 +331,7 @@ fn one_of<'a>(s: &'a Map<String, Value>, a: &str, b: &str) -> Result<Option<(&'a
 }
 
 /// A string or a non-empty array of strings.
-fn strings(v: &Value, element: &str) -> Result<Vec<String>, PolicyError> {
+fn strings(v: &Value) -> Result<Vec<String>, PolicyError> {
     let out: Vec<String> = match v {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => {
@@ -220,17 +339,35 @@ fn strings(v: &Value, element: &str) -> Result<Vec<String>, PolicyError> {
             for i in items {
                 match i {
                     Value::String(s) => out.push(s.clone()),
-                    _ => return err(format!("{element} must be a string or an array of strings.")),
+                    _ => return err(K::Syntax, SYNTAX_ERRORS),
                 }
             }
             out
         }
-        _ => return err(format!("{element} must be a string or an array of strings.")),
+        _ => return err(K::Syntax, SYNTAX_ERRORS),
     };
     if out.is_empty() {
-        return err(format!("{element} must not be empty."));
+        return err(K::Syntax, SYNTAX_ERRORS);
     }
     Ok(out)
+}
+
+/// At most 128 characters of a value quoted in a message.
+fn clip(s: &str) -> String {
+    s.chars().take(128).collect()
+}
+
+/// A service principal is a DNS-style name such as `logs.amazonaws.com` or
+/// `logs.us-east-1.amazonaws.com`: dot-separated labels of lower-case letters, digits and `-`.
+fn is_service_name(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 255
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 fn is_account_id(s: &str) -> bool {
@@ -241,6 +378,9 @@ fn check_action(a: &str) -> Result<(), PolicyError> {
     if a == "*" {
         return Ok(());
     }
+    if a.matches(':').count() > 1 {
+        return err(K::VendorPrefix, "Actions/Condition can contain only one colon.");
+    }
     match a.split_once(':') {
         Some((prefix, name))
             if !prefix.is_empty()
@@ -250,9 +390,7 @@ fn check_action(a: &str) -> Result<(), PolicyError> {
         {
             Ok(())
         }
-        _ => err(format!(
-            "Action \"{a}\" is not valid: actions must be \"*\" or prefaced by a vendor, e.g. kms:Decrypt, iam:*."
-        )),
+        _ => err(K::VendorPrefix, VENDOR_PREFIX),
     }
 }
 
@@ -264,12 +402,12 @@ fn check_resource(r: &str) -> Result<(), PolicyError> {
     if parts.len() == 6 && parts[0] == "arn" && !parts[1].is_empty() && !parts[2].is_empty() && !parts[5].is_empty() {
         Ok(())
     } else {
-        err(format!("Resource {r} must be in ARN format or \"*\"."))
+        err(K::InvalidResource, format!("Resource {} must be in ARN format or \"*\".", clip(r)))
     }
 }
 
 fn aws_principal(s: &str) -> Result<PrincipalEntry, PolicyError> {
-    let bad = || err(format!("Policy contains a statement with one or more invalid principals: \"AWS\": \"{s}\"."));
+    let bad = || err(K::InvalidPrincipal, format!("Invalid principal in policy: \"AWS\":\"{}\"", clip(s)));
     if s == "*" {
         return Ok(PrincipalEntry::Anyone);
     }
@@ -298,11 +436,11 @@ fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
         Value::String(s) if s == "*" => Ok(vec![PrincipalEntry::Anyone]),
         Value::Object(m) => {
             if m.is_empty() {
-                return err("Principal must not be empty.");
+                return err(K::InvalidPrincipal, "Invalid principal in policy: {}");
             }
             let mut out = Vec::new();
             for (k, v) in m {
-                let values = strings(v, &format!("Principal {k}"))?;
+                let values = strings(v)?;
                 for s in values {
                     out.push(match k.as_str() {
                         "AWS" => aws_principal(&s)?,
@@ -315,76 +453,81 @@ fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
                         }
                         "Federated" | "CanonicalUser" if !s.is_empty() => PrincipalEntry::Other(s),
                         "Service" | "Federated" | "CanonicalUser" => {
-                            return err(format!("Policy contains a statement with an invalid {k} principal: \"{s}\"."))
+                            return err(
+                                K::InvalidPrincipal,
+                                format!("Invalid principal in policy: \"{k}\":\"{}\"", clip(&s)),
+                            )
                         }
-                        _ => {
-                            return err(format!(
-                                "Invalid principal type \"{k}\" (use AWS, Service, Federated or CanonicalUser)."
-                            ))
-                        }
+                        _ => return err(K::InvalidPrincipal, format!("Invalid principal in policy: \"{}\"", clip(k))),
                     });
                 }
             }
             Ok(out)
         }
-        _ => err("Principal must be \"*\" or an object such as {\"AWS\": \"arn:aws:iam::111122223333:root\"}."),
+        _ => err(
+            K::InvalidPrincipal,
+            "Invalid principal in policy: the Principal must be \"*\" or an object such as {\"AWS\": \"111122223333\"}",
+        ),
     }
 }
 
 fn parse_statement(s: &Map<String, Value>, kind: PolicyKind) -> Result<Statement, PolicyError> {
     const KNOWN: &[&str] =
         &["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
-    if let Some(k) = s.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return err(format!("Statement contains an unknown element: {k}."));
+    if s.keys().any(|k| !KNOWN.contains(&k.as_str())) {
+        return err(K::UnknownElement, SYNTAX_ERRORS);
     }
     let sid = match s.get("Sid") {
         None => None,
         Some(Value::String(v)) => Some(v.clone()),
-        Some(_) => return err("Sid must be a string."),
+        Some(_) => return err(K::Syntax, SYNTAX_ERRORS),
     };
     let effect = match s.get("Effect") {
         Some(Value::String(e)) if e == "Allow" => Effect::Allow,
         Some(Value::String(e)) if e == "Deny" => Effect::Deny,
-        Some(e) => return err(format!("Effect must be \"Allow\" or \"Deny\", not {e}.")),
-        None => return err("Statement must contain an Effect."),
+        Some(_) => return err(K::Effect, LEGACY_PARSING),
+        None => return err(K::Effect, "Missing required field Effect"),
     };
-    let principal = match one_of(s, "Principal", "NotPrincipal")? {
-        Some((v, negated)) => Some(Element { values: parse_principal(v)?, negated }),
-        None => None,
-    };
-    match (kind, &principal) {
-        (PolicyKind::Identity, Some(_)) => return err("Policy document should not specify a principal."),
-        (PolicyKind::Resource | PolicyKind::Trust, None) => {
-            return err("Policy contains a statement with no Principal (a statement needs Principal or NotPrincipal).")
+    let raw_principal = one_of(s, "Principal", "NotPrincipal")?;
+    match (kind, raw_principal.is_some()) {
+        (PolicyKind::Identity, true) => {
+            return err(K::PrincipalNotAllowed, "Policy document should not specify a principal.")
+        }
+        (PolicyKind::Resource | PolicyKind::Trust, false) => {
+            return err(K::MissingPrincipal, "Missing required field Principal")
         }
         _ => {}
     }
+    let principal = match raw_principal {
+        Some((v, negated)) => Some(Element { values: parse_principal(v)?, negated }),
+        None => None,
+    };
     let action = match one_of(s, "Action", "NotAction")? {
         Some((v, negated)) => {
-            let values = strings(v, if negated { "NotAction" } else { "Action" })?;
+            let values = strings(v)?;
             for a in &values {
                 check_action(a)?;
             }
             Element { values, negated }
         }
-        None => return err("Policy statement must contain actions."),
+        None => return err(K::MissingAction, "Policy statement must contain actions."),
     };
     let resource = match one_of(s, "Resource", "NotResource")? {
-        Some(_) if kind == PolicyKind::Trust => return err("Has prohibited field Resource."),
+        Some(_) if kind == PolicyKind::Trust => return err(K::ProhibitedResource, "Has prohibited field Resource"),
         Some((v, negated)) => {
-            let values = strings(v, if negated { "NotResource" } else { "Resource" })?;
+            let values = strings(v)?;
             for r in &values {
                 check_resource(r)?;
             }
             Some(Element { values, negated })
         }
         None if kind == PolicyKind::Trust => None,
-        None => return err("Policy statement must contain resources."),
+        None => return err(K::MissingResource, "Policy statement must contain resources."),
     };
     let conditions = match s.get("Condition") {
         None => Vec::new(),
         Some(Value::Object(m)) => parse_conditions(m)?,
-        Some(_) => return err("Condition must be an object of condition operators."),
+        Some(_) => return err(K::InvalidCondition, SYNTAX_ERRORS),
     };
     Ok(Statement { sid, effect, principal, action, resource, conditions })
 }
@@ -392,25 +535,27 @@ fn parse_statement(s: &Map<String, Value>, kind: PolicyKind) -> Result<Statement
 fn parse_conditions(m: &Map<String, Value>) -> Result<Vec<Condition>, PolicyError> {
     let mut out = Vec::new();
     for (op_name, block) in m {
-        let op = Operator::parse(op_name)
-            .ok_or_else(|| PolicyError { reason: format!("Invalid Condition type: {op_name}.") })?;
+        let op = Operator::parse(op_name).ok_or_else(|| PolicyError {
+            kind: K::ConditionOperator,
+            reason: format!("Invalid Condition type : {}", clip(op_name)),
+        })?;
         let Value::Object(keys) = block else {
-            return err(format!("Condition {op_name} must be an object of condition keys."));
+            return err(K::InvalidCondition, SYNTAX_ERRORS);
         };
         if keys.is_empty() {
-            return err(format!("Condition {op_name} must name at least one condition key."));
+            return err(K::InvalidCondition, SYNTAX_ERRORS);
         }
         for (key, v) in keys {
             match key.split_once(':') {
                 Some((p, rest)) if !p.is_empty() && !rest.is_empty() => {}
-                _ => return err(format!("Condition key {key} must be prefaced by a vendor, e.g. aws:SourceIp.")),
+                _ => return err(K::VendorPrefix, VENDOR_PREFIX),
             }
             let scalar = |x: &Value| -> Result<String, PolicyError> {
                 match x {
                     Value::String(s) => Ok(s.clone()),
                     Value::Bool(b) => Ok(b.to_string()),
                     Value::Number(n) => Ok(n.to_string()),
-                    _ => err(format!("Condition {op_name} {key}: values must be strings, numbers or booleans.")),
+                    _ => err(K::InvalidCondition, SYNTAX_ERRORS),
                 }
             };
             let values = match v {
@@ -418,7 +563,7 @@ fn parse_conditions(m: &Map<String, Value>) -> Result<Vec<Condition>, PolicyErro
                 x => vec![scalar(x)?],
             };
             if values.is_empty() {
-                return err(format!("Condition {op_name} {key} must have at least one value."));
+                return err(K::InvalidCondition, SYNTAX_ERRORS);
             }
             out.push(Condition { op, key: key.clone(), values });
         }
@@ -450,6 +595,15 @@ mod tests {
         Policy::parse(text, kind).unwrap_err().reason
     }
 
+    fn kind_of(text: &str, kind: PolicyKind) -> PolicyErrorKind {
+        Policy::parse(text, kind).unwrap_err().kind
+    }
+
+    /// An identity statement with `extra` JSON members.
+    fn identity(extra: &str) -> String {
+        format!(r#"{{"Version":"2012-10-17","Statement":{{{extra}}}}}"#)
+    }
+
     #[test]
     fn single_statement_object_and_array_both_parse() {
         let one = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#;
@@ -479,50 +633,68 @@ mod tests {
 
     #[test]
     fn rejects_bad_json_and_non_objects() {
-        assert!(reason("{", PolicyKind::Identity).starts_with("Syntax errors in policy"));
-        assert!(reason("[]", PolicyKind::Identity).starts_with("Syntax errors in policy"));
+        for bad in ["{", "[]", "", "   ", "null", "\"x\"", "{} x", "not json"] {
+            assert_eq!(reason(bad, PolicyKind::Identity), SYNTAX_ERRORS, "{bad:?}");
+            assert_eq!(kind_of(bad, PolicyKind::Resource), PolicyErrorKind::Syntax, "{bad:?}");
+        }
     }
 
     #[test]
     fn rejects_unknown_version_and_elements() {
         let r = reason(r#"{"Version":"2020-01-01","Statement":[]}"#, PolicyKind::Identity);
-        assert!(r.contains("legacy parsing"), "{r}");
-        let r = reason(r#"{"Version":"2012-10-17","Statment":[]}"#, PolicyKind::Identity);
-        assert!(r.contains("unknown element: Statment"), "{r}");
+        assert_eq!(r, LEGACY_PARSING);
+        let r = reason(r#"{"Version":20121017,"Statement":[]}"#, PolicyKind::Identity);
+        assert_eq!(r, LEGACY_PARSING);
+        let doc = r#"{"Version":"2012-10-17","Statment":[]}"#;
+        assert_eq!(reason(doc, PolicyKind::Identity), SYNTAX_ERRORS);
+        assert_eq!(kind_of(doc, PolicyKind::Identity), PolicyErrorKind::UnknownElement);
         let r = reason(
             r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*","Condtion":{}}}"#,
             PolicyKind::Identity,
         );
-        assert!(r.contains("Condtion"), "{r}");
+        assert_eq!(r, SYNTAX_ERRORS);
     }
 
     #[test]
     fn rejects_missing_or_bad_effect() {
         let r = reason(r#"{"Statement":{"Action":"kms:*","Resource":"*"}}"#, PolicyKind::Identity);
-        assert!(r.contains("Effect"));
-        let r = reason(r#"{"Statement":{"Effect":"allow","Action":"kms:*","Resource":"*"}}"#, PolicyKind::Identity);
-        assert!(r.contains("\"Allow\" or \"Deny\""));
+        assert_eq!(r, "Missing required field Effect");
+        for e in [r#""allow""#, r#""Permit""#, "true", r#"["Allow"]"#] {
+            let doc = identity(&format!(r#""Effect":{e},"Action":"kms:*","Resource":"*""#));
+            assert_eq!(reason(&doc, PolicyKind::Identity), LEGACY_PARSING, "{e}");
+            assert_eq!(kind_of(&doc, PolicyKind::Identity), PolicyErrorKind::Effect, "{e}");
+        }
     }
 
     #[test]
     fn rejects_action_without_vendor_prefix_and_both_action_forms() {
         let r = reason(r#"{"Statement":{"Effect":"Allow","Action":"Decrypt","Resource":"*"}}"#, PolicyKind::Identity);
-        assert!(r.contains("prefaced by a vendor"), "{r}");
+        assert_eq!(r, VENDOR_PREFIX);
+        // The key policy that would leave a key usable by no one: refused, not stored.
+        let r = reason(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"Encrypt","Resource":"*"}}"#,
+            PolicyKind::Resource,
+        );
+        assert_eq!(r, VENDOR_PREFIX);
+        for a in [":Decrypt", "kms:", "km s:Decrypt", "kms:Decrypt:x"] {
+            let doc = identity(&format!(r#""Effect":"Allow","Action":"{a}","Resource":"*""#));
+            assert_eq!(kind_of(&doc, PolicyKind::Identity), PolicyErrorKind::VendorPrefix, "{a}");
+        }
         let r = reason(
             r#"{"Statement":{"Effect":"Allow","Action":"kms:*","NotAction":"kms:Decrypt","Resource":"*"}}"#,
             PolicyKind::Identity,
         );
-        assert!(r.contains("both Action and NotAction"));
+        assert_eq!(r, SYNTAX_ERRORS);
         let r = reason(r#"{"Statement":{"Effect":"Allow","Resource":"*"}}"#, PolicyKind::Identity);
         assert_eq!(r, "Policy statement must contain actions.");
         let r = reason(r#"{"Statement":{"Effect":"Allow","Action":[],"Resource":"*"}}"#, PolicyKind::Identity);
-        assert!(r.contains("must not be empty"));
+        assert_eq!(r, SYNTAX_ERRORS);
     }
 
     #[test]
     fn rejects_resource_that_is_not_an_arn() {
         let r = reason(r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"key/1"}}"#, PolicyKind::Identity);
-        assert!(r.contains("must be in ARN format"), "{r}");
+        assert_eq!(r, "Resource key/1 must be in ARN format or \"*\".");
         let r = reason(r#"{"Statement":{"Effect":"Allow","Action":"kms:*"}}"#, PolicyKind::Identity);
         assert_eq!(r, "Policy statement must contain resources.");
     }
@@ -532,12 +704,17 @@ mod tests {
         let with = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}"#;
         let without = r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#;
         assert_eq!(reason(with, PolicyKind::Identity), "Policy document should not specify a principal.");
-        assert!(reason(without, PolicyKind::Resource).contains("no Principal"));
+        assert_eq!(reason(without, PolicyKind::Resource), "Missing required field Principal");
+        assert_eq!(kind_of(without, PolicyKind::Trust), PolicyErrorKind::MissingPrincipal);
+        // An identity policy with a principal, even an invalid one, is refused for having one.
+        let bad_principal =
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"kms:*","Resource":"*"}}"#;
+        assert_eq!(kind_of(bad_principal, PolicyKind::Identity), PolicyErrorKind::PrincipalNotAllowed);
         assert!(Policy::parse(with, PolicyKind::Resource).is_ok());
         let trust =
             r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
         assert!(Policy::parse(trust, PolicyKind::Trust).is_ok());
-        assert_eq!(reason(with, PolicyKind::Trust), "Has prohibited field Resource.");
+        assert_eq!(reason(with, PolicyKind::Trust), "Has prohibited field Resource");
     }
 
     #[test]
@@ -554,8 +731,46 @@ mod tests {
         ] {
             let doc =
                 format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{p},"Action":"kms:*","Resource":"*"}}}}"#);
-            assert!(Policy::parse(&doc, PolicyKind::Resource).is_err(), "{p} was accepted");
+            let e = Policy::parse(&doc, PolicyKind::Resource).expect_err(p);
+            assert!(matches!(e.kind, PolicyErrorKind::InvalidPrincipal | PolicyErrorKind::Syntax), "{p}: {e:?}");
+            assert!(Policy::parse(&doc, PolicyKind::Trust).is_err(), "{p} was accepted in a trust policy");
         }
+    }
+
+    #[test]
+    fn service_principals_must_be_service_names() {
+        for svc in ["bob", "", "kms amazonaws.com", "KMS.amazonaws.com", ".amazonaws.com", "kms..amazonaws.com"] {
+            let doc = format!(
+                r#"{{"Statement":{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}}}"#
+            );
+            let e = Policy::parse_new(&doc, PolicyKind::Trust).expect_err(svc);
+            assert_eq!(e.kind, PolicyErrorKind::InvalidPrincipal, "{svc}");
+            assert_eq!(e.reason, format!(r#"Invalid principal in policy: "Service":"{svc}""#));
+        }
+        for svc in ["ec2.amazonaws.com", "logs.us-east-1.amazonaws.com", "s3.amazonaws.com.cn"] {
+            let doc = format!(
+                r#"{{"Statement":{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}}}"#
+            );
+            assert!(Policy::parse_new(&doc, PolicyKind::Trust).is_ok(), "{svc}");
+        }
+        // Read as stored: a document written before the rule is not made unreadable by it.
+        let old = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"bob"},"Action":"sts:AssumeRole"}}"#;
+        assert!(Policy::parse(old, PolicyKind::Trust).is_ok());
+    }
+
+    #[test]
+    fn iam_sids_are_alphanumeric_key_policy_sids_need_not_be() {
+        let with_sid = |sid: &str, principal: &str| {
+            format!(r#"{{"Statement":{{"Sid":"{sid}",{principal}"Effect":"Allow","Action":"kms:*","Resource":"*"}}}}"#)
+        };
+        let e = Policy::parse_new(&with_sid("my-sid", ""), PolicyKind::Identity).unwrap_err();
+        assert_eq!(e.kind, PolicyErrorKind::InvalidSid);
+        assert!(e.reason.starts_with("Statement IDs (SID) must be alpha-numeric."), "{}", e.reason);
+        assert!(Policy::parse_new(&with_sid("Sid1", ""), PolicyKind::Identity).is_ok());
+        assert!(Policy::parse_new(&with_sid("", ""), PolicyKind::Identity).is_ok());
+        assert!(Policy::parse(&with_sid("my-sid", ""), PolicyKind::Identity).is_ok(), "stored documents still read");
+        let key = with_sid("Enable IAM User Permissions", r#""Principal":{"AWS":"111122223333"},"#);
+        assert!(validate_key_policy(&key).is_ok());
     }
 
     #[test]
@@ -579,12 +794,17 @@ mod tests {
                 PolicyKind::Identity,
             )
         };
-        assert!(c(r#"{"StringEqualz":{"aws:username":"a"}}"#).contains("Invalid Condition type: StringEqualz"));
-        assert!(c(r#"{"NullIfExists":{"aws:username":"true"}}"#).contains("Invalid Condition type"));
-        assert!(c(r#"{"StringEquals":{"username":"a"}}"#).contains("prefaced by a vendor"));
-        assert!(c(r#"{"StringEquals":{"aws:username":{"a":1}}}"#).contains("strings, numbers or booleans"));
-        assert!(c(r#"{"StringEquals":"x"}"#).contains("must be an object"));
-        assert!(c(r#"{"StringEquals":{"aws:username":[]}}"#).contains("at least one value"));
+        assert_eq!(c(r#"{"StringEqualz":{"aws:username":"a"}}"#), "Invalid Condition type : StringEqualz");
+        assert!(c(r#"{"NullIfExists":{"aws:username":"true"}}"#).starts_with("Invalid Condition type"));
+        assert_eq!(c(r#"{"StringEquals":{"username":"a"}}"#), VENDOR_PREFIX);
+        assert_eq!(c(r#"{"StringEquals":{"aws:username":{"a":1}}}"#), SYNTAX_ERRORS);
+        assert_eq!(c(r#"{"StringEquals":"x"}"#), SYNTAX_ERRORS);
+        assert_eq!(c(r#"{"StringEquals":{"aws:username":[]}}"#), SYNTAX_ERRORS);
+        assert_eq!(c(r#""StringEquals""#), SYNTAX_ERRORS);
+        let doc = identity(
+            r#""Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"StringEqualz":{"aws:username":"a"}}"#,
+        );
+        assert_eq!(kind_of(&doc, PolicyKind::Identity), PolicyErrorKind::ConditionOperator);
     }
 
     #[test]
@@ -600,7 +820,8 @@ mod tests {
     fn identity_policies_need_unique_sids() {
         let doc = r#"{"Statement":[{"Sid":"A","Effect":"Allow","Action":"kms:*","Resource":"*"},
             {"Sid":"A","Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#;
-        assert!(reason(doc, PolicyKind::Identity).contains("unique"));
+        assert_eq!(reason(doc, PolicyKind::Identity), "Statement IDs (SID) in a single policy must be unique.");
+        assert_eq!(kind_of(doc, PolicyKind::Identity), PolicyErrorKind::DuplicateSid);
     }
 
     #[test]
@@ -615,6 +836,56 @@ mod tests {
             r#"{{"Id":"{}","Statement":{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}}}"#,
             "x".repeat(KEY_POLICY_MAX_BYTES)
         );
-        assert!(validate_key_policy(&big).unwrap_err().reason.contains("at most 32768 bytes"));
+        let e = validate_key_policy(&big).unwrap_err();
+        assert_eq!(e.kind, PolicyErrorKind::TooLarge);
+        assert!(e.reason.contains("32768 bytes"), "{}", e.reason);
+        assert!(!e.reason.contains("xxxx"), "the message must not echo the policy");
+    }
+
+    #[test]
+    fn statement_shape_errors_are_syntax_errors() {
+        for doc in [
+            r#"{"Version":"2012-10-17"}"#,
+            r#"{"Version":"2012-10-17","Statement":[]}"#,
+            r#"{"Version":"2012-10-17","Statement":"Allow"}"#,
+            r#"{"Version":"2012-10-17","Statement":["x"]}"#,
+            r#"{"Version":"2012-10-17","Statement":{"Sid":1,"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#,
+            r#"{"Version":"2012-10-17","Id":{},"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#,
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":{"kms":"*"},"Resource":"*"}}"#,
+        ] {
+            assert_eq!(reason(doc, PolicyKind::Identity), SYNTAX_ERRORS, "{doc}");
+        }
+        let missing = r#"{"Version":"2012-10-17","Statement":[]}"#;
+        assert_eq!(kind_of(missing, PolicyKind::Identity), PolicyErrorKind::MissingStatement);
+    }
+
+    #[test]
+    fn not_principal_is_refused_with_allow_and_kept_with_deny() {
+        let allow =
+            r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}}"#;
+        let new = |kind| Policy::parse_new(allow, kind).unwrap_err().kind;
+        assert_eq!(new(PolicyKind::Resource), PolicyErrorKind::NotPrincipalWithAllow);
+        assert_eq!(validate_key_policy(allow).unwrap_err().kind, PolicyErrorKind::NotPrincipalWithAllow);
+        // A document stored before the rule still reads as it did.
+        assert!(Policy::parse(allow, PolicyKind::Resource).unwrap().statements[0].principal.as_ref().unwrap().negated);
+        let deny = allow.replace("Allow", "Deny");
+        let p = Policy::parse_new(&deny, PolicyKind::Resource).unwrap();
+        assert!(p.statements[0].principal.as_ref().unwrap().negated);
+    }
+
+    #[test]
+    fn every_reason_has_a_kind_and_no_message_echoes_a_long_value() {
+        let long = "a".repeat(1000);
+        let doc = format!(
+            r#"{{"Statement":{{"Effect":"Allow","Principal":{{"AWS":"{long}"}},"Action":"kms:*","Resource":"*"}}}}"#
+        );
+        let e = Policy::parse(&doc, PolicyKind::Resource).unwrap_err();
+        assert_eq!(e.kind, PolicyErrorKind::InvalidPrincipal);
+        assert!(e.reason.starts_with("Invalid principal in policy: \"AWS\":\""), "{}", e.reason);
+        assert!(e.reason.len() < 200, "{}", e.reason);
+        let doc = format!(r#"{{"Statement":{{"Effect":"Allow","Action":"kms:*","Resource":"{long}"}}}}"#);
+        let e = Policy::parse(&doc, PolicyKind::Identity).unwrap_err();
+        assert_eq!(e.kind, PolicyErrorKind::InvalidResource);
+        assert!(e.reason.len() < 200, "{}", e.reason);
     }
 }

@@ -2,7 +2,9 @@
 //! language with its evaluation, as pure functions (no I/O, no clock).
 //!
 //! * [`document`]: parse and validate a policy document ([`Policy::parse`], [`validate`],
-//!   [`validate_key_policy`]), the default key policy, the 32 KB key-policy limit.
+//!   [`validate_key_policy`]), the default key policy, the 32 KB key-policy limit. A refusal is
+//!   a [`PolicyError`]: a typed [`PolicyErrorKind`] each service maps to its own error, and
+//!   IAM's message where AWS's is known.
 //! * [`condition`]: condition operators (`String*`, `Numeric*`, `Date*`, `Bool`, `BinaryEquals`,
 //!   `IpAddress`, `Arn*`, `Null`, `…IfExists`, `ForAnyValue:`/`ForAllValues:`).
 //! * [`context`]: the request context: principal, action, resource, condition keys.
@@ -41,7 +43,7 @@ pub use condition::{BaseOperator, Condition, Operator, SetOperator};
 pub use context::{ConditionKeys, PrincipalType, RequestContext, RequestPrincipal};
 pub use document::{
     default_key_policy, iam_policy_size, validate, validate_key_policy, Effect, Element, Policy, PolicyError,
-    PolicyKind, PrincipalEntry, Statement, Version, KEY_POLICY_MAX_BYTES, MANAGED_POLICY_MAX_CHARS,
+    PolicyErrorKind, PolicyKind, PrincipalEntry, Statement, Version, KEY_POLICY_MAX_BYTES, MANAGED_POLICY_MAX_CHARS,
     ROLE_INLINE_POLICIES_MAX_CHARS, TRUST_POLICY_MAX_CHARS, USER_INLINE_POLICIES_MAX_CHARS,
 };
 pub use eval::{

@@ -33,10 +33,21 @@ pub(crate) const RESTRICTING_KEYS: &[&str] = &[
 pub(crate) const PUBLIC_POLICY_MESSAGE: &str =
     "The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent broad access to the secret.";
 
-/// Parses a secret's resource policy; a malformed one → MalformedPolicyDocumentException.
+/// Secrets Manager's answer to a principal it does not accept.
+pub(crate) const UNSUPPORTED_PRINCIPAL: &str = "This resource policy contains an unsupported principal.";
+
+/// The message of a MalformedPolicyDocumentException for a policy the parser refused.
+pub(crate) fn malformed_message(e: &trent_policy::PolicyError) -> String {
+    match e.kind {
+        trent_policy::PolicyErrorKind::InvalidPrincipal => UNSUPPORTED_PRINCIPAL.into(),
+        trent_policy::PolicyErrorKind::Syntax => "This resource policy contains a syntax error.".into(),
+        _ => format!("This resource policy contains an error: {e}"),
+    }
+}
+
+/// Parses a new resource policy for a secret; a malformed one → MalformedPolicyDocumentException.
 pub(crate) fn parse(text: &str) -> Result<Policy, SmError> {
-    Policy::parse(text, PolicyKind::Resource)
-        .map_err(|e| SmError::MalformedPolicyDocument(format!("This resource policy contains an error: {e}")))
+    Policy::parse_new(text, PolicyKind::Resource).map_err(|e| SmError::MalformedPolicyDocument(malformed_message(&e)))
 }
 
 fn restricted(s: &Statement) -> bool {
@@ -118,8 +129,25 @@ mod tests {
         let deny =
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#;
         assert!(public_statements(&parse(deny).unwrap()).is_empty());
+        // NotPrincipal with Allow is not a policy AWS accepts at all (it was once reported as
+        // broad access here); with Deny it grants nothing.
         let not_principal = r#"{"Version":"2012-10-17","Statement":[{"Sid":"np","Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"*","Resource":"*"}]}"#;
-        assert_eq!(public_statements(&parse(not_principal).unwrap()), ["np"]);
+        assert!(matches!(parse(not_principal), Err(SmError::MalformedPolicyDocument(_))));
+        let not_principal_deny = not_principal.replace("Allow", "Deny");
+        assert!(public_statements(&parse(&not_principal_deny).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn malformed_policy_messages_follow_secrets_manager() {
+        let msg = |t: &str| match parse(t) {
+            Err(SmError::MalformedPolicyDocument(m)) => m,
+            other => panic!("{t}: {other:?}"),
+        };
+        assert_eq!(msg("not json"), "This resource policy contains a syntax error.");
+        assert_eq!(msg(&stmt(r#"{"AWS":"bob"}"#, "")), UNSUPPORTED_PRINCIPAL);
+        assert_eq!(msg(&stmt(r#"{"AWS":"arn:aws:iam::111122223333:user/*"}"#, "")), UNSUPPORTED_PRINCIPAL);
+        let no_vendor = stmt(r#""*""#, "").replace("secretsmanager:GetSecretValue", "GetSecretValue");
+        assert!(msg(&no_vendor).contains("prefaced by a vendor"), "{}", msg(&no_vendor));
     }
 
     #[test]

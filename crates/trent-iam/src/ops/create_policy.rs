@@ -7,7 +7,7 @@ pub fn handle(iam: &Iam, c: &Caller, p: &Params) -> Out {
     let name = policy_name(p)?;
     let path = path_param(p)?;
     let doc = p.required("PolicyDocument")?;
-    check_identity_policy(doc, trent_policy::MANAGED_POLICY_MAX_CHARS)?;
+    check_identity_policy(doc, Some(trent_policy::MANAGED_POLICY_MAX_CHARS))?;
     let mut tx = iam.write()?;
     if Iam::get_in::<ManagedPolicyRecord>(&mut *tx, T_POLICY, c.account(), name)?.is_some() {
         return Err(IamError::EntityAlreadyExists(format!(

@@ -8,7 +8,7 @@ pub fn handle(iam: &Iam, c: &Caller, p: &Params) -> Out {
     let policy = policy_name(p)?;
     let doc = p.required("PolicyDocument")?;
     let max = trent_policy::ROLE_INLINE_POLICIES_MAX_CHARS;
-    check_identity_policy(doc, max)?;
+    check_identity_policy(doc, None)?;
     let mut tx = iam.write()?;
     let mut r: RoleRecord = Iam::get_in(&mut *tx, T_ROLE, c.account(), name)?.ok_or_else(|| no_role(name))?;
     r.inline.insert(policy.to_string(), doc.to_string());

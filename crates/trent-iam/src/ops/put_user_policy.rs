@@ -8,7 +8,7 @@ pub fn handle(iam: &Iam, c: &Caller, p: &Params) -> Out {
     let policy = policy_name(p)?;
     let doc = p.required("PolicyDocument")?;
     let max = trent_policy::USER_INLINE_POLICIES_MAX_CHARS;
-    check_identity_policy(doc, max)?;
+    check_identity_policy(doc, None)?;
     let mut tx = iam.write()?;
     let mut r: UserRecord = Iam::get_in(&mut *tx, T_USER, c.account(), name)?.ok_or_else(|| no_user(name))?;
     r.inline.insert(policy.to_string(), doc.to_string());

@@ -51,8 +51,11 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| SmError::MalformedPolicyDocument(format!("This resource policy contains a syntax error: {e}.")))?;
     let mut errors = Vec::new();
-    match Policy::from_value(&value, PolicyKind::Resource) {
-        Err(e) => errors.push(ValidationError { check_name: CHECK_GRAMMAR.into(), error_message: e.reason }),
+    match Policy::from_value(&value, PolicyKind::Resource).and_then(|p| p.check_new(PolicyKind::Resource).map(|_| p)) {
+        Err(e) => errors.push(ValidationError {
+            check_name: CHECK_GRAMMAR.into(),
+            error_message: crate::policy::malformed_message(&e),
+        }),
         Ok(p) => {
             for s in public_statements(&p) {
                 errors.push(ValidationError {
