@@ -10,11 +10,14 @@
 //!   `masterarn` names and sets the password of the other of `username` / `username_clone`,
 //!   creating the clone (with the first user's privileges) on first use. Every database
 //!   rotator tests a login with the new password before finishSecret moves AWSCURRENT.
+//!   Connections use TLS by the secret's `sslmode` (libpq's names) or AWS's `ssl` field,
+//!   `prefer` by default (docs/ROTATION.md, "TLS to the database").
 //! - **Custom**, registered with `--rotation-function NAME=exec:/path` (the event JSON
 //!   `{"SecretId","ClientRequestToken","Step"}` on stdin; exit 0 = success) or
 //!   `NAME=http(s)://host/path` (the event POSTed as JSON, signed with
 //!   `X-Trent-Signature: sha256=<hex HMAC-SHA256>` under TRENT_ROTATION_WEBHOOK_SECRET; 2xx =
-//!   success; https through rustls/aws-lc-rs, trusting `--rotation-ca-file`). Like a Lambda rotation function, a custom function does all four steps itself
+//!   success; https through rustls/aws-lc-rs, trusting Mozilla's roots, the system bundle and
+//!   `--rotation-ca-file`). Like a Lambda rotation function, a custom function does all four steps itself
 //!   through the Secrets Manager API.
 //!
 //! All of it runs on blocking threads (RotateSecret's handler and the scheduler's sweep).
@@ -329,7 +332,8 @@ fn run_database_step(
                 if pending.user != cur.user {
                     return Err("the AWSPENDING username differs from AWSCURRENT's (single-user rotation)".into());
                 }
-                let previous = value(sm, caller, &ev.secret_id, None, AWSPREVIOUS)?.and_then(|p| Creds::of(&p, trust).ok());
+                let previous =
+                    value(sm, caller, &ev.secret_id, None, AWSPREVIOUS)?.and_then(|p| Creds::of(&p, trust).ok());
                 let logins: Vec<&Creds> =
                     [Some(&pending), Some(&cur), previous.as_ref()].into_iter().flatten().collect();
                 match engine {
@@ -376,9 +380,7 @@ impl SslMode {
                 Some("require") => Ok(SslMode::Require),
                 Some("verify-ca") => Ok(SslMode::VerifyCa),
                 Some("verify-full") => Ok(SslMode::VerifyFull),
-                _ => Err(
-                    "the secret's sslmode is not one of disable, prefer, require, verify-ca, verify-full".into()
-                ),
+                _ => Err("the secret's sslmode is not one of disable, prefer, require, verify-ca, verify-full".into()),
             };
         }
         Ok(match j.0.get("ssl") {
@@ -726,7 +728,7 @@ mod pg {
                 Err(e) => last = e,
             }
         }
-        Err(format!("no stored password logs in (AWSPENDING, AWSCURRENT, AWSPREVIOUS): {last}"))
+        Err(format!("cannot log in with the AWSPENDING, AWSCURRENT or AWSPREVIOUS password: {last}"))
     }
 
     pub(super) fn set_multi(master: &Creds, current: &Creds, pending: &Creds) -> Result<(), String> {
@@ -864,7 +866,7 @@ mod my {
                 Err(e) => last = e,
             }
         }
-        Err(format!("no stored password logs in (AWSPENDING, AWSCURRENT, AWSPREVIOUS): {last}"))
+        Err(format!("cannot log in with the AWSPENDING, AWSCURRENT or AWSPREVIOUS password: {last}"))
     }
 
     fn hosts(conn: &mut mysql::Conn, user: &str) -> Result<Vec<String>, String> {
