@@ -76,6 +76,17 @@ def test_postgres_verify_full_with_an_untrusted_certificate_fails_and_keeps_awsc
     assert scram_matches(pg_verifier(pg_role), "initial-password-1"), "the database is untouched"
 
 
+def test_postgres_verify_full_with_the_wrong_ca_fails_and_keeps_awscurrent(sm, pg_role, tmp_path):
+    other_ca, _, _ = _self_signed(tmp_path)
+    name = unique("pg-wrong-ca")
+    sm.create_secret(
+        Name=name, SecretString=pg_secret(pg_role, host="localhost", sslmode="verify-full", sslrootcert=str(other_ca))
+    )
+    rotation_fails(sm, name, "sslmode verify-full", "UnknownIssuer")
+    assert current(sm, name)["password"] == "initial-password-1"
+    assert scram_matches(pg_verifier(pg_role), "initial-password-1")
+
+
 def test_postgres_verify_full_with_the_servers_certificate_as_ca_rotates(sm, pg_role):
     if not os.path.exists(SNAKEOIL):
         pytest.skip(f"{SNAKEOIL} is missing")

@@ -192,17 +192,32 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// The certificates of a PEM file (an error when it cannot be read or holds none).
+/// The largest CA file read (the system bundle is about 200 KiB).
+const MAX_CA_FILE: u64 = 4 << 20;
+
+/// The certificates of a PEM file (an error when it cannot be read or holds none). Only a
+/// regular file of at most 4 MiB is read (a secret's `sslrootcert` names a path on this host:
+/// no device or FIFO is read), and the errors never quote the file's content.
 fn read_pem_certs(path: &std::path::Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
-    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot be read ({})", e.kind()))?;
+    let meta = f.metadata().map_err(|e| format!("cannot be read ({})", e.kind()))?;
+    if !meta.is_file() || meta.len() > MAX_CA_FILE {
+        return Err("is not a PEM file of at most 4 MiB".into());
+    }
+    let mut text = Vec::new();
+    f.take(MAX_CA_FILE).read_to_end(&mut text).map_err(|e| format!("cannot be read ({})", e.kind()))?;
     pem_certs(&text)
 }
 
 fn pem_certs(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
-    let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "holds a malformed PEM section".to_string())?;
     if certs.is_empty() {
-        return Err("no PEM certificate".into());
+        return Err("holds no PEM certificate".into());
     }
     Ok(certs)
 }
@@ -776,7 +791,10 @@ mod my {
             .pass(Some(c.password.to_string()))
             .db_name(c.dbname.clone())
             .prefer_socket(false)
-            .tcp_connect_timeout(Some(CONNECT_TIMEOUT));
+            .tcp_connect_timeout(Some(CONNECT_TIMEOUT))
+            // Bounds the TLS handshake and every statement too: a stalled server fails the step.
+            .read_timeout(Some(FUNCTION_TIMEOUT))
+            .write_timeout(Some(FUNCTION_TIMEOUT));
         let fail = |e: mysql::Error| {
             let e = match e {
                 mysql::Error::DriverError(mysql::DriverError::TlsNotSupported) => {
@@ -1143,7 +1161,14 @@ mod tests {
         let err = mode(json!({"sslmode": "allow"})).unwrap_err();
         assert!(err.contains("sslmode"), "{err}");
         let err = mode(json!({"sslrootcert": "/nonexistent/ca.pem"})).map(|_| ()).unwrap_err();
-        assert!(err.contains("sslrootcert"), "{err}");
+        assert!(err.contains("sslrootcert") && err.contains("cannot be read"), "{err}");
+        // A path in a secret never makes trentd read a device, a FIFO or a directory.
+        for path in ["/dev/zero", "/etc"] {
+            let err = mode(json!({"sslrootcert": path})).map(|_| ()).unwrap_err();
+            assert!(err.contains("is not a PEM file"), "{path}: {err}");
+        }
+        let err = mode(json!({"sslrootcert": "/etc/hostname"})).map(|_| ()).unwrap_err();
+        assert!(err.ends_with("holds no PEM certificate"), "a file's content is never quoted: {err}");
         let err = mode(json!({"sslrootcert": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"}))
             .map(|_| ())
             .unwrap_err();
