@@ -640,7 +640,11 @@ mod pgtls {
 
         fn connect(self, socket: Socket) -> Self::Future {
             Box::pin(async move {
-                let tls = tokio_rustls::TlsConnector::from(self.config).connect(self.name, socket).await?;
+                // A server that stalls the handshake fails the step instead of hanging it.
+                let handshake = tokio_rustls::TlsConnector::from(self.config).connect(self.name, socket);
+                let tls = tokio::time::timeout(super::CONNECT_TIMEOUT, handshake)
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"))??;
                 Ok(Stream(Box::new(tls)))
             })
         }
@@ -1234,6 +1238,26 @@ mod tests {
         assert_eq!(at("127.0.0.1", json!({"sslmode": "verify-ca", "sslrootcert": SNAKEOIL})), Ok(true));
         let pem = std::fs::read_to_string(SNAKEOIL).unwrap();
         assert_eq!(at("localhost", json!({"sslmode": "verify-full", "sslrootcert": pem})), Ok(true), "inline PEM");
+    }
+
+    #[test]
+    fn a_postgres_server_that_stalls_the_tls_handshake_fails_in_bounded_time() {
+        use std::io::Read;
+        // Answers the SSLRequest with S ("go ahead with TLS"), then never speaks again.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 8];
+            conn.read_exact(&mut request).unwrap();
+            conn.write_all(b"S").unwrap();
+            std::thread::sleep(Duration::from_secs(20));
+        });
+        let started = Instant::now();
+        let c = creds(db_secret(port, "u", serde_json::json!({"sslmode": "require"}))).unwrap();
+        let err = pg::connect(&c).map(|_| ()).unwrap_err();
+        assert!(err.contains("TLS handshake timed out"), "{err}");
+        assert!(started.elapsed() < CONNECT_TIMEOUT + Duration::from_secs(3), "{:?}", started.elapsed());
     }
 
     #[test]
