@@ -73,11 +73,17 @@ pub struct Config {
     #[arg(long, env = "TRENT_EVENTS_FILE")]
     pub events_file: Option<PathBuf>,
 
-    /// POST every Parameter Store event to this http:// URL (repeatable; env: comma-separated).
-    /// With TRENT_EVENT_WEBHOOK_SECRET set, the body is signed: X-Trent-Signature: sha256=<hex HMAC>.
+    /// POST every Parameter Store event to this http:// or https:// URL (repeatable; env:
+    /// comma-separated). With TRENT_EVENT_WEBHOOK_SECRET set, the body is signed:
+    /// X-Trent-Signature: sha256=<hex HMAC>.
     /// Failed deliveries are retried with backoff; they never slow an API call.
     #[arg(long = "event-webhook", env = "TRENT_EVENT_WEBHOOKS", value_delimiter = ',')]
     pub event_webhooks: Vec<String>,
+
+    /// CA certificates (PEM) that https:// event webhooks may also chain to, besides Mozilla's
+    /// roots and the system bundle (/etc/ssl/certs/ca-certificates.crt when readable).
+    #[arg(long, env = "TRENT_EVENT_WEBHOOK_CA_FILE")]
+    pub event_webhook_ca_file: Option<PathBuf>,
 
     /// Most Standard-tier parameters per account and region (AWS: 10,000).
     #[arg(long, env = "TRENT_SSM_MAX_STANDARD_PARAMETERS", default_value_t = 10_000)]
@@ -151,8 +157,9 @@ pub struct Config {
     #[arg(long = "rotation-function", env = "TRENT_ROTATION_FUNCTIONS", value_delimiter = ',')]
     pub rotation_functions: Vec<String>,
 
-    /// CA certificates (PEM) that https:// rotation webhooks must chain to
-    /// (default: /etc/ssl/certs/ca-certificates.crt).
+    /// CA certificates (PEM) that https:// rotation webhooks and the built-in rotators' verifying
+    /// TLS modes (verify-ca, verify-full) may also chain to, besides Mozilla's roots and the system
+    /// bundle (/etc/ssl/certs/ca-certificates.crt when readable).
     #[arg(long, env = "TRENT_ROTATION_CA_FILE")]
     pub rotation_ca_file: Option<PathBuf>,
 }

@@ -88,7 +88,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
     kms.set_service_authorizer(identity::service_authorizer(iam.clone()));
     events::check_webhooks(&config.event_webhooks)?;
-    let sinks = events::start(config.events_file.clone(), &config.event_webhooks);
+    let sinks =
+        events::start(config.events_file.clone(), &config.event_webhooks, config.event_webhook_ca_file.as_deref())?;
     let limits = trent_ssm::Limits {
         max_standard: config.ssm_max_standard_parameters,
         max_advanced: config.ssm_max_advanced_parameters,

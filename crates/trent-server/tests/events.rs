@@ -99,11 +99,17 @@ fn parameter_changes_reach_a_signed_webhook_with_retries_and_the_events_file() {
 }
 
 #[test]
-fn an_https_webhook_is_refused_at_start() {
+fn a_webhook_that_is_not_http_or_https_or_an_unreadable_webhook_ca_file_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = command(dir.path());
-    cmd.arg("--event-webhook").arg("https://example.invalid/hook");
+    cmd.arg("--event-webhook").arg("ftp://example.invalid/hook");
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only http://"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only http:// and https://"));
+    let mut cmd = command(dir.path());
+    cmd.arg("--event-webhook").arg("https://example.invalid/hook");
+    cmd.arg("--event-webhook-ca-file").arg(dir.path().join("missing.pem"));
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--event-webhook-ca-file"));
 }
