@@ -57,17 +57,29 @@ thread_local! {
 }
 
 /// Runs `f` (an SSM or Secrets Manager operation) with its in-process KMS calls checked by the
-/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
+/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`). Nests:
+/// the context in force before is restored afterwards.
 pub fn with_via_service<T>(via: ViaContext, f: impl FnOnce() -> T) -> T {
-    struct Reset;
-    impl Drop for Reset {
+    struct Restore(Option<ViaContext>);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            VIA_SERVICE.with(|v| *v.borrow_mut() = None);
+            let previous = self.0.take();
+            VIA_SERVICE.with(|v| *v.borrow_mut() = previous);
         }
     }
-    VIA_SERVICE.with(|v| *v.borrow_mut() = Some(via));
-    let _reset = Reset;
+    let previous = VIA_SERVICE.with(|v| v.borrow_mut().replace(via));
+    let _restore = Restore(previous);
     f()
+}
+
+/// Inside [`with_via_service`], runs `f` with its KMS calls checked as made through `service`
+/// instead (Parameter Store reading a Secrets Manager secret: Secrets Manager decrypts it, so
+/// `kms:ViaService` is Secrets Manager's), same connection facts. Outside it, just runs `f`.
+pub fn as_via_service<T>(service: String, f: impl FnOnce() -> T) -> T {
+    match VIA_SERVICE.with(|v| v.borrow().clone()) {
+        Some(via) => with_via_service(ViaContext { service, ..via }, f),
+        None => f(),
+    }
 }
 
 /// Runs `f` with other accounts' keys resolvable by ARN (the caller has been authorized).

@@ -355,8 +355,12 @@ fn authorize_and_run(
         Op::Ssm(op) => trent_kms::authz::with_via_service(via("ssm"), || app.ssm.dispatch(op, &caller, body))
             .map_err(|e| Box::new(e) as BoxError),
         Op::Secrets(op) => {
-            trent_kms::authz::with_via_service(via("secretsmanager"), || app.secrets.dispatch(op, &caller, body))
-                .map_err(|e| Box::new(e) as BoxError)
+            // Operations returning several secrets check each one (secretsmanager:GetSecretValue).
+            let reader = crate::identity::secret_reader(app, &env);
+            trent_kms::authz::with_via_service(via("secretsmanager"), || {
+                app.secrets.dispatch_authorized(op, &caller, body, &reader)
+            })
+            .map_err(|e| Box::new(e) as BoxError)
         }
         Op::CloudTrail => {
             crate::cloudtrail::dispatch(&app.audit, &caller, op_name, body).map_err(|e| Box::new(e) as BoxError)
