@@ -493,3 +493,47 @@ pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::Ser
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trent_policy::{Decision, Principal};
+
+    fn ctx(principal: &Principal, action: &str, resource: &str) -> RequestContext {
+        RequestContext::new(RequestPrincipal::from_principal(principal, "aws"), action, resource)
+    }
+
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf";
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn an_unreadable_stored_secret_policy_denies_everyone_including_the_root() {
+        let p = stored_resource_policy("{not json", "secret resource policy", SECRET);
+        let root = Principal::root("111122223333");
+        let c = ctx(&root, "secretsmanager:GetSecretValue", SECRET);
+        // Without a policy the root may read; with the unreadable one it may not.
+        assert_eq!(trent_policy::evaluate(&c, &[], None, "111122223333"), Decision::Allow);
+        let d = trent_policy::evaluate(&c, &[], Some(&p), "111122223333");
+        assert!(matches!(d, Decision::ExplicitDeny { .. }), "{d:?}");
+        assert!(d.message(&c).unwrap().ends_with("with an explicit deny in a resource-based policy"));
+    }
+
+    #[test]
+    fn an_unreadable_key_policy_denies_the_root_and_outweighs_a_grant() {
+        let p = stored_resource_policy(r#"{"Version":"2012-10-17","Statement":"nope"}"#, "key policy", KEY);
+        let root = Principal::root("111122223333");
+        let c = ctx(&root, "kms:Decrypt", KEY);
+        let default = Policy::parse(&trent_policy::default_key_policy("aws", "111122223333"), PolicyKind::Resource)
+            .expect("the default key policy parses");
+        assert_eq!(trent_policy::evaluate_kms(&c, &default, "111122223333", &[], false), Decision::Allow);
+        for grant in [false, true] {
+            let d = trent_policy::evaluate_kms(&c, &p, "111122223333", &[], grant);
+            assert!(matches!(d, Decision::ExplicitDeny { .. }), "grant {grant}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn the_deny_all_policy_parses() {
+        assert_eq!(unreadable_policy().statements.len(), 1);
+    }
+}
