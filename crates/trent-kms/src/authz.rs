@@ -130,24 +130,6 @@ impl Kms {
             .collect()
     }
 
-    /// Whether the request uses a key of another account: one named by ARN, or (Decrypt and
-    /// ReEncrypt without a key id) the key a ciphertext was made under. At most one index read,
-    /// so an account root's requests in its own account stay cheap.
-    pub fn uses_foreign_key(&self, caller: &Caller, op: Operation, body: &[u8]) -> bool {
-        wanted(op, body).iter().any(|(_, id, blob)| match (id, blob) {
-            (Some(id), _) => trent_policy::Arn::parse(id).is_some_and(|a| a.account != caller.account()),
-            (None, Some(blob)) => {
-                let Ok(parsed) = trent_crypto::blob::parse(blob) else { return false };
-                let owner = self
-                    .store()
-                    .read()
-                    .and_then(|mut tx| tx.get(T_OWNER, &format!("{}/{}", caller.region, parsed.key_id)));
-                matches!(owner, Ok(Some(acct)) if acct != caller.account().as_bytes())
-            }
-            (None, None) => false,
-        })
-    }
-
     fn facts_for(&self, caller: &Caller, action: String, id: Option<&str>, blob: Option<&[u8]>) -> Option<KeyFacts> {
         let mut tx = self.store().read().ok()?;
         let (r, request_alias) = match id {

@@ -310,8 +310,8 @@ fn authorize_and_run(
         .admit(signing_name, op_name, caller.account(), &caller.region, body)
         .map_err(|e| Box::new(e) as BoxError)?;
 
-    // 5. Policy evaluation: the account root has full access to its own account; everyone else
-    // needs a policy (IAM and STS evaluate inside trent-iam, which holds the records).
+    // 5. Policy evaluation: the account root has every identity permission in its own account
+    // (key policies and secret resource policies still bind it); everyone else needs a policy (IAM and STS evaluate inside trent-iam, which holds the records).
     let env = crate::identity::Env {
         source_ip: &draft.source_ip,
         secure_transport: draft.tls,
