@@ -76,3 +76,19 @@ impl crate::Ssm {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn parse_names_the_secret_and_selector_the_server_authorizes() {
+        assert_eq!(parse("/aws/reference/secretsmanager/db/pw"), Some(("db/pw", None)));
+        assert_eq!(parse("/aws/reference/secretsmanager/db/pw:AWSPREVIOUS"), Some(("db/pw", Some("AWSPREVIOUS"))));
+        let arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf";
+        assert_eq!(parse(&format!("/aws/reference/secretsmanager/{arn}")), Some((arn, None)));
+        assert_eq!(parse("/aws/reference/secretsmanager/db:"), Some(("db:", None)));
+        assert_eq!(parse("/app/db/pw"), None);
+        assert_eq!(parse("/aws/reference/secretsmanagerx/db"), None);
+    }
+}
