@@ -57,17 +57,29 @@ thread_local! {
 }
 
 /// Runs `f` (an SSM or Secrets Manager operation) with its in-process KMS calls checked by the
-/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
+/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`). Nests:
+/// the context in force before is restored afterwards.
 pub fn with_via_service<T>(via: ViaContext, f: impl FnOnce() -> T) -> T {
-    struct Reset;
-    impl Drop for Reset {
+    struct Restore(Option<ViaContext>);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            VIA_SERVICE.with(|v| *v.borrow_mut() = None);
+            let previous = self.0.take();
+            VIA_SERVICE.with(|v| *v.borrow_mut() = previous);
         }
     }
-    VIA_SERVICE.with(|v| *v.borrow_mut() = Some(via));
-    let _reset = Reset;
+    let previous = VIA_SERVICE.with(|v| v.borrow_mut().replace(via));
+    let _restore = Restore(previous);
     f()
+}
+
+/// Inside [`with_via_service`], runs `f` with its KMS calls checked as made through `service`
+/// instead (Parameter Store reading a Secrets Manager secret: Secrets Manager decrypts it, so
+/// `kms:ViaService` is Secrets Manager's), same connection facts. Outside it, just runs `f`.
+pub fn as_via_service<T>(service: String, f: impl FnOnce() -> T) -> T {
+    match VIA_SERVICE.with(|v| v.borrow().clone()) {
+        Some(via) => with_via_service(ViaContext { service, ..via }, f),
+        None => f(),
+    }
 }
 
 /// Runs `f` with other accounts' keys resolvable by ARN (the caller has been authorized).
@@ -116,24 +128,6 @@ impl Kms {
             .into_iter()
             .filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref()))
             .collect()
-    }
-
-    /// Whether the request uses a key of another account: one named by ARN, or (Decrypt and
-    /// ReEncrypt without a key id) the key a ciphertext was made under. At most one index read,
-    /// so an account root's requests in its own account stay cheap.
-    pub fn uses_foreign_key(&self, caller: &Caller, op: Operation, body: &[u8]) -> bool {
-        wanted(op, body).iter().any(|(_, id, blob)| match (id, blob) {
-            (Some(id), _) => trent_policy::Arn::parse(id).is_some_and(|a| a.account != caller.account()),
-            (None, Some(blob)) => {
-                let Ok(parsed) = trent_crypto::blob::parse(blob) else { return false };
-                let owner = self
-                    .store()
-                    .read()
-                    .and_then(|mut tx| tx.get(T_OWNER, &format!("{}/{}", caller.region, parsed.key_id)));
-                matches!(owner, Ok(Some(acct)) if acct != caller.account().as_bytes())
-            }
-            (None, None) => false,
-        })
     }
 
     fn facts_for(&self, caller: &Caller, action: String, id: Option<&str>, blob: Option<&[u8]>) -> Option<KeyFacts> {

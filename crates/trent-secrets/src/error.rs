@@ -57,10 +57,15 @@ pub(crate) fn encryption_failure(e: KmsError) -> SmError {
     }
 }
 
-/// KMS failures while decrypting a value (a disabled or deleted key) → DecryptionFailure.
+/// KMS failures while decrypting a value (a disabled or deleted key) → DecryptionFailure; the
+/// caller not allowed `kms:Decrypt` on the key → AccessDeniedException, with AWS's message
+/// (which does not say more about the key).
 pub(crate) fn decryption_failure(e: KmsError) -> SmError {
     match e {
         KmsError::Internal(d) => SmError::Internal(d),
+        KmsError::Wire(WireError::AccessDenied(_)) => {
+            SmError::Wire(WireError::AccessDenied("Access to KMS is not allowed".into()))
+        }
         other => SmError::DecryptionFailure(format!(
             "Secrets Manager can't decrypt the protected secret text using the provided KMS key: {}",
             other.message()

@@ -23,6 +23,30 @@ use std::sync::Arc;
 use trent_kms::{Caller, Clock, Kms};
 use trent_store::Store;
 
+/// One secret an operation is about to return, as the server's authorizer sees it.
+pub struct SecretAccess<'a> {
+    /// The permission reading it needs: `secretsmanager:GetSecretValue`.
+    pub action: &'static str,
+    /// The secret's ARN, or the ARN a secret of that name would have when none exists.
+    pub secret_arn: &'a str,
+    /// The secret's resource policy (PutResourcePolicy's JSON), if it has one.
+    pub resource_policy: Option<&'a str>,
+}
+
+/// Decides, per secret, whether the caller may read it (`Err` is reported for that secret).
+/// The server builds one for each request (it knows the caller's identity policies and the
+/// connection's condition keys) and passes it to [`SecretsManager::dispatch_authorized`].
+pub type SecretAuthorizer<'a> = dyn Fn(&Caller, &SecretAccess<'_>) -> Result<(), SmError> + 'a;
+
+/// The authorizer of plain [`SecretsManager::dispatch`]: there is none, so nothing is readable
+/// through operations that need a per-secret check (fail closed).
+pub(crate) fn no_authorizer(_: &Caller, a: &SecretAccess<'_>) -> Result<(), SmError> {
+    Err(SmError::Wire(trent_wire::WireError::AccessDenied(format!(
+        "not authorized to perform: {} on resource: {}",
+        a.action, a.secret_arn
+    ))))
+}
+
 pub struct SecretsManager {
     store: Arc<dyn Store>,
     kms: Arc<Kms>,
@@ -58,6 +82,25 @@ trent_wire::operations!(SecretsManager, Caller, SmError, {
 });
 
 impl SecretsManager {
+    /// [`dispatch`](Self::dispatch), with `authorize` deciding for each secret that an operation
+    /// returns from several (BatchGetSecretValue) whether the caller may read it.
+    pub fn dispatch_authorized(
+        &self,
+        op: Operation,
+        caller: &Caller,
+        body: &[u8],
+        authorize: &SecretAuthorizer<'_>,
+    ) -> Result<Vec<u8>, SmError> {
+        match op {
+            Operation::BatchGetSecretValue => {
+                let req = trent_wire::json::decode(body)?;
+                let resp = ops::batch_get_secret_value::handle_with(self, caller, req, authorize)?;
+                trent_wire::json::encode(&resp).map_err(SmError::from)
+            }
+            _ => self.dispatch(op, caller, body),
+        }
+    }
+
     pub fn new(store: Arc<dyn Store>, kms: Arc<Kms>, clock: Arc<Clock>) -> Self {
         SecretsManager { store, kms, clock, rotator: Arc::new(rotation::GenericOnly), in_progress: Default::default() }
     }

@@ -31,7 +31,8 @@ fn caller() -> Caller {
 
 fn call(e: &Env, op: &str, body: Value) -> Result<Value, String> {
     let op = Operation::from_name(op).unwrap();
-    match e.sm.dispatch(op, &caller(), body.to_string().as_bytes()) {
+    let allow_all = |_: &Caller, _: &crate::SecretAccess<'_>| Ok(());
+    match e.sm.dispatch_authorized(op, &caller(), body.to_string().as_bytes(), &allow_all) {
         Ok(out) => Ok(serde_json::from_slice(&out).unwrap()),
         Err(err) => {
             assert!(err.status() < 500, "{} gave a 5xx: {}", op.name(), err.message());
@@ -237,6 +238,71 @@ fn list_filters_tags_batch_and_random_passwords() {
         json!({"ExcludeLowercase": true, "ExcludeUppercase": true, "ExcludeNumbers": true, "ExcludePunctuation": true});
     assert_eq!(call(&e, "GetRandomPassword", none_left), Err("InvalidParameterException".into()));
     assert_eq!(call(&e, "GetRandomPassword", json!({"PasswordLength": 3})), Err("InvalidParameterException".into()));
+}
+
+#[test]
+fn batch_get_without_an_authorizer_returns_no_secret_value() {
+    let e = env();
+    call(&e, "CreateSecret", json!({"Name": "plain", "SecretString": "hidden-value"})).unwrap();
+    let body = json!({"SecretIdList": ["plain"]}).to_string();
+    let out = e.sm.dispatch(Operation::BatchGetSecretValue, &caller(), body.as_bytes()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains("hidden-value"), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["SecretValues"], json!([]));
+    assert_eq!(v["Errors"][0]["ErrorCode"], "AccessDeniedException");
+}
+
+#[test]
+fn batch_get_asks_the_authorizer_for_each_secret_and_reports_refusals_as_access_denied() {
+    let e = env();
+    call(&e, "CreateSecret", json!({"Name": "team/open", "SecretString": "open-value"})).unwrap();
+    call(&e, "CreateSecret", json!({"Name": "team/closed", "SecretString": "closed-value"})).unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+        "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+    .to_string();
+    call(&e, "PutResourcePolicy", json!({"SecretId": "team/closed", "ResourcePolicy": policy})).unwrap();
+    let asked = std::cell::RefCell::new(Vec::new());
+    // Refuses secrets with a resource policy and anything named "nowhere".
+    let check = |_: &Caller, a: &crate::SecretAccess<'_>| {
+        asked.borrow_mut().push((a.action, a.secret_arn.to_string()));
+        if a.resource_policy.is_some() || a.secret_arn.ends_with(":secret:nowhere") {
+            Err(crate::SmError::Wire(trent_wire::WireError::AccessDenied("no".into())))
+        } else {
+            Ok(())
+        }
+    };
+    let run = |body: Value| -> (Value, String) {
+        let out =
+            e.sm.dispatch_authorized(Operation::BatchGetSecretValue, &caller(), body.to_string().as_bytes(), &check)
+                .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        (serde_json::from_str(&text).unwrap(), text)
+    };
+    let (v, text) = run(json!({"SecretIdList": ["team/open", "team/closed", "nowhere", "missing"]}));
+    assert!(!text.contains("closed-value"), "{text}");
+    assert_eq!(v["SecretValues"].as_array().unwrap().len(), 1);
+    assert_eq!(v["SecretValues"][0]["SecretString"], "open-value");
+    let errors: Vec<(String, String)> = v["Errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["SecretId"].as_str().unwrap().into(), x["ErrorCode"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("team/closed".to_string(), "AccessDeniedException".to_string()),
+            ("nowhere".into(), "AccessDeniedException".into()),
+            ("missing".into(), "ResourceNotFoundException".into()),
+        ]
+    );
+    assert!(asked.borrow().iter().all(|(a, _)| *a == "secretsmanager:GetSecretValue"));
+    let (v, text) = run(json!({"Filters": [{"Key": "name", "Values": ["team/"]}]}));
+    assert!(!text.contains("closed-value"), "{text}");
+    assert_eq!(v["SecretValues"].as_array().unwrap().len(), 1);
+    assert_eq!(v["Errors"].as_array().unwrap().len(), 1);
+    assert_eq!(v["Errors"][0]["ErrorCode"], "AccessDeniedException");
 }
 
 #[test]

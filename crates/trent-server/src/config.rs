@@ -22,6 +22,9 @@ use std::path::PathBuf;
 ///   TRENT_EVENT_WEBHOOK_SECRET      HMAC-SHA256 key that signs webhook bodies
 ///   TRENT_ROTATION_WEBHOOK_SECRET   HMAC-SHA256 key that signs rotation webhook bodies
 ///   TRENT_LOG                       log filter, e.g. `info` (default) or `trent=debug`
+///
+/// Offline maintenance (trentd stopped): `trentd admin reset-key-policy --key-id KEY …` puts
+/// back the default policy of a key whose policy locks everyone out (see `trentd admin --help`).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "trentd", version, verbatim_doc_comment)]
 pub struct Config {

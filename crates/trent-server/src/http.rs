@@ -354,8 +354,8 @@ fn authorize_and_run(
         .admit(signing_name, op_name, caller.account(), &caller.region, body)
         .map_err(|e| Box::new(e) as BoxError)?;
 
-    // 5. Policy evaluation: the account root has full access to its own account; everyone else
-    // needs a policy (IAM and STS evaluate inside trent-iam, which holds the records).
+    // 5. Policy evaluation: the account root has every identity permission in its own account
+    // (key policies and secret resource policies still bind it); everyone else needs a policy (IAM and STS evaluate inside trent-iam, which holds the records).
     let env = crate::identity::Env {
         source_ip: &draft.source_ip,
         secure_transport: draft.tls,
@@ -403,8 +403,12 @@ fn authorize_and_run(
         Op::Ssm(op) => trent_kms::authz::with_via_service(via("ssm"), || app.ssm.dispatch(op, &caller, body))
             .map_err(|e| Box::new(e) as BoxError),
         Op::Secrets(op) => {
-            trent_kms::authz::with_via_service(via("secretsmanager"), || app.secrets.dispatch(op, &caller, body))
-                .map_err(|e| Box::new(e) as BoxError)
+            // Operations returning several secrets check each one (secretsmanager:GetSecretValue).
+            let reader = crate::identity::secret_reader(app, &env);
+            trent_kms::authz::with_via_service(via("secretsmanager"), || {
+                app.secrets.dispatch_authorized(op, &caller, body, &reader)
+            })
+            .map_err(|e| Box::new(e) as BoxError)
         }
         Op::CloudTrail => {
             crate::cloudtrail::dispatch(&app.audit, &caller, op_name, body).map_err(|e| Box::new(e) as BoxError)

@@ -5,9 +5,22 @@
 //! * [`authorize_kms`], [`authorize_ssm`], [`authorize_secrets`], [`authorize_cloudtrail`]: step 5
 //!   of the request path. They build the policy engine's request context (principal, action,
 //!   resource ARN and condition keys) and evaluate it: KMS with the key policy and the
-//!   caller's identity policies (`evaluate_kms`), the others with identity policies. An
-//!   account root keeps full access to its own account's resources; anything else needs a
-//!   policy. A denial is `AccessDeniedException` with the engine's message.
+//!   caller's identity policies (`evaluate_kms`), the others with identity policies (and a
+//!   secret's resource policy). An account root has every *identity* permission in its own
+//!   account, but resource policies still bind it as on AWS: a key policy is the primary
+//!   authority (an explicit Deny applies to root, and a key whose policy does not allow the
+//!   account cannot be used by root either), and a secret resource policy's explicit Deny
+//!   applies to root. Where there is no resource policy (SSM, CloudTrail, account-level
+//!   actions) root has full access. A denial is `AccessDeniedException` with the engine's
+//!   message.
+//! * A stored key policy or secret resource policy that does not parse fails closed: it is
+//!   evaluated as a policy that denies everything ([`unreadable_policy`]); the reason (never
+//!   the policy text) is logged.
+//! * Reads that return secret material through another path are authorized like the direct
+//!   read: [`secret_reader`] (each secret of BatchGetSecretValue) and [`authorize_ssm`] for
+//!   `/aws/reference/secretsmanager/…` names (`secretsmanager:GetSecretValue` on the secret);
+//!   the KMS key under the secret is checked by [`service_authorizer`] as the value is
+//!   decrypted (`kms:Decrypt`, `kms:ViaService` = Secrets Manager).
 
 pub use trent_iam::credentials::{AccessKeyRecord, Identity};
 
@@ -42,6 +55,30 @@ fn denied(m: String) -> BoxError {
 
 fn is_root(caller: &Caller) -> bool {
     caller.principal.kind == PrincipalKind::Root
+}
+
+/// What a stored resource policy (key policy, secret resource policy) that cannot be read is
+/// evaluated as: one statement denying every action to everyone. Fail closed — dropping an
+/// unreadable policy would drop its Deny statements.
+pub fn unreadable_policy() -> Policy {
+    const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"UnreadableStoredPolicy","Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#;
+    Policy::parse(DENY_ALL, PolicyKind::Resource).unwrap_or(Policy {
+        version: trent_policy::Version::V2012_10_17,
+        id: None,
+        statements: Vec::new(),
+    })
+}
+
+/// A stored resource policy as the engine reads it; one that does not parse is
+/// [`unreadable_policy`] (the reason is logged, never the text).
+fn stored_resource_policy(text: &str, what: &'static str, resource: &str) -> Policy {
+    match Policy::parse(text, PolicyKind::Resource) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(reason = %e.reason, resource, "a stored {what} does not parse; denying every request on it");
+            unreadable_policy()
+        }
+    }
 }
 
 fn identity_policies(app: &App, caller: &Caller) -> Result<Vec<Policy>, BoxError> {
@@ -91,9 +128,8 @@ pub fn authorize_kms(
     let b = object(body);
     let s = |k: &str| b.get(k).and_then(|v| v.as_str());
     lockout_check(caller, op, &b, env)?;
-    if is_root(caller) && !app.kms.uses_foreign_key(caller, op, body) {
-        return Ok(false);
-    }
+    // No early return for the account root: the key policy binds it too (an explicit Deny, or
+    // a policy that does not allow the account, refuses root as on AWS).
     let facts = app.kms.authorization_facts(caller, op, body);
     let foreign = facts.iter().any(|f| f.key_account != caller.account());
     let identity = identity_policies(app, caller)?;
@@ -174,12 +210,8 @@ pub fn authorize_kms(
         if let Some(a) = &f.request_alias {
             ctx = ctx.with("kms:RequestAlias", a);
         }
-        // A key policy that the engine cannot read allows nothing.
-        let key_policy = Policy::parse(&f.policy, PolicyKind::Resource).unwrap_or(Policy {
-            version: trent_policy::Version::V2012_10_17,
-            id: None,
-            statements: Vec::new(),
-        });
+        // A key policy that the engine cannot read denies everything (to root too).
+        let key_policy = stored_resource_policy(&f.policy, "key policy", &f.key_arn);
         let grant_allows = {
             let op = f.action.trim_start_matches("kms:");
             let arns: Vec<&str> =
@@ -238,7 +270,11 @@ fn parameter_arn(caller: &Caller, name: &str) -> String {
     format!("arn:{}:ssm:{}:{}:parameter{slash}{base}", caller.partition(), caller.region, caller.account())
 }
 
-/// Parameter Store: identity policies, with `ssm:<Operation>` on each parameter named.
+/// Parameter Store: identity policies, with `ssm:<Operation>` on each parameter named. A name
+/// under `/aws/reference/secretsmanager/` reads a secret: it also needs
+/// `secretsmanager:GetSecretValue` on that secret (identity policies and the secret's resource
+/// policy, whose explicit Deny binds the account root too); `kms:Decrypt` on the secret's key
+/// is checked when the value is decrypted ([`service_authorizer`]).
 pub fn authorize_ssm(
     app: &App,
     caller: &Caller,
@@ -246,34 +282,69 @@ pub fn authorize_ssm(
     body: &[u8],
     env: &Env<'_>,
 ) -> Result<(), BoxError> {
-    if is_root(caller) {
-        return Ok(());
-    }
     let b = object(body);
-    let action = format!("ssm:{}", op.name());
-    let mut resources: Vec<String> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
     if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
-        resources.push(parameter_arn(caller, n));
+        names.push(n);
     }
     if let Some(ns) = b.get("Names").and_then(|v| v.as_array()) {
-        resources.extend(ns.iter().filter_map(|n| n.as_str()).map(|n| parameter_arn(caller, n)));
+        names.extend(ns.iter().filter_map(|n| n.as_str()));
     }
-    if let Some(p) = b.get("Path").and_then(|v| v.as_str()) {
-        resources.push(parameter_arn(caller, p.trim_end_matches('/')));
+    if !is_root(caller) {
+        let action = format!("ssm:{}", op.name());
+        let mut resources: Vec<String> = names.iter().map(|n| parameter_arn(caller, n)).collect();
+        if let Some(p) = b.get("Path").and_then(|v| v.as_str()) {
+            resources.push(parameter_arn(caller, p.trim_end_matches('/')));
+        }
+        if let Some(id) = b.get("ResourceId").and_then(|v| v.as_str()) {
+            resources.push(parameter_arn(caller, id));
+        }
+        if resources.is_empty() {
+            resources.push("*".into());
+        }
+        for r in resources {
+            identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+        }
     }
-    if let Some(id) = b.get("ResourceId").and_then(|v| v.as_str()) {
-        resources.push(parameter_arn(caller, id));
-    }
-    if resources.is_empty() {
-        resources.push("*".into());
-    }
-    for r in resources {
-        identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+    if matches!(op, trent_ssm::Operation::GetParameter | trent_ssm::Operation::GetParameters) {
+        let mut identity: Option<Vec<Policy>> = None;
+        for n in names {
+            let Some((secret_id, _)) = trent_ssm::references::parse(n) else { continue };
+            if identity.is_none() {
+                identity = Some(identity_policies(app, caller)?);
+            }
+            let (arn, policy) = secret_facts(app, caller, secret_id)?;
+            let ctx = base_context(caller, "secretsmanager:GetSecretValue", &arn, env);
+            let decision = trent_policy::evaluate(
+                &ctx,
+                identity.as_deref().unwrap_or_default(),
+                policy.as_ref(),
+                caller.account(),
+            );
+            if let Some(m) = decision.message(&ctx) {
+                return Err(denied(m));
+            }
+        }
     }
     Ok(())
 }
 
-/// Secrets Manager: identity policies, with `secretsmanager:<Operation>` on the secret's ARN.
+/// A secret's ARN (or the ARN it would have) and its resource policy as the engine reads it.
+fn secret_facts(app: &App, caller: &Caller, id: &str) -> Result<(String, Option<Policy>), BoxError> {
+    let stored = app.secrets.resource_policy(caller, id).map_err(|e| Box::new(e) as BoxError)?;
+    Ok(match stored {
+        Some((arn, text)) => {
+            let p = stored_resource_policy(&text, "secret resource policy", &arn);
+            (arn, Some(p))
+        }
+        None => (secret_arn(app, caller, id), None),
+    })
+}
+
+/// Secrets Manager: identity policies, with `secretsmanager:<Operation>` on the secret's ARN,
+/// and the secret's resource policy (its explicit Deny binds the account root too).
+/// BatchGetSecretValue is account-level here (`*`; with `Filters` also
+/// `secretsmanager:ListSecrets`); each secret it returns is checked by [`secret_reader`].
 pub fn authorize_secrets(
     app: &App,
     caller: &Caller,
@@ -281,11 +352,15 @@ pub fn authorize_secrets(
     body: &[u8],
     env: &Env<'_>,
 ) -> Result<(), BoxError> {
-    if is_root(caller) {
-        return Ok(());
-    }
     let b = object(body);
     let action = format!("secretsmanager:{}", op.name());
+    if op == trent_secrets::Operation::BatchGetSecretValue {
+        identity_only(app, &base_context(caller, &action, "*", env), caller)?;
+        if b.get("Filters").is_some_and(|f| !f.is_null()) {
+            identity_only(app, &base_context(caller, "secretsmanager:ListSecrets", "*", env), caller)?;
+        }
+        return Ok(());
+    }
     let mut ids: Vec<String> = Vec::new();
     if let Some(id) = b.get("SecretId").and_then(|v| v.as_str()) {
         ids.push(id.to_string());
@@ -293,42 +368,68 @@ pub fn authorize_secrets(
     if let Some(list) = b.get("SecretIdList").and_then(|v| v.as_array()) {
         ids.extend(list.iter().filter_map(|n| n.as_str()).map(str::to_string));
     }
-    let mut resources: Vec<String> = ids.iter().map(|id| secret_arn(app, caller, id)).collect();
-    if op == trent_secrets::Operation::CreateSecret {
-        if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
-            resources.push(format!(
-                "arn:{}:secretsmanager:{}:{}:secret:{n}-??????",
-                caller.partition(),
-                caller.region,
-                caller.account()
-            ));
+    if ids.is_empty() {
+        let mut resources: Vec<String> = Vec::new();
+        if op == trent_secrets::Operation::CreateSecret {
+            if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
+                resources.push(format!(
+                    "arn:{}:secretsmanager:{}:{}:secret:{n}-??????",
+                    caller.partition(),
+                    caller.region,
+                    caller.account()
+                ));
+            }
         }
-    }
-    if resources.is_empty() {
-        resources.push("*".into());
+        if resources.is_empty() {
+            resources.push("*".into());
+        }
+        for r in resources {
+            identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+        }
+        return Ok(());
     }
     let identity = identity_policies(app, caller)?;
-    for (i, r) in resources.iter().enumerate() {
-        let ctx = base_context(caller, &action, r, env);
+    for id in &ids {
         // A secret's resource policy (PutResourcePolicy) counts with the identity policies:
-        // either may allow, an explicit deny in either wins.
-        let stored = match ids.get(i) {
-            Some(id) => app.secrets.resource_policy(caller, id).map_err(|e| Box::new(e) as BoxError)?,
-            None => None,
-        };
-        let resource_policy = stored.and_then(|(_, text)| match Policy::parse(&text, PolicyKind::Resource) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!(reason = %e.reason, "a stored secret resource policy does not parse; ignored");
-                None
-            }
-        });
+        // either may allow, an explicit deny in either wins (for the account root as well).
+        let (arn, resource_policy) = secret_facts(app, caller, id)?;
+        let ctx = base_context(caller, &action, &arn, env);
         let decision = trent_policy::evaluate(&ctx, &identity, resource_policy.as_ref(), caller.account());
         if let Some(m) = decision.message(&ctx) {
             return Err(denied(m));
         }
     }
     Ok(())
+}
+
+/// The per-secret check of BatchGetSecretValue, for the request being served: may `caller`
+/// read this secret (`secretsmanager:GetSecretValue` on its ARN, identity policies and its
+/// resource policy, an explicit Deny in either wins, for the account root too)? The caller's
+/// identity policies are read once per request.
+pub fn secret_reader<'a>(
+    app: &'a App,
+    env: &'a Env<'a>,
+) -> impl Fn(&Caller, &trent_secrets::SecretAccess<'_>) -> Result<(), trent_secrets::SmError> + 'a {
+    let identity: std::cell::OnceCell<Vec<Policy>> = std::cell::OnceCell::new();
+    move |caller: &Caller, access: &trent_secrets::SecretAccess<'_>| {
+        let policies = match identity.get() {
+            Some(p) => p,
+            None => {
+                let loaded = app.iam.identity_policies(&caller.principal).map_err(|e| {
+                    trent_secrets::SmError::Internal(e.internal_detail().unwrap_or_else(|| e.message()))
+                })?;
+                identity.get_or_init(|| loaded)
+            }
+        };
+        let resource_policy = access
+            .resource_policy
+            .map(|text| stored_resource_policy(text, "secret resource policy", access.secret_arn));
+        let ctx = base_context(caller, access.action, access.secret_arn, env);
+        match trent_policy::evaluate(&ctx, policies, resource_policy.as_ref(), caller.account()).message(&ctx) {
+            None => Ok(()),
+            Some(m) => Err(trent_secrets::SmError::Wire(WireError::AccessDenied(m))),
+        }
+    }
 }
 
 /// The ARN of the secret `id` names (looked up read-only); an id that names no secret is
@@ -356,8 +457,8 @@ pub fn authorize_cloudtrail(app: &App, caller: &Caller, env: &Env<'_>) -> Result
 /// The check trent-kms runs when Parameter Store or Secrets Manager use a key for their caller:
 /// `kms:Encrypt` / `kms:Decrypt` on the key with `kms:ViaService`, evaluated like a direct call
 /// (key policy, identity policies, grants). AWS-managed keys (`alias/aws/ssm`, …) allow every
-/// principal of their account through the service, as their AWS key policies do; an account
-/// root keeps full access to its own keys.
+/// principal of their account through the service, as their AWS key policies do. A customer
+/// key's policy binds the account root too (no bypass), and one that does not parse denies.
 pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::ServiceAuthorizer> {
     Arc::new(
         move |caller: &Caller,
@@ -365,7 +466,7 @@ pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::Ser
               ec: &std::collections::BTreeMap<String, String>,
               via: &trent_kms::authz::ViaContext| {
             let own = f.key_account == caller.account();
-            if own && (is_root(caller) || f.key_manager == "AWS") {
+            if own && f.key_manager == "AWS" {
                 return Ok(());
             }
             let env = Env { source_ip: &via.source_ip, secure_transport: via.secure_transport, now_secs: via.now_secs };
@@ -380,11 +481,7 @@ pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::Ser
             let identity = iam
                 .identity_policies(&caller.principal)
                 .map_err(|e| KmsError::Internal(e.internal_detail().unwrap_or_else(|| e.message())))?;
-            let key_policy = Policy::parse(&f.policy, PolicyKind::Resource).unwrap_or(Policy {
-                version: trent_policy::Version::V2012_10_17,
-                id: None,
-                statements: Vec::new(),
-            });
+            let key_policy = stored_resource_policy(&f.policy, "key policy", &f.key_arn);
             let op = f.action.trim_start_matches("kms:");
             let arns: Vec<&str> =
                 [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
@@ -395,4 +492,48 @@ pub fn service_authorizer(iam: Arc<trent_iam::Iam>) -> Arc<trent_kms::authz::Ser
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trent_policy::{Decision, Principal};
+
+    fn ctx(principal: &Principal, action: &str, resource: &str) -> RequestContext {
+        RequestContext::new(RequestPrincipal::from_principal(principal, "aws"), action, resource)
+    }
+
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf";
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn an_unreadable_stored_secret_policy_denies_everyone_including_the_root() {
+        let p = stored_resource_policy("{not json", "secret resource policy", SECRET);
+        let root = Principal::root("111122223333");
+        let c = ctx(&root, "secretsmanager:GetSecretValue", SECRET);
+        // Without a policy the root may read; with the unreadable one it may not.
+        assert_eq!(trent_policy::evaluate(&c, &[], None, "111122223333"), Decision::Allow);
+        let d = trent_policy::evaluate(&c, &[], Some(&p), "111122223333");
+        assert!(matches!(d, Decision::ExplicitDeny { .. }), "{d:?}");
+        assert!(d.message(&c).unwrap().ends_with("with an explicit deny in a resource-based policy"));
+    }
+
+    #[test]
+    fn an_unreadable_key_policy_denies_the_root_and_outweighs_a_grant() {
+        let p = stored_resource_policy(r#"{"Version":"2012-10-17","Statement":"nope"}"#, "key policy", KEY);
+        let root = Principal::root("111122223333");
+        let c = ctx(&root, "kms:Decrypt", KEY);
+        let default = Policy::parse(&trent_policy::default_key_policy("aws", "111122223333"), PolicyKind::Resource)
+            .expect("the default key policy parses");
+        assert_eq!(trent_policy::evaluate_kms(&c, &default, "111122223333", &[], false), Decision::Allow);
+        for grant in [false, true] {
+            let d = trent_policy::evaluate_kms(&c, &p, "111122223333", &[], grant);
+            assert!(matches!(d, Decision::ExplicitDeny { .. }), "grant {grant}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn the_deny_all_policy_parses() {
+        assert_eq!(unreadable_policy().statements.len(), 1);
+    }
 }

@@ -9,6 +9,7 @@
 //! event → one place that maps every error to `__type`, message and status (XML for awsQuery).
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
 pub mod audit_event;
 #[rustfmt::skip]
@@ -120,6 +121,9 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
 }
 
 /// Lets Parameter Store read Secrets Manager secrets (`/aws/reference/secretsmanager/…`).
+/// `secretsmanager:GetSecretValue` on the secret was checked by `identity::authorize_ssm`
+/// before the request ran; the secret's key is checked as Secrets Manager decrypts it
+/// (`kms:Decrypt` with `kms:ViaService` = `secretsmanager.<region>.amazonaws.com`).
 struct SecretsBridge(Arc<trent_secrets::SecretsManager>);
 
 impl trent_ssm::references::SecretReferences for SecretsBridge {
@@ -130,12 +134,16 @@ impl trent_ssm::references::SecretReferences for SecretsBridge {
         selector: Option<&str>,
     ) -> Result<Option<trent_ssm::references::SecretVersion>, trent_ssm::SsmError> {
         use trent_wire::AwsError;
-        match self.0.reference(caller, secret_id, selector) {
+        let via = format!("secretsmanager.{}.amazonaws.com", caller.region);
+        match trent_kms::authz::as_via_service(via, || self.0.reference(caller, secret_id, selector)) {
             Ok(Some((value, version_id, arn, created_ms, source))) => {
                 Ok(Some(trent_ssm::references::SecretVersion { value, version_id, arn, created_ms, source }))
             }
             Ok(None) => Ok(None),
             Err(trent_secrets::SmError::Internal(d)) => Err(trent_ssm::SsmError::Internal(d)),
+            Err(trent_secrets::SmError::Wire(w @ trent_wire::WireError::AccessDenied(_))) => {
+                Err(trent_ssm::SsmError::Wire(w))
+            }
             Err(e) => Err(trent_ssm::SsmError::InvalidKeyId(e.message())),
         }
     }

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use trent_server::config::Config;
 
 fn main() -> ExitCode {
+    // `trentd admin …`: offline maintenance (break-glass), see trent_server::admin.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "admin") {
+        return trent_server::admin::main();
+    }
     let config = Config::parse();
     let filter = std::env::var("TRENT_LOG").unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());

@@ -18,9 +18,22 @@ pub struct SecretVersion {
     pub source: String,
 }
 
+/// The secret a reference name reads: (secret id, staging label or version id), or None when
+/// `name` is not under [`PREFIX`]. The one parser: the server's authorizer uses it to check
+/// `secretsmanager:GetSecretValue` on exactly the secret that [`crate::Ssm`] then reads.
+pub fn parse(name: &str) -> Option<(&str, Option<&str>)> {
+    let rest = name.strip_prefix(PREFIX)?;
+    Some(match rest.rsplit_once(':') {
+        Some((id, sel)) if !id.is_empty() && !sel.is_empty() && !rest.starts_with("arn:") => (id, Some(sel)),
+        _ => (rest, None),
+    })
+}
+
 pub trait SecretReferences: Send + Sync {
     /// The secret's version by staging label or version id (AWSCURRENT when `selector` is None).
     /// `Ok(None)` when the secret or the version does not exist.
+    /// Authorization is the server's: it checks `secretsmanager:GetSecretValue` on the secret
+    /// before the request runs, and `kms:Decrypt` on its key as the value is decrypted.
     fn resolve(
         &self,
         caller: &Caller,
@@ -37,16 +50,12 @@ impl crate::Ssm {
         input: &str,
         with_decryption: bool,
     ) -> Result<Option<Parameter>, SsmError> {
-        let Some(rest) = input.strip_prefix(PREFIX) else { return Ok(None) };
+        let Some((secret_id, selector)) = parse(input) else { return Ok(None) };
         if !with_decryption {
             return Err(SsmError::validation(
                 "WithDecryption flag must be True for retrieving a Secret Manager secret.",
             ));
         }
-        let (secret_id, selector) = match rest.rsplit_once(':') {
-            Some((id, sel)) if !id.is_empty() && !sel.is_empty() && !rest.starts_with("arn:") => (id, Some(sel)),
-            _ => (rest, None),
-        };
         let source = self
             .secrets
             .as_ref()
@@ -65,5 +74,21 @@ impl crate::Ssm {
             arn: v.arn,
             data_type: "text".into(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn parse_names_the_secret_and_selector_the_server_authorizes() {
+        assert_eq!(parse("/aws/reference/secretsmanager/db/pw"), Some(("db/pw", None)));
+        assert_eq!(parse("/aws/reference/secretsmanager/db/pw:AWSPREVIOUS"), Some(("db/pw", Some("AWSPREVIOUS"))));
+        let arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf";
+        assert_eq!(parse(&format!("/aws/reference/secretsmanager/{arn}")), Some((arn, None)));
+        assert_eq!(parse("/aws/reference/secretsmanager/db:"), Some(("db:", None)));
+        assert_eq!(parse("/app/db/pw"), None);
+        assert_eq!(parse("/aws/reference/secretsmanagerx/db"), None);
     }
 }

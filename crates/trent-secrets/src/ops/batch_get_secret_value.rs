@@ -1,7 +1,7 @@
 use super::get_secret_value::{read_value, SecretValue};
 use crate::model::SecretRecord;
 use crate::secrets::{next_token, parse_token, T_SECRET};
-use crate::{SecretsManager, SmError};
+use crate::{SecretAccess, SecretAuthorizer, SecretsManager, SmError};
 use serde::{Deserialize, Serialize};
 use trent_kms::Caller;
 use trent_wire::validate::Validator;
@@ -32,9 +32,38 @@ pub struct Response {
     pub next_token: Option<String>,
 }
 
-/// Up to 20 secrets' current values, by id list or by filter; per-secret failures are reported
-/// in Errors instead of failing the call.
+/// Without an authorizer ([`SecretsManager::dispatch`]) no secret is readable: each one is
+/// reported in Errors as AccessDeniedException.
 pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Response, SmError> {
+    handle_with(sm, caller, req, &crate::no_authorizer)
+}
+
+/// The ARN `id` would name in the caller's account and region when no secret has it.
+fn assumed_arn(caller: &Caller, id: &str) -> String {
+    if id.starts_with("arn:") {
+        id.to_string()
+    } else {
+        format!("arn:{}:secretsmanager:{}:{}:secret:{id}", caller.partition(), caller.region, caller.account())
+    }
+}
+
+fn access<'a>(rec: &'a SecretRecord) -> SecretAccess<'a> {
+    SecretAccess { action: GET, secret_arn: &rec.arn, resource_policy: rec.resource_policy.as_deref() }
+}
+
+const GET: &str = "secretsmanager:GetSecretValue";
+
+/// Up to 20 secrets' current values, by id list or by filter; per-secret failures are reported
+/// in Errors instead of failing the call. Each secret is returned only if `authorize` lets the
+/// caller read it (`secretsmanager:GetSecretValue` on it, as AWS requires); the check comes
+/// before anything else about the secret, so a secret the caller may not read is reported as
+/// AccessDeniedException whether or not it exists, and is never decrypted.
+pub fn handle_with(
+    sm: &SecretsManager,
+    caller: &Caller,
+    req: Request,
+    authorize: &SecretAuthorizer<'_>,
+) -> Result<Response, SmError> {
     let mut v = Validator::new();
     v.count("secretIdList", req.secret_id_list.as_ref().map(Vec::len), 1, 20)
         .count("filters", req.filters.as_ref().map(Vec::len), 0, 10)
@@ -55,7 +84,16 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
                     let mut tx = sm.store.read()?;
                     sm.find(&mut *tx, caller, &id)
                 };
+                let found = match found {
+                    Err(SmError::ResourceNotFound(m)) => {
+                        let arn = assumed_arn(caller, &id);
+                        authorize(caller, &SecretAccess { action: GET, secret_arn: &arn, resource_policy: None })
+                            .and(Err(SmError::ResourceNotFound(m)))
+                    }
+                    other => other,
+                };
                 let read = found.and_then(|rec| {
+                    authorize(caller, &access(&rec))?;
                     let value = read_value(sm, caller, &rec, None, None)?;
                     sm.note_access(caller, &rec)?;
                     Ok(value)
@@ -87,7 +125,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             let start = parse_token(&req.next_token)?;
             let limit = req.max_results.unwrap_or(20) as usize;
             for rec in matching.iter().skip(start).take(limit) {
-                match read_value(sm, caller, rec, None, None) {
+                match authorize(caller, &access(rec)).and_then(|()| read_value(sm, caller, rec, None, None)) {
                     Ok(value) => {
                         sm.note_access(caller, rec)?;
                         out.secret_values.push(value)
