@@ -248,7 +248,7 @@ fn lockout_check(
     }
     let Some(text) = b.get("Policy").and_then(|v| v.as_str()) else { return Ok(()) };
     // A document that does not parse is the operation's own MalformedPolicyDocument.
-    let Ok(policy) = Policy::parse(text, PolicyKind::Resource) else { return Ok(()) };
+    let Ok(policy) = Policy::parse_new(text, PolicyKind::Resource) else { return Ok(()) };
     let ctx = base_context(caller, "kms:PutKeyPolicy", "*", env);
     if trent_policy::allows_put_key_policy(&policy, &ctx) {
         Ok(())
