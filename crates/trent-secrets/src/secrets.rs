@@ -298,6 +298,13 @@ pub(crate) fn next_token(offset: usize) -> String {
     STANDARD.encode(format!("offset:{offset}"))
 }
 
+/// The token for the page after `[start, start + limit)` of `total` items, if there is one.
+/// (A token names any offset a client likes: the sum must not overflow.)
+pub(crate) fn next_page_token(start: usize, limit: usize, total: usize) -> Option<String> {
+    let end = start.saturating_add(limit);
+    (end < total).then(|| next_token(end))
+}
+
 pub(crate) fn parse_token(token: &Option<String>) -> Result<usize, SmError> {
     match token {
         None => Ok(0),
