@@ -64,8 +64,8 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
     Ok(key)
 }
 
-/// Creates the data dir (and `audit_dir`, when given) readable by the owner only (0700) if
-/// missing.
+/// Makes a directory of trentd's own (the data dir, the audit dir) readable by the owner only:
+/// created 0700 if missing, and an existing one that others could enter is narrowed to 0700.
 pub fn create_private_dir(dir: &Path) -> Result<(), String> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
@@ -74,7 +74,18 @@ pub fn create_private_dir(dir: &Path) -> Result<(), String> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(dir).map_err(|e| format!("{}: {e}", dir.display()))
+    b.create(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            tracing::info!(dir = %dir.display(), "made the directory readable by its owner only (0700)");
+        }
+    }
+    Ok(())
 }
 
 /// An exclusive lock on a data dir (`<data-dir>/trentd.lock`, holding the owner's pid), held
