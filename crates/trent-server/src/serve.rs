@@ -279,6 +279,19 @@ impl std::fmt::Display for BodyTimeout {
 
 impl std::error::Error for BodyTimeout {}
 
+/// The body-read timeout behind a body error, if that is what it was.
+pub fn body_timeout(e: axum::Error) -> Option<BodyTimeout> {
+    let inner = e.into_inner();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<BodyTimeout>() {
+            return Some(BodyTimeout(t.0));
+        }
+        cur = err.source();
+    }
+    None
+}
+
 impl Body for Timed {
     type Data = hyper::body::Bytes;
     type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -35,21 +35,25 @@ fn soft_file_limit(pid: u32) -> u64 {
 
 /// True once the peer has closed `s` (EOF or reset), false if it is still open at `within`.
 fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    read_until_closed(s, within).is_some()
+}
+
+/// What the peer sent before closing `s` (EOF or reset), or None if it is still open at `within`.
+fn read_until_closed(s: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
     let deadline = Instant::now() + within;
+    let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return false;
+            return None;
         }
         s.set_read_timeout(Some(left)).unwrap();
         match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue, // e.g. an error response before the close
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return false
-            }
-            Err(_) => return true,
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return None,
+            Err(_) => return Some(got),
         }
     }
 }
@@ -87,11 +91,17 @@ fn idle_and_slow_connections_past_the_file_limit_neither_starve_signed_calls_nor
     }
     assert!(started.elapsed() < Duration::from_secs(20), "calls took {:?}", started.elapsed());
 
-    // And every connection that sent nothing, half a head or half a body has been closed.
-    for (what, conns) in [("idle", &mut idle), ("half-header", &mut half_header), ("half-body", &mut half_body)] {
+    // And every connection that sent nothing, half a head or half a body has been closed; a
+    // half body was answered 408 RequestTimeoutException first.
+    for (what, conns) in [("idle", &mut idle), ("half-header", &mut half_header)] {
         for (i, c) in conns.iter_mut().enumerate() {
             assert!(closed_within(c, Duration::from_secs(15)), "{what} connection {i} is still open");
         }
+    }
+    for (i, c) in half_body.iter_mut().enumerate() {
+        let got = read_until_closed(c, Duration::from_secs(15));
+        let got = String::from_utf8_lossy(got.as_deref().unwrap_or_else(|| panic!("half-body {i} is still open")));
+        assert!(got.starts_with("HTTP/1.1 408") && got.contains("RequestTimeoutException"), "{got}");
     }
     // The server is still fine afterwards.
     assert_eq!(kms(&s.addr, "ListKeys", json!({})).status, 200);
