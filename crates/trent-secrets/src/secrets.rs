@@ -333,6 +333,15 @@ pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), S
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_page_after_the_largest_offset_has_no_next_token_and_no_overflow() {
+        assert_eq!(next_page_token(usize::MAX, 100, 5), None);
+        assert_eq!(next_page_token(0, 2, 5), Some(next_token(2)));
+        assert_eq!(next_page_token(3, 2, 5), None);
+        let token = STANDARD.encode(format!("offset:{}", usize::MAX));
+        assert_eq!(parse_token(&Some(token)).unwrap(), usize::MAX);
+    }
+
     fn rec() -> SecretRecord {
         SecretRecord {
             name: "s".into(),

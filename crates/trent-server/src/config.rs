@@ -158,23 +158,23 @@ pub struct Config {
     /// Seconds a client has for the TLS handshake and for each request's headers (counted from
     /// when trentd starts waiting for them: at connect, and after each response on a kept-alive
     /// HTTP/1.1 connection, which is closed if no new request arrives in that time).
-    #[arg(long, env = "TRENT_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TRENT_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub header_read_timeout_secs: u64,
 
     /// Seconds a request body has to arrive whole once its headers have; past that the request
     /// fails and the connection is closed.
-    #[arg(long, env = "TRENT_BODY_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TRENT_BODY_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub body_read_timeout_secs: u64,
 
     /// Seconds a connection (HTTP/1.1 or HTTP/2) may move no data, with no request being
     /// handled, before trentd closes it.
-    #[arg(long, env = "TRENT_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TRENT_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_timeout_secs: u64,
 
     /// Most connections open at once; past it trentd accepts no more until one closes.
     /// Default: 4096, or the open-file limit less 128 if that is lower (trentd raises its soft
     /// open-file limit to the hard limit at start).
-    #[arg(long, env = "TRENT_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TRENT_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: Option<u64>,
 
     /// Also accept this region name (repeatable; env: comma-separated), besides the AWS
@@ -219,6 +219,26 @@ fn parse_account_id(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_limits_have_sane_defaults_and_refuse_absurd_values() {
+        let c = Config::try_parse_from(["trentd"]).unwrap();
+        if std::env::vars().all(|(k, _)| !k.ends_with("_TIMEOUT_SECS") && k != "TRENT_MAX_CONNECTIONS") {
+            assert_eq!((c.header_read_timeout_secs, c.body_read_timeout_secs, c.idle_timeout_secs), (10, 30, 60));
+            assert_eq!(c.max_connections, None);
+        }
+        for bad in [
+            ["--header-read-timeout-secs", "0"],
+            ["--idle-timeout-secs", "18446744073709551615"],
+            ["--max-connections", "0"],
+            ["--max-connections", "18446744073709551615"],
+            ["--extra-region", "Not A Region"],
+        ] {
+            assert!(Config::try_parse_from(["trentd", bad[0], bad[1]]).is_err(), "{bad:?}");
+        }
+        let c = Config::try_parse_from(["trentd", "--extra-region", "lab-1", "--extra-region", "lab-2"]).unwrap();
+        assert_eq!(c.extra_regions, ["lab-1", "lab-2"]);
+    }
 
     #[test]
     fn store_defaults_to_sqlite_and_its_password_never_shows_in_debug() {

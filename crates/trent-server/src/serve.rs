@@ -127,7 +127,7 @@ async fn connection<S>(
     builder.http2().timer(TokioTimer::new());
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut closing: Option<tokio::time::Instant> = None;
     loop {
         let deadline = closing.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));

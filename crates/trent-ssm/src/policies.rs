@@ -160,3 +160,23 @@ impl Ssm {
         Ok(actions)
     }
 }
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    fn policy(kind: &str, attr: &str, n: &str, unit: &str) -> String {
+        serde_json::json!({"Type": kind, "Version": "1.0", "Attributes": {attr: n, "Unit": unit}}).to_string()
+    }
+
+    #[test]
+    fn a_duration_whose_milliseconds_overflow_is_an_invalid_policy_attribute() {
+        let exp = r#"{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2099-01-01T00:00:00Z"}}"#;
+        for (kind, attr) in [("NoChangeNotification", "After"), ("ExpirationNotification", "Before")] {
+            let texts = vec![exp.to_string(), policy(kind, attr, &i64::MAX.to_string(), "Days")];
+            assert!(matches!(schedule(&texts), Err(SsmError::InvalidPolicyAttribute(_))), "{kind}");
+            let fits = (i64::MAX / HOUR_MS).to_string();
+            assert!(schedule(&[exp.to_string(), policy(kind, attr, &fits, "Hours")]).is_ok(), "{kind}");
+        }
+    }
+}
