@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 
 /// `command()` run under `prlimit`, so trentd's own open-file limit (soft and hard) is `nofile`.
 fn command_with_file_limit(data_dir: &std::path::Path, nofile: u32) -> Command {
+    command_with_file_limits(data_dir, nofile, nofile)
+}
+
+fn command_with_file_limits(data_dir: &std::path::Path, soft: u32, hard: u32) -> Command {
     let base = command(data_dir);
     let mut c = Command::new("prlimit");
-    c.arg(format!("--nofile={nofile}:{nofile}")).arg("--").arg(base.get_program()).args(base.get_args());
+    c.arg(format!("--nofile={soft}:{hard}")).arg("--").arg(base.get_program()).args(base.get_args());
     for (k, v) in base.get_envs() {
         match v {
             Some(v) => c.env(k, v),
@@ -104,6 +108,14 @@ fn idle_and_slow_connections_past_the_file_limit_neither_starve_signed_calls_nor
         assert!(got.starts_with("HTTP/1.1 408") && got.contains("RequestTimeoutException"), "{got}");
     }
     // The server is still fine afterwards.
+    assert_eq!(kms(&s.addr, "ListKeys", json!({})).status, 200);
+}
+
+#[test]
+fn trentd_raises_its_soft_open_file_limit_to_the_hard_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(command_with_file_limits(dir.path(), 256, 4096), dir.path());
+    assert_eq!(soft_file_limit(s.child.id()), 4096);
     assert_eq!(kms(&s.addr, "ListKeys", json!({})).status, 200);
 }
 
