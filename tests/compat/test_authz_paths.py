@@ -227,7 +227,7 @@ def test_admin_reset_key_policy_is_the_break_glass_for_a_locked_out_key(trent_fa
         assert error_code(e) == "AccessDeniedException"
     cmd = [str(trentd_binary()), "admin", "reset-key-policy", "--data-dir", str(srv.data_dir), "--key-id", key["KeyId"]]
     running = subprocess.run(cmd, env=srv.env(), capture_output=True, text=True, timeout=60)
-    assert running.returncode != 0 and "stop it first" in running.stderr, running
+    assert running.returncode != 0 and "in use by another trentd" in running.stderr, running
     srv.terminate()
     bad = subprocess.run(
         [str(trentd_binary()), "admin", "reset-key-policy", "--data-dir", str(srv.work_dir / "nowhere"), "--key-id", key["KeyId"]],

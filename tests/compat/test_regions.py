@@ -1,4 +1,4 @@
-"""Every region is served, each with its own resources; ARNs carry the region's partition."""
+"""Every AWS region (and none other) is served, each with its own resources; ARNs carry the region's partition."""
 
 import pytest
 from botocore.exceptions import ClientError

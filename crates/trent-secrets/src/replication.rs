@@ -122,6 +122,10 @@ pub(crate) fn new_replicas(
     let mut out: Vec<Replica> = Vec::new();
     for r in add {
         let name = r.region.clone().unwrap_or_default();
+        // The same table of regions the SigV4 scope is checked against (plus --extra-region).
+        if !trent_wire::regions::is_known(&name) {
+            return Err(SmError::InvalidParameter(format!("Invalid replica region {name}: not a valid AWS Region.")));
+        }
         if name == region {
             return Err(SmError::InvalidParameter(format!(
                 "Invalid replica region {name}: a secret can't be replicated to its primary region."

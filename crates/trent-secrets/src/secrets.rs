@@ -298,6 +298,13 @@ pub(crate) fn next_token(offset: usize) -> String {
     STANDARD.encode(format!("offset:{offset}"))
 }
 
+/// The token for the page after `[start, start + limit)` of `total` items, if there is one.
+/// (A token names any offset a client likes: the sum must not overflow.)
+pub(crate) fn next_page_token(start: usize, limit: usize, total: usize) -> Option<String> {
+    let end = start.saturating_add(limit);
+    (end < total).then(|| next_token(end))
+}
+
 pub(crate) fn parse_token(token: &Option<String>) -> Result<usize, SmError> {
     match token {
         None => Ok(0),
@@ -325,6 +332,15 @@ pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_after_the_largest_offset_has_no_next_token_and_no_overflow() {
+        assert_eq!(next_page_token(usize::MAX, 100, 5), None);
+        assert_eq!(next_page_token(0, 2, 5), Some(next_token(2)));
+        assert_eq!(next_page_token(3, 2, 5), None);
+        let token = STANDARD.encode(format!("offset:{}", usize::MAX));
+        assert_eq!(parse_token(&Some(token)).unwrap(), usize::MAX);
+    }
 
     fn rec() -> SecretRecord {
         SecretRecord {

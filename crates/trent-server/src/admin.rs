@@ -8,8 +8,8 @@
 //!   (`userAgent` `trentd-admin/reset-key-policy`, `additionalEventData.trentdAdmin`).
 //!
 //! It opens the same store, root key and audit trail as trentd (`--data-dir`, `--store`,
-//! `TRENT_ROOT_KEY`, `--audit-dir`). Stop trentd first: the trail has one writer per node. With
-//! SQLite it refuses when another process of the same user has `trent.db` open (Linux `/proc`).
+//! `TRENT_ROOT_KEY`, `--audit-dir`). Stop trentd first: the trail has one writer per node, and the
+//! command takes the data dir's lock (`trentd.lock`), so it refuses while trentd runs there.
 
 use crate::config::Config;
 use crate::{audit, bootstrap};
@@ -75,14 +75,8 @@ pub fn reset_key_policy(config: &Config, key_id: &str, region: &str) -> Result<S
             config.data_dir.display()
         ));
     }
-    if sqlite {
-        if let Some(pid) = process_using(&config.data_dir.join("trent.db")) {
-            return Err(format!(
-                "process {pid} has {} open (a running trentd?); stop it first: the audit trail has one writer",
-                config.data_dir.join("trent.db").display()
-            ));
-        }
-    }
+    // The lock a running trentd holds on its data dir: the audit trail has one writer.
+    let _lock = bootstrap::lock_data_dir(&config.data_dir).map_err(|e| format!("{e} (trentd admin runs offline)"))?;
     let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir).map_err(|e| e.to_string())?;
     // Never create a root key here: an existing store must have one.
     let initialized = store.read().and_then(|mut t| t.get("meta", "root_check")).map_err(|e| e.to_string())?;
@@ -122,24 +116,6 @@ pub fn reset_key_policy(config: &Config, key_id: &str, region: &str) -> Result<S
     trail.close();
     result?;
     Ok(format!("the key policy of {arn} is now the default key policy (recorded in the audit trail)"))
-}
-
-/// Another process that has `file` open, found through `/proc/<pid>/fd` (Linux; elsewhere, and
-/// for processes of other users, nothing is found — hence "stop trentd first" in the docs).
-fn process_using(file: &std::path::Path) -> Option<u32> {
-    let target = std::fs::canonicalize(file).ok()?;
-    let me = std::process::id();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        if pid == me {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
-        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == target)) {
-            return Some(pid);
-        }
-    }
-    None
 }
 
 fn describe_error(e: &trent_kms::KmsError) -> String {

@@ -64,6 +64,72 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
     Ok(key)
 }
 
+/// Makes a directory of trentd's own (the data dir, the audit dir) readable by the owner only:
+/// created 0700 if missing, and an existing one that others could enter is narrowed to 0700.
+pub fn create_private_dir(dir: &Path) -> Result<(), String> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            tracing::info!(dir = %dir.display(), "made the directory readable by its owner only (0700)");
+        }
+    }
+    Ok(())
+}
+
+/// An exclusive lock on a data dir (`<data-dir>/trentd.lock`, holding the owner's pid), held
+/// until dropped: two trentd processes on one data dir would break its audit chain.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Takes the data dir's lock, or says which process holds it.
+pub fn lock_data_dir(data_dir: &Path) -> Result<DataDirLock, String> {
+    use std::io::{Read, Seek};
+    create_private_dir(data_dir)?;
+    let path = data_dir.join("trentd.lock");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = pid.trim();
+            let who = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
+            return Err(format!(
+                "the data directory {} is in use by another trentd{who}; stop it, or give this one its own --data-dir",
+                data_dir.display()
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(format!("locking {}: {e}", path.display())),
+    }
+    file.set_len(0)
+        .and_then(|_| file.rewind())
+        .and_then(|_| writeln!(file, "{}", std::process::id()))
+        .and_then(|_| file.flush())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(DataDirLock { _file: file })
+}
+
 /// This node's id: random, made on first start and kept in `<data-dir>/node-id`.
 pub fn node_id(data_dir: &Path) -> Result<String, String> {
     let path = data_dir.join("node-id");

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 /// (https:// with --tls-cert/--tls-key or --tls-self-signed).
 /// Every request must be signed (SigV4) with an access key trentd knows; on first start it
 /// prints a generated admin key, or takes the one in TRENT_ADMIN_ACCESS_KEY_ID /
-/// TRENT_ADMIN_SECRET_ACCESS_KEY. Any region named in the request's signature is served, and
-/// each region has its own keys.
+/// TRENT_ADMIN_SECRET_ACCESS_KEY. Any AWS region named in the request's signature is served
+/// (and those added with --extra-region), and each region has its own keys.
 ///
 /// Secrets are read from the environment only, never from flags:
 ///   TRENT_ROOT_KEY                  base64 of the 32-byte root key that wraps all key material
@@ -165,6 +165,33 @@ pub struct Config {
     /// bundle (/etc/ssl/certs/ca-certificates.crt when readable).
     #[arg(long, env = "TRENT_ROTATION_CA_FILE")]
     pub rotation_ca_file: Option<PathBuf>,
+
+    /// Seconds a client has for the TLS handshake and for each request's headers (counted from
+    /// when trentd starts waiting for them: at connect, and after each response on a kept-alive
+    /// HTTP/1.1 connection, which is closed if no new request arrives in that time).
+    #[arg(long, env = "TRENT_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a request body has to arrive whole once its headers have; past that the request
+    /// fails and the connection is closed.
+    #[arg(long, env = "TRENT_BODY_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub body_read_timeout_secs: u64,
+
+    /// Seconds a connection (HTTP/1.1 or HTTP/2) may move no data, with no request being
+    /// handled, before trentd closes it.
+    #[arg(long, env = "TRENT_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+
+    /// Most connections open at once; past it trentd accepts no more until one closes.
+    /// Default: 4096, or the open-file limit less 128 if that is lower (trentd raises its soft
+    /// open-file limit to the hard limit at start).
+    #[arg(long, env = "TRENT_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
+
+    /// Also accept this region name (repeatable; env: comma-separated), besides the AWS
+    /// regions trentd knows. Requests signed for, and replicas in, any other region are refused.
+    #[arg(long = "extra-region", env = "TRENT_EXTRA_REGIONS", value_delimiter = ',', value_parser = parse_extra_region)]
+    pub extra_regions: Vec<String>,
 }
 
 /// A `--store` URL. It may hold a database password, so its `Debug` hides that.
@@ -184,6 +211,14 @@ impl std::fmt::Debug for StoreUrl {
     }
 }
 
+fn parse_extra_region(s: &str) -> Result<String, String> {
+    if trent_wire::regions::well_formed(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a region name is 1-32 lowercase letters, digits and hyphens (e.g. eu-central-3)".into())
+    }
+}
+
 fn parse_account_id(s: &str) -> Result<String, String> {
     if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
         Ok(s.to_string())
@@ -195,6 +230,26 @@ fn parse_account_id(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_limits_have_sane_defaults_and_refuse_absurd_values() {
+        let c = Config::try_parse_from(["trentd"]).unwrap();
+        if std::env::vars().all(|(k, _)| !k.ends_with("_TIMEOUT_SECS") && k != "TRENT_MAX_CONNECTIONS") {
+            assert_eq!((c.header_read_timeout_secs, c.body_read_timeout_secs, c.idle_timeout_secs), (10, 30, 60));
+            assert_eq!(c.max_connections, None);
+        }
+        for bad in [
+            ["--header-read-timeout-secs", "0"],
+            ["--idle-timeout-secs", "18446744073709551615"],
+            ["--max-connections", "0"],
+            ["--max-connections", "18446744073709551615"],
+            ["--extra-region", "Not A Region"],
+        ] {
+            assert!(Config::try_parse_from(["trentd", bad[0], bad[1]]).is_err(), "{bad:?}");
+        }
+        let c = Config::try_parse_from(["trentd", "--extra-region", "lab-1", "--extra-region", "lab-2"]).unwrap();
+        assert_eq!(c.extra_regions, ["lab-1", "lab-2"]);
+    }
 
     #[test]
     fn store_defaults_to_sqlite_and_its_password_never_shows_in_debug() {

@@ -173,7 +173,10 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
         return Err(wire(WireError::RequestTooLarge(max)));
     }
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, max).await.map_err(|_| wire(WireError::RequestTooLarge(max)))?;
+    let body = axum::body::to_bytes(body, max).await.map_err(|e| match crate::serve::body_timeout(e) {
+        Some(t) => wire(WireError::RequestTimeout(t.to_string())),
+        None => wire(WireError::RequestTooLarge(max)),
+    })?;
 
     // 2. Framing: which service and operation.
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod quota;
 pub mod rotators;
+pub mod serve;
 pub mod tls;
 
 use config::Config;
@@ -52,7 +53,9 @@ pub struct App {
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
 pub fn build(config: Config) -> Result<Arc<App>, String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    bootstrap::create_private_dir(&config.data_dir)?;
+    bootstrap::create_private_dir(&config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")))?;
+    trent_wire::regions::add_extra(&config.extra_regions);
     let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir).map_err(|e| e.to_string())?;
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));

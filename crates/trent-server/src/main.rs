@@ -35,43 +35,46 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
-    let listen = config.listen;
+    // Everything trentd creates (database, WAL, audit trail, keys, logs) is the owner's only.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let file_limit = trent_server::serve::raise_file_limit();
+    let limits = trent_server::serve::Limits {
+        header_read: std::time::Duration::from_secs(config.header_read_timeout_secs),
+        body_read: std::time::Duration::from_secs(config.body_read_timeout_secs),
+        idle: std::time::Duration::from_secs(config.idle_timeout_secs),
+        max_connections: match config.max_connections {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => trent_server::serve::default_max_connections(file_limit),
+        },
+    };
+    // One trentd per data dir, held until exit; then the port, before anything is bootstrapped
+    // (so a port in use fails before an admin key is generated and printed).
+    let _lock = trent_server::bootstrap::lock_data_dir(&config.data_dir)?;
+    let listener = trent_server::serve::bind(config.listen).await?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let ready_file = config.ready_file.clone();
     let tls_files = trent_server::tls::files(&config)?;
     let app = tokio::task::spawn_blocking(move || trent_server::build(config)).await.map_err(|e| e.to_string())??;
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     trent_server::spawn_scheduler(app.clone());
     let scheme = if tls_files.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
     let router = trent_server::http::router(app.clone());
-    let served = match tls_files {
+    let tls = match tls_files {
         Some(files) => {
             let tls = trent_server::tls::load(&files).await?;
             trent_server::tls::watch(files, tls.clone());
-            let std_listener = listener.into_std().map_err(|e| e.to_string())?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                shutdown().await;
-                h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            let server = axum_server::from_tcp_rustls(std_listener, tls).map_err(|e| e.to_string())?.handle(handle);
-            announce(&url, &app, ready_file.as_deref())?;
-            server
-                .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .await
-                .map_err(|e| e.to_string())
+            Some(tls)
         }
-        None => {
-            announce(&url, &app, ready_file.as_deref())?;
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(shutdown())
-                .await
-                .map_err(|e| e.to_string())
-        }
+        None => None,
     };
+    announce(&url, &app, ready_file.as_deref())?;
+    tracing::info!(
+        max_connections = limits.max_connections,
+        open_file_limit = ?file_limit,
+        "connection limits"
+    );
+    let served = trent_server::serve::serve(listener, router, tls, limits, shutdown()).await;
     // Sign what the trail holds so far; later requests (none, once serving stopped) would be refused.
     let a = app.clone();
     let _ = tokio::task::spawn_blocking(move || {

@@ -44,7 +44,9 @@ fn duration(p: &Value, kind: &str, name: &str) -> Result<i64, SsmError> {
             )))
         }
     };
-    Ok(n * unit)
+    // A count of days or hours so large it overflows milliseconds is refused, not multiplied.
+    n.checked_mul(unit)
+        .ok_or_else(|| SsmError::InvalidPolicyAttribute(format!("The {kind} policy's {name} of {n} is too large.")))
 }
 
 /// Parses the policy texts PutParameter accepted into a schedule, checking the attributes.
@@ -89,13 +91,13 @@ fn due(p: &ParamRecord, v: &VersionRecord, s: &Schedule, now: i64) -> Vec<Due> {
             return out;
         }
         if let Some(before) = s.notify_before_ms {
-            if now >= exp - before && !p.notified.contains(&mark("ExpirationNotification")) {
+            if now >= exp.saturating_sub(before) && !p.notified.contains(&mark("ExpirationNotification")) {
                 out.push(Due::Notify("ExpirationNotification", mark("ExpirationNotification")));
             }
         }
     }
     if let Some(after) = s.no_change_after_ms {
-        if now >= v.modified_ms + after && !p.notified.contains(&mark("NoChangeNotification")) {
+        if now >= v.modified_ms.saturating_add(after) && !p.notified.contains(&mark("NoChangeNotification")) {
             out.push(Due::Notify("NoChangeNotification", mark("NoChangeNotification")));
         }
     }
@@ -156,5 +158,25 @@ impl Ssm {
             }
         }
         Ok(actions)
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    fn policy(kind: &str, attr: &str, n: &str, unit: &str) -> String {
+        serde_json::json!({"Type": kind, "Version": "1.0", "Attributes": {attr: n, "Unit": unit}}).to_string()
+    }
+
+    #[test]
+    fn a_duration_whose_milliseconds_overflow_is_an_invalid_policy_attribute() {
+        let exp = r#"{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2099-01-01T00:00:00Z"}}"#;
+        for (kind, attr) in [("NoChangeNotification", "After"), ("ExpirationNotification", "Before")] {
+            let texts = vec![exp.to_string(), policy(kind, attr, &i64::MAX.to_string(), "Days")];
+            assert!(matches!(schedule(&texts), Err(SsmError::InvalidPolicyAttribute(_))), "{kind}");
+            let fits = (i64::MAX / HOUR_MS).to_string();
+            assert!(schedule(&[exp.to_string(), policy(kind, attr, &fits, "Hours")]).is_ok(), "{kind}");
+        }
     }
 }

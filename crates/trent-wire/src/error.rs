@@ -56,6 +56,8 @@ pub enum WireError {
     /// Only POST / is served.
     BadMethodOrPath,
     AccessDenied(String),
+    /// The request body did not arrive within the server's body-read timeout.
+    RequestTimeout(String),
 }
 
 impl AwsError for WireError {
@@ -72,6 +74,7 @@ impl AwsError for WireError {
             WireError::RequestTooLarge(_) => "RequestEntityTooLargeException",
             WireError::BadMethodOrPath => "UnknownOperationException",
             WireError::AccessDenied(_) => "AccessDeniedException",
+            WireError::RequestTimeout(_) => "RequestTimeoutException",
         }
     }
 
@@ -81,7 +84,8 @@ impl AwsError for WireError {
             | WireError::Validation(m)
             | WireError::IncompleteSignature(m)
             | WireError::InvalidSignature(m)
-            | WireError::AccessDenied(m) => m.clone(),
+            | WireError::AccessDenied(m)
+            | WireError::RequestTimeout(m) => m.clone(),
             WireError::UnknownOperation(op) => format!("Unknown operation: {op}"),
             WireError::MissingAuthenticationToken => "Missing Authentication Token".into(),
             WireError::UnrecognizedClient => "The security token included in the request is invalid.".into(),
@@ -98,6 +102,7 @@ impl AwsError for WireError {
             WireError::MissingAuthenticationToken => 403,
             WireError::AccessDenied(_) => 400,
             WireError::RequestTooLarge(_) => 413,
+            WireError::RequestTimeout(_) => 408,
             WireError::BadMethodOrPath => 404,
             _ => 400,
         }

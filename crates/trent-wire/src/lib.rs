@@ -13,6 +13,7 @@
 pub mod error;
 pub mod json;
 pub mod query;
+pub mod regions;
 pub mod sigv4;
 pub mod validate;
 

@@ -199,9 +199,10 @@ fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// True for a region name we are willing to serve and to put into ARNs.
+/// True for a well-formed region name (whether or not it is served: see
+/// [`crate::regions::is_known`]).
 pub fn valid_region(r: &str) -> bool {
-    !r.is_empty() && r.len() <= 32 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    crate::regions::well_formed(r)
 }
 
 impl Verifier {
@@ -269,7 +270,10 @@ impl Verifier {
                 "Credential should be scoped to correct service: '{service}'. "
             )));
         }
-        if !valid_region(parsed.region) {
+        // Only regions that exist (or that the operator added) are served: HTTP 400
+        // InvalidSignatureException (SignatureDoesNotMatch for IAM/STS), as AWS answers a scope
+        // naming a region the service does not have.
+        if !crate::regions::is_known(parsed.region) {
             return Err(WireError::InvalidSignature(format!(
                 "Credential should be scoped to a valid region, not '{}'. ",
                 parsed.region

@@ -42,6 +42,10 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     let tags = req.tags.unwrap_or_default();
     checks::tags(&mut v, &tags)?;
     let region = req.replica_region.unwrap_or_default();
+    // The same table of regions the SigV4 scope is checked against (plus --extra-region).
+    if !trent_wire::regions::is_known(&region) {
+        return Err(KmsError::UnsupportedOperation(format!("{region} is not a valid or supported AWS Region.")));
+    }
     let replica_caller = Caller { principal: caller.principal.clone(), region: region.clone() };
     let policy = match req.policy {
         Some(p) => {

@@ -1,6 +1,6 @@
 use super::get_secret_value::{read_value, SecretValue};
 use crate::model::SecretRecord;
-use crate::secrets::{next_token, parse_token, T_SECRET};
+use crate::secrets::{next_page_token, parse_token, T_SECRET};
 use crate::{SecretAccess, SecretAuthorizer, SecretsManager, SmError};
 use serde::{Deserialize, Serialize};
 use trent_kms::Caller;
@@ -138,9 +138,7 @@ pub fn handle_with(
                     }),
                 }
             }
-            if start + limit < matching.len() {
-                out.next_token = Some(next_token(start + limit));
-            }
+            out.next_token = next_page_token(start, limit, matching.len());
         }
     }
     Ok(out)

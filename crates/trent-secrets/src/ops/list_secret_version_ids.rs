@@ -1,4 +1,4 @@
-use crate::secrets::{ms_to_epoch, next_token, parse_token, secret_id_constraint};
+use crate::secrets::{ms_to_epoch, next_page_token, parse_token, secret_id_constraint};
 use crate::{SecretsManager, SmError};
 use serde::{Deserialize, Serialize};
 use trent_kms::Caller;
@@ -62,10 +62,5 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     let limit = req.max_results.unwrap_or(100) as usize;
     let total = all.len();
     let versions = all.into_iter().skip(start).take(limit).collect();
-    Ok(Response {
-        versions,
-        next_token: (start + limit < total).then(|| next_token(start + limit)),
-        arn: rec.arn,
-        name: rec.name,
-    })
+    Ok(Response { versions, next_token: next_page_token(start, limit, total), arn: rec.arn, name: rec.name })
 }

@@ -1,5 +1,5 @@
 use crate::model::{RotationRules, SecretRecord, Tag};
-use crate::secrets::{ms_to_epoch, next_token, parse_token, T_SECRET};
+use crate::secrets::{ms_to_epoch, next_page_token, parse_token, T_SECRET};
 use crate::{SecretsManager, SmError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -185,6 +185,6 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             }
         })
         .collect();
-    let next_token = (start + limit < all.len()).then(|| next_token(start + limit));
+    let next_token = next_page_token(start, limit, all.len());
     Ok(Response { secret_list, next_token })
 }
