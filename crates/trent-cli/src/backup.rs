@@ -43,8 +43,14 @@ pub struct RestoreArgs {
     /// With a PostgreSQL store: also import this file audit trail (a copy of a SQLite
     /// deployment's <data dir>/audit) into the store, verified first. Its node id is read from
     /// `node-id` in the data dir the directory came from (DIR/../node-id), else made new.
-    #[arg(long)]
+    #[arg(long, requires = "audit_public_key")]
     pub audit_dir: Option<PathBuf>,
+    /// With --audit-dir: the deployment's audit public key (hex, or a file holding it: a copy of
+    /// <audit dir>/signing-key.pub kept elsewhere). The trail is imported only if its signed
+    /// digests are that key's and its last record is a digest (the trail of a stopped trentd),
+    /// so a trail rewritten and re-signed with another key is refused.
+    #[arg(long)]
+    pub audit_public_key: Option<String>,
 }
 
 /// The SQLite file a store URL names, if it names one.
@@ -100,7 +106,8 @@ pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
             if sqlite_file(&args.store, &args.data_dir).is_some() {
                 return Err("--audit-dir imports into a PostgreSQL store; with SQLite, copy the audit directory into the data dir".into());
             }
-            Some(read_trail(dir)?)
+            let key = args.audit_public_key.as_deref().ok_or("--audit-dir needs --audit-public-key")?;
+            Some(read_trail(dir, crate::audit::read_public_key(key)?)?)
         }
         None => None,
     };
@@ -130,8 +137,8 @@ pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
 /// A file audit trail, verified: (node id, (seq, line) in order, last hash).
 type Trail = (String, Vec<(u64, String)>, String);
 
-fn read_trail(dir: &Path) -> Result<Trail, String> {
-    let mut verifier = trent_crypto::audit::ChainVerifier::new(None);
+fn read_trail(dir: &Path, public_key: Vec<u8>) -> Result<Trail, String> {
+    let mut verifier = trent_crypto::audit::ChainVerifier::new(Some(public_key));
     let mut lines = Vec::new();
     let mut head = trent_crypto::audit::GENESIS.to_string();
     for file in crate::audit::trail_files(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
@@ -146,6 +153,15 @@ fn read_trail(dir: &Path) -> Result<Trail, String> {
     }
     if lines.is_empty() {
         return Err(format!("{}: no audit records (trail-*.jsonl) to import", dir.display()));
+    }
+    let s = verifier.finish();
+    if s.digests == 0 || s.unsigned_tail > 0 {
+        return Err(format!(
+            "{}: the last {} audit records are not covered by a digest signed with the given key: stop trentd (it \
+             signs the trail at shutdown) and copy its audit directory again",
+            dir.display(),
+            s.unsigned_tail
+        ));
     }
     let node = dir
         .parent()
@@ -182,22 +198,57 @@ mod tests {
     use super::*;
     use trent_store::Store;
 
+    /// A stopped trentd's trail: two events and the closing digest, signed by `key`.
+    fn signed_trail(audit: &Path, key: &trent_crypto::audit::SigningKey, second: &str) -> String {
+        use trent_crypto::audit::{digest_fields, seal_line, RecordKind, GENESIS};
+        let (l1, h1) = seal_line(1, GENESIS, RecordKind::Event, r#"{"eventName":"A"}"#).unwrap();
+        let (l2, h2) = seal_line(2, &h1, RecordKind::Event, &format!(r#"{{"eventName":"{second}"}}"#)).unwrap();
+        let (l3, h3) =
+            seal_line(3, &h2, RecordKind::Digest, &digest_fields(key, 2, &h2, "2026-01-01T00:00:00Z")).unwrap();
+        std::fs::write(audit.join("trail-00000000000000000001.jsonl"), format!("{l1}\n{l2}\n{l3}\n")).unwrap();
+        h3
+    }
+
     #[test]
     fn an_audit_trail_is_imported_only_if_its_chain_verifies() {
-        use trent_crypto::audit::{seal_line, RecordKind, GENESIS};
+        use trent_crypto::audit::SigningKey;
         let d = tempfile::tempdir().unwrap();
         let audit = d.path().join("audit");
         std::fs::create_dir(&audit).unwrap();
         std::fs::write(d.path().join("node-id"), "node-abc\n").unwrap();
-        let (l1, h1) = seal_line(1, GENESIS, RecordKind::Event, r#"{"eventName":"A"}"#).unwrap();
-        let (l2, h2) = seal_line(2, &h1, RecordKind::Event, r#"{"eventName":"B"}"#).unwrap();
+        let (key, _) = SigningKey::generate().unwrap();
+        let head = signed_trail(&audit, &key, "B");
+        let (node, lines, h) = read_trail(&audit, key.public_key()).unwrap();
+        assert_eq!((node.as_str(), lines.len(), h), ("node-abc", 3, head));
         let file = audit.join("trail-00000000000000000001.jsonl");
-        std::fs::write(&file, format!("{l1}\n{l2}\n")).unwrap();
-        let (node, lines, head) = read_trail(&audit).unwrap();
-        assert_eq!((node.as_str(), lines.len(), head), ("node-abc", 2, h2));
-        std::fs::write(&file, format!("{l1}\n{}\n", l2.replace("\"B\"", "\"C\""))).unwrap();
-        let e = read_trail(&audit).unwrap_err();
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replacen("\"B\"", "\"C\"", 1)).unwrap();
+        let e = read_trail(&audit, key.public_key()).unwrap_err();
         assert!(e.contains(":2: the audit trail does not verify"), "{e}");
+    }
+
+    #[test]
+    fn a_trail_re_signed_with_another_key_or_left_unsigned_is_not_imported() {
+        use trent_crypto::audit::{seal_line, RecordKind, SigningKey, GENESIS};
+        let d = tempfile::tempdir().unwrap();
+        let audit = d.path().join("audit");
+        std::fs::create_dir(&audit).unwrap();
+        let (key, _) = SigningKey::generate().unwrap();
+        let (forger, _) = SigningKey::generate().unwrap();
+        // Self-consistent, but rewritten and re-signed by someone without the deployment's key.
+        signed_trail(&audit, &forger, "Forged");
+        let e = read_trail(&audit, key.public_key()).unwrap_err();
+        assert!(e.contains("unexpected key"), "{e}");
+        // A chain with no digest at all proves nothing about who wrote it.
+        let (l1, _) = seal_line(1, GENESIS, RecordKind::Event, r#"{"eventName":"A"}"#).unwrap();
+        std::fs::write(audit.join("trail-00000000000000000001.jsonl"), format!("{l1}\n")).unwrap();
+        let e = read_trail(&audit, key.public_key()).unwrap_err();
+        assert!(e.contains("not covered by a digest"), "{e}");
+        // And the command refuses --audit-dir without the key.
+        let mut args = restore_args("postgres://u@127.0.0.1/none", d.path(), &d.path().join("b"));
+        args.audit_dir = Some(audit.clone());
+        std::fs::write(d.path().join("b"), "x").unwrap();
+        assert!(restore(&args).unwrap_err().contains("--audit-public-key"));
     }
 
     fn put(store: &dyn Store, rows: &[(&str, &str, &[u8])]) {
@@ -224,7 +275,13 @@ mod tests {
     }
 
     fn restore_args(store: &str, data_dir: &Path, file: &Path) -> RestoreArgs {
-        RestoreArgs { store: store.into(), data_dir: data_dir.into(), file: file.into(), audit_dir: None }
+        RestoreArgs {
+            store: store.into(),
+            data_dir: data_dir.into(),
+            file: file.into(),
+            audit_dir: None,
+            audit_public_key: None,
+        }
     }
 
     #[test]

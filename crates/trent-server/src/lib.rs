@@ -9,6 +9,7 @@
 //! event → one place that maps every error to `__type`, message and status (XML for awsQuery).
 
 pub mod audit;
+pub mod audit_index;
 pub mod bootstrap;
 pub mod cloudtrail;
 pub mod config;
@@ -63,6 +64,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
             // Several nodes share a PostgreSQL store: the trail goes there too, one chain per node,
             // so LookupEvents sees every node's events.
             shared: if store.backend() == "postgres" { Some((store.clone(), node_id.clone())) } else { None },
+            store: store.clone(),
+            accept_truncation: config.accept_audit_truncation,
         },
         audit_key,
     )?;
