@@ -376,4 +376,98 @@ mod tests {
         assert_ne!(p, prefix("111122223333", "us-east-1", "EventName", "Encrypt"));
         assert_ne!(p, prefix("111122223333", "us-east-1", "EventNam", "eDecrypt"));
     }
+
+    fn rss_kb() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A large trail (TRENT_AUDIT_BENCH_EVENTS events, 20 000 by default; the figures in
+    /// docs/STORAGE.md are for 200 000): a LookupEvents page reads only the lines it returns
+    /// (plus the one that shows more follow), whatever the trail's size.
+    #[test]
+    fn a_lookup_page_reads_only_what_it_returns_from_a_large_trail() {
+        let n: u64 = std::env::var("TRENT_AUDIT_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("audit");
+        std::fs::create_dir(&dir).unwrap();
+        let mut text = String::new();
+        let mut prev = chain::GENESIS.to_string();
+        let t0 = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        for seq in 1..=n {
+            let t = crate::audit::rfc3339(t0 + time::Duration::seconds(seq as i64));
+            let fields = serde_json::json!({
+                "eventTime": t, "eventSource": "kms.amazonaws.com", "eventName": format!("Op{}", seq % 10),
+                "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "readOnly": seq % 2 == 0,
+                "eventID": format!("id-{seq}"), "userIdentity": {"type": "Root", "accessKeyId": "AKIA1"},
+                "resources": [{"type": "AWS::KMS::Key", "ARN": format!("arn:aws:kms:us-east-1:111122223333:key/k{}", seq % 100)}],
+                "requestParameters": {"keyId": "x".repeat(300)},
+            });
+            let (line, hash) = chain::seal_line(seq, &prev, chain::RecordKind::Event, &fields.to_string()).unwrap();
+            text.push_str(&line);
+            text.push('\n');
+            prev = hash;
+        }
+        std::fs::write(dir.join(file_name(1)), &text).unwrap();
+        let trail_bytes = text.len();
+        drop(text);
+        let store = trent_store::open("sqlite", d.path()).unwrap();
+        let (key, _) = SigningKey::generate().unwrap();
+        let durable = Arc::new(AtomicU64::new(n));
+        let started = std::time::Instant::now();
+        let mut ix = FileIndexer::new(dir.clone(), store.clone(), Arc::new(key), durable);
+        ix.catch_up().unwrap();
+        let indexing = started.elapsed();
+        let head = read_head(&*store).unwrap().unwrap();
+        assert_eq!((head.seq, head.hash.as_str()), (n, prev.as_str()));
+
+        let rss_before = rss_kb();
+        let started = std::time::Instant::now();
+        let mut reads = 0;
+        let q = Query {
+            account: "111122223333",
+            region: "us-east-1",
+            filter: Some(("EventName", "Op3")),
+            start_ms: None,
+            end_ms: None,
+            before: None,
+            max: 50,
+        };
+        let (page, more) = lookup(&*store, Source::Files(&dir), &q, |l| {
+            reads += 1;
+            Some(line_head_seq(l))
+        })
+        .unwrap();
+        let lookup_time = started.elapsed();
+        assert!(more);
+        assert_eq!(page.len(), 50);
+        assert_eq!(reads, 51, "one page reads 50 lines and the one after");
+        // Newest first, only Op3.
+        let seqs: Vec<u64> = page.iter().map(|(_, s)| *s).collect();
+        assert!(seqs.windows(2).all(|w| w[0] > w[1]) && seqs.iter().all(|s| s % 10 == 3), "{seqs:?}");
+        assert_eq!(seqs[0], (n - 7) / 10 * 10 + 3);
+        // The next page starts after the last position, in a time window in the middle.
+        let mid_ms = (t0 + time::Duration::seconds(n as i64 / 2)).unix_timestamp() * 1000;
+        let q2 = Query { start_ms: Some(mid_ms - 100_000), end_ms: Some(mid_ms), before: None, filter: None, ..q };
+        let (p2, _) = lookup(&*store, Source::Files(&dir), &q2, |l| Some(line_head_seq(l))).unwrap();
+        assert_eq!(p2.first().map(|p| p.1), Some(n / 2));
+        let q3 = Query { before: Some(p2.last().unwrap().0.clone()), ..q2 };
+        let (p3, _) = lookup(&*store, Source::Files(&dir), &q3, |l| Some(line_head_seq(l))).unwrap();
+        assert_eq!(p3.first().map(|p| p.1), Some(n / 2 - 50));
+        eprintln!(
+            "audit index bench: {n} events, {} MB trail; indexing {indexing:?}; one filtered page {lookup_time:?}, \
+             RSS {} KB -> {} KB; store {} MB",
+            trail_bytes / 1_000_000,
+            rss_before,
+            rss_kb(),
+            std::fs::metadata(d.path().join("trent.db")).map_or(0, |m| m.len()) / 1_000_000
+        );
+    }
+
+    fn line_head_seq(l: &str) -> u64 {
+        chain::line_head(l).unwrap().seq
+    }
 }

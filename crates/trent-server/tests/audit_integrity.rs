@@ -218,3 +218,59 @@ fn lookup_events_pages_come_from_an_index_that_survives_restarts_and_is_rebuilt(
     assert_eq!(all(&srv.addr), before);
     stop_gracefully(srv);
 }
+
+#[test]
+fn a_shared_store_chain_cut_back_before_its_signed_head_stops_the_node() {
+    use trent_store::postgres::testing::{skip, TestDb};
+    if skip() {
+        eprintln!("TRENT_SKIP_POSTGRES=1: skipping a PostgreSQL test");
+        return;
+    }
+    let db = TestDb::create();
+    let mut k = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut k).unwrap();
+    let root = trent_wire::json::base64_encode(&k);
+    let dir = tempfile::tempdir().unwrap();
+    let node = |accept: bool| {
+        let mut c = command(dir.path());
+        c.arg("--store").arg(&db.url).env("TRENT_ROOT_KEY", &root);
+        if accept {
+            c.arg("--accept-audit-truncation");
+        }
+        c
+    };
+    let srv = start_with(node(false), dir.path());
+    some_requests(&srv.addr, 3);
+    stop_gracefully(srv);
+    let store = trent_store::open(&db.url, dir.path()).unwrap();
+    let rows = store.read().unwrap().scan("audit", "", None, 10_000).unwrap();
+    let total = rows.len();
+    let head: Value =
+        serde_json::from_slice(&store.read().unwrap().scan("audit_head", "", None, 10).unwrap()[0].1).unwrap();
+    assert_eq!(head["seq"], total as u64);
+    assert!(head["sig"].as_str().is_some_and(|s| s.len() == 128), "the head is signed: {head}");
+    // The last two records deleted; the head left as it was.
+    {
+        let mut tx = store.write().unwrap();
+        for (k, _) in &rows[total - 2..] {
+            tx.delete("audit", k).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let err = refused(node(false));
+    assert!(
+        err.contains(&format!("ends at sequence number {}", total - 2))
+            && err.contains(&format!("expected at least {total}")),
+        "{err}"
+    );
+    let srv = start_with(node(true), dir.path());
+    stop_gracefully(srv);
+    let rows = store.read().unwrap().scan("audit", "", None, 10_000).unwrap();
+    let gap: Value = serde_json::from_slice(&rows[total - 2].1).unwrap();
+    assert_eq!(
+        (gap["trentSeq"].as_u64(), gap["eventName"].as_str()),
+        (Some(total as u64 - 1), Some("AcceptAuditTruncation"))
+    );
+    let srv = start_with(node(false), dir.path());
+    stop_gracefully(srv);
+}
