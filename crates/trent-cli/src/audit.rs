@@ -314,10 +314,21 @@ fn report(s: &Summary, pinned: bool) {
 pub type ChainResults = Vec<(Option<String>, Result<Summary, Broken>)>;
 
 /// Verifies every node's chain in a shared store's `audit` table (key `<node>/<seq>`).
+/// Each node's chain is also compared with its head (`audit_head`, signed by the audit key): a
+/// chain whose last records were deleted is reported as TRUNCATED at the first missing record.
 pub fn verify_store(url: &str, pinned: Option<Vec<u8>>) -> Result<ChainResults, String> {
     let store = trent_store::open(url, Path::new(".")).map_err(|e| e.to_string())?;
     let mut tx = store.read().map_err(|e| e.to_string())?;
-    let mut chains: std::collections::BTreeMap<String, (ChainVerifier, Option<Broken>)> = Default::default();
+    // node -> (seq, hash, signature)
+    let mut heads: std::collections::BTreeMap<String, (u64, String, Option<String>)> = Default::default();
+    for (node, raw) in tx.scan("audit_head", "", None, 100_000).map_err(|e| e.to_string())? {
+        let v: serde_json::Value = serde_json::from_slice(&raw).unwrap_or_default();
+        if let (Some(seq), Some(hash)) = (v["seq"].as_u64(), v["hash"].as_str()) {
+            heads.insert(node, (seq, hash.to_string(), v["sig"].as_str().map(str::to_string)));
+        }
+    }
+    type Chain = (ChainVerifier, Option<Broken>, Option<String>);
+    let mut chains: std::collections::BTreeMap<String, Chain> = Default::default();
     let mut after: Option<String> = None;
     loop {
         let rows = tx.scan("audit", "", after.as_deref(), 1000).map_err(|e| e.to_string())?;
@@ -325,24 +336,65 @@ pub fn verify_store(url: &str, pinned: Option<Vec<u8>>) -> Result<ChainResults, 
         after = Some(last.clone());
         for (k, v) in rows {
             let (node, seq) = k.rsplit_once('/').unwrap_or(("", &k));
-            let entry = chains.entry(node.to_string()).or_insert_with(|| (ChainVerifier::new(pinned.clone()), None));
+            let entry =
+                chains.entry(node.to_string()).or_insert_with(|| (ChainVerifier::new(pinned.clone()), None, None));
             if entry.1.is_some() {
                 continue;
             }
             let line = String::from_utf8_lossy(&v);
-            if let Err(e) = entry.0.feed(&line) {
-                entry.1 = Some(Broken {
-                    file: PathBuf::from(format!("store:audit/{node}")),
-                    line: seq.parse().unwrap_or(0),
-                    reason: e.to_string(),
-                });
+            match entry.0.feed(&line) {
+                Ok(r) if heads.get(node).is_some_and(|h| h.0 == r.seq) => entry.2 = Some(r.hash),
+                Ok(_) => {}
+                Err(e) => {
+                    entry.1 = Some(Broken {
+                        file: PathBuf::from(format!("store:audit/{node}")),
+                        line: seq.parse().unwrap_or(0),
+                        reason: e.to_string(),
+                    })
+                }
             }
         }
+    }
+    for node in heads.keys() {
+        chains.entry(node.clone()).or_insert_with(|| (ChainVerifier::new(pinned.clone()), None, None));
     }
     if chains.is_empty() {
         return Err("the store holds no audit records".into());
     }
-    Ok(chains.into_iter().map(|(node, (v, b))| (Some(node), b.map_or_else(|| Ok(v.finish()), Err))).collect())
+    let mut out = Vec::new();
+    for (node, (v, broken, hash_at)) in chains {
+        let s = v.finish();
+        let broken = broken.or_else(|| {
+            let (seq, hash, sig) = heads.get(&node)?;
+            let key = pinned.clone().or_else(|| s.signing_key.as_ref().and_then(|k| hex::decode(k).ok()));
+            let why = if let (Some(sig), Some(key)) = (sig, &key) {
+                (!trent_crypto::audit::verify_head(key, &node, *seq, hash, sig))
+                    .then(|| format!("TRUNCATED: the head (sequence number {seq}) is not signed by the audit key"))
+            } else {
+                None
+            };
+            let why = why.or_else(|| {
+                (s.records < *seq).then(|| {
+                    format!(
+                        "TRUNCATED: the chain ends at sequence number {}, but its signed head is at sequence number \
+                         {seq} (expected at least {seq})",
+                        s.records
+                    )
+                })
+            });
+            let why = why.or_else(|| {
+                (hash_at.as_deref() != Some(hash.as_str()))
+                    .then(|| format!("TRUNCATED: record {seq} is not the one the chain's signed head names"))
+            });
+            why.map(|reason| Broken {
+                file: PathBuf::from(format!("store:audit/{node}")),
+                line: (s.records + 1) as usize,
+                reason,
+            })
+        });
+        out.push((Some(node), broken.map_or(Ok(s), Err)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -423,6 +475,27 @@ mod tests {
         let broken = b.1.as_ref().unwrap_err();
         assert_eq!(broken.line, 2);
         assert!(broken.reason.contains("edited"), "{}", broken.reason);
+
+        // node-a's head names record 3; its last record deleted, the chain still verifies alone.
+        let store = trent_store::open(&url, dir.path()).unwrap();
+        let mut tx = store.write().unwrap();
+        let last = String::from_utf8(tx.get("audit", &format!("node-a/{:020}", 3)).unwrap().unwrap()).unwrap();
+        let hash = trent_crypto::audit::line_head(&last).unwrap().hash;
+        let sig = trent_crypto::audit::sign_head(&key, "node-a", 3, &hash);
+        let head = serde_json::json!({"seq": 3, "hash": hash, "sig": sig});
+        tx.put("audit_head", "node-a", head.to_string().as_bytes()).unwrap();
+        tx.commit().unwrap();
+        assert!(verify_store(&url, Some(key.public_key())).unwrap()[0].1.is_ok());
+        let mut tx = store.write().unwrap();
+        tx.delete("audit", &format!("node-a/{:020}", 3)).unwrap();
+        tx.commit().unwrap();
+        let results = verify_store(&url, Some(key.public_key())).unwrap();
+        let broken = results[0].1.as_ref().unwrap_err();
+        assert!(
+            broken.reason.contains("ends at sequence number 2") && broken.reason.contains("at least 3"),
+            "{}",
+            broken.reason
+        );
     }
 
     #[test]
