@@ -43,12 +43,14 @@ pub struct RestoreArgs {
     /// With a PostgreSQL store: also import this file audit trail (a copy of a SQLite
     /// deployment's <data dir>/audit) into the store, verified first. Its node id is read from
     /// `node-id` in the data dir the directory came from (DIR/../node-id), else made new.
-    #[arg(long, requires = "audit_public_key")]
+    #[arg(long)]
     pub audit_dir: Option<PathBuf>,
     /// With --audit-dir: the deployment's audit public key (hex, or a file holding it: a copy of
     /// <audit dir>/signing-key.pub kept elsewhere). The trail is imported only if its signed
     /// digests are that key's and its last record is a digest (the trail of a stopped trentd),
-    /// so a trail rewritten and re-signed with another key is refused.
+    /// so a trail rewritten and re-signed with another key is refused. Without it, the key is
+    /// taken from the data dir the trail came from (DIR/..: its trent.db holds the signing key
+    /// wrapped under the root key, TRENT_ROOT_KEY or DIR/../root.key).
     #[arg(long)]
     pub audit_public_key: Option<String>,
 }
@@ -106,8 +108,16 @@ pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
             if sqlite_file(&args.store, &args.data_dir).is_some() {
                 return Err("--audit-dir imports into a PostgreSQL store; with SQLite, copy the audit directory into the data dir".into());
             }
-            let key = args.audit_public_key.as_deref().ok_or("--audit-dir needs --audit-public-key")?;
-            Some(read_trail(dir, crate::audit::read_public_key(key)?)?)
+            let key = match args.audit_public_key.as_deref() {
+                Some(k) => crate::audit::read_public_key(k)?,
+                None => key_from_root(dir).map_err(|e| {
+                    format!(
+                        "--audit-dir needs the deployment's audit public key: pass --audit-public-key, or keep the \
+                         trail in its data dir with that dir's root key ({e})"
+                    )
+                })?,
+            };
+            Some(read_trail(dir, key)?)
         }
         None => None,
     };
@@ -132,6 +142,39 @@ pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
         eprintln!("trent: imported {} audit records as the chain of node {node}.", lines.len());
     }
     Ok(summary)
+}
+
+/// The audit public key of the data dir an audit directory sits in: its store's signing key,
+/// unwrapped with its root key (TRENT_ROOT_KEY, else `root.key` there). Only the holder of the
+/// root key could have wrapped it, so a trail re-signed by someone else does not match it.
+fn key_from_root(audit_dir: &Path) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let data_dir = audit_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !data_dir.join("trent.db").is_file() {
+        return Err(format!("no {}", data_dir.join("trent.db").display()));
+    }
+    let b64 = match std::env::var("TRENT_ROOT_KEY") {
+        Ok(k) => zeroize::Zeroizing::new(k),
+        Err(_) => zeroize::Zeroizing::new(
+            std::fs::read_to_string(data_dir.join("root.key"))
+                .map_err(|e| format!("{}: {e}", data_dir.join("root.key").display()))?,
+        ),
+    };
+    let bytes = trent_crypto::SecretBytes::new(
+        base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| "the root key is not base64")?,
+    );
+    let root = trent_crypto::RootKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let store = trent_store::open("sqlite", data_dir).map_err(|e| e.to_string())?;
+    let wrapped = store
+        .read()
+        .and_then(|mut t| t.get("meta", "audit_signing_key"))
+        .map_err(|e| e.to_string())?
+        .ok_or("its store holds no audit signing key")?;
+    let pkcs8 = root
+        .unwrap("audit-signing-key", "v1", b"", &wrapped)
+        .map_err(|_| "the audit signing key does not unwrap under that root key")?;
+    let key = trent_crypto::audit::SigningKey::from_pkcs8(&pkcs8).map_err(|e| e.to_string())?;
+    Ok(key.public_key())
 }
 
 /// A file audit trail, verified: (node id, (seq, line) in order, last hash).
@@ -249,6 +292,42 @@ mod tests {
         args.audit_dir = Some(audit.clone());
         std::fs::write(d.path().join("b"), "x").unwrap();
         assert!(restore(&args).unwrap_err().contains("--audit-public-key"));
+    }
+
+    #[test]
+    fn without_a_public_key_the_trail_is_checked_against_its_data_dirs_wrapped_signing_key() {
+        use base64::Engine;
+        use trent_crypto::audit::SigningKey;
+        if std::env::var_os("TRENT_ROOT_KEY").is_some() {
+            return; // the test uses the data dir's root.key
+        }
+        let d = tempfile::tempdir().unwrap();
+        let audit = d.path().join("audit");
+        std::fs::create_dir(&audit).unwrap();
+        let (root, root_bytes) = trent_crypto::RootKey::generate().unwrap();
+        std::fs::write(
+            d.path().join("root.key"),
+            base64::engine::general_purpose::STANDARD.encode(root_bytes.expose()),
+        )
+        .unwrap();
+        let (key, pkcs8) = SigningKey::generate().unwrap();
+        let wrapped = root.wrap("audit-signing-key", "v1", b"", &pkcs8).unwrap();
+        put(&*trent_store::open("sqlite", d.path()).unwrap(), &[("meta", "audit_signing_key", &wrapped)]);
+        assert_eq!(key_from_root(&audit).unwrap(), key.public_key());
+        signed_trail(&audit, &key, "B");
+        assert!(read_trail(&audit, key_from_root(&audit).unwrap()).is_ok());
+        let (forger, _) = SigningKey::generate().unwrap();
+        signed_trail(&audit, &forger, "Forged");
+        assert!(read_trail(&audit, key_from_root(&audit).unwrap()).unwrap_err().contains("unexpected key"));
+        // Another root key cannot vouch for it.
+        let (other, other_bytes) = trent_crypto::RootKey::generate().unwrap();
+        drop(other);
+        std::fs::write(
+            d.path().join("root.key"),
+            base64::engine::general_purpose::STANDARD.encode(other_bytes.expose()),
+        )
+        .unwrap();
+        assert!(key_from_root(&audit).unwrap_err().contains("does not unwrap"));
     }
 
     fn put(store: &dyn Store, rows: &[(&str, &str, &[u8])]) {
