@@ -470,4 +470,91 @@ mod tests {
     fn line_head_seq(l: &str) -> u64 {
         chain::line_head(l).unwrap().seq
     }
+
+    /// A store that counts write transactions committed (each one an fsync on SQLite).
+    struct Counting(Arc<dyn Store>, Arc<AtomicU64>);
+    struct CountingTxn<'a>(Box<dyn Txn + 'a>, Arc<AtomicU64>);
+    impl Txn for CountingTxn<'_> {
+        fn get(&mut self, t: &str, k: &str) -> trent_store::Result<Option<Vec<u8>>> {
+            self.0.get(t, k)
+        }
+        fn put(&mut self, t: &str, k: &str, v: &[u8]) -> trent_store::Result<()> {
+            self.0.put(t, k, v)
+        }
+        fn insert_new(&mut self, t: &str, k: &str, v: &[u8]) -> trent_store::Result<bool> {
+            self.0.insert_new(t, k, v)
+        }
+        fn delete(&mut self, t: &str, k: &str) -> trent_store::Result<bool> {
+            self.0.delete(t, k)
+        }
+        fn scan(&mut self, t: &str, p: &str, a: Option<&str>, l: usize) -> trent_store::Result<Vec<(String, Vec<u8>)>> {
+            self.0.scan(t, p, a, l)
+        }
+        fn tables(&mut self) -> trent_store::Result<Vec<String>> {
+            self.0.tables()
+        }
+        fn commit(self: Box<Self>) -> trent_store::Result<()> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.commit()
+        }
+    }
+    impl Store for Counting {
+        fn read(&self) -> trent_store::Result<Box<dyn Txn + '_>> {
+            self.0.read()
+        }
+        fn write(&self) -> trent_store::Result<Box<dyn Txn + '_>> {
+            Ok(Box::new(CountingTxn(self.0.write()?, self.1.clone())))
+        }
+        fn backend(&self) -> &'static str {
+            "sqlite"
+        }
+        fn try_exclusive(&self, job: &str) -> trent_store::Result<Option<trent_store::JobGuard>> {
+            self.0.try_exclusive(job)
+        }
+    }
+
+    /// The signed head and the index are written in batches, not per request: many requests
+    /// from several threads cost a handful of store commits, and the head reaches the last record
+    /// at shutdown.
+    #[test]
+    fn the_head_costs_no_store_commit_per_request() {
+        let d = tempfile::tempdir().unwrap();
+        let commits = Arc::new(AtomicU64::new(0));
+        let store: Arc<dyn Store> = Arc::new(Counting(trent_store::open("sqlite", d.path()).unwrap(), commits.clone()));
+        let (key, _) = SigningKey::generate().unwrap();
+        let public = key.public_key();
+        let settings = crate::audit::Settings {
+            dir: d.path().join("audit"),
+            max_file_bytes: 1 << 30,
+            digest_interval: std::time::Duration::from_secs(3600),
+            shared: None,
+            store: store.clone(),
+            accept_truncation: false,
+        };
+        let log = Arc::new(crate::audit::AuditLog::open(settings, key).unwrap());
+        let started = std::time::Instant::now();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..250 {
+                        let mut m = serde_json::Map::new();
+                        m.insert("eventName".into(), serde_json::json!(format!("E{t}-{i}")));
+                        log.append(chain::RecordKind::Event, &m).unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let elapsed = started.elapsed();
+        log.close();
+        let n = commits.load(Ordering::SeqCst);
+        // One commit per 250 ms of traffic at most, plus the one at shutdown.
+        let bound = elapsed.as_millis() as u64 / 250 + 2;
+        eprintln!("2000 audit records in {elapsed:?}: {n} store commits (bound {bound})");
+        assert!(n <= bound, "{n} store commits for 2000 records in {elapsed:?}");
+        let head = read_head(&*store).unwrap().unwrap();
+        assert_eq!(head.seq, 2001, "the head covers every record and the closing digest");
+        assert!(head.verifies(&public));
+    }
 }
