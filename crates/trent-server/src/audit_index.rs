@@ -68,9 +68,9 @@ fn key(prefix: &str, ms: i64, node: &str, seq: u64) -> String {
 fn parse_suffix(s: &str) -> Option<(i64, String, u64)> {
     let (t, rest) = s.split_once('/')?;
     let (node, seq) = rest.rsplit_once('/')?;
-    let t = u64::from_str_radix(t, 16).ok()?;
+    let t = i64::try_from(u64::from_str_radix(t, 16).ok()?).ok()?;
     let seq = u64::from_str_radix(seq, 16).ok()?;
-    Some((i64::MAX - t as i64, node.to_string(), u64::MAX - seq))
+    Some((i64::MAX - t, node.to_string(), u64::MAX - seq))
 }
 
 /// Puts the index rows of one line (`value` says where it is).
@@ -343,7 +343,11 @@ impl FileIndexer {
             self.pos.file = files[i].0;
             self.pos.offset = 0;
         }
-        self.flush(&mut pending, head)
+        self.flush(&mut pending, head)?;
+        if self.pos.seq < target {
+            return Err(format!("the trail ends at record {}, before its durable record {target}", self.pos.seq));
+        }
+        Ok(())
     }
 
     fn flush(&mut self, rows: &mut Vec<(String, String)>, head: Option<Head>) -> Result<(), String> {
@@ -373,6 +377,9 @@ mod tests {
         assert!(newer < older && same_ms_later_seq < newer);
         assert_eq!(parse_suffix(&newer[p.len()..]), Some((2_000, String::new(), 6)));
         assert_eq!(parse_suffix(&key(&p, 3, "node-a", 9)[p.len()..]), Some((3, "node-a".into(), 9)));
+        // A damaged key is skipped, not a panic.
+        assert_eq!(parse_suffix("ffffffffffffffff//0000000000000001"), None);
+        assert_eq!(parse_suffix("zz//01"), None);
         assert_ne!(p, prefix("111122223333", "us-east-1", "EventName", "Encrypt"));
         assert_ne!(p, prefix("111122223333", "us-east-1", "EventNam", "eDecrypt"));
     }
