@@ -270,6 +270,7 @@ fn unsealed(n: u64, with_head: bool) {
 }
 
 fn verify_data_dir_command(dir: &Path, pinned: Option<Vec<u8>>, is_pinned: bool) -> Result<u8, String> {
+    let has_head = stored_head(dir)?.is_some();
     match verify_data_dir(dir, pinned)? {
         Err(b) => {
             println!("audit trail BROKEN at {b}");
@@ -278,6 +279,17 @@ fn verify_data_dir_command(dir: &Path, pinned: Option<Vec<u8>>, is_pinned: bool)
         Ok((s, ending)) => {
             report(&s, is_pinned);
             match ending {
+                Ending::Sealed | Ending::UnsealedTail(_) if !has_head => {
+                    println!(
+                        "no signed head in the store (trentd keeps one since this version): the trail's end cannot be \
+                         checked against it"
+                    );
+                    if let Ending::UnsealedTail(n) = ending {
+                        unsealed(n, false);
+                        return Ok(EXIT_UNSEALED);
+                    }
+                    Ok(0)
+                }
                 Ending::Sealed => {
                     println!("the trail reaches the signed head kept in the store");
                     Ok(0)

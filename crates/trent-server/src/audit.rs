@@ -272,7 +272,16 @@ use crate::audit_index::file_name;
 /// what is wrong (the trail ends before the head, no longer holds the head's record, or the
 /// head's signature does not verify), or `None` if the trail reaches the head.
 fn check_file_head(dir: &Path, store: &dyn Store, public_key: &[u8], trail_seq: u64) -> Result<Option<String>, String> {
-    let Some(head) = crate::audit_index::read_head(store)? else { return Ok(None) };
+    let Some(head) = crate::audit_index::read_head(store)? else {
+        if trail_seq > 0 {
+            tracing::warn!(
+                records = trail_seq,
+                "the store holds no signed head of the audit trail (first start of a version that keeps one, or the \
+                 head was removed): the trail's end cannot be checked this time"
+            );
+        }
+        return Ok(None);
+    };
     if !head.verifies(public_key) {
         return Ok(Some(format!(
             "the audit head stored for sequence number {} is not signed by this server's audit key",
