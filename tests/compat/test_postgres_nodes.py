@@ -477,6 +477,7 @@ def test_trent_backup_of_a_running_sqlite_node_restores_into_postgres_and_serves
     lite.terminate()
 
     r = subprocess.run([trent_cli(), "restore", "--store", pg_url, "--audit-dir", str(lite.data_dir / "audit"),
+                        "--audit-public-key", str(lite.data_dir / "audit" / "signing-key.pub"),
                         str(file)], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     assert "imported" in r.stderr and "audit records" in r.stderr, r.stderr

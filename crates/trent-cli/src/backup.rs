@@ -45,6 +45,14 @@ pub struct RestoreArgs {
     /// `node-id` in the data dir the directory came from (DIR/../node-id), else made new.
     #[arg(long)]
     pub audit_dir: Option<PathBuf>,
+    /// With --audit-dir: the deployment's audit public key (hex, or a file holding it: a copy of
+    /// <audit dir>/signing-key.pub kept elsewhere). The trail is imported only if its signed
+    /// digests are that key's and its last record is a digest (the trail of a stopped trentd),
+    /// so a trail rewritten and re-signed with another key is refused. Without it, the key is
+    /// taken from the data dir the trail came from (DIR/..: its trent.db holds the signing key
+    /// wrapped under the root key, TRENT_ROOT_KEY or DIR/../root.key).
+    #[arg(long)]
+    pub audit_public_key: Option<String>,
 }
 
 /// The SQLite file a store URL names, if it names one.
@@ -100,7 +108,16 @@ pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
             if sqlite_file(&args.store, &args.data_dir).is_some() {
                 return Err("--audit-dir imports into a PostgreSQL store; with SQLite, copy the audit directory into the data dir".into());
             }
-            Some(read_trail(dir)?)
+            let key = match args.audit_public_key.as_deref() {
+                Some(k) => crate::audit::read_public_key(k)?,
+                None => key_from_root(dir).map_err(|e| {
+                    format!(
+                        "--audit-dir needs the deployment's audit public key: pass --audit-public-key, or keep the \
+                         trail in its data dir with that dir's root key ({e})"
+                    )
+                })?,
+            };
+            Some(read_trail(dir, key)?)
         }
         None => None,
     };
@@ -127,11 +144,44 @@ pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
     Ok(summary)
 }
 
+/// The audit public key of the data dir an audit directory sits in: its store's signing key,
+/// unwrapped with its root key (TRENT_ROOT_KEY, else `root.key` there). Only the holder of the
+/// root key could have wrapped it, so a trail re-signed by someone else does not match it.
+fn key_from_root(audit_dir: &Path) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let data_dir = audit_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !data_dir.join("trent.db").is_file() {
+        return Err(format!("no {}", data_dir.join("trent.db").display()));
+    }
+    let b64 = match std::env::var("TRENT_ROOT_KEY") {
+        Ok(k) => zeroize::Zeroizing::new(k),
+        Err(_) => zeroize::Zeroizing::new(
+            std::fs::read_to_string(data_dir.join("root.key"))
+                .map_err(|e| format!("{}: {e}", data_dir.join("root.key").display()))?,
+        ),
+    };
+    let bytes = trent_crypto::SecretBytes::new(
+        base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| "the root key is not base64")?,
+    );
+    let root = trent_crypto::RootKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let store = trent_store::open("sqlite", data_dir).map_err(|e| e.to_string())?;
+    let wrapped = store
+        .read()
+        .and_then(|mut t| t.get("meta", "audit_signing_key"))
+        .map_err(|e| e.to_string())?
+        .ok_or("its store holds no audit signing key")?;
+    let pkcs8 = root
+        .unwrap("audit-signing-key", "v1", b"", &wrapped)
+        .map_err(|_| "the audit signing key does not unwrap under that root key")?;
+    let key = trent_crypto::audit::SigningKey::from_pkcs8(&pkcs8).map_err(|e| e.to_string())?;
+    Ok(key.public_key())
+}
+
 /// A file audit trail, verified: (node id, (seq, line) in order, last hash).
 type Trail = (String, Vec<(u64, String)>, String);
 
-fn read_trail(dir: &Path) -> Result<Trail, String> {
-    let mut verifier = trent_crypto::audit::ChainVerifier::new(None);
+fn read_trail(dir: &Path, public_key: Vec<u8>) -> Result<Trail, String> {
+    let mut verifier = trent_crypto::audit::ChainVerifier::new(Some(public_key));
     let mut lines = Vec::new();
     let mut head = trent_crypto::audit::GENESIS.to_string();
     for file in crate::audit::trail_files(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
@@ -146,6 +196,15 @@ fn read_trail(dir: &Path) -> Result<Trail, String> {
     }
     if lines.is_empty() {
         return Err(format!("{}: no audit records (trail-*.jsonl) to import", dir.display()));
+    }
+    let s = verifier.finish();
+    if s.digests == 0 || s.unsigned_tail > 0 {
+        return Err(format!(
+            "{}: the last {} audit records are not covered by a digest signed with the given key: stop trentd (it \
+             signs the trail at shutdown) and copy its audit directory again",
+            dir.display(),
+            s.unsigned_tail
+        ));
     }
     let node = dir
         .parent()
@@ -182,22 +241,93 @@ mod tests {
     use super::*;
     use trent_store::Store;
 
+    /// A stopped trentd's trail: two events and the closing digest, signed by `key`.
+    fn signed_trail(audit: &Path, key: &trent_crypto::audit::SigningKey, second: &str) -> String {
+        use trent_crypto::audit::{digest_fields, seal_line, RecordKind, GENESIS};
+        let (l1, h1) = seal_line(1, GENESIS, RecordKind::Event, r#"{"eventName":"A"}"#).unwrap();
+        let (l2, h2) = seal_line(2, &h1, RecordKind::Event, &format!(r#"{{"eventName":"{second}"}}"#)).unwrap();
+        let (l3, h3) =
+            seal_line(3, &h2, RecordKind::Digest, &digest_fields(key, 2, &h2, "2026-01-01T00:00:00Z")).unwrap();
+        std::fs::write(audit.join("trail-00000000000000000001.jsonl"), format!("{l1}\n{l2}\n{l3}\n")).unwrap();
+        h3
+    }
+
     #[test]
     fn an_audit_trail_is_imported_only_if_its_chain_verifies() {
-        use trent_crypto::audit::{seal_line, RecordKind, GENESIS};
+        use trent_crypto::audit::SigningKey;
         let d = tempfile::tempdir().unwrap();
         let audit = d.path().join("audit");
         std::fs::create_dir(&audit).unwrap();
         std::fs::write(d.path().join("node-id"), "node-abc\n").unwrap();
-        let (l1, h1) = seal_line(1, GENESIS, RecordKind::Event, r#"{"eventName":"A"}"#).unwrap();
-        let (l2, h2) = seal_line(2, &h1, RecordKind::Event, r#"{"eventName":"B"}"#).unwrap();
+        let (key, _) = SigningKey::generate().unwrap();
+        let head = signed_trail(&audit, &key, "B");
+        let (node, lines, h) = read_trail(&audit, key.public_key()).unwrap();
+        assert_eq!((node.as_str(), lines.len(), h), ("node-abc", 3, head));
         let file = audit.join("trail-00000000000000000001.jsonl");
-        std::fs::write(&file, format!("{l1}\n{l2}\n")).unwrap();
-        let (node, lines, head) = read_trail(&audit).unwrap();
-        assert_eq!((node.as_str(), lines.len(), head), ("node-abc", 2, h2));
-        std::fs::write(&file, format!("{l1}\n{}\n", l2.replace("\"B\"", "\"C\""))).unwrap();
-        let e = read_trail(&audit).unwrap_err();
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replacen("\"B\"", "\"C\"", 1)).unwrap();
+        let e = read_trail(&audit, key.public_key()).unwrap_err();
         assert!(e.contains(":2: the audit trail does not verify"), "{e}");
+    }
+
+    #[test]
+    fn a_trail_re_signed_with_another_key_or_left_unsigned_is_not_imported() {
+        use trent_crypto::audit::{seal_line, RecordKind, SigningKey, GENESIS};
+        let d = tempfile::tempdir().unwrap();
+        let audit = d.path().join("audit");
+        std::fs::create_dir(&audit).unwrap();
+        let (key, _) = SigningKey::generate().unwrap();
+        let (forger, _) = SigningKey::generate().unwrap();
+        // Self-consistent, but rewritten and re-signed by someone without the deployment's key.
+        signed_trail(&audit, &forger, "Forged");
+        let e = read_trail(&audit, key.public_key()).unwrap_err();
+        assert!(e.contains("unexpected key"), "{e}");
+        // A chain with no digest at all proves nothing about who wrote it.
+        let (l1, _) = seal_line(1, GENESIS, RecordKind::Event, r#"{"eventName":"A"}"#).unwrap();
+        std::fs::write(audit.join("trail-00000000000000000001.jsonl"), format!("{l1}\n")).unwrap();
+        let e = read_trail(&audit, key.public_key()).unwrap_err();
+        assert!(e.contains("not covered by a digest"), "{e}");
+        // And the command refuses --audit-dir without the key.
+        let mut args = restore_args("postgres://u@127.0.0.1/none", d.path(), &d.path().join("b"));
+        args.audit_dir = Some(audit.clone());
+        std::fs::write(d.path().join("b"), "x").unwrap();
+        assert!(restore(&args).unwrap_err().contains("--audit-public-key"));
+    }
+
+    #[test]
+    fn without_a_public_key_the_trail_is_checked_against_its_data_dirs_wrapped_signing_key() {
+        use base64::Engine;
+        use trent_crypto::audit::SigningKey;
+        if std::env::var_os("TRENT_ROOT_KEY").is_some() {
+            return; // the test uses the data dir's root.key
+        }
+        let d = tempfile::tempdir().unwrap();
+        let audit = d.path().join("audit");
+        std::fs::create_dir(&audit).unwrap();
+        let (root, root_bytes) = trent_crypto::RootKey::generate().unwrap();
+        std::fs::write(
+            d.path().join("root.key"),
+            base64::engine::general_purpose::STANDARD.encode(root_bytes.expose()),
+        )
+        .unwrap();
+        let (key, pkcs8) = SigningKey::generate().unwrap();
+        let wrapped = root.wrap("audit-signing-key", "v1", b"", &pkcs8).unwrap();
+        put(&*trent_store::open("sqlite", d.path()).unwrap(), &[("meta", "audit_signing_key", &wrapped)]);
+        assert_eq!(key_from_root(&audit).unwrap(), key.public_key());
+        signed_trail(&audit, &key, "B");
+        assert!(read_trail(&audit, key_from_root(&audit).unwrap()).is_ok());
+        let (forger, _) = SigningKey::generate().unwrap();
+        signed_trail(&audit, &forger, "Forged");
+        assert!(read_trail(&audit, key_from_root(&audit).unwrap()).unwrap_err().contains("unexpected key"));
+        // Another root key cannot vouch for it.
+        let (other, other_bytes) = trent_crypto::RootKey::generate().unwrap();
+        drop(other);
+        std::fs::write(
+            d.path().join("root.key"),
+            base64::engine::general_purpose::STANDARD.encode(other_bytes.expose()),
+        )
+        .unwrap();
+        assert!(key_from_root(&audit).unwrap_err().contains("does not unwrap"));
     }
 
     fn put(store: &dyn Store, rows: &[(&str, &str, &[u8])]) {
@@ -224,7 +354,13 @@ mod tests {
     }
 
     fn restore_args(store: &str, data_dir: &Path, file: &Path) -> RestoreArgs {
-        RestoreArgs { store: store.into(), data_dir: data_dir.into(), file: file.into(), audit_dir: None }
+        RestoreArgs {
+            store: store.into(),
+            data_dir: data_dir.into(),
+            file: file.into(),
+            audit_dir: None,
+            audit_public_key: None,
+        }
     }
 
     #[test]

@@ -47,7 +47,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Encrypt(a) => encrypt::run(a),
         Command::Decrypt(a) => decrypt::run(a),
-        Command::Audit(a) => audit::run(a),
+        Command::Audit(a) => match audit::run(a) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Backup(a) => backup::run_backup(a),
         Command::Restore(a) => backup::run_restore(a),
     };

@@ -400,6 +400,72 @@ pub fn digest_fields(key: &SigningKey, through_seq: u64, through_hash: &str, sig
     .to_string()
 }
 
+/// The message a chain head signs: the last durable record of a chain (`node` is "" for a
+/// file trail). Kept outside the trail (in the store), it shows where the trail must at least
+/// reach, so a trail cut back to an earlier record is caught even when it still chains.
+pub fn head_message(node: &str, seq: u64, hash: &str) -> Vec<u8> {
+    format!("trent-audit-head-v1\n{node}\n{seq}\n{hash}").into_bytes()
+}
+
+/// Signs a chain head; returns the hex signature.
+pub fn sign_head(key: &SigningKey, node: &str, seq: u64, hash: &str) -> String {
+    hex::encode(key.sign(&head_message(node, seq, hash)))
+}
+
+/// Whether `signature` (hex) is `public_key`'s signature over the head.
+pub fn verify_head(public_key: &[u8], node: &str, seq: u64, hash: &str, signature: &str) -> bool {
+    let Ok(sig) = hex::decode(signature) else { return false };
+    UnparsedPublicKey::new(&signature::ED25519, public_key).verify(&head_message(node, seq, hash), &sig).is_ok()
+}
+
+/// The chain members every line starts with, read from the line's fixed prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineHead {
+    pub seq: u64,
+    pub hash: String,
+    pub prev: String,
+    pub kind: RecordKind,
+}
+
+/// Checks one line's own hash and reads its chain members from the prefix every sealed line
+/// starts with (`{"trentHash":…,"trentSeq":…,"trentPrev":…,"trentRecord":…,`), without parsing
+/// the rest of the line as JSON: however long or deeply nested a record's own members are, the
+/// line's place in the chain is found (used to resume a trail and to check a stored head).
+pub fn line_head(line: &str) -> Result<LineHead, ChainError> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let bad = || ChainError::Malformed("does not start with the trent chain members".into());
+    if line.len() <= HASH_PREFIX_LEN || !line.starts_with(PREFIX) || !line.is_char_boundary(HASH_PREFIX_LEN) {
+        return Err(bad());
+    }
+    let claimed = &line[PREFIX.len()..PREFIX.len() + 64];
+    if &line[PREFIX.len() + 64..HASH_PREFIX_LEN] != "\"," || !claimed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let rest = &line[HASH_PREFIX_LEN..];
+    let rest = rest.strip_prefix("\"trentSeq\":").ok_or_else(bad)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 20 {
+        return Err(bad());
+    }
+    let seq: u64 = rest[..digits].parse().map_err(|_| bad())?;
+    let rest = rest[digits..].strip_prefix(",\"trentPrev\":\"").ok_or_else(bad)?;
+    if rest.len() < 64 || !rest.is_char_boundary(64) {
+        return Err(bad());
+    }
+    let prev = &rest[..64];
+    let rest = rest[64..].strip_prefix("\",\"trentRecord\":\"").ok_or_else(bad)?;
+    let end = rest.find('"').ok_or_else(bad)?;
+    let kind = RecordKind::from_name(&rest[..end]).ok_or_else(bad)?;
+    if !rest[end..].starts_with("\",") || !line.ends_with('}') || !prev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let body = format!("{{{}", &line[HASH_PREFIX_LEN..]);
+    if hash_body(body.as_bytes()) != claimed {
+        return Err(ChainError::HashMismatch);
+    }
+    Ok(LineHead { seq, hash: claimed.to_string(), prev: prev.to_string(), kind })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,6 +576,18 @@ mod tests {
     fn seal_line_refuses_an_empty_object() {
         assert_eq!(seal_line(1, GENESIS, RecordKind::Event, "{}").unwrap_err(), FormatError::NotAnObject);
         assert_eq!(seal_line(1, GENESIS, RecordKind::Event, "[]").unwrap_err(), FormatError::NotAnObject);
+    }
+
+    #[test]
+    fn line_head_reads_a_deep_long_line_and_checks_its_hash() {
+        let deep = format!("{{\"eventName\":\"X\",\"d\":{}1{}}}", "[".repeat(MAX_DEPTH - 2), "]".repeat(MAX_DEPTH - 2));
+        let (line, hash) = seal_line(7, GENESIS, RecordKind::Event, &deep).unwrap();
+        let h = line_head(&line).unwrap();
+        assert_eq!(h, LineHead { seq: 7, hash, prev: GENESIS.to_string(), kind: RecordKind::Event });
+        assert_eq!(line_head(&line.replace("\"X\"", "\"Y\"")).unwrap_err(), ChainError::HashMismatch);
+        for bad in ["", "{}", &line[..90], &line.replace("trentSeq", "trentSeX")] {
+            assert!(line_head(bad).is_err(), "{bad:.100}");
+        }
     }
 
     #[test]

@@ -103,15 +103,7 @@ pub fn reset_key_policy(config: &Config, key_id: &str, region: &str) -> Result<S
 
     let audit_key = audit::signing_key(&*store, &root)?;
     let node_id = bootstrap::node_id(&config.data_dir)?;
-    let trail = audit::AuditLog::open(
-        audit::Settings {
-            dir: config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")),
-            max_file_bytes: config.audit_max_file_bytes,
-            digest_interval: std::time::Duration::from_secs(config.audit_digest_interval_secs),
-            shared: if store.backend() == "postgres" { Some((store.clone(), node_id)) } else { None },
-        },
-        audit_key,
-    )?;
+    let trail = audit::AuditLog::open(crate::audit_settings(config, &store, &node_id), audit_key)?;
     let result = write_reset(&kms, &trail, &caller, &arn);
     trail.close();
     result?;

@@ -14,12 +14,20 @@
 //!   performed, and no answer returned, without its record.
 //! * A signed digest is written every `--audit-digest-interval-secs` while there are new
 //!   records, and at shutdown.
+//! * Truncation: the chain's head (last durable record's seq and hash, signed with the audit
+//!   key) is also kept in the store (`meta`/`audit_head` with files, written by the indexer of
+//!   [`crate::audit_index`] at most every 250 ms and at shutdown; `audit_head` in the same
+//!   transaction as the records with a shared store). The head is only ever written for records
+//!   already durable in the trail, so after a crash the trail may be *ahead* of the head (fine)
+//!   but never behind it: a trail that ends before the stored head, or no longer holds the head's
+//!   record, was cut or replaced, and trentd refuses to start (unless
+//!   `--accept-audit-truncation`, which records the gap in the trail).
 
 use serde_json::{json, Map, Value};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,8 +65,12 @@ enum Message {
 pub struct AuditLog {
     dir: PathBuf,
     shared: Option<(Arc<dyn Store>, String)>,
+    store: Arc<dyn Store>,
     tx: Mutex<Option<mpsc::Sender<Message>>>,
     depth: Arc<AtomicUsize>,
+    /// Files: the index writer (also run by its thread until `stop` is dropped).
+    indexer: Option<Arc<Mutex<crate::audit_index::FileIndexer>>>,
+    stop: Mutex<Option<mpsc::Sender<()>>>,
 }
 
 /// Settings for [`AuditLog::open`].
@@ -69,6 +81,11 @@ pub struct Settings {
     /// Keep the trail in the shared store instead of files (several nodes on PostgreSQL):
     /// the store and this node's id. Each node keeps its own chain there.
     pub shared: Option<(Arc<dyn Store>, String)>,
+    /// The store that keeps the signed head and the LookupEvents index (with files: trentd's
+    /// store; with a shared store, the same one).
+    pub store: Arc<dyn Store>,
+    /// Start even if the trail ends before the stored head (records the gap in the trail).
+    pub accept_truncation: bool,
 }
 
 /// Where records go.
@@ -94,49 +111,108 @@ impl AuditLog {
             &dir.join("signing-key.pub"),
             format!("{}\n", hex::encode(key.public_key())).as_bytes(),
         )?;
-        let (sink, seq, prev) = match &settings.shared {
+        let key = Arc::new(key);
+        let (sink, seq, prev, gap) = match &settings.shared {
             None => {
                 let (file, path, len, seq, prev) = resume(&dir)?;
+                let gap = check_file_head(&dir, &*settings.store, &key.public_key(), seq)?;
                 let sink = Sink::Files { dir: dir.clone(), file, path, len, max_file_bytes: settings.max_file_bytes };
-                (sink, seq, prev)
+                (sink, seq, prev, gap)
             }
             Some((store, node)) => {
-                let (seq, prev) = resume_shared(&**store, node)?;
-                (Sink::Store { store: store.clone(), node: node.clone() }, seq, prev)
+                let (seq, prev, gap) = resume_shared(&**store, node, &key)?;
+                index_other_chains(&**store, node, &key)?;
+                (Sink::Store { store: store.clone(), node: node.clone() }, seq, prev, gap)
             }
         };
+        if let Some(g) = &gap {
+            if !settings.accept_truncation {
+                return Err(format!(
+                    "{g}. The audit trail was cut or replaced since trentd last wrote it: refusing to start. \
+                     Restore the missing records, or start with --accept-audit-truncation to continue after \
+                     sequence number {seq} (the gap is then recorded in the trail)"
+                ));
+            }
+            tracing::error!(gap = %g, continue_after = seq, "AUDIT TRAIL TRUNCATION ACCEPTED (--accept-audit-truncation): the trail ends before its signed head; continuing, and recording the gap in the trail");
+        }
         let depth = Arc::new(AtomicUsize::new(0));
+        let durable = Arc::new(AtomicU64::new(seq));
         let (tx, rx) = mpsc::channel();
-        let mut writer = Writer { sink, seq, prev, since_digest: 0, key, broken: None, depth: depth.clone() };
+        let mut writer = Writer {
+            sink,
+            seq,
+            prev,
+            since_digest: 0,
+            key: key.clone(),
+            broken: None,
+            depth: depth.clone(),
+            durable: durable.clone(),
+        };
         let interval = settings.digest_interval;
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer.run(rx, interval))
             .map_err(|e| format!("cannot start the audit writer: {e}"))?;
-        Ok(AuditLog { dir, shared: settings.shared, tx: Mutex::new(Some(tx)), depth })
+        let (indexer, stop) = if settings.shared.is_none() {
+            let ix = crate::audit_index::FileIndexer::new(dir.clone(), settings.store.clone(), key, durable);
+            let ix = Arc::new(Mutex::new(ix));
+            let (stop, stopped) = mpsc::channel::<()>();
+            let bg = ix.clone();
+            std::thread::Builder::new()
+                .name("audit-index".into())
+                .spawn(move || {
+                    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Duration::from_millis(250)) {
+                        if let Err(e) = bg.lock().map_err(|_| "poisoned".to_string()).and_then(|mut i| i.catch_up()) {
+                            tracing::warn!(error = %e, "the audit index could not be updated");
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start the audit indexer: {e}"))?;
+            (Some(ix), Some(stop))
+        } else {
+            (None, None)
+        };
+        let log = AuditLog {
+            dir,
+            shared: settings.shared,
+            store: settings.store,
+            tx: Mutex::new(Some(tx)),
+            depth,
+            indexer,
+            stop: Mutex::new(stop),
+        };
+        if let Some(g) = gap {
+            // An audited record of the gap: what was expected, where the chain continues.
+            let mut m = Map::new();
+            m.insert("eventVersion".into(), json!("1.08"));
+            m.insert("eventTime".into(), json!(now_rfc3339()));
+            m.insert("eventSource".into(), json!("trentd"));
+            m.insert("eventName".into(), json!("AcceptAuditTruncation"));
+            m.insert("eventType".into(), json!("TrentAuditGap"));
+            m.insert("errorMessage".into(), json!(g));
+            m.insert("continuesAfterSequenceNumber".into(), json!(seq));
+            log.append(RecordKind::Event, &m).map_err(|e| e.to_string())?;
+        }
+        Ok(log)
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Every record line of the trail: `(node, seq, line)`. With files, the node is "".
-    pub fn records(&self) -> Result<Vec<(String, u64, String)>, String> {
-        match &self.shared {
-            Some((store, _)) => shared_records(&**store, ""),
-            None => {
-                let mut out = Vec::new();
-                for path in trail_files(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))? {
-                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                    for line in text.lines() {
-                        if let Some(seq) = quick_seq(line) {
-                            out.push((String::new(), seq, line.to_string()));
-                        }
-                    }
-                }
-                Ok(out)
-            }
+    /// Runs a LookupEvents query over the index (see [`crate::audit_index::lookup`]); with
+    /// files, first indexes whatever is durable and not indexed yet.
+    pub fn lookup<T>(
+        &self,
+        q: &crate::audit_index::Query<'_>,
+        accept: impl FnMut(&str) -> Option<T>,
+    ) -> Result<crate::audit_index::Page<T>, String> {
+        use crate::audit_index::Source;
+        if let Some(ix) = &self.indexer {
+            ix.lock().map_err(|_| "audit index lock poisoned".to_string())?.catch_up()?;
         }
+        let source = if self.shared.is_some() { Source::Shared } else { Source::Files(&self.dir) };
+        crate::audit_index::lookup(&*self.store, source, q, accept)
     }
 
     /// Records waiting to be written.
@@ -147,6 +223,8 @@ impl AuditLog {
     /// Appends one record and waits until it is durable. Returns its sequence number.
     pub fn append(&self, kind: RecordKind, fields: &Map<String, Value>) -> Result<u64, AuditError> {
         let fields = Value::Object(fields.clone()).to_string();
+        // A record the line format would refuse fails alone here, not the writer's whole batch.
+        chain::check_fields(&fields).map_err(|e| AuditError(format!("a record cannot be sealed: {e:?}")))?;
         let (reply, wait) = mpsc::sync_channel(1);
         {
             let guard = self.tx.lock().map_err(|_| AuditError("writer lock poisoned".into()))?;
@@ -167,6 +245,13 @@ impl AuditLog {
                 let _ = wait.recv_timeout(Duration::from_secs(10));
             }
         }
+        // The head (and index) cover the final digest.
+        drop(self.stop.lock().ok().and_then(|mut s| s.take()));
+        if let Some(ix) = &self.indexer {
+            if let Err(e) = ix.lock().map_err(|_| "poisoned".to_string()).and_then(|mut i| i.catch_up()) {
+                tracing::error!(error = %e, "the audit trail's head could not be stored at shutdown");
+            }
+        }
     }
 }
 
@@ -182,8 +267,48 @@ pub fn trail_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn file_name(first_seq: u64) -> String {
-    format!("trail-{first_seq:020}.jsonl")
+use crate::audit_index::file_name;
+
+/// Compares a file trail that ends at `trail_seq` with the signed head kept in the store. Returns
+/// what is wrong (the trail ends before the head, no longer holds the head's record, or the
+/// head's signature does not verify), or `None` if the trail reaches the head.
+fn check_file_head(dir: &Path, store: &dyn Store, public_key: &[u8], trail_seq: u64) -> Result<Option<String>, String> {
+    let Some(head) = crate::audit_index::read_head(store)? else {
+        if trail_seq > 0 {
+            tracing::warn!(
+                records = trail_seq,
+                "the store holds no signed head of the audit trail (first start of a version that keeps one, or the \
+                 head was removed): the trail's end cannot be checked this time"
+            );
+        }
+        return Ok(None);
+    };
+    if !head.verifies(public_key) {
+        return Ok(Some(format!(
+            "the audit head stored for sequence number {} is not signed by this server's audit key",
+            head.seq
+        )));
+    }
+    if trail_seq < head.seq {
+        return Ok(Some(format!(
+            "the audit trail in {} ends at sequence number {trail_seq}, but its signed head in the store is at \
+             sequence number {} (expected at least {})",
+            dir.display(),
+            head.seq,
+            head.seq
+        )));
+    }
+    match crate::audit_index::line_at(dir, head.file, head.offset) {
+        Some(l) if l.seq == head.seq && l.hash == head.hash => Ok(None),
+        _ => Ok(Some(format!(
+            "the audit trail in {} does not hold the record of its signed head (sequence number {}) where it was \
+             written ({} at byte {}): the trail was replaced",
+            dir.display(),
+            head.seq,
+            file_name(head.file),
+            head.offset
+        ))),
+    }
 }
 
 type Resumed = (File, PathBuf, u64, u64, String);
@@ -208,7 +333,9 @@ fn resume(dir: &Path) -> Result<Resumed, String> {
         let start = body[..body.len() - 1].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let line = std::str::from_utf8(&body[start..])
             .map_err(|_| format!("{}: the last audit record is not UTF-8", path.display()))?;
-        let v = chain::parse_line(line).map_err(|e| {
+        // The chain members are read from the line's prefix (and its hash checked), so a long or
+        // deeply nested record never stops a restart.
+        let v = chain::line_head(line).map_err(|e| {
             format!(
                 "{}: the last audit record is damaged ({e}); check the trail with `trent audit verify`",
                 path.display()
@@ -240,10 +367,12 @@ struct Writer {
     seq: u64,
     prev: String,
     since_digest: u64,
-    key: SigningKey,
+    key: Arc<SigningKey>,
     /// Set when a failed batch could not be cut off the file: nothing more is written.
     broken: Option<String>,
     depth: Arc<AtomicUsize>,
+    /// The last durable record (what the indexer and the stored head may reach).
+    durable: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -332,7 +461,8 @@ impl Writer {
                 digests += 1;
             }
         }
-        self.sink.append(&lines, &prev, &mut self.broken)?;
+        self.sink.append(&lines, &prev, &self.key, &mut self.broken)?;
+        self.durable.store(seq, Ordering::SeqCst);
         self.seq = seq;
         self.prev = prev;
         self.since_digest = if digests > 0 { 0 } else { self.since_digest + (seq + 1 - first) };
@@ -342,7 +472,13 @@ impl Writer {
 
 impl Sink {
     /// Appends the lines durably, all or none. `head` is the last line's hash.
-    fn append(&mut self, lines: &[(u64, String)], head: &str, broken: &mut Option<String>) -> Result<(), AuditError> {
+    fn append(
+        &mut self,
+        lines: &[(u64, String)],
+        head: &str,
+        key: &SigningKey,
+        broken: &mut Option<String>,
+    ) -> Result<(), AuditError> {
         match self {
             Sink::Files { dir, file, path, len, max_file_bytes } => {
                 if *len >= *max_file_bytes {
@@ -384,9 +520,11 @@ impl Sink {
                 let mut tx = store.write().map_err(fail)?;
                 for (seq, line) in lines {
                     tx.put(T_AUDIT, &format!("{node}/{seq:020}"), line.as_bytes()).map_err(fail)?;
+                    index_shared(&mut *tx, node, *seq, line).map_err(fail)?;
                 }
                 let last = lines.last().map_or(0, |(s, _)| *s);
-                let head = json!({"seq": last, "hash": head}).to_string();
+                let sig = chain::sign_head(key, node, last, head);
+                let head = json!({"seq": last, "hash": head, "sig": sig, "indexed": last}).to_string();
                 tx.put(T_AUDIT_HEAD, node, head.as_bytes()).map_err(fail)?;
                 tx.commit().map_err(fail)
             }
@@ -394,14 +532,156 @@ impl Sink {
     }
 }
 
-/// Where this node's chain stops in the shared store.
-fn resume_shared(store: &dyn Store, node: &str) -> Result<(u64, String), String> {
-    let head = store.read().and_then(|mut t| t.get(T_AUDIT_HEAD, node)).map_err(|e| e.to_string())?;
-    let Some(head) = head else { return Ok((0, chain::GENESIS.to_string())) };
-    let v: Value = serde_json::from_slice(&head).map_err(|_| "the audit head record is damaged".to_string())?;
-    match (v["seq"].as_u64(), v["hash"].as_str()) {
-        (Some(seq), Some(hash)) => Ok((seq, hash.to_string())),
-        _ => Err("the audit head record is damaged".into()),
+/// The index rows of one line of a shared store's chain.
+fn index_shared(tx: &mut dyn trent_store::Txn, node: &str, seq: u64, line: &str) -> trent_store::Result<()> {
+    match crate::cloudtrail::index_entry(line) {
+        Some(e) => {
+            let value = format!("s:{}", line.get(14..30).unwrap_or(""));
+            crate::audit_index::put_rows(tx, &e, node, seq, &value)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Where this node's chain stops in the shared store: `(seq, hash, gap)`. `gap` says what is
+/// wrong when the records no longer reach the signed head; the chain then continues from the
+/// last record there is. Chains written before the index existed (or imported by
+/// `trent restore`) are indexed here, and an unsigned head (from an import) is signed.
+fn resume_shared(store: &dyn Store, node: &str, key: &SigningKey) -> Result<(u64, String, Option<String>), String> {
+    let err = |e: trent_store::StoreError| e.to_string();
+    let head = store.read().and_then(|mut t| t.get(T_AUDIT_HEAD, node)).map_err(err)?;
+    let row = |seq: u64| -> Result<Option<chain::LineHead>, String> {
+        let raw = store.read().and_then(|mut t| t.get(T_AUDIT, &format!("{node}/{seq:020}"))).map_err(err)?;
+        Ok(raw.and_then(|r| String::from_utf8(r).ok()).and_then(|l| chain::line_head(&l).ok()))
+    };
+    let damaged = || "the audit head record is damaged".to_string();
+    let (seq, hash, sig, indexed) = match head {
+        None => {
+            if row(1)?.is_none() {
+                return Ok((0, chain::GENESIS.to_string(), None));
+            }
+            let (seq, hash) = last_shared(store, node)?;
+            let gap = format!("node {node}'s audit chain has records (to sequence number {seq}) but no head");
+            return Ok((seq, hash, Some(gap)));
+        }
+        Some(h) => {
+            let v: Value = serde_json::from_slice(&h).map_err(|_| damaged())?;
+            let (Some(seq), Some(hash)) = (v["seq"].as_u64(), v["hash"].as_str()) else { return Err(damaged()) };
+            (seq, hash.to_string(), v["sig"].as_str().map(str::to_string), v["indexed"].as_u64().unwrap_or(0))
+        }
+    };
+    let gap = match &sig {
+        Some(sig) if !chain::verify_head(&key.public_key(), node, seq, &hash, sig) => {
+            Some(format!("node {node}'s audit head (sequence number {seq}) is not signed by this server's audit key"))
+        }
+        _ if seq == 0 => None,
+        _ => match row(seq)? {
+            Some(l) if l.seq == seq && l.hash == hash => None,
+            _ => {
+                let (found, _) = last_shared(store, node)?;
+                Some(format!(
+                    "node {node}'s audit chain ends at sequence number {found}, but its signed head is at sequence \
+                     number {seq} (expected at least {seq})"
+                ))
+            }
+        },
+    };
+    if gap.is_some() {
+        let (found, found_hash) = last_shared(store, node)?;
+        return Ok((found, found_hash, gap));
+    }
+    if sig.is_none() {
+        tracing::warn!(node, seq, "the audit head is not signed (written by an import or an older trentd): signing it");
+    }
+    if indexed < seq || sig.is_none() {
+        index_shared_chain(store, node, indexed, seq)?;
+        let sig = chain::sign_head(key, node, seq, &hash);
+        let head = json!({"seq": seq, "hash": hash, "sig": sig, "indexed": seq}).to_string();
+        let mut tx = store.write().map_err(err)?;
+        tx.put(T_AUDIT_HEAD, node, head.as_bytes()).map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
+    Ok((seq, hash, None))
+}
+
+/// Indexes the chains of other nodes that are not indexed yet (imported by `trent restore
+/// --audit-dir`, or written before the index existed), so LookupEvents sees them.
+fn index_other_chains(store: &dyn Store, me: &str, key: &SigningKey) -> Result<(), String> {
+    let err = |e: trent_store::StoreError| e.to_string();
+    let heads = store.read().and_then(|mut t| t.scan(T_AUDIT_HEAD, "", None, 10_000)).map_err(err)?;
+    for (node, before) in heads {
+        if node == me {
+            continue;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(&before) else { continue };
+        let (Some(seq), Some(hash)) = (v["seq"].as_u64(), v["hash"].as_str()) else { continue };
+        let indexed = v["indexed"].as_u64().unwrap_or(0);
+        if indexed >= seq {
+            continue;
+        }
+        let raw = store.read().and_then(|mut t| t.get(T_AUDIT, &format!("{node}/{seq:020}"))).map_err(err)?;
+        let at_head = raw.and_then(|r| String::from_utf8(r).ok()).and_then(|l| chain::line_head(&l).ok());
+        if at_head.is_none_or(|h| h.seq != seq || h.hash != hash) {
+            tracing::warn!(node, seq, "another node's audit chain does not reach its head: not indexing it");
+            continue;
+        }
+        tracing::info!(node, seq, "indexing an audit chain for LookupEvents");
+        index_shared_chain(store, &node, indexed, seq)?;
+        let sig = match v["sig"].as_str() {
+            Some(s) => s.to_string(),
+            None => chain::sign_head(key, &node, seq, hash),
+        };
+        let head = json!({"seq": seq, "hash": hash, "sig": sig, "indexed": seq}).to_string();
+        let mut tx = store.write().map_err(err)?;
+        // Only if the head did not move meanwhile (a running node indexes its own records).
+        if tx.get(T_AUDIT_HEAD, &node).map_err(err)?.as_deref() == Some(&before[..]) {
+            tx.put(T_AUDIT_HEAD, &node, head.as_bytes()).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The last record of a node's chain in the shared store (read in pages).
+fn last_shared(store: &dyn Store, node: &str) -> Result<(u64, String), String> {
+    let prefix = format!("{node}/");
+    let mut tx = store.read().map_err(|e| e.to_string())?;
+    let mut after: Option<String> = None;
+    let mut last = (0, chain::GENESIS.to_string());
+    loop {
+        let rows = tx.scan(T_AUDIT, &prefix, after.as_deref(), 1000).map_err(|e| e.to_string())?;
+        let Some((k, v)) = rows.last() else { break };
+        after = Some(k.clone());
+        if let Some(h) = std::str::from_utf8(v).ok().and_then(|l| chain::line_head(l).ok()) {
+            last = (h.seq, h.hash);
+        }
+    }
+    Ok(last)
+}
+
+/// Indexes records `from + 1 ..= through` of a node's chain, a page per transaction.
+fn index_shared_chain(store: &dyn Store, node: &str, from: u64, through: u64) -> Result<(), String> {
+    let err = |e: trent_store::StoreError| e.to_string();
+    let prefix = format!("{node}/");
+    let mut after = Some(format!("{node}/{from:020}"));
+    loop {
+        let rows = store.read().and_then(|mut t| t.scan(T_AUDIT, &prefix, after.as_deref(), 1000)).map_err(err)?;
+        let Some((k, _)) = rows.last() else { return Ok(()) };
+        after = Some(k.clone());
+        let mut tx = store.write().map_err(err)?;
+        for (k, v) in &rows {
+            let seq: u64 = k[prefix.len()..].parse().unwrap_or(0);
+            if seq > through {
+                break;
+            }
+            if let Ok(line) = std::str::from_utf8(v) {
+                index_shared(&mut *tx, node, seq, line).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        if rows.len() < 1000 {
+            return Ok(());
+        }
     }
 }
 
@@ -422,12 +702,6 @@ pub fn shared_records(store: &dyn Store, node: &str) -> Result<Vec<(String, u64,
         }
     }
     Ok(out)
-}
-
-/// A line's `trentSeq` without parsing all of it (lines start with hash, then seq).
-fn quick_seq(line: &str) -> Option<u64> {
-    let rest = line.split_once("\"trentSeq\":")?.1;
-    rest[..rest.find(',')?].parse().ok()
 }
 
 fn now_rfc3339() -> String {

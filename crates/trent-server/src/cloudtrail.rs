@@ -179,37 +179,73 @@ pub fn dispatch(log: &AuditLog, caller: &Caller, op: &str, body: &[u8]) -> Resul
     let start_ms = req.start_time.map(|s| (s * 1000.0) as i64);
     let end_ms = req.end_time.map(|s| (s * 1000.0) as i64);
 
-    // Every event of the caller's account and region, newest first. Event history is read
-    // whole for each call (LookupEvents' quota is 2 per second); ties in time are broken by
-    // node and sequence number, which also make the NextToken position.
-    let records = log.records().map_err(CloudTrailError::Internal)?;
-    let mut found: Vec<(Position, Event)> = Vec::new();
-    for (node, seq, line) in records {
-        let Some(event) = parse_event(&line) else { continue };
-        if event.get("recipientAccountId").and_then(Value::as_str) != Some(caller.account())
-            || event.get("awsRegion").and_then(Value::as_str) != Some(caller.region.as_str())
-        {
-            continue;
-        }
-        let ms = event.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
-        if end_ms.is_some_and(|e| ms > e) || start_ms.is_some_and(|s| ms < s) {
-            continue;
-        }
-        let pos = Position { ms, node, seq };
-        if before.as_ref().is_some_and(|b| pos >= *b) {
-            continue;
-        }
-        let e = to_lookup(event, ms);
-        if filter.is_none_or(|(k, v)| matches(&e, k, v)) {
-            found.push((pos, e));
-        }
-    }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
-    let more = found.len() > max;
-    found.truncate(max);
-    let next_token = if more { found.last().map(|(p, _)| p.token()) } else { None };
+    // The caller's account and region, newest first, through the index (`audit_index`): a call
+    // reads only the events it returns (plus one, to know whether more follow). Ties in time are
+    // broken by node and sequence number, which also make the NextToken position.
+    let query = crate::audit_index::Query {
+        account: caller.account(),
+        region: caller.region.as_str(),
+        filter,
+        start_ms,
+        end_ms,
+        before: before.map(|b| (b.ms, b.node, b.seq)),
+        max,
+    };
+    let (found, more) = log
+        .lookup(&query, |line| {
+            let event = parse_event(line)?;
+            if event.get("recipientAccountId").and_then(Value::as_str) != Some(caller.account())
+                || event.get("awsRegion").and_then(Value::as_str) != Some(caller.region.as_str())
+            {
+                return None;
+            }
+            let ms = event.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
+            if end_ms.is_some_and(|e| ms > e) || start_ms.is_some_and(|s| ms < s) {
+                return None;
+            }
+            let e = to_lookup(event, ms);
+            filter.is_none_or(|(k, v)| matches(&e, k, v)).then_some(e)
+        })
+        .map_err(CloudTrailError::Internal)?;
+    let next_token = if more {
+        found.last().map(|((ms, node, seq), _)| Position { ms: *ms, node: node.clone(), seq: *seq }.token())
+    } else {
+        None
+    };
     let resp = Response { events: found.into_iter().map(|(_, e)| e).collect(), next_token };
     trent_wire::json::encode(&resp).map_err(Into::into)
+}
+
+/// How an `event` line is found in the index: every lookup attribute value it matches.
+pub(crate) fn index_entry(line: &str) -> Option<crate::audit_index::Entry> {
+    let event = parse_event(line)?;
+    let account = event.get("recipientAccountId").and_then(Value::as_str)?.to_string();
+    let region = event.get("awsRegion").and_then(Value::as_str)?.to_string();
+    let ms = event.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
+    let e = to_lookup(event, ms);
+    let mut attrs = vec![
+        ("EventId", e.event_id),
+        ("EventName", e.event_name),
+        ("ReadOnly", e.read_only),
+        ("EventSource", e.event_source),
+    ];
+    attrs.extend(e.username.map(|u| ("Username", u)));
+    attrs.extend(e.access_key_id.map(|k| ("AccessKeyId", k)));
+    for r in e.resources {
+        if !attrs.contains(&("ResourceType", r.resource_type.clone())) {
+            attrs.push(("ResourceType", r.resource_type));
+        }
+        if let Some((_, id)) = r.resource_name.rsplit_once('/') {
+            if !attrs.contains(&("ResourceName", id.to_string())) {
+                attrs.push(("ResourceName", id.to_string()));
+            }
+        }
+        if !attrs.contains(&("ResourceName", r.resource_name.clone())) {
+            attrs.push(("ResourceName", r.resource_name));
+        }
+    }
+    attrs.retain(|(_, v)| !v.is_empty() && v.chars().count() <= 2000);
+    Some(crate::audit_index::Entry { account, region, ms, attrs })
 }
 
 /// Where a page ends: events strictly older than this come next.
@@ -228,6 +264,9 @@ impl Position {
         let mut p = t.splitn(3, '.');
         let ms = p.next()?.parse().ok()?;
         let node = String::from_utf8(hex::decode(p.next()?).ok()?).ok()?;
+        if node.len() > 64 || !node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return None;
+        }
         let seq = p.next()?.parse().ok()?;
         Some(Position { ms, node, seq })
     }

@@ -111,6 +111,12 @@ pub struct Config {
     #[arg(long, env = "TRENT_AUDIT_DIGEST_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub audit_digest_interval_secs: u64,
 
+    /// Start even if the audit trail ends before the signed head kept in the store (records
+    /// were deleted, or the trail was replaced). trentd logs it loudly and writes a record of the
+    /// gap into the trail. Without it, trentd refuses to start on a cut trail.
+    #[arg(long, env = "TRENT_ACCEPT_AUDIT_TRUNCATION")]
+    pub accept_audit_truncation: bool,
+
     /// Request quotas: `aws` applies AWS's default per-second quotas per account and region
     /// (past them a request gets ThrottlingException, which the SDKs retry); `off` applies none.
     #[arg(long, env = "TRENT_QUOTAS", default_value = "aws", value_parser = ["aws", "off"])]

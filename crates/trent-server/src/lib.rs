@@ -14,6 +14,7 @@ pub mod audit;
 pub mod audit_event;
 #[rustfmt::skip]
 pub mod audit_model;
+pub mod audit_index;
 pub mod bootstrap;
 pub mod cloudtrail;
 pub mod config;
@@ -63,17 +64,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let audit_key = audit::signing_key(&*store, &root)?;
     // One id per data dir, kept across restarts: it names this node's audit chain and heartbeat.
     let node_id = bootstrap::node_id(&config.data_dir)?;
-    let audit = audit::AuditLog::open(
-        audit::Settings {
-            dir: config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")),
-            max_file_bytes: config.audit_max_file_bytes,
-            digest_interval: std::time::Duration::from_secs(config.audit_digest_interval_secs),
-            // Several nodes share a PostgreSQL store: the trail goes there too, one chain per node,
-            // so LookupEvents sees every node's events.
-            shared: if store.backend() == "postgres" { Some((store.clone(), node_id.clone())) } else { None },
-        },
-        audit_key,
-    )?;
+    let audit = audit::AuditLog::open(audit_settings(&config, &store, &node_id), audit_key)?;
     let quotas = quota::Quotas::new(config.quotas == "aws", &config.quota_overrides);
     bootstrap::admin_credentials(&identity, &config.account_id)?;
     bootstrap::extra_admin_credentials(&identity)?;
@@ -121,6 +112,20 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         store,
         node_id,
     }))
+}
+
+/// Where and how this node keeps its audit trail (trentd and `trentd admin` write the same one).
+pub fn audit_settings(config: &Config, store: &Arc<dyn Store>, node_id: &str) -> audit::Settings {
+    audit::Settings {
+        dir: config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")),
+        max_file_bytes: config.audit_max_file_bytes,
+        digest_interval: std::time::Duration::from_secs(config.audit_digest_interval_secs),
+        // Several nodes share a PostgreSQL store: the trail goes there too, one chain per node,
+        // so LookupEvents sees every node's events.
+        shared: if store.backend() == "postgres" { Some((store.clone(), node_id.to_string())) } else { None },
+        store: store.clone(),
+        accept_truncation: config.accept_audit_truncation,
+    }
 }
 
 /// Lets Parameter Store read Secrets Manager secrets (`/aws/reference/secretsmanager/…`).
