@@ -33,7 +33,7 @@ NOT_YET = {
 }
 
 NOTES = {
-    "CreateKey": "every KeySpec except SM2 (aws-lc has no SM2; → UnsupportedOperationException), with the KeyUsage combinations AWS allows; Origin AWS_KMS and EXTERNAL (custom key stores → UnsupportedOperationException); MultiRegion (not with EXTERNAL); BypassPolicyLockoutSafetyCheck accepted (no lockout check until policies are evaluated)",
+    "CreateKey": "every KeySpec except SM2 (aws-lc has no SM2; → UnsupportedOperationException), with the KeyUsage combinations AWS allows; Origin AWS_KMS and EXTERNAL (custom key stores → UnsupportedOperationException); MultiRegion (not with EXTERNAL); Policy validated and lockout-checked as in PutKeyPolicy",
     "Decrypt": "symmetric blobs (KeyId optional) and raw RSA-OAEP ciphertexts (KeyId and EncryptionAlgorithm required); Recipient (Nitro attestation) → UnsupportedOperationException; DryRunModifiers IGNORE_CIPHERTEXT supported",
     "Encrypt": "SYMMETRIC_DEFAULT (1–4096 bytes, encryption context authenticated with an unambiguous encoding) and RSAES_OAEP_SHA_1/256 (raw OAEP output; size limit per key size)",
     "ReEncrypt": "between any ENCRYPT_DECRYPT keys, symmetric or RSA",
@@ -41,7 +41,7 @@ NOTES = {
     "GenerateDataKeyPair": "RSA, ECC (NIST and secp256k1) and Ed25519 pairs; PKCS#8 private key; ML_KEM and SM2 pair specs → UnsupportedOperationException",
     "GenerateDataKeyPairWithoutPlaintext": "as GenerateDataKeyPair",
     "GenerateRandom": "CustomKeyStoreId → CustomKeyStoreNotFoundException; Recipient → UnsupportedOperationException",
-    "PutKeyPolicy": "validated (32 KB), the lockout safety check (MalformedPolicyDocumentException unless BypassPolicyLockoutSafetyCheck); evaluated on every request to the key",
+    "PutKeyPolicy": "validated with the engine's grammar (MalformedPolicyDocumentException with IAM's messages; over 32 KB → LimitExceededException; a statement without `Action` or `Resource` is refused, where AWS stores it with no effect), the lockout safety check (MalformedPolicyDocumentException unless BypassPolicyLockoutSafetyCheck); evaluated on every request to the key, the account root included",
     "CreateGrant": "GranteePrincipal, RetiringPrincipal, Operations, Constraints (EncryptionContextEquals / Subset), Name for idempotency; the grant token works at once",
     "ListGrants": "by key, GrantId or GranteePrincipal, paged",
     "ListRetirableGrants": "grants a principal may retire, paged",
@@ -86,6 +86,14 @@ FOOT = """
 
 """
 
+_IAM_POLICY_NOTE = (
+    "document parsed with the engine's grammar (MalformedPolicyDocument with IAM's messages), "
+    "size quotas without white space (LimitExceeded)"
+)
+IAM_NOTES = {
+    op: _IAM_POLICY_NOTE for op in ("CreatePolicy", "CreateRole", "PutRolePolicy", "PutUserPolicy", "UpdateAssumeRolePolicy")
+}
+
 CLOUDTRAIL_NOTES = {
     "LookupEvents": "the audit trail's events of the caller's account and region, newest first: one LookupAttribute "
     "(EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource, AccessKeyId), StartTime/EndTime, "
@@ -119,7 +127,7 @@ SM_NOTES = {
     "ReplicateSecretToRegions": "copies the secret to each region at once, re-encrypted under the replica's KmsKeyId (default that region's `alias/aws/secretsmanager`); kept in sync on every change of the primary; an unusable key or a name taken there (without ForceOverwriteReplicaSecret) → Status Failed, the primary unaffected; writes on a replica → InvalidRequestException (docs/SECRETS.md)",
     "RemoveRegionsFromReplication": "deletes the replicas at once (no recovery window)",
     "StopReplicationToReplica": "called in the replica's region: promotes it to a standalone, writable secret; the primary stops listing it",
-    "PutResourcePolicy": "parsed and validated as an IAM resource policy (MalformedPolicyDocumentException); BlockPublicPolicy refuses broad access (`*` / NotPrincipal without a condition pinning account, org, principal, source or network) with PublicPolicyException; replicated; enforcement is the server's authorizer (`SecretsManager::resource_policy`)",
+    "PutResourcePolicy": "parsed and validated as an IAM resource policy (MalformedPolicyDocumentException); BlockPublicPolicy refuses broad access (`*` without a condition pinning account, org, principal, source or network) with PublicPolicyException; replicated; enforcement is the server's authorizer (`SecretsManager::resource_policy`)",
     "GetResourcePolicy": "no ResourcePolicy member when none is attached",
     "ValidateResourcePolicy": "non-JSON → MalformedPolicyDocumentException; grammar (POLICY_GRAMMAR) and broad access (BROAD_ACCESS) as ValidationErrors; SecretId optional",
 }
@@ -221,7 +229,7 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
                            ("sts", "STS (awsQuery, botocore `sts/2011-06-15`, SigV4 service `sts`)")]:
             m = botocore.session.get_session().get_service_model(svc)
             impl = {op for op in iam_impl if op in m.operation_names}
-            rows, outside = service_table(m, impl, texts, {}, {}, "crates/trent-iam/src/tests.rs", impl)
+            rows, outside = service_table(m, impl, texts, IAM_NOTES, {}, "crates/trent-iam/src/tests.rs", impl)
             f.write(
                 f"\n## {title}\n\n"
                 "Users, access keys, roles with trust policies, inline and managed policies, temporary credentials "
