@@ -130,8 +130,8 @@ fn write_reset(kms: &Kms, trail: &audit::AuditLog, caller: &Caller, arn: &str) -
         event_source: "kms.amazonaws.com",
         event_name: "PutKeyPolicy".into(),
         region: caller.region.clone(),
-        request_id: uuid_v4(),
-        event_id: uuid_v4(),
+        request_id: crate::http::uuid_v4(),
+        event_id: crate::http::uuid_v4(),
         event_time: time::OffsetDateTime::now_utc(),
         source_ip: "127.0.0.1".into(),
         user_agent: "trentd-admin/reset-key-policy".into(),
@@ -155,13 +155,4 @@ fn write_reset(kms: &Kms, trail: &audit::AuditLog, caller: &Caller, arn: &str) -
     event.insert("additionalEventData".into(), serde_json::json!({ "trentdAdmin": "reset-key-policy" }));
     trail.append(RecordKind::Event, &event).map_err(|e| format!("the audit event cannot be written: {e}"))?;
     outcome.map(|_| ()).map_err(|e| format!("PutKeyPolicy on {arn}: {}", describe_error(&e)))
-}
-
-fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    let _ = trent_crypto::fill_random(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }

@@ -541,7 +541,8 @@ fn respond(status: StatusCode, body: Vec<u8>, request_id: &str, xml: bool) -> Re
     resp
 }
 
-fn uuid_v4() -> String {
+/// A random (version 4) UUID: request ids and event ids.
+pub(crate) fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     let _ = trent_crypto::fill_random(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
