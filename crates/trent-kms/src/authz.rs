@@ -123,7 +123,12 @@ pub const CROSS_ACCOUNT_OPERATIONS: &[Operation] = &[
 impl Kms {
     /// The keys `body` names for `op`, with what evaluation needs. Keys that do not resolve
     /// are left out: the operation itself then answers NotFound (or the like) as usual.
-    pub fn authorization_facts(&self, caller: &Caller, op: Operation, body: &[u8]) -> Vec<KeyFacts> {
+    pub fn authorization_facts(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        body: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<KeyFacts> {
         wanted(op, body)
             .into_iter()
             .filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref()))
@@ -221,42 +226,60 @@ impl Kms {
 type Wanted = Vec<(String, Option<String>, Option<Vec<u8>>)>;
 
 /// The keys a request names, each with the action it is used for: (action, key id / ARN /
-/// alias, ciphertext whose key to use when no id is given).
-fn wanted(op: Operation, body: &[u8]) -> Wanted {
-    let Ok(serde_json::Value::Object(b)) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
+/// alias, ciphertext whose key to use when no id is given). The members are the operation's
+/// row in the `operations!` table (`KeyId`, `TargetKeyId`, `AliasName`, ReEncrypt's source and
+/// destination); a `CiphertextBlob` member stands in for the first key member when that is
+/// absent (Decrypt, ReEncrypt's source). ReEncrypt uses its keys as `kms:ReEncryptFrom` and
+/// `kms:ReEncryptTo`; every other operation as its own action.
+fn wanted(op: Operation, b: &serde_json::Map<String, serde_json::Value>) -> Wanted {
     let s = |k: &str| b.get(k).and_then(|v| v.as_str());
-    let action = |a: &str| format!("kms:{a}");
-    let name = op.name();
-    let blob = |k: &str| s(k).and_then(|v| STANDARD.decode(v).ok());
-    let mut wanted: Wanted = Vec::new();
-    match op {
-        Operation::CreateKey
-        | Operation::ListKeys
-        | Operation::ListAliases
-        | Operation::GenerateRandom
-        | Operation::UpdatePrimaryRegion
-        | Operation::ReplicateKey
-            if s("KeyId").is_none() => {}
-        // Grant operations, matched by name so that this holds before they are dispatched:
-        // ListRetirableGrants is account-level, and RetireGrant is decided by the grant itself.
-        _ if name == "ListRetirableGrants" && s("KeyId").is_none() => {}
-        _ if name == "RetireGrant" => {}
-        Operation::ReEncrypt => {
-            wanted.push((action("ReEncryptFrom"), s("SourceKeyId").map(str::to_string), blob("CiphertextBlob")));
-            wanted.push((action("ReEncryptTo"), s("DestinationKeyId").map(str::to_string), None));
-        }
-        Operation::Decrypt => {
-            wanted.push((action(name), s("KeyId").map(str::to_string), blob("CiphertextBlob")));
-        }
-        Operation::CreateAlias | Operation::UpdateAlias => {
-            wanted.push((action(name), s("TargetKeyId").map(str::to_string), None));
-        }
-        Operation::DeleteAlias => {
-            wanted.push((action(name), s("AliasName").map(str::to_string), None));
-        }
-        _ => wanted.push((action(name), s("KeyId").map(str::to_string), None)),
+    let members = op.resource_members();
+    let blob = members
+        .contains(&"CiphertextBlob")
+        .then(|| s("CiphertextBlob").and_then(|v| STANDARD.decode(v).ok()))
+        .flatten();
+    let actions: &[&str] =
+        if op == Operation::ReEncrypt { &["kms:ReEncryptFrom", "kms:ReEncryptTo"] } else { &[op.action()] };
+    let mut blob = blob;
+    members
+        .iter()
+        .filter(|m| **m != "CiphertextBlob")
+        .enumerate()
+        .map(|(i, m)| {
+            let action = actions.get(i).copied().unwrap_or(op.action()).to_string();
+            (action, s(m).map(str::to_string), if i == 0 { blob.take() } else { None })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod wanted_tests {
+    use super::*;
+
+    fn of(op: Operation, json: &str) -> Vec<(String, Option<String>, bool)> {
+        let b = serde_json::from_str(json).unwrap();
+        wanted(op, &b).into_iter().map(|(a, id, blob)| (a, id, blob.is_some())).collect()
     }
-    wanted
+
+    #[test]
+    fn the_table_rows_name_the_keys_each_operation_uses() {
+        let k = |a: &str, id: Option<&str>, blob: bool| (a.to_string(), id.map(str::to_string), blob);
+        assert_eq!(of(Operation::Encrypt, r#"{"KeyId":"k1"}"#), vec![k("kms:Encrypt", Some("k1"), false)]);
+        assert_eq!(of(Operation::Decrypt, r#"{"CiphertextBlob":"AAAA"}"#), vec![k("kms:Decrypt", None, true)]);
+        assert_eq!(
+            of(Operation::ReEncrypt, r#"{"CiphertextBlob":"AAAA","DestinationKeyId":"k2"}"#),
+            vec![k("kms:ReEncryptFrom", None, true), k("kms:ReEncryptTo", Some("k2"), false)]
+        );
+        assert_eq!(
+            of(Operation::CreateAlias, r#"{"TargetKeyId":"k3"}"#),
+            vec![k("kms:CreateAlias", Some("k3"), false)]
+        );
+        assert_eq!(
+            of(Operation::DeleteAlias, r#"{"AliasName":"alias/a"}"#),
+            vec![k("kms:DeleteAlias", Some("alias/a"), false)]
+        );
+        // Account-level operations name no key; RetireGrant is decided by the grant itself.
+        assert!(of(Operation::CreateKey, r#"{"KeyId":"k"}"#).is_empty());
+        assert!(of(Operation::RetireGrant, r#"{"KeyId":"k"}"#).is_empty());
+    }
 }

@@ -932,7 +932,7 @@ fn grants_are_created_listed_honoured_within_constraints_retired_and_revoked() {
         g.grant_id,
         "same Name, same grant"
     );
-    let facts = e.kms.authorization_facts(&c, Operation::Encrypt, json!({"KeyId": kid}).to_string().as_bytes());
+    let facts = e.kms.authorization_facts(&c, Operation::Encrypt, json!({"KeyId": kid}).as_object().unwrap());
     let grant = &facts[0].grants[0];
     let ctx = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert!(grant.allows(&[grantee], "Encrypt", &ctx(&[("app", "billing"), ("x", "y")])));

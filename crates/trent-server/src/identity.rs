@@ -85,11 +85,21 @@ fn identity_policies(app: &App, caller: &Caller) -> Result<Vec<Policy>, BoxError
     app.iam.identity_policies(&caller.principal).map_err(|e| Box::new(e) as BoxError)
 }
 
-fn object(body: &[u8]) -> serde_json::Map<String, Value> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
+/// A request body as the request path parsed it, once.
+pub type Body = crate::quota::Body;
+
+/// The string values of the members `op`'s table row says name its resources (a member may
+/// be one name or a list of names).
+fn named<'b>(b: &'b Body, members: &[&str]) -> Vec<&'b str> {
+    let mut out = Vec::new();
+    for m in members {
+        match b.get(*m) {
+            Some(Value::String(s)) => out.push(s.as_str()),
+            Some(Value::Array(list)) => out.extend(list.iter().filter_map(|v| v.as_str())),
+            _ => {}
+        }
     }
+    out
 }
 
 fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
@@ -118,19 +128,18 @@ pub fn authorize_kms(
     app: &App,
     caller: &Caller,
     op: trent_kms::Operation,
-    body: &[u8],
+    b: &Body,
     env: &Env<'_>,
 ) -> Result<bool, BoxError> {
-    if op.name() == "RetireGrant" {
+    if op == trent_kms::Operation::RetireGrant {
         // Decided by the grant (its retiring principal or grantee), not by policy, as on AWS.
         return Ok(false);
     }
-    let b = object(body);
     let s = |k: &str| b.get(k).and_then(|v| v.as_str());
-    lockout_check(caller, op, &b, env)?;
+    lockout_check(caller, op, b, env)?;
     // No early return for the account root: the key policy binds it too (an explicit Deny, or
     // a policy that does not allow the account, refuses root as on AWS).
-    let facts = app.kms.authorization_facts(caller, op, body);
+    let facts = app.kms.authorization_facts(caller, op, b);
     let foreign = facts.iter().any(|f| f.key_account != caller.account());
     let identity = identity_policies(app, caller)?;
     let with_request_keys = |mut ctx: RequestContext, action: &str| {
@@ -184,8 +193,8 @@ pub fn authorize_kms(
         ctx
     };
     if facts.is_empty() {
-        let action = format!("kms:{}", op.name());
-        let mut ctx = with_request_keys(base_context(caller, &action, "*", env), &action);
+        let action = op.action();
+        let mut ctx = with_request_keys(base_context(caller, action, "*", env), action);
         if op == trent_kms::Operation::CreateKey {
             ctx = ctx
                 .with("kms:KeySpec", s("KeySpec").or(s("CustomerMasterKeySpec")).unwrap_or("SYMMETRIC_DEFAULT"))
@@ -279,31 +288,21 @@ pub fn authorize_ssm(
     app: &App,
     caller: &Caller,
     op: trent_ssm::Operation,
-    body: &[u8],
+    b: &Body,
     env: &Env<'_>,
 ) -> Result<(), BoxError> {
-    let b = object(body);
-    let mut names: Vec<&str> = Vec::new();
-    if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
-        names.push(n);
-    }
-    if let Some(ns) = b.get("Names").and_then(|v| v.as_array()) {
-        names.extend(ns.iter().filter_map(|n| n.as_str()));
-    }
+    // The members naming parameters, from the operation's row: Name, Names, Path, ResourceId.
+    let names = named(b, op.resource_members());
     if !is_root(caller) {
-        let action = format!("ssm:{}", op.name());
-        let mut resources: Vec<String> = names.iter().map(|n| parameter_arn(caller, n)).collect();
-        if let Some(p) = b.get("Path").and_then(|v| v.as_str()) {
-            resources.push(parameter_arn(caller, p.trim_end_matches('/')));
-        }
-        if let Some(id) = b.get("ResourceId").and_then(|v| v.as_str()) {
-            resources.push(parameter_arn(caller, id));
-        }
+        // A path is evaluated as the ARN of the parameter it names, without its trailing slash.
+        let path = op == trent_ssm::Operation::GetParametersByPath;
+        let mut resources: Vec<String> =
+            names.iter().map(|n| parameter_arn(caller, if path { n.trim_end_matches('/') } else { n })).collect();
         if resources.is_empty() {
             resources.push("*".into());
         }
         for r in resources {
-            identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+            identity_only(app, &base_context(caller, op.action(), &r, env), caller)?;
         }
     }
     if matches!(op, trent_ssm::Operation::GetParameter | trent_ssm::Operation::GetParameters) {
@@ -349,51 +348,41 @@ pub fn authorize_secrets(
     app: &App,
     caller: &Caller,
     op: trent_secrets::Operation,
-    body: &[u8],
+    b: &Body,
     env: &Env<'_>,
 ) -> Result<(), BoxError> {
-    let b = object(body);
-    let action = format!("secretsmanager:{}", op.name());
+    let action = op.action();
     if op == trent_secrets::Operation::BatchGetSecretValue {
-        identity_only(app, &base_context(caller, &action, "*", env), caller)?;
+        identity_only(app, &base_context(caller, action, "*", env), caller)?;
         if b.get("Filters").is_some_and(|f| !f.is_null()) {
             identity_only(app, &base_context(caller, "secretsmanager:ListSecrets", "*", env), caller)?;
         }
         return Ok(());
     }
-    let mut ids: Vec<String> = Vec::new();
-    if let Some(id) = b.get("SecretId").and_then(|v| v.as_str()) {
-        ids.push(id.to_string());
+    if op == trent_secrets::Operation::CreateSecret {
+        // The secret it would create (the ARN's random suffix is not known yet).
+        let r = match named(b, op.resource_members()).first() {
+            Some(n) => format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{n}-??????",
+                caller.partition(),
+                caller.region,
+                caller.account()
+            ),
+            None => "*".into(),
+        };
+        return identity_only(app, &base_context(caller, action, &r, env), caller);
     }
-    if let Some(list) = b.get("SecretIdList").and_then(|v| v.as_array()) {
-        ids.extend(list.iter().filter_map(|n| n.as_str()).map(str::to_string));
-    }
+    // The members naming secrets, from the operation's row: SecretId (SecretIdList).
+    let ids = named(b, op.resource_members());
     if ids.is_empty() {
-        let mut resources: Vec<String> = Vec::new();
-        if op == trent_secrets::Operation::CreateSecret {
-            if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
-                resources.push(format!(
-                    "arn:{}:secretsmanager:{}:{}:secret:{n}-??????",
-                    caller.partition(),
-                    caller.region,
-                    caller.account()
-                ));
-            }
-        }
-        if resources.is_empty() {
-            resources.push("*".into());
-        }
-        for r in resources {
-            identity_only(app, &base_context(caller, &action, &r, env), caller)?;
-        }
-        return Ok(());
+        return identity_only(app, &base_context(caller, action, "*", env), caller);
     }
     let identity = identity_policies(app, caller)?;
     for id in &ids {
         // A secret's resource policy (PutResourcePolicy) counts with the identity policies:
         // either may allow, an explicit deny in either wins (for the account root as well).
         let (arn, resource_policy) = secret_facts(app, caller, id)?;
-        let ctx = base_context(caller, &action, &arn, env);
+        let ctx = base_context(caller, action, &arn, env);
         let decision = trent_policy::evaluate(&ctx, &identity, resource_policy.as_ref(), caller.account());
         if let Some(m) = decision.message(&ctx) {
             return Err(denied(m));

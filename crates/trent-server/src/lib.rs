@@ -1,7 +1,7 @@
 //! trentd: the one crate that knows HTTP, configuration and background tasks.
 //!
 //! The request path (built once, in [`http`]): cap the body → frame (`X-Amz-Target` → service
-//! and operation, from [`http::SERVICES`]; a form body without it is awsQuery, IAM or STS by
+//! and operation, from [`service::Service`] and the services' `operations!` tables; a form body without it is awsQuery, IAM or STS by
 //! the SigV4 scope's service) → SigV4 (the verifier returns the capability the handlers need;
 //! access keys and session credentials come from `trent-iam`) → quota ([`quota`]) → policy
 //! evaluation ([`identity`]: key policies, identity policies, grants) → durable audit intent
@@ -26,6 +26,7 @@ pub mod nodes;
 pub mod quota;
 pub mod rotators;
 pub mod serve;
+pub mod service;
 pub mod tls;
 
 use config::Config;
