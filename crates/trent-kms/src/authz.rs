@@ -2,16 +2,19 @@
 //! without changing anything: which keys the request uses, for which action, and each key's
 //! ARN, owner, key policy, spec, usage, origin and aliases.
 //!
-//! Cross-account use: a key in another account is resolved only inside
-//! [`with_cross_account`], which the server enters after the key policy and the caller's
+//! Cross-account use: a key in another account is resolved only for a caller marked
+//! [`Caller::with_cross_account`], which the server does after the key policy and the caller's
 //! identity policies both allowed the request. Everywhere else (and for SSM and Secrets
 //! Manager's in-process calls) another account's key is refused as before.
+//!
+//! Service use: SSM's and Secrets Manager's in-process calls carry their context explicitly
+//! ([`Caller::through`]); the service authorizer checks them (`kms:ViaService`) before any
+//! material is unwrapped.
 
 use crate::keys::{KeyRef, T_ALIAS, T_OWNER};
 use crate::{Caller, Kms, KmsError, Operation};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use std::cell::Cell;
 use trent_policy::Principal;
 
 /// One key a request uses, and the action it is used for.
@@ -50,54 +53,6 @@ pub struct ViaContext {
 pub type ServiceAuthorizer = dyn Fn(&Caller, &KeyFacts, &std::collections::BTreeMap<String, String>, &ViaContext) -> Result<(), KmsError>
     + Send
     + Sync;
-
-thread_local! {
-    static CROSS_ACCOUNT: Cell<bool> = const { Cell::new(false) };
-    static VIA_SERVICE: std::cell::RefCell<Option<ViaContext>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Runs `f` (an SSM or Secrets Manager operation) with its in-process KMS calls checked by the
-/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`). Nests:
-/// the context in force before is restored afterwards.
-pub fn with_via_service<T>(via: ViaContext, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<ViaContext>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            VIA_SERVICE.with(|v| *v.borrow_mut() = previous);
-        }
-    }
-    let previous = VIA_SERVICE.with(|v| v.borrow_mut().replace(via));
-    let _restore = Restore(previous);
-    f()
-}
-
-/// Inside [`with_via_service`], runs `f` with its KMS calls checked as made through `service`
-/// instead (Parameter Store reading a Secrets Manager secret: Secrets Manager decrypts it, so
-/// `kms:ViaService` is Secrets Manager's), same connection facts. Outside it, just runs `f`.
-pub fn as_via_service<T>(service: String, f: impl FnOnce() -> T) -> T {
-    match VIA_SERVICE.with(|v| v.borrow().clone()) {
-        Some(via) => with_via_service(ViaContext { service, ..via }, f),
-        None => f(),
-    }
-}
-
-/// Runs `f` with other accounts' keys resolvable by ARN (the caller has been authorized).
-pub fn with_cross_account<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CROSS_ACCOUNT.with(|c| c.set(false));
-        }
-    }
-    CROSS_ACCOUNT.with(|c| c.set(true));
-    let _reset = Reset;
-    f()
-}
-
-pub(crate) fn cross_account_allowed() -> bool {
-    CROSS_ACCOUNT.with(|c| c.get())
-}
 
 /// Operations another account may perform with a key its key policy shares (AWS's list).
 pub const CROSS_ACCOUNT_OPERATIONS: &[Operation] = &[
@@ -141,7 +96,7 @@ impl Kms {
             Some(id) => {
                 let owner = trent_policy::Arn::parse(id).map(|a| a.account).filter(|a| a != caller.account());
                 let as_caller = match owner {
-                    Some(acct) => Caller { principal: Principal::root(&acct), region: caller.region.clone() },
+                    Some(acct) => Caller::new(Principal::root(&acct), caller.region.clone()),
                     None => caller.clone(),
                 };
                 let alias = if id.starts_with("alias/") {
@@ -190,8 +145,9 @@ impl Kms {
         let _ = self.service_authorizer.set(f);
     }
 
-    /// Inside [`with_via_service`], asks the service authorizer whether the caller may use `rec`
-    /// for `action` through that service. Outside it (background work), nothing is checked.
+    /// For a caller served through a service ([`Caller::through`]), asks the service authorizer
+    /// whether it may use `rec` for `action` through that service. A caller acting directly
+    /// (background work) is not checked here.
     pub(crate) fn authorize_service_use(
         &self,
         caller: &Caller,
@@ -199,7 +155,7 @@ impl Kms {
         action: &str,
         ctx: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), KmsError> {
-        let Some(via) = VIA_SERVICE.with(|v| v.borrow().clone()) else { return Ok(()) };
+        let Some(via) = caller.via() else { return Ok(()) };
         let Some(check) = self.service_authorizer.get() else { return Ok(()) };
         let grants = {
             let mut tx = self.store().read()?;
@@ -219,7 +175,7 @@ impl Kms {
             grants,
             key_manager: rec.key_manager.clone(),
         };
-        check(caller, &facts, ctx, &via)
+        check(caller, &facts, ctx, via)
     }
 }
 

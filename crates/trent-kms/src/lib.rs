@@ -29,14 +29,61 @@ use trent_crypto::RootKey;
 use trent_policy::Principal;
 use trent_store::Store;
 
-/// Who is calling, and in which region (from the verified SigV4 scope).
+/// Who is calling, and in which region (from the verified SigV4 scope) — and, explicitly, how:
+/// whether the request is served through another service (SSM, Secrets Manager), whose uses of
+/// a key are then checked for this caller with `kms:ViaService`, and whether policy evaluation
+/// allowed it to use another account's key. No thread-local or other ambient state decides
+/// either: the call context travels with the caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
     pub region: String,
+    via: Option<Arc<authz::ViaContext>>,
+    cross_account: bool,
 }
 
 impl Caller {
+    /// A caller acting directly (a KMS request, or a service's own background work).
+    pub fn new(principal: Principal, region: String) -> Self {
+        Caller { principal, region, via: None, cross_account: false }
+    }
+
+    /// The same caller, served through another service: its key uses are checked by the
+    /// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
+    pub fn through(&self, via: authz::ViaContext) -> Self {
+        Caller { via: Some(Arc::new(via)), ..self.clone() }
+    }
+
+    /// Served through `service` instead, same connection facts (Parameter Store reading a
+    /// Secrets Manager secret: Secrets Manager decrypts it, so `kms:ViaService` is its). A
+    /// caller not served through a service is returned unchanged.
+    pub fn through_service(&self, service: String) -> Self {
+        match &self.via {
+            Some(v) => self.through(authz::ViaContext { service, ..(**v).clone() }),
+            None => self.clone(),
+        }
+    }
+
+    /// The service this caller is served through, if any.
+    pub fn via(&self) -> Option<&authz::ViaContext> {
+        self.via.as_deref()
+    }
+
+    /// The same caller (and call context) in another region.
+    pub fn in_region(&self, region: &str) -> Self {
+        Caller { region: region.to_string(), ..self.clone() }
+    }
+
+    /// The same caller, allowed to resolve other accounts' keys by ARN: only for a request
+    /// whose key policy and identity policies both allowed it.
+    pub fn with_cross_account(&self) -> Self {
+        Caller { cross_account: true, ..self.clone() }
+    }
+
+    pub(crate) fn cross_account_allowed(&self) -> bool {
+        self.cross_account
+    }
+
     pub fn account(&self) -> &str {
         &self.principal.account_id
     }

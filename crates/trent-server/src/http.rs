@@ -259,7 +259,7 @@ fn authorize_and_run(
             wire(e)
         }
     })?;
-    let caller = Caller { principal: verified.principal().clone(), region: verified.region().to_string() };
+    let caller = Caller::new(verified.principal().clone(), verified.region().to_string());
     draft.region = caller.region.clone();
     draft.identity = Some((caller.principal.clone(), verified.access_key_id().to_string()));
     tracing::debug!(

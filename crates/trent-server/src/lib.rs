@@ -144,7 +144,7 @@ impl trent_ssm::references::SecretReferences for SecretsBridge {
     ) -> Result<Option<trent_ssm::references::SecretVersion>, trent_ssm::SsmError> {
         use trent_wire::AwsError;
         let via = format!("secretsmanager.{}.amazonaws.com", caller.region);
-        match trent_kms::authz::as_via_service(via, || self.0.reference(caller, secret_id, selector)) {
+        match self.0.reference(&caller.through_service(via), secret_id, selector) {
             Ok(Some((value, version_id, arn, created_ms, source))) => {
                 Ok(Some(trent_ssm::references::SecretVersion { value, version_id, arn, created_ms, source }))
             }

@@ -246,24 +246,22 @@ impl Authorized {
         }
         match self.op {
             Op::Kms(op) if self.cross_account && trent_kms::authz::CROSS_ACCOUNT_OPERATIONS.contains(&op) => {
-                trent_kms::authz::with_cross_account(|| app.kms.dispatch(op, caller, body)).map_err(boxed)
+                app.kms.dispatch(op, &caller.with_cross_account(), body).map_err(boxed)
             }
             Op::Kms(op) => app.kms.dispatch(op, caller, body).map_err(boxed),
             Op::Query { service, .. } => {
                 let c = trent_iam::Caller { principal: caller.principal.clone(), region: caller.region.clone() };
                 app.iam.dispatch(service, &c, body, request_id).map(|r| r.to_vec()).map_err(boxed)
             }
-            // Their calls into KMS are checked as made through the service (kms:ViaService).
-            Op::Ssm(op) => {
-                trent_kms::authz::with_via_service(via("ssm"), || app.ssm.dispatch(op, caller, body)).map_err(boxed)
-            }
+            // Their calls into KMS carry the request's context and are checked as made through
+            // the service (kms:ViaService).
+            Op::Ssm(op) => app.ssm.dispatch(op, &caller.through(via("ssm")), body).map_err(boxed),
             Op::Secrets(op) => {
                 // Operations returning several secrets check each one (secretsmanager:GetSecretValue).
                 let reader = identity::secret_reader(app, env);
-                trent_kms::authz::with_via_service(via("secretsmanager"), || {
-                    app.secrets.dispatch_authorized(op, caller, body, &reader)
-                })
-                .map_err(boxed)
+                app.secrets
+                    .dispatch_authorized(op, &caller.through(via("secretsmanager")), body, &reader)
+                    .map_err(boxed)
             }
             Op::CloudTrail(CloudTrailOp::LookupEvents) => {
                 crate::cloudtrail::dispatch(&app.audit, caller, "LookupEvents", body).map_err(boxed)
