@@ -54,6 +54,19 @@ pub type ServiceAuthorizer = dyn Fn(&Caller, &KeyFacts, &std::collections::BTree
     + Send
     + Sync;
 
+/// A request served through another service, as its caller carries it ([`Caller::through`]):
+/// the request's facts and the check every key use through the service must pass.
+pub struct ServiceUse {
+    pub via: ViaContext,
+    pub authorizer: std::sync::Arc<ServiceAuthorizer>,
+}
+
+impl std::fmt::Debug for ServiceUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceUse").field("via", &self.via).finish_non_exhaustive()
+    }
+}
+
 /// Operations another account may perform with a key its key policy shares (AWS's list).
 pub const CROSS_ACCOUNT_OPERATIONS: &[Operation] = &[
     Operation::Decrypt,
@@ -140,11 +153,6 @@ impl Kms {
         })
     }
 
-    /// Installs the check of SSM's and Secrets Manager's key use (once; later calls are ignored).
-    pub fn set_service_authorizer(&self, f: std::sync::Arc<ServiceAuthorizer>) {
-        let _ = self.service_authorizer.set(f);
-    }
-
     /// For a caller served through a service ([`Caller::through`]), asks the service authorizer
     /// whether it may use `rec` for `action` through that service. A caller acting directly
     /// (background work) is not checked here.
@@ -155,8 +163,7 @@ impl Kms {
         action: &str,
         ctx: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), KmsError> {
-        let Some(via) = caller.via() else { return Ok(()) };
-        let Some(check) = self.service_authorizer.get() else { return Ok(()) };
+        let Some(service_use) = caller.service_use() else { return Ok(()) };
         let grants = {
             let mut tx = self.store().read()?;
             let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
@@ -175,7 +182,7 @@ impl Kms {
             grants,
             key_manager: rec.key_manager.clone(),
         };
-        check(caller, &facts, ctx, via)
+        (service_use.authorizer)(caller, &facts, ctx, &service_use.via)
     }
 }
 

@@ -38,7 +38,7 @@ use trent_store::Store;
 pub struct Caller {
     pub principal: Principal,
     pub region: String,
-    via: Option<Arc<authz::ViaContext>>,
+    via: Option<Arc<authz::ServiceUse>>,
     cross_account: bool,
 }
 
@@ -48,24 +48,28 @@ impl Caller {
         Caller { principal, region, via: None, cross_account: false }
     }
 
-    /// The same caller, served through another service: its key uses are checked by the
-    /// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
-    pub fn through(&self, via: authz::ViaContext) -> Self {
-        Caller { via: Some(Arc::new(via)), ..self.clone() }
+    /// The same caller, served through another service: its key uses are checked by
+    /// `authorizer` as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
+    pub fn through(&self, via: authz::ViaContext, authorizer: Arc<authz::ServiceAuthorizer>) -> Self {
+        Caller { via: Some(Arc::new(authz::ServiceUse { via, authorizer })), ..self.clone() }
     }
 
-    /// Served through `service` instead, same connection facts (Parameter Store reading a
-    /// Secrets Manager secret: Secrets Manager decrypts it, so `kms:ViaService` is its). A
-    /// caller not served through a service is returned unchanged.
+    /// Served through `service` instead, same connection facts and check (Parameter Store
+    /// reading a Secrets Manager secret: Secrets Manager decrypts it, so `kms:ViaService` is
+    /// its). A caller not served through a service is returned unchanged.
     pub fn through_service(&self, service: String) -> Self {
         match &self.via {
-            Some(v) => self.through(authz::ViaContext { service, ..(**v).clone() }),
+            Some(u) => self.through(authz::ViaContext { service, ..u.via.clone() }, u.authorizer.clone()),
             None => self.clone(),
         }
     }
 
     /// The service this caller is served through, if any.
     pub fn via(&self) -> Option<&authz::ViaContext> {
+        self.via.as_deref().map(|u| &u.via)
+    }
+
+    pub(crate) fn service_use(&self) -> Option<&authz::ServiceUse> {
         self.via.as_deref()
     }
 
@@ -126,8 +130,6 @@ pub struct Kms {
     /// so entries need no invalidation; deletion evicts them.
     materials: Mutex<MaterialCache>,
     cache_stats: CacheStats,
-    /// Checks SSM's and Secrets Manager's use of a key for their caller (kms:ViaService).
-    service_authorizer: std::sync::OnceLock<Arc<authz::ServiceAuthorizer>>,
 }
 
 /// Hits and misses of the unwrapped-material cache, for metrics.
@@ -194,14 +196,7 @@ trent_wire::operations!(Kms, Caller, KmsError, "kms", {
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
-        Kms {
-            store,
-            root,
-            clock,
-            materials: Mutex::new(HashMap::new()),
-            cache_stats: CacheStats::default(),
-            service_authorizer: std::sync::OnceLock::new(),
-        }
+        Kms { store, root, clock, materials: Mutex::new(HashMap::new()), cache_stats: CacheStats::default() }
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,

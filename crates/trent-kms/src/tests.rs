@@ -1004,20 +1004,19 @@ mod via_service {
 
     /// An authorizer that denies every use made through `ssm.us-east-1.amazonaws.com`, and
     /// counts the checks it was asked.
-    fn deny_ssm(e: &Env) -> Arc<AtomicUsize> {
+    fn deny_ssm() -> (Arc<crate::authz::ServiceAuthorizer>, Arc<AtomicUsize>) {
         let asked = Arc::new(AtomicUsize::new(0));
         let seen = asked.clone();
-        e.kms.set_service_authorizer(Arc::new(
-            move |_: &Caller, f: &KeyFacts, _: &BTreeMap<String, String>, v: &ViaContext| {
+        let check: Arc<crate::authz::ServiceAuthorizer> =
+            Arc::new(move |_: &Caller, f: &KeyFacts, _: &BTreeMap<String, String>, v: &ViaContext| {
                 seen.fetch_add(1, Ordering::SeqCst);
                 if v.service == "ssm.us-east-1.amazonaws.com" {
                     Err(crate::KmsError::Wire(trent_wire::WireError::AccessDenied(format!("no {}", f.action))))
                 } else {
                     Ok(())
                 }
-            },
-        ));
-        asked
+            });
+        (check, asked)
     }
 
     #[test]
@@ -1026,10 +1025,10 @@ mod via_service {
         let key = new_key(&e);
         let ctx = BTreeMap::from([("PARAMETER_ARN".to_string(), "p".to_string())]);
         let (blob, _) = e.kms.encrypt_for_service(&caller("us-east-1"), &key, &ctx, b"v").unwrap();
-        let asked = deny_ssm(&e);
+        let (check, asked) = deny_ssm();
         // The material cache counts every lookup: a refused decrypt must not make one.
         let (hits, misses) = e.kms.key_cache_stats();
-        let through = caller("us-east-1").through(via("ssm.us-east-1.amazonaws.com"));
+        let through = caller("us-east-1").through(via("ssm.us-east-1.amazonaws.com"), check);
         let err = e.kms.decrypt_for_service(&through, &blob, &ctx).unwrap_err();
         assert_eq!(err.code(), "AccessDeniedException");
         assert_eq!(asked.load(Ordering::SeqCst), 1);
@@ -1048,8 +1047,8 @@ mod via_service {
         let e = Arc::new(env());
         let key = new_key(&e);
         let ctx = BTreeMap::new();
-        deny_ssm(&e);
-        let through = caller("us-east-1").through(via("ssm.us-east-1.amazonaws.com"));
+        let (check, _) = deny_ssm();
+        let through = caller("us-east-1").through(via("ssm.us-east-1.amazonaws.com"), check);
         let moved = through.in_region("us-east-1");
         let e2 = e.clone();
         let r = std::thread::spawn(move || e2.kms.encrypt_for_service(&moved, &key, &ctx, b"v").map(|_| ()))

@@ -47,6 +47,9 @@ pub struct App {
     pub metrics: metrics::Metrics,
     pub audit: audit::AuditLog,
     pub quotas: quota::Quotas,
+    /// The check of SSM's and Secrets Manager's key uses for their caller (`kms:ViaService`),
+    /// passed with each request they serve (`Caller::through`).
+    pub service_authorizer: Arc<trent_kms::authz::ServiceAuthorizer>,
     /// The store every service uses (background jobs claim their runs in it).
     pub store: Arc<dyn Store>,
     /// This process's id among the nodes sharing the store (see [`nodes`]).
@@ -82,7 +85,6 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let session_clock = clock.clone();
     identity.set_clock(move || session_clock.now_ms());
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
-    kms.set_service_authorizer(identity::service_authorizer(iam.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks =
         events::start(config.events_file.clone(), &config.event_webhooks, config.event_webhook_ca_file.as_deref())?;
@@ -98,6 +100,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         .with_limits(limits)
         .with_secret_references(Arc::new(SecretsBridge(secrets.clone())));
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
+    let service_authorizer = identity::service_authorizer(iam.clone());
     Ok(Arc::new(App {
         config,
         kms,
@@ -110,6 +113,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         metrics: metrics::Metrics::default(),
         audit,
         quotas,
+        service_authorizer,
         store,
         node_id,
     }))

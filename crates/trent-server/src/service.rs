@@ -255,12 +255,19 @@ impl Authorized {
             }
             // Their calls into KMS carry the request's context and are checked as made through
             // the service (kms:ViaService).
-            Op::Ssm(op) => app.ssm.dispatch(op, &caller.through(via("ssm")), body).map_err(boxed),
+            Op::Ssm(op) => {
+                app.ssm.dispatch(op, &caller.through(via("ssm"), app.service_authorizer.clone()), body).map_err(boxed)
+            }
             Op::Secrets(op) => {
                 // Operations returning several secrets check each one (secretsmanager:GetSecretValue).
                 let reader = identity::secret_reader(app, env);
                 app.secrets
-                    .dispatch_authorized(op, &caller.through(via("secretsmanager")), body, &reader)
+                    .dispatch_authorized(
+                        op,
+                        &caller.through(via("secretsmanager"), app.service_authorizer.clone()),
+                        body,
+                        &reader,
+                    )
                     .map_err(boxed)
             }
             Op::CloudTrail(CloudTrailOp::LookupEvents) => {
