@@ -215,6 +215,131 @@ fn wanted(op: Operation, b: &serde_json::Map<String, serde_json::Value>) -> Want
         .collect()
 }
 
+type Body = serde_json::Map<String, serde_json::Value>;
+
+fn string_map(v: Option<&serde_json::Value>) -> Vec<(String, String)> {
+    v.and_then(|v| v.as_object())
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+/// The request member holding the encryption context a use of a key for `action` binds.
+fn context_member(action: &str) -> &'static str {
+    match action {
+        "kms:ReEncryptFrom" => "SourceEncryptionContext",
+        "kms:ReEncryptTo" => "DestinationEncryptionContext",
+        _ => "EncryptionContext",
+    }
+}
+
+/// The condition keys every KMS request supplies from its body, for `action` (AWS's
+/// `kms:CallerAccount`, `kms:EncryptionContext:*`, `kms:EncryptionAlgorithm`, the grant keys …).
+fn request_condition_keys(
+    mut ctx: trent_policy::RequestContext,
+    caller_account: &str,
+    action: &str,
+    b: &Body,
+) -> trent_policy::RequestContext {
+    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
+    ctx = ctx.with("kms:CallerAccount", caller_account);
+    let ec = string_map(b.get(context_member(action)));
+    if !ec.is_empty() {
+        ctx = ctx.with_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    let alg = match action {
+        "kms:ReEncryptFrom" => s("SourceEncryptionAlgorithm"),
+        "kms:ReEncryptTo" => s("DestinationEncryptionAlgorithm"),
+        _ => s("EncryptionAlgorithm"),
+    };
+    if let Some(a) = alg {
+        ctx = ctx.with("kms:EncryptionAlgorithm", a);
+    } else if matches!(action, "kms:Encrypt" | "kms:Decrypt" | "kms:ReEncryptFrom" | "kms:ReEncryptTo") {
+        ctx = ctx.with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
+    }
+    if let Some(a) = s("SigningAlgorithm") {
+        ctx = ctx.with("kms:SigningAlgorithm", a);
+    }
+    if let Some(a) = s("MacAlgorithm") {
+        ctx = ctx.with("kms:MacAlgorithm", a);
+    }
+    if let Some(v) = b.get("BypassPolicyLockoutSafetyCheck").and_then(|v| v.as_bool()) {
+        ctx = ctx.with("kms:BypassPolicyLockoutSafetyCheck", if v { "true" } else { "false" });
+    }
+    if action == "kms:CreateGrant" {
+        if let Some(ops) = b.get("Operations").and_then(|v| v.as_array()) {
+            ctx = ctx.with_values("kms:GrantOperations", ops.iter().filter_map(|o| o.as_str()));
+        }
+        if let Some(p) = s("GranteePrincipal") {
+            ctx = ctx.with("kms:GranteePrincipal", p);
+        }
+        if let Some(p) = s("RetiringPrincipal") {
+            ctx = ctx.with("kms:RetiringPrincipal", p);
+        }
+        if let Some(c) = b.get("Constraints").and_then(|v| v.as_object()) {
+            ctx = ctx.with_values("kms:GrantConstraintType", c.keys().map(String::as_str));
+        }
+        ctx = ctx.with("kms:GrantIsForAWSResource", "false");
+    }
+    if let Some(v) = b.get("GrantTokens").and_then(|v| v.as_array()) {
+        ctx = ctx.with_values("kms:GrantTokens", v.iter().filter_map(|t| t.as_str()));
+    }
+    ctx
+}
+
+/// An account-level KMS request (no key named: CreateKey, ListKeys, …): its condition keys,
+/// CreateKey's `kms:KeySpec`, `kms:KeyUsage`, `kms:KeyOrigin`, `kms:MultiRegion` included.
+pub fn account_condition_keys(
+    ctx: trent_policy::RequestContext,
+    caller_account: &str,
+    op: Operation,
+    action: &str,
+    b: &Body,
+) -> trent_policy::RequestContext {
+    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
+    let mut ctx = request_condition_keys(ctx, caller_account, action, b);
+    if op == Operation::CreateKey {
+        ctx = ctx
+            .with("kms:KeySpec", s("KeySpec").or(s("CustomerMasterKeySpec")).unwrap_or("SYMMETRIC_DEFAULT"))
+            .with("kms:KeyUsage", s("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"))
+            .with("kms:KeyOrigin", s("Origin").unwrap_or("AWS_KMS"))
+            .with(
+                "kms:MultiRegion",
+                if b.get("MultiRegion") == Some(&serde_json::Value::Bool(true)) { "true" } else { "false" },
+            );
+    }
+    ctx
+}
+
+/// One use of a key (`f`): the request's condition keys and the key's own (`kms:KeySpec`,
+/// `kms:KeyUsage`, `kms:KeyOrigin`, `kms:ResourceAliases`, `kms:RequestAlias`).
+pub fn key_condition_keys(
+    ctx: trent_policy::RequestContext,
+    caller_account: &str,
+    f: &KeyFacts,
+    b: &Body,
+) -> trent_policy::RequestContext {
+    let mut ctx = request_condition_keys(ctx, caller_account, &f.action, b)
+        .with("kms:KeySpec", &f.key_spec)
+        .with("kms:KeyUsage", &f.key_usage)
+        .with("kms:KeyOrigin", &f.key_origin)
+        .with_values("kms:ResourceAliases", f.aliases.iter().map(String::as_str));
+    if let Some(a) = &f.request_alias {
+        ctx = ctx.with("kms:RequestAlias", a);
+    }
+    ctx
+}
+
+/// Whether one of the key's grants allows this use to the request's principal (its ARN, or
+/// its role's), within the grant's encryption-context constraints.
+pub fn grant_allows(ctx: &trent_policy::RequestContext, f: &KeyFacts, b: &Body) -> bool {
+    let op = f.action.trim_start_matches("kms:");
+    let arns: Vec<&str> =
+        [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
+    let ec: std::collections::BTreeMap<String, String> =
+        string_map(b.get(context_member(&f.action))).into_iter().collect();
+    f.grants.iter().any(|g| g.allows(&arns, op, &ec))
+}
+
 #[cfg(test)]
 mod wanted_tests {
     use super::*;

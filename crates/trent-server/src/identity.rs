@@ -102,12 +102,6 @@ fn named<'b>(b: &'b Body, members: &[&str]) -> Vec<&'b str> {
     out
 }
 
-fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
-    v.and_then(|v| v.as_object())
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
-        .unwrap_or_default()
-}
-
 /// Identity-only evaluation (resources without a resource policy, account-level actions).
 fn identity_only(app: &App, ctx: &RequestContext, caller: &Caller) -> Result<(), BoxError> {
     if is_root(caller) {
@@ -135,104 +129,37 @@ pub fn authorize_kms(
         // Decided by the grant (its retiring principal or grantee), not by policy, as on AWS.
         return Ok(false);
     }
-    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
     lockout_check(caller, op, b, env)?;
     // No early return for the account root: the key policy binds it too (an explicit Deny, or
     // a policy that does not allow the account, refuses root as on AWS).
     let facts = app.kms.authorization_facts(caller, op, b);
     let foreign = facts.iter().any(|f| f.key_account != caller.account());
     let identity = identity_policies(app, caller)?;
-    let with_request_keys = |mut ctx: RequestContext, action: &str| {
-        ctx = ctx.with("kms:CallerAccount", caller.account());
-        let ec_member = match action {
-            "kms:ReEncryptFrom" => "SourceEncryptionContext",
-            "kms:ReEncryptTo" => "DestinationEncryptionContext",
-            _ => "EncryptionContext",
-        };
-        let ec = string_map(b.get(ec_member));
-        if !ec.is_empty() {
-            ctx = ctx.with_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        }
-        let alg = match action {
-            "kms:ReEncryptFrom" => s("SourceEncryptionAlgorithm"),
-            "kms:ReEncryptTo" => s("DestinationEncryptionAlgorithm"),
-            _ => s("EncryptionAlgorithm"),
-        };
-        if let Some(a) = alg {
-            ctx = ctx.with("kms:EncryptionAlgorithm", a);
-        } else if matches!(action, "kms:Encrypt" | "kms:Decrypt" | "kms:ReEncryptFrom" | "kms:ReEncryptTo") {
-            ctx = ctx.with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
-        }
-        if let Some(a) = s("SigningAlgorithm") {
-            ctx = ctx.with("kms:SigningAlgorithm", a);
-        }
-        if let Some(a) = s("MacAlgorithm") {
-            ctx = ctx.with("kms:MacAlgorithm", a);
-        }
-        if let Some(v) = b.get("BypassPolicyLockoutSafetyCheck").and_then(|v| v.as_bool()) {
-            ctx = ctx.with("kms:BypassPolicyLockoutSafetyCheck", if v { "true" } else { "false" });
-        }
-        if action == "kms:CreateGrant" {
-            if let Some(ops) = b.get("Operations").and_then(|v| v.as_array()) {
-                ctx = ctx.with_values("kms:GrantOperations", ops.iter().filter_map(|o| o.as_str()));
-            }
-            if let Some(p) = s("GranteePrincipal") {
-                ctx = ctx.with("kms:GranteePrincipal", p);
-            }
-            if let Some(p) = s("RetiringPrincipal") {
-                ctx = ctx.with("kms:RetiringPrincipal", p);
-            }
-            if let Some(c) = b.get("Constraints").and_then(|v| v.as_object()) {
-                ctx = ctx.with_values("kms:GrantConstraintType", c.keys().map(String::as_str));
-            }
-            ctx = ctx.with("kms:GrantIsForAWSResource", "false");
-        }
-        if let Some(v) = b.get("GrantTokens").and_then(|v| v.as_array()) {
-            ctx = ctx.with_values("kms:GrantTokens", v.iter().filter_map(|t| t.as_str()));
-        }
-        ctx
-    };
+    // KMS's condition keys and grants are KMS's knowledge (trent-kms/src/authz.rs).
     if facts.is_empty() {
         let action = op.action();
-        let mut ctx = with_request_keys(base_context(caller, action, "*", env), action);
-        if op == trent_kms::Operation::CreateKey {
-            ctx = ctx
-                .with("kms:KeySpec", s("KeySpec").or(s("CustomerMasterKeySpec")).unwrap_or("SYMMETRIC_DEFAULT"))
-                .with("kms:KeyUsage", s("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"))
-                .with("kms:KeyOrigin", s("Origin").unwrap_or("AWS_KMS"))
-                .with(
-                    "kms:MultiRegion",
-                    if b.get("MultiRegion") == Some(&Value::Bool(true)) { "true" } else { "false" },
-                );
-        }
+        let ctx = trent_kms::authz::account_condition_keys(
+            base_context(caller, action, "*", env),
+            caller.account(),
+            op,
+            action,
+            b,
+        );
         return match trent_policy::evaluate_identity(&ctx, &identity).message(&ctx) {
             None => Ok(false),
             Some(m) => Err(denied(m)),
         };
     }
     for f in &facts {
-        let mut ctx = with_request_keys(base_context(caller, &f.action, &f.key_arn, env), &f.action)
-            .with("kms:KeySpec", &f.key_spec)
-            .with("kms:KeyUsage", &f.key_usage)
-            .with("kms:KeyOrigin", &f.key_origin)
-            .with_values("kms:ResourceAliases", f.aliases.iter().map(String::as_str));
-        if let Some(a) = &f.request_alias {
-            ctx = ctx.with("kms:RequestAlias", a);
-        }
+        let ctx = trent_kms::authz::key_condition_keys(
+            base_context(caller, &f.action, &f.key_arn, env),
+            caller.account(),
+            f,
+            b,
+        );
         // A key policy that the engine cannot read denies everything (to root too).
         let key_policy = stored_resource_policy(&f.policy, "key policy", &f.key_arn);
-        let grant_allows = {
-            let op = f.action.trim_start_matches("kms:");
-            let arns: Vec<&str> =
-                [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
-            let ec_member = match f.action.as_str() {
-                "kms:ReEncryptFrom" => "SourceEncryptionContext",
-                "kms:ReEncryptTo" => "DestinationEncryptionContext",
-                _ => "EncryptionContext",
-            };
-            let ec: std::collections::BTreeMap<String, String> = string_map(b.get(ec_member)).into_iter().collect();
-            f.grants.iter().any(|g| g.allows(&arns, op, &ec))
-        };
+        let grant_allows = trent_kms::authz::grant_allows(&ctx, f, b);
         let d = trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, grant_allows);
         if let Some(m) = d.message(&ctx) {
             return Err(denied(m));
