@@ -121,9 +121,10 @@ impl Service {
     }
 }
 
-/// IAM's and STS's audit class, from the action's name: `Get*` / `List*` read, the rest write.
+/// IAM's and STS's audit class, from the action's name (their action tables in trent-iam do not
+/// declare one yet): `Get*`, `List*`, `Describe*`, `BatchGet*` read, the rest write.
 fn query_audit(action: &str) -> Audit {
-    if ["Get", "List"].iter().any(|p| action.starts_with(p)) {
+    if ["Get", "List", "Describe", "BatchGet"].iter().any(|p| action.starts_with(p)) {
         Audit::Read
     } else {
         Audit::Write
