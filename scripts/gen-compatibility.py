@@ -168,13 +168,13 @@ def snake(name: str) -> str:
 def main() -> None:
     model = botocore.session.get_session().get_service_model("kms")
     lib = open(os.path.join(REPO, "crates/trent-kms/src/lib.rs")).read()
-    implemented = set(re.findall(r"^\s+(\w+) => \w+,", lib, re.M))
+    implemented = set(re.findall(r"^\s+(\w+) => \w+\b", lib, re.M))
     files = sorted(glob.glob(os.path.join(REPO, "tests/compat/test_*.py")))
     texts = {os.path.basename(f): open(f).read() for f in files}
     rows, _ = service_table(model, implemented, texts, NOTES, NOT_YET, "crates/trent-kms/src/tests.rs")
     ssm_model = botocore.session.get_session().get_service_model("ssm")
     ssm_lib = open(os.path.join(REPO, "crates/trent-ssm/src/lib.rs")).read()
-    ssm_impl = set(re.findall(r"^\s+(\w+) => \w+,", ssm_lib, re.M))
+    ssm_impl = set(re.findall(r"^\s+(\w+) => \w+\b", ssm_lib, re.M))
     ssm_rows, ssm_outside = service_table(
         ssm_model, ssm_impl, texts, SSM_NOTES, {}, "crates/trent-ssm/src/tests.rs", PARAMETER_STORE_OPS
     )
@@ -204,7 +204,7 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
         )
         sm_model = botocore.session.get_session().get_service_model("secretsmanager")
         sm_lib = open(os.path.join(REPO, "crates/trent-secrets/src/lib.rs")).read()
-        sm_impl = set(re.findall(r"^\s+(\w+) => \w+,", sm_lib, re.M))
+        sm_impl = set(re.findall(r"^\s+(\w+) => \w+\b", sm_lib, re.M))
         sm_rows, _ = service_table(sm_model, sm_impl, texts, SM_NOTES, SM_NOT_YET, "crates/trent-secrets/src/tests.rs")
         f.write(
             "\n## Secrets Manager (`secretsmanager`, botocore `secretsmanager/2017-10-17`, SigV4 service `secretsmanager`)\n\n"

@@ -2,16 +2,19 @@
 //! without changing anything: which keys the request uses, for which action, and each key's
 //! ARN, owner, key policy, spec, usage, origin and aliases.
 //!
-//! Cross-account use: a key in another account is resolved only inside
-//! [`with_cross_account`], which the server enters after the key policy and the caller's
+//! Cross-account use: a key in another account is resolved only for a caller marked
+//! [`Caller::with_cross_account`], which the server does after the key policy and the caller's
 //! identity policies both allowed the request. Everywhere else (and for SSM and Secrets
 //! Manager's in-process calls) another account's key is refused as before.
+//!
+//! Service use: SSM's and Secrets Manager's in-process calls carry their context explicitly
+//! ([`Caller::through`]); the service authorizer checks them (`kms:ViaService`) before any
+//! material is unwrapped.
 
 use crate::keys::{KeyRef, T_ALIAS, T_OWNER};
 use crate::{Caller, Kms, KmsError, Operation};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use std::cell::Cell;
 use trent_policy::Principal;
 
 /// One key a request uses, and the action it is used for.
@@ -51,52 +54,17 @@ pub type ServiceAuthorizer = dyn Fn(&Caller, &KeyFacts, &std::collections::BTree
     + Send
     + Sync;
 
-thread_local! {
-    static CROSS_ACCOUNT: Cell<bool> = const { Cell::new(false) };
-    static VIA_SERVICE: std::cell::RefCell<Option<ViaContext>> = const { std::cell::RefCell::new(None) };
+/// A request served through another service, as its caller carries it ([`Caller::through`]):
+/// the request's facts and the check every key use through the service must pass.
+pub struct ServiceUse {
+    pub via: ViaContext,
+    pub authorizer: std::sync::Arc<ServiceAuthorizer>,
 }
 
-/// Runs `f` (an SSM or Secrets Manager operation) with its in-process KMS calls checked by the
-/// service authorizer as made through `via.service` (`ssm.us-east-1.amazonaws.com`). Nests:
-/// the context in force before is restored afterwards.
-pub fn with_via_service<T>(via: ViaContext, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<ViaContext>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            VIA_SERVICE.with(|v| *v.borrow_mut() = previous);
-        }
+impl std::fmt::Debug for ServiceUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceUse").field("via", &self.via).finish_non_exhaustive()
     }
-    let previous = VIA_SERVICE.with(|v| v.borrow_mut().replace(via));
-    let _restore = Restore(previous);
-    f()
-}
-
-/// Inside [`with_via_service`], runs `f` with its KMS calls checked as made through `service`
-/// instead (Parameter Store reading a Secrets Manager secret: Secrets Manager decrypts it, so
-/// `kms:ViaService` is Secrets Manager's), same connection facts. Outside it, just runs `f`.
-pub fn as_via_service<T>(service: String, f: impl FnOnce() -> T) -> T {
-    match VIA_SERVICE.with(|v| v.borrow().clone()) {
-        Some(via) => with_via_service(ViaContext { service, ..via }, f),
-        None => f(),
-    }
-}
-
-/// Runs `f` with other accounts' keys resolvable by ARN (the caller has been authorized).
-pub fn with_cross_account<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CROSS_ACCOUNT.with(|c| c.set(false));
-        }
-    }
-    CROSS_ACCOUNT.with(|c| c.set(true));
-    let _reset = Reset;
-    f()
-}
-
-pub(crate) fn cross_account_allowed() -> bool {
-    CROSS_ACCOUNT.with(|c| c.get())
 }
 
 /// Operations another account may perform with a key its key policy shares (AWS's list).
@@ -123,7 +91,12 @@ pub const CROSS_ACCOUNT_OPERATIONS: &[Operation] = &[
 impl Kms {
     /// The keys `body` names for `op`, with what evaluation needs. Keys that do not resolve
     /// are left out: the operation itself then answers NotFound (or the like) as usual.
-    pub fn authorization_facts(&self, caller: &Caller, op: Operation, body: &[u8]) -> Vec<KeyFacts> {
+    pub fn authorization_facts(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        body: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<KeyFacts> {
         wanted(op, body)
             .into_iter()
             .filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref()))
@@ -136,7 +109,7 @@ impl Kms {
             Some(id) => {
                 let owner = trent_policy::Arn::parse(id).map(|a| a.account).filter(|a| a != caller.account());
                 let as_caller = match owner {
-                    Some(acct) => Caller { principal: Principal::root(&acct), region: caller.region.clone() },
+                    Some(acct) => Caller::new(Principal::root(&acct), caller.region.clone()),
                     None => caller.clone(),
                 };
                 let alias = if id.starts_with("alias/") {
@@ -180,13 +153,9 @@ impl Kms {
         })
     }
 
-    /// Installs the check of SSM's and Secrets Manager's key use (once; later calls are ignored).
-    pub fn set_service_authorizer(&self, f: std::sync::Arc<ServiceAuthorizer>) {
-        let _ = self.service_authorizer.set(f);
-    }
-
-    /// Inside [`with_via_service`], asks the service authorizer whether the caller may use `rec`
-    /// for `action` through that service. Outside it (background work), nothing is checked.
+    /// For a caller served through a service ([`Caller::through`]), asks the service authorizer
+    /// whether it may use `rec` for `action` through that service. A caller acting directly
+    /// (background work) is not checked here.
     pub(crate) fn authorize_service_use(
         &self,
         caller: &Caller,
@@ -194,8 +163,7 @@ impl Kms {
         action: &str,
         ctx: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), KmsError> {
-        let Some(via) = VIA_SERVICE.with(|v| v.borrow().clone()) else { return Ok(()) };
-        let Some(check) = self.service_authorizer.get() else { return Ok(()) };
+        let Some(service_use) = caller.service_use() else { return Ok(()) };
         let grants = {
             let mut tx = self.store().read()?;
             let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: rec.key_id.clone() };
@@ -214,49 +182,192 @@ impl Kms {
             grants,
             key_manager: rec.key_manager.clone(),
         };
-        check(caller, &facts, ctx, &via)
+        (service_use.authorizer)(caller, &facts, ctx, &service_use.via)
     }
 }
 
 type Wanted = Vec<(String, Option<String>, Option<Vec<u8>>)>;
 
 /// The keys a request names, each with the action it is used for: (action, key id / ARN /
-/// alias, ciphertext whose key to use when no id is given).
-fn wanted(op: Operation, body: &[u8]) -> Wanted {
-    let Ok(serde_json::Value::Object(b)) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
+/// alias, ciphertext whose key to use when no id is given). The members are the operation's
+/// row in the `operations!` table (`KeyId`, `TargetKeyId`, `AliasName`, ReEncrypt's source and
+/// destination); a `CiphertextBlob` member stands in for the first key member when that is
+/// absent (Decrypt, ReEncrypt's source). ReEncrypt uses its keys as `kms:ReEncryptFrom` and
+/// `kms:ReEncryptTo`; every other operation as its own action.
+fn wanted(op: Operation, b: &serde_json::Map<String, serde_json::Value>) -> Wanted {
     let s = |k: &str| b.get(k).and_then(|v| v.as_str());
-    let action = |a: &str| format!("kms:{a}");
-    let name = op.name();
-    let blob = |k: &str| s(k).and_then(|v| STANDARD.decode(v).ok());
-    let mut wanted: Wanted = Vec::new();
-    match op {
-        Operation::CreateKey
-        | Operation::ListKeys
-        | Operation::ListAliases
-        | Operation::GenerateRandom
-        | Operation::UpdatePrimaryRegion
-        | Operation::ReplicateKey
-            if s("KeyId").is_none() => {}
-        // Grant operations, matched by name so that this holds before they are dispatched:
-        // ListRetirableGrants is account-level, and RetireGrant is decided by the grant itself.
-        _ if name == "ListRetirableGrants" && s("KeyId").is_none() => {}
-        _ if name == "RetireGrant" => {}
-        Operation::ReEncrypt => {
-            wanted.push((action("ReEncryptFrom"), s("SourceKeyId").map(str::to_string), blob("CiphertextBlob")));
-            wanted.push((action("ReEncryptTo"), s("DestinationKeyId").map(str::to_string), None));
-        }
-        Operation::Decrypt => {
-            wanted.push((action(name), s("KeyId").map(str::to_string), blob("CiphertextBlob")));
-        }
-        Operation::CreateAlias | Operation::UpdateAlias => {
-            wanted.push((action(name), s("TargetKeyId").map(str::to_string), None));
-        }
-        Operation::DeleteAlias => {
-            wanted.push((action(name), s("AliasName").map(str::to_string), None));
-        }
-        _ => wanted.push((action(name), s("KeyId").map(str::to_string), None)),
+    let members = op.resource_members();
+    let blob = members
+        .contains(&"CiphertextBlob")
+        .then(|| s("CiphertextBlob").and_then(|v| STANDARD.decode(v).ok()))
+        .flatten();
+    let actions: &[&str] =
+        if op == Operation::ReEncrypt { &["kms:ReEncryptFrom", "kms:ReEncryptTo"] } else { &[op.action()] };
+    let mut blob = blob;
+    members
+        .iter()
+        .filter(|m| **m != "CiphertextBlob")
+        .enumerate()
+        .map(|(i, m)| {
+            let action = actions.get(i).copied().unwrap_or(op.action()).to_string();
+            (action, s(m).map(str::to_string), if i == 0 { blob.take() } else { None })
+        })
+        .collect()
+}
+
+type Body = serde_json::Map<String, serde_json::Value>;
+
+fn string_map(v: Option<&serde_json::Value>) -> Vec<(String, String)> {
+    v.and_then(|v| v.as_object())
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+/// The request member holding the encryption context a use of a key for `action` binds.
+fn context_member(action: &str) -> &'static str {
+    match action {
+        "kms:ReEncryptFrom" => "SourceEncryptionContext",
+        "kms:ReEncryptTo" => "DestinationEncryptionContext",
+        _ => "EncryptionContext",
     }
-    wanted
+}
+
+/// The condition keys every KMS request supplies from its body, for `action` (AWS's
+/// `kms:CallerAccount`, `kms:EncryptionContext:*`, `kms:EncryptionAlgorithm`, the grant keys …).
+fn request_condition_keys(
+    mut ctx: trent_policy::RequestContext,
+    caller_account: &str,
+    action: &str,
+    b: &Body,
+) -> trent_policy::RequestContext {
+    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
+    ctx = ctx.with("kms:CallerAccount", caller_account);
+    let ec = string_map(b.get(context_member(action)));
+    if !ec.is_empty() {
+        ctx = ctx.with_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    let alg = match action {
+        "kms:ReEncryptFrom" => s("SourceEncryptionAlgorithm"),
+        "kms:ReEncryptTo" => s("DestinationEncryptionAlgorithm"),
+        _ => s("EncryptionAlgorithm"),
+    };
+    if let Some(a) = alg {
+        ctx = ctx.with("kms:EncryptionAlgorithm", a);
+    } else if matches!(action, "kms:Encrypt" | "kms:Decrypt" | "kms:ReEncryptFrom" | "kms:ReEncryptTo") {
+        ctx = ctx.with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
+    }
+    if let Some(a) = s("SigningAlgorithm") {
+        ctx = ctx.with("kms:SigningAlgorithm", a);
+    }
+    if let Some(a) = s("MacAlgorithm") {
+        ctx = ctx.with("kms:MacAlgorithm", a);
+    }
+    if let Some(v) = b.get("BypassPolicyLockoutSafetyCheck").and_then(|v| v.as_bool()) {
+        ctx = ctx.with("kms:BypassPolicyLockoutSafetyCheck", if v { "true" } else { "false" });
+    }
+    if action == "kms:CreateGrant" {
+        if let Some(ops) = b.get("Operations").and_then(|v| v.as_array()) {
+            ctx = ctx.with_values("kms:GrantOperations", ops.iter().filter_map(|o| o.as_str()));
+        }
+        if let Some(p) = s("GranteePrincipal") {
+            ctx = ctx.with("kms:GranteePrincipal", p);
+        }
+        if let Some(p) = s("RetiringPrincipal") {
+            ctx = ctx.with("kms:RetiringPrincipal", p);
+        }
+        if let Some(c) = b.get("Constraints").and_then(|v| v.as_object()) {
+            ctx = ctx.with_values("kms:GrantConstraintType", c.keys().map(String::as_str));
+        }
+        ctx = ctx.with("kms:GrantIsForAWSResource", "false");
+    }
+    if let Some(v) = b.get("GrantTokens").and_then(|v| v.as_array()) {
+        ctx = ctx.with_values("kms:GrantTokens", v.iter().filter_map(|t| t.as_str()));
+    }
+    ctx
+}
+
+/// An account-level KMS request (no key named: CreateKey, ListKeys, …): its condition keys,
+/// CreateKey's `kms:KeySpec`, `kms:KeyUsage`, `kms:KeyOrigin`, `kms:MultiRegion` included.
+pub fn account_condition_keys(
+    ctx: trent_policy::RequestContext,
+    caller_account: &str,
+    op: Operation,
+    action: &str,
+    b: &Body,
+) -> trent_policy::RequestContext {
+    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
+    let mut ctx = request_condition_keys(ctx, caller_account, action, b);
+    if op == Operation::CreateKey {
+        ctx = ctx
+            .with("kms:KeySpec", s("KeySpec").or(s("CustomerMasterKeySpec")).unwrap_or("SYMMETRIC_DEFAULT"))
+            .with("kms:KeyUsage", s("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"))
+            .with("kms:KeyOrigin", s("Origin").unwrap_or("AWS_KMS"))
+            .with(
+                "kms:MultiRegion",
+                if b.get("MultiRegion") == Some(&serde_json::Value::Bool(true)) { "true" } else { "false" },
+            );
+    }
+    ctx
+}
+
+/// One use of a key (`f`): the request's condition keys and the key's own (`kms:KeySpec`,
+/// `kms:KeyUsage`, `kms:KeyOrigin`, `kms:ResourceAliases`, `kms:RequestAlias`).
+pub fn key_condition_keys(
+    ctx: trent_policy::RequestContext,
+    caller_account: &str,
+    f: &KeyFacts,
+    b: &Body,
+) -> trent_policy::RequestContext {
+    let mut ctx = request_condition_keys(ctx, caller_account, &f.action, b)
+        .with("kms:KeySpec", &f.key_spec)
+        .with("kms:KeyUsage", &f.key_usage)
+        .with("kms:KeyOrigin", &f.key_origin)
+        .with_values("kms:ResourceAliases", f.aliases.iter().map(String::as_str));
+    if let Some(a) = &f.request_alias {
+        ctx = ctx.with("kms:RequestAlias", a);
+    }
+    ctx
+}
+
+/// Whether one of the key's grants allows this use to the request's principal (its ARN, or
+/// its role's), within the grant's encryption-context constraints.
+pub fn grant_allows(ctx: &trent_policy::RequestContext, f: &KeyFacts, b: &Body) -> bool {
+    let op = f.action.trim_start_matches("kms:");
+    let arns: Vec<&str> =
+        [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
+    let ec: std::collections::BTreeMap<String, String> =
+        string_map(b.get(context_member(&f.action))).into_iter().collect();
+    f.grants.iter().any(|g| g.allows(&arns, op, &ec))
+}
+
+#[cfg(test)]
+mod wanted_tests {
+    use super::*;
+
+    fn of(op: Operation, json: &str) -> Vec<(String, Option<String>, bool)> {
+        let b = serde_json::from_str(json).unwrap();
+        wanted(op, &b).into_iter().map(|(a, id, blob)| (a, id, blob.is_some())).collect()
+    }
+
+    #[test]
+    fn the_table_rows_name_the_keys_each_operation_uses() {
+        let k = |a: &str, id: Option<&str>, blob: bool| (a.to_string(), id.map(str::to_string), blob);
+        assert_eq!(of(Operation::Encrypt, r#"{"KeyId":"k1"}"#), vec![k("kms:Encrypt", Some("k1"), false)]);
+        assert_eq!(of(Operation::Decrypt, r#"{"CiphertextBlob":"AAAA"}"#), vec![k("kms:Decrypt", None, true)]);
+        assert_eq!(
+            of(Operation::ReEncrypt, r#"{"CiphertextBlob":"AAAA","DestinationKeyId":"k2"}"#),
+            vec![k("kms:ReEncryptFrom", None, true), k("kms:ReEncryptTo", Some("k2"), false)]
+        );
+        assert_eq!(
+            of(Operation::CreateAlias, r#"{"TargetKeyId":"k3"}"#),
+            vec![k("kms:CreateAlias", Some("k3"), false)]
+        );
+        assert_eq!(
+            of(Operation::DeleteAlias, r#"{"AliasName":"alias/a"}"#),
+            vec![k("kms:DeleteAlias", Some("alias/a"), false)]
+        );
+        // Account-level operations name no key; RetireGrant is decided by the grant itself.
+        assert!(of(Operation::CreateKey, r#"{"KeyId":"k"}"#).is_empty());
+        assert!(of(Operation::RetireGrant, r#"{"KeyId":"k"}"#).is_empty());
+    }
 }

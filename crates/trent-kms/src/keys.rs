@@ -80,9 +80,8 @@ impl Kms {
             if arn.service != "kms" || arn.region != caller.region || arn.partition != caller.partition() {
                 return Err(KmsError::NotFound(format!("Key '{}' does not exist", truncate(id))));
             }
-            if arn.account != caller.account() && crate::authz::cross_account_allowed() {
-                let owner =
-                    Caller { principal: trent_policy::Principal::root(&arn.account), region: caller.region.clone() };
+            if arn.account != caller.account() && caller.cross_account_allowed() {
+                let owner = Caller::new(trent_policy::Principal::root(&arn.account), caller.region.clone());
                 return self.resolve(tx, &owner, id, allow_alias);
             }
             if arn.account != caller.account() {
@@ -418,6 +417,19 @@ impl Kms {
         ctx: &BTreeMap<String, String>,
         expected_key: Option<&str>,
     ) -> Result<(KeyRecord, SecretBytes, String), KmsError> {
+        self.open_checked(caller, ciphertext, ctx, expected_key, &|_| Ok(()))
+    }
+
+    /// [`Kms::open`], with `check` run on the key's record once it is known to be usable and
+    /// before any material is unwrapped or anything decrypted (authorization goes first).
+    pub(crate) fn open_checked(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        ctx: &BTreeMap<String, String>,
+        expected_key: Option<&str>,
+        check: &dyn Fn(&KeyRecord) -> Result<(), KmsError>,
+    ) -> Result<(KeyRecord, SecretBytes, String), KmsError> {
         let parsed = blob::parse(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
         let mut tx = self.store.read()?;
         let r = match expected_key {
@@ -438,7 +450,7 @@ impl Kms {
                         region: caller.region.clone(),
                         key_id: parsed.key_id.to_string(),
                     },
-                    Some(acct) if crate::authz::cross_account_allowed() => KeyRef {
+                    Some(acct) if caller.cross_account_allowed() => KeyRef {
                         account: String::from_utf8(acct).map_err(KmsError::internal)?,
                         region: caller.region.clone(),
                         key_id: parsed.key_id.to_string(),
@@ -455,6 +467,7 @@ impl Kms {
         drop(tx);
         require_usable(&rec)?;
         require_symmetric(&rec)?;
+        check(&rec)?;
         let mid = hex::encode(parsed.material_id);
         let key = self.material_key(&rec, &mid)?.ok_or(KmsError::InvalidCiphertext)?;
         let plain =

@@ -29,14 +29,65 @@ use trent_crypto::RootKey;
 use trent_policy::Principal;
 use trent_store::Store;
 
-/// Who is calling, and in which region (from the verified SigV4 scope).
+/// Who is calling, and in which region (from the verified SigV4 scope) — and, explicitly, how:
+/// whether the request is served through another service (SSM, Secrets Manager), whose uses of
+/// a key are then checked for this caller with `kms:ViaService`, and whether policy evaluation
+/// allowed it to use another account's key. No thread-local or other ambient state decides
+/// either: the call context travels with the caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
     pub region: String,
+    via: Option<Arc<authz::ServiceUse>>,
+    cross_account: bool,
 }
 
 impl Caller {
+    /// A caller acting directly (a KMS request, or a service's own background work).
+    pub fn new(principal: Principal, region: String) -> Self {
+        Caller { principal, region, via: None, cross_account: false }
+    }
+
+    /// The same caller, served through another service: its key uses are checked by
+    /// `authorizer` as made through `via.service` (`ssm.us-east-1.amazonaws.com`).
+    pub fn through(&self, via: authz::ViaContext, authorizer: Arc<authz::ServiceAuthorizer>) -> Self {
+        Caller { via: Some(Arc::new(authz::ServiceUse { via, authorizer })), ..self.clone() }
+    }
+
+    /// Served through `service` instead, same connection facts and check (Parameter Store
+    /// reading a Secrets Manager secret: Secrets Manager decrypts it, so `kms:ViaService` is
+    /// its). A caller not served through a service is returned unchanged.
+    pub fn through_service(&self, service: String) -> Self {
+        match &self.via {
+            Some(u) => self.through(authz::ViaContext { service, ..u.via.clone() }, u.authorizer.clone()),
+            None => self.clone(),
+        }
+    }
+
+    /// The service this caller is served through, if any.
+    pub fn via(&self) -> Option<&authz::ViaContext> {
+        self.via.as_deref().map(|u| &u.via)
+    }
+
+    pub(crate) fn service_use(&self) -> Option<&authz::ServiceUse> {
+        self.via.as_deref()
+    }
+
+    /// The same caller (and call context) in another region.
+    pub fn in_region(&self, region: &str) -> Self {
+        Caller { region: region.to_string(), ..self.clone() }
+    }
+
+    /// The same caller, allowed to resolve other accounts' keys by ARN: only for a request
+    /// whose key policy and identity policies both allowed it.
+    pub fn with_cross_account(&self) -> Self {
+        Caller { cross_account: true, ..self.clone() }
+    }
+
+    pub(crate) fn cross_account_allowed(&self) -> bool {
+        self.cross_account
+    }
+
     pub fn account(&self) -> &str {
         &self.principal.account_id
     }
@@ -79,8 +130,6 @@ pub struct Kms {
     /// so entries need no invalidation; deletion evicts them.
     materials: Mutex<MaterialCache>,
     cache_stats: CacheStats,
-    /// Checks SSM's and Secrets Manager's use of a key for their caller (kms:ViaService).
-    service_authorizer: std::sync::OnceLock<Arc<authz::ServiceAuthorizer>>,
 }
 
 /// Hits and misses of the unwrapped-material cache, for metrics.
@@ -92,68 +141,62 @@ pub struct CacheStats {
 
 const MATERIAL_CACHE_MAX: usize = 10_000;
 
-trent_wire::operations!(Kms, Caller, KmsError, {
-    CancelKeyDeletion => cancel_key_deletion,
-    CreateAlias => create_alias,
-    CreateGrant => create_grant,
-    CreateKey => create_key,
-    Decapsulate => decapsulate,
-    Decrypt => decrypt,
-    DeleteAlias => delete_alias,
-    DeleteImportedKeyMaterial => delete_imported_key_material,
-    DeriveSharedSecret => derive_shared_secret,
-    DescribeKey => describe_key,
-    DisableKey => disable_key,
-    DisableKeyRotation => disable_key_rotation,
-    EnableKey => enable_key,
-    EnableKeyRotation => enable_key_rotation,
-    Encapsulate => encapsulate,
-    Encrypt => encrypt,
-    GenerateDataKey => generate_data_key,
-    GenerateDataKeyPair => generate_data_key_pair,
-    GenerateDataKeyPairWithoutPlaintext => generate_data_key_pair_without_plaintext,
-    GenerateDataKeyWithoutPlaintext => generate_data_key_without_plaintext,
-    GenerateMac => generate_mac,
-    GenerateRandom => generate_random,
-    GetKeyPolicy => get_key_policy,
-    GetKeyRotationStatus => get_key_rotation_status,
-    GetParametersForImport => get_parameters_for_import,
-    GetPublicKey => get_public_key,
-    ImportKeyMaterial => import_key_material,
-    ListAliases => list_aliases,
-    ListGrants => list_grants,
-    ListKeyPolicies => list_key_policies,
-    ListKeyRotations => list_key_rotations,
-    ListKeys => list_keys,
-    ListResourceTags => list_resource_tags,
-    ListRetirableGrants => list_retirable_grants,
-    PutKeyPolicy => put_key_policy,
-    ReEncrypt => re_encrypt,
-    ReplicateKey => replicate_key,
-    RetireGrant => retire_grant,
-    RevokeGrant => revoke_grant,
-    RotateKeyOnDemand => rotate_key_on_demand,
-    ScheduleKeyDeletion => schedule_key_deletion,
-    Sign => sign,
-    TagResource => tag_resource,
-    UntagResource => untag_resource,
-    UpdateAlias => update_alias,
-    UpdateKeyDescription => update_key_description,
-    UpdatePrimaryRegion => update_primary_region,
-    Verify => verify,
-    VerifyMac => verify_mac,
+trent_wire::operations!(Kms, Caller, KmsError, "kms", {
+    // Operation => module (audit class, quota, request members naming its resources)
+    CancelKeyDeletion => cancel_key_deletion (Write, Quota::Own(5.0), ["KeyId"]),
+    CreateAlias => create_alias (Write, Quota::Own(5.0), ["TargetKeyId"]),
+    CreateGrant => create_grant (Write, Quota::Own(50.0), ["KeyId"]),
+    CreateKey => create_key (Write, Quota::Own(5.0), []),
+    Decapsulate => decapsulate (Data, Quota::KmsEcc, ["KeyId"]),
+    Decrypt => decrypt (Data, Quota::KmsEncryption, ["KeyId", "CiphertextBlob"]),
+    DeleteAlias => delete_alias (Write, Quota::Own(15.0), ["AliasName"]),
+    DeleteImportedKeyMaterial => delete_imported_key_material (Write, Quota::Own(15.0), ["KeyId"]),
+    DeriveSharedSecret => derive_shared_secret (Data, Quota::KmsEcc, ["KeyId"]),
+    DescribeKey => describe_key (Read, Quota::Own(2000.0), ["KeyId"]),
+    DisableKey => disable_key (Write, Quota::Own(5.0), ["KeyId"]),
+    DisableKeyRotation => disable_key_rotation (Write, Quota::Own(5.0), ["KeyId"]),
+    EnableKey => enable_key (Write, Quota::Own(5.0), ["KeyId"]),
+    EnableKeyRotation => enable_key_rotation (Write, Quota::Own(5.0), ["KeyId"]),
+    Encapsulate => encapsulate (Data, Quota::KmsEcc, ["KeyId"]),
+    Encrypt => encrypt (Data, Quota::KmsEncryption, ["KeyId"]),
+    GenerateDataKey => generate_data_key (Data, Quota::KmsSymmetric, ["KeyId"]),
+    GenerateDataKeyPair => generate_data_key_pair (Data, Quota::KmsDataKeyPair, ["KeyId"]),
+    GenerateDataKeyPairWithoutPlaintext => generate_data_key_pair_without_plaintext (Data, Quota::KmsDataKeyPair, ["KeyId"]),
+    GenerateDataKeyWithoutPlaintext => generate_data_key_without_plaintext (Data, Quota::KmsSymmetric, ["KeyId"]),
+    GenerateMac => generate_mac (Data, Quota::KmsSymmetric, ["KeyId"]),
+    GenerateRandom => generate_random (Data, Quota::KmsSymmetric, []),
+    GetKeyPolicy => get_key_policy (Read, Quota::Own(1000.0), ["KeyId"]),
+    GetKeyRotationStatus => get_key_rotation_status (Read, Quota::Own(1000.0), ["KeyId"]),
+    GetParametersForImport => get_parameters_for_import (ReadWithIntent, Quota::Own(0.25), ["KeyId"]),
+    GetPublicKey => get_public_key (Read, Quota::Own(2000.0), ["KeyId"]),
+    ImportKeyMaterial => import_key_material (Write, Quota::Own(5.0), ["KeyId"]),
+    ListAliases => list_aliases (Read, Quota::Own(500.0), ["KeyId"]),
+    ListGrants => list_grants (Read, Quota::Own(100.0), ["KeyId"]),
+    ListKeyPolicies => list_key_policies (Read, Quota::Own(100.0), ["KeyId"]),
+    ListKeyRotations => list_key_rotations (Read, Quota::Own(100.0), ["KeyId"]),
+    ListKeys => list_keys (Read, Quota::Own(500.0), []),
+    ListResourceTags => list_resource_tags (Read, Quota::Own(2000.0), ["KeyId"]),
+    ListRetirableGrants => list_retirable_grants (Read, Quota::Own(100.0), []),
+    PutKeyPolicy => put_key_policy (Write, Quota::Own(15.0), ["KeyId"]),
+    ReEncrypt => re_encrypt (Data, Quota::KmsEncryption, ["SourceKeyId", "CiphertextBlob", "DestinationKeyId"]),
+    ReplicateKey => replicate_key (Write, Quota::Own(5.0), ["KeyId"]),
+    RetireGrant => retire_grant (Write, Quota::Own(30.0), []),
+    RevokeGrant => revoke_grant (Write, Quota::Own(30.0), ["KeyId"]),
+    RotateKeyOnDemand => rotate_key_on_demand (Write, Quota::Own(5.0), ["KeyId"]),
+    ScheduleKeyDeletion => schedule_key_deletion (Write, Quota::Own(15.0), ["KeyId"]),
+    Sign => sign (Data, Quota::KmsSigning, ["KeyId"]),
+    TagResource => tag_resource (Write, Quota::Own(10.0), ["KeyId"]),
+    UntagResource => untag_resource (Write, Quota::Own(5.0), ["KeyId"]),
+    UpdateAlias => update_alias (Write, Quota::Own(5.0), ["TargetKeyId"]),
+    UpdateKeyDescription => update_key_description (Write, Quota::Own(5.0), ["KeyId"]),
+    UpdatePrimaryRegion => update_primary_region (Write, Quota::Own(5.0), ["KeyId"]),
+    Verify => verify (Data, Quota::KmsSigning, ["KeyId"]),
+    VerifyMac => verify_mac (Data, Quota::KmsSymmetric, ["KeyId"]),
 });
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
-        Kms {
-            store,
-            root,
-            clock,
-            materials: Mutex::new(HashMap::new()),
-            cache_stats: CacheStats::default(),
-            service_authorizer: std::sync::OnceLock::new(),
-        }
+        Kms { store, root, clock, materials: Mutex::new(HashMap::new()), cache_stats: CacheStats::default() }
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,

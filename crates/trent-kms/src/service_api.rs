@@ -26,14 +26,17 @@ impl Kms {
     }
 
     /// Decrypts a blob made by [`Kms::encrypt_for_service`] (or Encrypt) with the same context.
+    /// A caller served through a service is authorized for `kms:Decrypt` on the blob's key
+    /// before any key material is unwrapped.
     pub fn decrypt_for_service(
         &self,
         caller: &Caller,
         blob: &[u8],
         ctx: &BTreeMap<String, String>,
     ) -> Result<(SecretBytes, String), KmsError> {
-        let (rec, plain, _) = self.open(caller, blob, ctx, None)?;
-        self.authorize_service_use(caller, &rec, "kms:Decrypt", ctx)?;
+        // Authorized before anything is unwrapped or decrypted.
+        let check = |rec: &KeyRecord| self.authorize_service_use(caller, rec, "kms:Decrypt", ctx);
+        let (rec, plain, _) = self.open_checked(caller, blob, ctx, None, &check)?;
         Ok((plain, rec.arn()))
     }
 

@@ -22,7 +22,7 @@ fn env() -> Env {
 }
 
 fn caller(region: &str) -> Caller {
-    Caller { principal: Principal::root("111122223333"), region: region.into() }
+    Caller::new(Principal::root("111122223333"), region.into())
 }
 
 fn call_in(e: &Env, region: &str, op: &str, body: Value) -> Result<Value, (String, String)> {
@@ -932,7 +932,7 @@ fn grants_are_created_listed_honoured_within_constraints_retired_and_revoked() {
         g.grant_id,
         "same Name, same grant"
     );
-    let facts = e.kms.authorization_facts(&c, Operation::Encrypt, json!({"KeyId": kid}).to_string().as_bytes());
+    let facts = e.kms.authorization_facts(&c, Operation::Encrypt, json!({"KeyId": kid}).as_object().unwrap());
     let grant = &facts[0].grants[0];
     let ctx = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert!(grant.allows(&[grantee], "Encrypt", &ctx(&[("app", "billing"), ("x", "y")])));
@@ -990,4 +990,70 @@ fn deleting_a_key_deletes_its_grants_and_their_tokens() {
         .err()
         .unwrap();
     assert_eq!(err.code(), "InvalidGrantTokenException");
+}
+
+mod via_service {
+    use super::*;
+    use crate::authz::{KeyFacts, ViaContext};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn via(service: &str) -> ViaContext {
+        ViaContext { service: service.into(), source_ip: "127.0.0.1".into(), secure_transport: true, now_secs: 0 }
+    }
+
+    /// An authorizer that denies every use made through `ssm.us-east-1.amazonaws.com`, and
+    /// counts the checks it was asked.
+    fn deny_ssm() -> (Arc<crate::authz::ServiceAuthorizer>, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let seen = asked.clone();
+        let check: Arc<crate::authz::ServiceAuthorizer> =
+            Arc::new(move |_: &Caller, f: &KeyFacts, _: &BTreeMap<String, String>, v: &ViaContext| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                if v.service == "ssm.us-east-1.amazonaws.com" {
+                    Err(crate::KmsError::Wire(trent_wire::WireError::AccessDenied(format!("no {}", f.action))))
+                } else {
+                    Ok(())
+                }
+            });
+        (check, asked)
+    }
+
+    #[test]
+    fn a_service_use_is_refused_before_any_key_material_is_unwrapped() {
+        let e = env();
+        let key = new_key(&e);
+        let ctx = BTreeMap::from([("PARAMETER_ARN".to_string(), "p".to_string())]);
+        let (blob, _) = e.kms.encrypt_for_service(&caller("us-east-1"), &key, &ctx, b"v").unwrap();
+        let (check, asked) = deny_ssm();
+        // The material cache counts every lookup: a refused decrypt must not make one.
+        let (hits, misses) = e.kms.key_cache_stats();
+        let through = caller("us-east-1").through(via("ssm.us-east-1.amazonaws.com"), check);
+        let err = e.kms.decrypt_for_service(&through, &blob, &ctx).unwrap_err();
+        assert_eq!(err.code(), "AccessDeniedException");
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        assert_eq!(e.kms.key_cache_stats(), (hits, misses), "no material was unwrapped for a refused use");
+        // The same caller acting directly (no service) is not checked here.
+        let (plain, _) = e.kms.decrypt_for_service(&caller("us-east-1"), &blob, &ctx).unwrap();
+        assert_eq!(plain.expose(), b"v");
+        // Another service is allowed by this authorizer; the context is the caller's, not the thread's.
+        let other = through.through_service("secretsmanager.us-east-1.amazonaws.com".into());
+        assert!(e.kms.decrypt_for_service(&other, &blob, &ctx).is_ok());
+    }
+
+    #[test]
+    fn the_service_context_travels_with_the_caller_across_threads() {
+        // With the context in a thread-local, work moved to another thread lost its check.
+        let e = Arc::new(env());
+        let key = new_key(&e);
+        let ctx = BTreeMap::new();
+        let (check, _) = deny_ssm();
+        let through = caller("us-east-1").through(via("ssm.us-east-1.amazonaws.com"), check);
+        let moved = through.in_region("us-east-1");
+        let e2 = e.clone();
+        let r = std::thread::spawn(move || e2.kms.encrypt_for_service(&moved, &key, &ctx, b"v").map(|_| ()))
+            .join()
+            .unwrap();
+        assert_eq!(r.unwrap_err().code(), "AccessDeniedException");
+    }
 }

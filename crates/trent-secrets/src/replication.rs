@@ -46,7 +46,7 @@ pub(crate) fn require_primary(rec: &SecretRecord) -> Result<(), SmError> {
 
 /// The same principal acting in `region`.
 pub(crate) fn in_region(caller: &Caller, region: &str) -> Caller {
-    Caller { principal: caller.principal.clone(), region: region.to_string() }
+    caller.in_region(region)
 }
 
 /// The primary's ARN with its region replaced: `arn:P:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX`.

@@ -26,7 +26,7 @@ fn env() -> Env {
 }
 
 fn at(region: &str) -> Caller {
-    Caller { principal: Principal::root("111122223333"), region: region.into() }
+    Caller::new(Principal::root("111122223333"), region.into())
 }
 
 fn call_in(e: &Env, region: &str, op: &str, body: Value) -> Result<Value, (String, String)> {

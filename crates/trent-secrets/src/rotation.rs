@@ -666,7 +666,7 @@ impl SecretsManager {
                 continue;
             };
             let at: i64 = at.parse().unwrap_or_default();
-            let caller = Caller { principal: Principal::root(account), region: region.to_string() };
+            let caller = Caller::new(Principal::root(account), region.to_string());
             let token = {
                 let mut tx = self.store.write()?;
                 let rec = self.load(&mut *tx, &caller, name)?;

@@ -91,7 +91,7 @@ pub fn reset_key_policy(config: &Config, key_id: &str, region: &str) -> Result<S
     if !trent_wire::sigv4::valid_region(&region) {
         return Err(format!("{region:?} is not a region name"));
     }
-    let caller = Caller { principal: Principal::root(&account), region: region.clone() };
+    let caller = Caller::new(Principal::root(&account), region.clone());
     let kms = Kms::new(store.clone(), root.clone(), Arc::new(Clock::default()));
     let described = kms
         .dispatch(Operation::DescribeKey, &caller, serde_json::json!({ "KeyId": key_id }).to_string().as_bytes())

@@ -744,7 +744,7 @@ pub fn signing_key(store: &dyn Store, root: &RootKey) -> Result<SigningKey, Stri
 }
 
 // Building events lives in `audit_event.rs`; re-exported so callers keep using `audit::`.
-pub use crate::audit_event::{mutates, read_only, Draft};
+pub use crate::audit_event::Draft;
 
 #[cfg(test)]
 mod tests {

@@ -1,65 +1,13 @@
 //! The HTTP front: one handler for every AWS call, plus trentd's own `/_trent/` routes.
 
+use crate::service::{Op, Service};
 use crate::{audit, App};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use std::sync::Arc;
-use trent_kms::{Caller, Operation};
+use trent_kms::Caller;
 use trent_wire::sigv4::RequestParts;
 use trent_wire::{AwsError, ErrorBody, WireError};
-
-/// The services served on this listener: `X-Amz-Target` prefix → (service, SigV4 signing name).
-pub const SERVICES: &[(&str, Service, &str)] = &[
-    ("TrentService", Service::Kms, "kms"),
-    ("AmazonSSM", Service::Ssm, "ssm"),
-    ("secretsmanager", Service::Secrets, "secretsmanager"),
-    ("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", Service::CloudTrail, "cloudtrail"),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    Kms,
-    Ssm,
-    Secrets,
-    CloudTrail,
-    /// awsQuery (`Action=…`), chosen by the SigV4 scope's service.
-    Iam,
-    Sts,
-}
-
-impl Service {
-    /// CloudTrail's `eventSource` for the service.
-    fn event_source(self) -> &'static str {
-        match self {
-            Service::Kms => "kms.amazonaws.com",
-            Service::Ssm => "ssm.amazonaws.com",
-            Service::Secrets => "secretsmanager.amazonaws.com",
-            Service::CloudTrail => "cloudtrail.amazonaws.com",
-            Service::Iam => "iam.amazonaws.com",
-            Service::Sts => "sts.amazonaws.com",
-        }
-    }
-
-    /// The service's own code for an internal failure (HTTP 500).
-    fn internal_error_code(self) -> &'static str {
-        match self {
-            Service::Kms => "KMSInternalException",
-            Service::Ssm => "InternalServerError",
-            Service::Secrets => "InternalServiceError",
-            Service::CloudTrail => "InternalFailure",
-            Service::Iam | Service::Sts => "ServiceFailure",
-        }
-    }
-
-    /// The XML namespace of an awsQuery service's responses; `None` for awsJson services.
-    fn xmlns(self) -> Option<&'static str> {
-        match self {
-            Service::Iam => Some(trent_wire::query::IAM_XMLNS),
-            Service::Sts => Some(trent_wire::query::STS_XMLNS),
-            _ => None,
-        }
-    }
-}
 
 /// An awsQuery request (IAM, STS): no `X-Amz-Target`, a form body; the service is the one the
 /// SigV4 credential scope names (`iam`, else `sts`).
@@ -115,20 +63,13 @@ async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, req: 
 }
 
 /// Metric labels for a request: only known services and operations, else "unknown".
+/// (awsQuery requests are labelled in `route`, once the body is read.)
 fn labels(req: &Request<Body>) -> (&'static str, &'static str) {
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let (prefix, op) = target.rsplit_once('.').unwrap_or(("", ""));
-    match SERVICES.iter().find(|(p, _, _)| *p == prefix) {
-        Some((_, Service::Kms, name)) => (name, Operation::from_name(op).map(|o| o.name()).unwrap_or("unknown")),
-        Some((_, Service::Ssm, name)) => {
-            (name, trent_ssm::Operation::from_name(op).map(|o| o.name()).unwrap_or("unknown"))
-        }
-        Some((_, Service::Secrets, name)) => {
-            (name, trent_secrets::Operation::from_name(op).map(|o| o.name()).unwrap_or("unknown"))
-        }
-        Some((_, Service::CloudTrail, name)) => (name, if op == "LookupEvents" { "LookupEvents" } else { "unknown" }),
-        // awsQuery requests are labelled in `route`, once the body is read.
-        Some((_, Service::Iam | Service::Sts, _)) | None => ("unknown", "unknown"),
+    match Service::from_target_prefix(prefix) {
+        Some(s) => (s.signing_name(), s.operation(op).map_or("unknown", Op::name)),
+        None => ("unknown", "unknown"),
     }
 }
 
@@ -178,25 +119,20 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
         None => wire(WireError::RequestTooLarge(max)),
     })?;
 
-    // 2. Framing: which service and operation.
+    // 2. Framing: which service and operation (`None`: not served, refused after SigV4).
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let (service, signing_name, prefix, op_name) = if let Some(q) = query_service(&parts.headers) {
-        let (signing_name, svc) =
-            if q == Service::Iam { ("iam", trent_iam::Service::Iam) } else { ("sts", trent_iam::Service::Sts) };
-        meta.service = signing_name;
+    let (service, prefix, op_name, op) = if let Some(q) = query_service(&parts.headers) {
+        let action = trent_wire::query::decode(&body).map(|r| r.action).unwrap_or_default();
+        let op = q.operation(&action);
+        meta.service = q.signing_name();
         meta.xmlns = q.xmlns();
-        let action = trent_iam::action_name(svc, &body);
-        meta.operation = action.unwrap_or("unknown");
-        let raw_action = trent_wire::query::decode(&body).map(|r| r.action).unwrap_or_default();
-        (q, signing_name, String::new(), truncate(action.unwrap_or(&raw_action)))
+        meta.operation = op.map_or("unknown", Op::name);
+        (q, String::new(), truncate(&action), op)
     } else {
         let (prefix, op_name) = target.rsplit_once('.').unwrap_or((target.as_str(), ""));
-        let (service, signing_name) = SERVICES
-            .iter()
-            .find(|(p, _, _)| *p == prefix)
-            .map(|(_, s, n)| (*s, *n))
-            .ok_or_else(|| wire(WireError::UnknownOperation(truncate(&target))))?;
-        (service, signing_name, prefix.to_string(), truncate(op_name))
+        let service =
+            Service::from_target_prefix(prefix).ok_or_else(|| wire(WireError::UnknownOperation(truncate(&target))))?;
+        (service, prefix.to_string(), truncate(op_name), service.operation(op_name))
     };
     let (claimed_key_id, claimed_region) = claimed_scope(&parts.headers);
     let mut draft = audit::Draft {
@@ -214,7 +150,7 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
             .map(|u| u.chars().take(1024).collect())
             .unwrap_or_default(),
         tls: app.config.tls_cert.is_some() || app.config.tls_self_signed,
-        read_only: audit::read_only(&op_name),
+        read_only: op.is_some_and(|o| o.audit().read_only()),
         identity: None,
         claimed_key_id,
         default_account: app.config.account_id.clone(),
@@ -226,7 +162,7 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
         // internal error, and gets the client an AWS-shaped 500.
         let request_id = draft.request_id.clone();
         let result = run_caught(service, &request_id, || {
-            authorize_and_run(&app, &mut draft, &parts, &body, service, signing_name, &prefix, &op_name)
+            authorize_and_run(&app, &mut draft, &parts, &body, service, op, &prefix, &op_name)
         });
         // 8. The event with its outcome must be durable before anything is answered.
         // awsQuery bodies are recorded as their parameters (secrets removed by the audit
@@ -301,10 +237,11 @@ fn authorize_and_run(
     parts: &axum::http::request::Parts,
     body: &[u8],
     service: Service,
-    signing_name: &'static str,
+    op: Option<Op>,
     prefix: &str,
     op_name: &str,
 ) -> Result<Vec<u8>, BoxError> {
+    let signing_name = service.signing_name();
     // 3. SigV4: the verifier returns the capability everything after it needs.
     let req = RequestParts {
         method: parts.method.as_str(),
@@ -322,7 +259,7 @@ fn authorize_and_run(
             wire(e)
         }
     })?;
-    let caller = Caller { principal: verified.principal().clone(), region: verified.region().to_string() };
+    let caller = Caller::new(verified.principal().clone(), verified.region().to_string());
     draft.region = caller.region.clone();
     draft.identity = Some((caller.principal.clone(), verified.access_key_id().to_string()));
     tracing::debug!(
@@ -333,48 +270,28 @@ fn authorize_and_run(
         access_key_id = verified.access_key_id(),
         "request"
     );
-    let unknown = || wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}"))));
-    // Resolve the operation before spending quota on it.
-    enum Op {
-        Kms(Operation),
-        Ssm(trent_ssm::Operation),
-        Secrets(trent_secrets::Operation),
-        CloudTrail,
-        Query(trent_iam::Service),
-    }
-    let op = match service {
-        Service::Kms => Op::Kms(Operation::from_name(op_name).ok_or_else(unknown)?),
-        Service::Ssm => Op::Ssm(trent_ssm::Operation::from_name(op_name).ok_or_else(unknown)?),
-        Service::Secrets => Op::Secrets(trent_secrets::Operation::from_name(op_name).ok_or_else(unknown)?),
-        Service::CloudTrail if op_name == "LookupEvents" => Op::CloudTrail,
-        Service::CloudTrail => return Err(unknown()),
-        Service::Iam => Op::Query(trent_iam::Service::Iam),
-        Service::Sts => Op::Query(trent_iam::Service::Sts),
-    };
+    // The operation must be served before quota is spent on it.
+    let op = op.ok_or_else(|| wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}")))))?;
+    // The body's members, parsed once for quota and policy evaluation.
+    let members = crate::service::parse_body(body);
 
     // 4. Quota, before any work.
     app.quotas
-        .admit(signing_name, op_name, caller.account(), &caller.region, body)
+        .admit(signing_name, op_name, op.quota(), caller.account(), &caller.region, &members)
         .map_err(|e| Box::new(e) as BoxError)?;
 
     // 5. Policy evaluation: the account root has every identity permission in its own account
-    // (key policies and secret resource policies still bind it); everyone else needs a policy (IAM and STS evaluate inside trent-iam, which holds the records).
+    // (key policies and secret resource policies still bind it); everyone else needs a policy.
+    // It mints the context the operation requires.
     let env = crate::identity::Env {
         source_ip: &draft.source_ip,
         secure_transport: draft.tls,
         now_secs: app.clock.now_ms().div_euclid(1000),
     };
-    let mut cross_account = false;
-    match &op {
-        Op::Kms(o) => cross_account = crate::identity::authorize_kms(app, &caller, *o, body, &env)?,
-        Op::Ssm(o) => crate::identity::authorize_ssm(app, &caller, *o, body, &env)?,
-        Op::Secrets(o) => crate::identity::authorize_secrets(app, &caller, *o, body, &env)?,
-        Op::CloudTrail => crate::identity::authorize_cloudtrail(app, &caller, &env)?,
-        Op::Query(_) => {}
-    }
+    let authorized = op.authorize(app, caller, &members, &env)?;
 
     // 6. A state change runs only once its intent is on record.
-    if audit::mutates(op_name) {
+    if op.audit().needs_intent() {
         if let Err(e) = app.audit.append(trent_crypto::audit::RecordKind::Intent, &draft.intent()) {
             tracing::error!(request_id = %draft.request_id, error = %e, "audit intent could not be written; request refused");
             return Err(Box::new(AuditUnavailable(service)));
@@ -386,37 +303,7 @@ fn authorize_and_run(
     if app.config.unsafe_test_clock && parts.headers.contains_key("x-trent-test-panic") {
         panic!("x-trent-test-panic");
     }
-    let via = |service: &str| trent_kms::authz::ViaContext {
-        service: format!("{service}.{}.amazonaws.com", caller.region),
-        source_ip: draft.source_ip.clone(),
-        secure_transport: draft.tls,
-        now_secs: app.clock.now_ms().div_euclid(1000),
-    };
-    match op {
-        Op::Kms(op) if cross_account && trent_kms::authz::CROSS_ACCOUNT_OPERATIONS.contains(&op) => {
-            trent_kms::authz::with_cross_account(|| app.kms.dispatch(op, &caller, body))
-                .map_err(|e| Box::new(e) as BoxError)
-        }
-        Op::Kms(op) => app.kms.dispatch(op, &caller, body).map_err(|e| Box::new(e) as BoxError),
-        Op::Query(svc) => {
-            let c = trent_iam::Caller { principal: caller.principal.clone(), region: caller.region.clone() };
-            app.iam.dispatch(svc, &c, body, &draft.request_id).map(|r| r.to_vec()).map_err(|e| Box::new(e) as BoxError)
-        }
-        // Their calls into KMS are checked as made through the service (kms:ViaService).
-        Op::Ssm(op) => trent_kms::authz::with_via_service(via("ssm"), || app.ssm.dispatch(op, &caller, body))
-            .map_err(|e| Box::new(e) as BoxError),
-        Op::Secrets(op) => {
-            // Operations returning several secrets check each one (secretsmanager:GetSecretValue).
-            let reader = crate::identity::secret_reader(app, &env);
-            trent_kms::authz::with_via_service(via("secretsmanager"), || {
-                app.secrets.dispatch_authorized(op, &caller, body, &reader)
-            })
-            .map_err(|e| Box::new(e) as BoxError)
-        }
-        Op::CloudTrail => {
-            crate::cloudtrail::dispatch(&app.audit, &caller, op_name, body).map_err(|e| Box::new(e) as BoxError)
-        }
-    }
+    authorized.dispatch(app, body, &draft.request_id, &env)
 }
 
 /// The access key id and region an Authorization header claims, for the audit record of a

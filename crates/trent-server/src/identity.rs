@@ -85,17 +85,21 @@ fn identity_policies(app: &App, caller: &Caller) -> Result<Vec<Policy>, BoxError
     app.iam.identity_policies(&caller.principal).map_err(|e| Box::new(e) as BoxError)
 }
 
-fn object(body: &[u8]) -> serde_json::Map<String, Value> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    }
-}
+/// A request body as the request path parsed it, once.
+pub type Body = crate::quota::Body;
 
-fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
-    v.and_then(|v| v.as_object())
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
-        .unwrap_or_default()
+/// The string values of the members `op`'s table row says name its resources (a member may
+/// be one name or a list of names).
+fn named<'b>(b: &'b Body, members: &[&str]) -> Vec<&'b str> {
+    let mut out = Vec::new();
+    for m in members {
+        match b.get(*m) {
+            Some(Value::String(s)) => out.push(s.as_str()),
+            Some(Value::Array(list)) => out.extend(list.iter().filter_map(|v| v.as_str())),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Identity-only evaluation (resources without a resource policy, account-level actions).
@@ -118,112 +122,44 @@ pub fn authorize_kms(
     app: &App,
     caller: &Caller,
     op: trent_kms::Operation,
-    body: &[u8],
+    b: &Body,
     env: &Env<'_>,
 ) -> Result<bool, BoxError> {
-    if op.name() == "RetireGrant" {
+    if op == trent_kms::Operation::RetireGrant {
         // Decided by the grant (its retiring principal or grantee), not by policy, as on AWS.
         return Ok(false);
     }
-    let b = object(body);
-    let s = |k: &str| b.get(k).and_then(|v| v.as_str());
-    lockout_check(caller, op, &b, env)?;
+    lockout_check(caller, op, b, env)?;
     // No early return for the account root: the key policy binds it too (an explicit Deny, or
     // a policy that does not allow the account, refuses root as on AWS).
-    let facts = app.kms.authorization_facts(caller, op, body);
+    let facts = app.kms.authorization_facts(caller, op, b);
     let foreign = facts.iter().any(|f| f.key_account != caller.account());
     let identity = identity_policies(app, caller)?;
-    let with_request_keys = |mut ctx: RequestContext, action: &str| {
-        ctx = ctx.with("kms:CallerAccount", caller.account());
-        let ec_member = match action {
-            "kms:ReEncryptFrom" => "SourceEncryptionContext",
-            "kms:ReEncryptTo" => "DestinationEncryptionContext",
-            _ => "EncryptionContext",
-        };
-        let ec = string_map(b.get(ec_member));
-        if !ec.is_empty() {
-            ctx = ctx.with_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        }
-        let alg = match action {
-            "kms:ReEncryptFrom" => s("SourceEncryptionAlgorithm"),
-            "kms:ReEncryptTo" => s("DestinationEncryptionAlgorithm"),
-            _ => s("EncryptionAlgorithm"),
-        };
-        if let Some(a) = alg {
-            ctx = ctx.with("kms:EncryptionAlgorithm", a);
-        } else if matches!(action, "kms:Encrypt" | "kms:Decrypt" | "kms:ReEncryptFrom" | "kms:ReEncryptTo") {
-            ctx = ctx.with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
-        }
-        if let Some(a) = s("SigningAlgorithm") {
-            ctx = ctx.with("kms:SigningAlgorithm", a);
-        }
-        if let Some(a) = s("MacAlgorithm") {
-            ctx = ctx.with("kms:MacAlgorithm", a);
-        }
-        if let Some(v) = b.get("BypassPolicyLockoutSafetyCheck").and_then(|v| v.as_bool()) {
-            ctx = ctx.with("kms:BypassPolicyLockoutSafetyCheck", if v { "true" } else { "false" });
-        }
-        if action == "kms:CreateGrant" {
-            if let Some(ops) = b.get("Operations").and_then(|v| v.as_array()) {
-                ctx = ctx.with_values("kms:GrantOperations", ops.iter().filter_map(|o| o.as_str()));
-            }
-            if let Some(p) = s("GranteePrincipal") {
-                ctx = ctx.with("kms:GranteePrincipal", p);
-            }
-            if let Some(p) = s("RetiringPrincipal") {
-                ctx = ctx.with("kms:RetiringPrincipal", p);
-            }
-            if let Some(c) = b.get("Constraints").and_then(|v| v.as_object()) {
-                ctx = ctx.with_values("kms:GrantConstraintType", c.keys().map(String::as_str));
-            }
-            ctx = ctx.with("kms:GrantIsForAWSResource", "false");
-        }
-        if let Some(v) = b.get("GrantTokens").and_then(|v| v.as_array()) {
-            ctx = ctx.with_values("kms:GrantTokens", v.iter().filter_map(|t| t.as_str()));
-        }
-        ctx
-    };
+    // KMS's condition keys and grants are KMS's knowledge (trent-kms/src/authz.rs).
     if facts.is_empty() {
-        let action = format!("kms:{}", op.name());
-        let mut ctx = with_request_keys(base_context(caller, &action, "*", env), &action);
-        if op == trent_kms::Operation::CreateKey {
-            ctx = ctx
-                .with("kms:KeySpec", s("KeySpec").or(s("CustomerMasterKeySpec")).unwrap_or("SYMMETRIC_DEFAULT"))
-                .with("kms:KeyUsage", s("KeyUsage").unwrap_or("ENCRYPT_DECRYPT"))
-                .with("kms:KeyOrigin", s("Origin").unwrap_or("AWS_KMS"))
-                .with(
-                    "kms:MultiRegion",
-                    if b.get("MultiRegion") == Some(&Value::Bool(true)) { "true" } else { "false" },
-                );
-        }
+        let action = op.action();
+        let ctx = trent_kms::authz::account_condition_keys(
+            base_context(caller, action, "*", env),
+            caller.account(),
+            op,
+            action,
+            b,
+        );
         return match trent_policy::evaluate_identity(&ctx, &identity).message(&ctx) {
             None => Ok(false),
             Some(m) => Err(denied(m)),
         };
     }
     for f in &facts {
-        let mut ctx = with_request_keys(base_context(caller, &f.action, &f.key_arn, env), &f.action)
-            .with("kms:KeySpec", &f.key_spec)
-            .with("kms:KeyUsage", &f.key_usage)
-            .with("kms:KeyOrigin", &f.key_origin)
-            .with_values("kms:ResourceAliases", f.aliases.iter().map(String::as_str));
-        if let Some(a) = &f.request_alias {
-            ctx = ctx.with("kms:RequestAlias", a);
-        }
+        let ctx = trent_kms::authz::key_condition_keys(
+            base_context(caller, &f.action, &f.key_arn, env),
+            caller.account(),
+            f,
+            b,
+        );
         // A key policy that the engine cannot read denies everything (to root too).
         let key_policy = stored_resource_policy(&f.policy, "key policy", &f.key_arn);
-        let grant_allows = {
-            let op = f.action.trim_start_matches("kms:");
-            let arns: Vec<&str> =
-                [Some(ctx.principal.arn.as_str()), ctx.principal.role_arn.as_deref()].into_iter().flatten().collect();
-            let ec_member = match f.action.as_str() {
-                "kms:ReEncryptFrom" => "SourceEncryptionContext",
-                "kms:ReEncryptTo" => "DestinationEncryptionContext",
-                _ => "EncryptionContext",
-            };
-            let ec: std::collections::BTreeMap<String, String> = string_map(b.get(ec_member)).into_iter().collect();
-            f.grants.iter().any(|g| g.allows(&arns, op, &ec))
-        };
+        let grant_allows = trent_kms::authz::grant_allows(&ctx, f, b);
         let d = trent_policy::evaluate_kms(&ctx, &key_policy, &f.key_account, &identity, grant_allows);
         if let Some(m) = d.message(&ctx) {
             return Err(denied(m));
@@ -279,31 +215,21 @@ pub fn authorize_ssm(
     app: &App,
     caller: &Caller,
     op: trent_ssm::Operation,
-    body: &[u8],
+    b: &Body,
     env: &Env<'_>,
 ) -> Result<(), BoxError> {
-    let b = object(body);
-    let mut names: Vec<&str> = Vec::new();
-    if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
-        names.push(n);
-    }
-    if let Some(ns) = b.get("Names").and_then(|v| v.as_array()) {
-        names.extend(ns.iter().filter_map(|n| n.as_str()));
-    }
+    // The members naming parameters, from the operation's row: Name, Names, Path, ResourceId.
+    let names = named(b, op.resource_members());
     if !is_root(caller) {
-        let action = format!("ssm:{}", op.name());
-        let mut resources: Vec<String> = names.iter().map(|n| parameter_arn(caller, n)).collect();
-        if let Some(p) = b.get("Path").and_then(|v| v.as_str()) {
-            resources.push(parameter_arn(caller, p.trim_end_matches('/')));
-        }
-        if let Some(id) = b.get("ResourceId").and_then(|v| v.as_str()) {
-            resources.push(parameter_arn(caller, id));
-        }
+        // A path is evaluated as the ARN of the parameter it names, without its trailing slash.
+        let path = op == trent_ssm::Operation::GetParametersByPath;
+        let mut resources: Vec<String> =
+            names.iter().map(|n| parameter_arn(caller, if path { n.trim_end_matches('/') } else { n })).collect();
         if resources.is_empty() {
             resources.push("*".into());
         }
         for r in resources {
-            identity_only(app, &base_context(caller, &action, &r, env), caller)?;
+            identity_only(app, &base_context(caller, op.action(), &r, env), caller)?;
         }
     }
     if matches!(op, trent_ssm::Operation::GetParameter | trent_ssm::Operation::GetParameters) {
@@ -349,51 +275,41 @@ pub fn authorize_secrets(
     app: &App,
     caller: &Caller,
     op: trent_secrets::Operation,
-    body: &[u8],
+    b: &Body,
     env: &Env<'_>,
 ) -> Result<(), BoxError> {
-    let b = object(body);
-    let action = format!("secretsmanager:{}", op.name());
+    let action = op.action();
     if op == trent_secrets::Operation::BatchGetSecretValue {
-        identity_only(app, &base_context(caller, &action, "*", env), caller)?;
+        identity_only(app, &base_context(caller, action, "*", env), caller)?;
         if b.get("Filters").is_some_and(|f| !f.is_null()) {
             identity_only(app, &base_context(caller, "secretsmanager:ListSecrets", "*", env), caller)?;
         }
         return Ok(());
     }
-    let mut ids: Vec<String> = Vec::new();
-    if let Some(id) = b.get("SecretId").and_then(|v| v.as_str()) {
-        ids.push(id.to_string());
+    if op == trent_secrets::Operation::CreateSecret {
+        // The secret it would create (the ARN's random suffix is not known yet).
+        let r = match named(b, op.resource_members()).first() {
+            Some(n) => format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{n}-??????",
+                caller.partition(),
+                caller.region,
+                caller.account()
+            ),
+            None => "*".into(),
+        };
+        return identity_only(app, &base_context(caller, action, &r, env), caller);
     }
-    if let Some(list) = b.get("SecretIdList").and_then(|v| v.as_array()) {
-        ids.extend(list.iter().filter_map(|n| n.as_str()).map(str::to_string));
-    }
+    // The members naming secrets, from the operation's row: SecretId (SecretIdList).
+    let ids = named(b, op.resource_members());
     if ids.is_empty() {
-        let mut resources: Vec<String> = Vec::new();
-        if op == trent_secrets::Operation::CreateSecret {
-            if let Some(n) = b.get("Name").and_then(|v| v.as_str()) {
-                resources.push(format!(
-                    "arn:{}:secretsmanager:{}:{}:secret:{n}-??????",
-                    caller.partition(),
-                    caller.region,
-                    caller.account()
-                ));
-            }
-        }
-        if resources.is_empty() {
-            resources.push("*".into());
-        }
-        for r in resources {
-            identity_only(app, &base_context(caller, &action, &r, env), caller)?;
-        }
-        return Ok(());
+        return identity_only(app, &base_context(caller, action, "*", env), caller);
     }
     let identity = identity_policies(app, caller)?;
     for id in &ids {
         // A secret's resource policy (PutResourcePolicy) counts with the identity policies:
         // either may allow, an explicit deny in either wins (for the account root as well).
         let (arn, resource_policy) = secret_facts(app, caller, id)?;
-        let ctx = base_context(caller, &action, &arn, env);
+        let ctx = base_context(caller, action, &arn, env);
         let decision = trent_policy::evaluate(&ctx, &identity, resource_policy.as_ref(), caller.account());
         if let Some(m) = decision.message(&ctx) {
             return Err(denied(m));

@@ -1,7 +1,7 @@
 //! trentd: the one crate that knows HTTP, configuration and background tasks.
 //!
 //! The request path (built once, in [`http`]): cap the body → frame (`X-Amz-Target` → service
-//! and operation, from [`http::SERVICES`]; a form body without it is awsQuery, IAM or STS by
+//! and operation, from [`service::Service`] and the services' `operations!` tables; a form body without it is awsQuery, IAM or STS by
 //! the SigV4 scope's service) → SigV4 (the verifier returns the capability the handlers need;
 //! access keys and session credentials come from `trent-iam`) → quota ([`quota`]) → policy
 //! evaluation ([`identity`]: key policies, identity policies, grants) → durable audit intent
@@ -26,6 +26,7 @@ pub mod nodes;
 pub mod quota;
 pub mod rotators;
 pub mod serve;
+pub mod service;
 pub mod tls;
 
 use config::Config;
@@ -46,6 +47,9 @@ pub struct App {
     pub metrics: metrics::Metrics,
     pub audit: audit::AuditLog,
     pub quotas: quota::Quotas,
+    /// The check of SSM's and Secrets Manager's key uses for their caller (`kms:ViaService`),
+    /// passed with each request they serve (`Caller::through`).
+    pub service_authorizer: Arc<trent_kms::authz::ServiceAuthorizer>,
     /// The store every service uses (background jobs claim their runs in it).
     pub store: Arc<dyn Store>,
     /// This process's id among the nodes sharing the store (see [`nodes`]).
@@ -81,7 +85,6 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let session_clock = clock.clone();
     identity.set_clock(move || session_clock.now_ms());
     let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
-    kms.set_service_authorizer(identity::service_authorizer(iam.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks =
         events::start(config.events_file.clone(), &config.event_webhooks, config.event_webhook_ca_file.as_deref())?;
@@ -97,6 +100,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         .with_limits(limits)
         .with_secret_references(Arc::new(SecretsBridge(secrets.clone())));
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
+    let service_authorizer = identity::service_authorizer(iam.clone());
     Ok(Arc::new(App {
         config,
         kms,
@@ -109,6 +113,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         metrics: metrics::Metrics::default(),
         audit,
         quotas,
+        service_authorizer,
         store,
         node_id,
     }))
@@ -143,7 +148,7 @@ impl trent_ssm::references::SecretReferences for SecretsBridge {
     ) -> Result<Option<trent_ssm::references::SecretVersion>, trent_ssm::SsmError> {
         use trent_wire::AwsError;
         let via = format!("secretsmanager.{}.amazonaws.com", caller.region);
-        match trent_kms::authz::as_via_service(via, || self.0.reference(caller, secret_id, selector)) {
+        match self.0.reference(&caller.through_service(via), secret_id, selector) {
             Ok(Some((value, version_id, arn, created_ms, source))) => {
                 Ok(Some(trent_ssm::references::SecretVersion { value, version_id, arn, created_ms, source }))
             }

@@ -40,7 +40,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use trent_wire::AwsError;
+use trent_wire::{AwsError, Quota};
+
+/// A request body as parsed once by the request path (empty when it is not a JSON object).
+pub type Body = serde_json::Map<String, serde_json::Value>;
 
 /// `ThrottlingException`, worded as each service words it.
 #[derive(Debug)]
@@ -113,19 +116,21 @@ impl Quotas {
         self.share.load(Ordering::Relaxed)
     }
 
-    /// Takes a token for this request, or answers ThrottlingException.
+    /// Takes a token for this request, or answers ThrottlingException. `quota` is the
+    /// operation's row in its service's table; `body` the request as parsed once.
     pub fn admit(
         &self,
         service: &'static str,
         op: &str,
+        quota: Quota,
         account: &str,
         region: &str,
-        body: &[u8],
+        body: &Body,
     ) -> Result<(), Throttled> {
         if !self.enabled {
             return Ok(());
         }
-        let (name, default) = classify(service, op, region, body);
+        let (name, default) = classify(service, op, quota, region, body);
         let rate = self.overrides.get(&name).copied().unwrap_or(default) / f64::from(self.share());
         let capacity = rate.max(1.0);
         let now = Instant::now();
@@ -152,70 +157,40 @@ fn symmetric_rate(region: &str) -> f64 {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct Algorithms {
-    encryption_algorithm: Option<String>,
-    source_encryption_algorithm: Option<String>,
-    destination_encryption_algorithm: Option<String>,
-    signing_algorithm: Option<String>,
-    key_pair_spec: Option<String>,
-}
-
-/// The quota a request counts against, and AWS's default rate for it.
-pub fn classify(service: &str, op: &str, region: &str, body: &[u8]) -> (String, f64) {
-    match service {
-        "kms" => kms(op, region, body),
-        "ssm" => match op {
-            "GetParameter" | "GetParameters" | "GetParametersByPath" => ("ssm:GetParameter".into(), 40.0),
-            "PutParameter" => ("ssm:PutParameter".into(), 3.0),
-            _ => (format!("ssm:{op}"), 40.0),
-        },
-        "secretsmanager" => match op {
-            "GetSecretValue" | "DescribeSecret" => ("secretsmanager:GetSecretValue".into(), 10_000.0),
-            "ListSecrets" | "ListSecretVersionIds" | "BatchGetSecretValue" => (format!("secretsmanager:{op}"), 100.0),
-            _ => (format!("secretsmanager:{op}"), 50.0),
-        },
-        _ => (format!("{service}:{op}"), 2.0),
-    }
-}
-
-fn kms(op: &str, region: &str, body: &[u8]) -> (String, f64) {
-    let alg = || serde_json::from_slice::<Algorithms>(body).unwrap_or_default();
+/// The quota a request counts against, and AWS's default rate for it: the operation's
+/// [`Quota`] (from its service's `operations!` table), with the KMS cryptographic quotas told
+/// apart by the request's algorithm members.
+pub fn classify(service: &str, op: &str, quota: Quota, region: &str, body: &Body) -> (String, f64) {
+    let s = |k: &str| body.get(k).and_then(|v| v.as_str());
     let symmetric = || ("kms:symmetric".to_string(), symmetric_rate(region));
     let rsa = || ("kms:rsa".to_string(), 500.0);
     let ecc = || ("kms:ecc".to_string(), 300.0);
-    let is_rsa = |a: &Option<String>| a.as_deref().is_some_and(|a| a.starts_with("RSAES") || a.starts_with("SM2"));
-    match op {
-        "Encrypt" | "Decrypt" => {
-            if is_rsa(&alg().encryption_algorithm) {
+    let is_rsa = |k: &str| s(k).is_some_and(|a| a.starts_with("RSAES") || a.starts_with("SM2"));
+    match quota {
+        Quota::Own(rate) => (format!("{service}:{op}"), rate),
+        Quota::Shared(name, rate) => (name.to_string(), rate),
+        Quota::KmsSymmetric => symmetric(),
+        Quota::KmsEncryption => {
+            if ["EncryptionAlgorithm", "SourceEncryptionAlgorithm", "DestinationEncryptionAlgorithm"]
+                .into_iter()
+                .any(is_rsa)
+            {
                 rsa()
             } else {
                 symmetric()
             }
         }
-        "ReEncrypt" => {
-            let a = alg();
-            if is_rsa(&a.source_encryption_algorithm) || is_rsa(&a.destination_encryption_algorithm) {
-                rsa()
-            } else {
-                symmetric()
-            }
-        }
-        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "GenerateRandom" | "GenerateMac" | "VerifyMac" => {
-            symmetric()
-        }
-        "Sign" | "Verify" => {
-            if alg().signing_algorithm.as_deref().is_some_and(|a| a.starts_with("RSASSA")) {
+        Quota::KmsSigning => {
+            if s("SigningAlgorithm").is_some_and(|a| a.starts_with("RSASSA")) {
                 rsa()
             } else {
                 ecc()
             }
         }
-        "DeriveSharedSecret" | "Encapsulate" | "Decapsulate" => ecc(),
-        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
-            let spec = alg().key_pair_spec.unwrap_or_default();
-            let rate = match spec.as_str() {
+        Quota::KmsEcc => ecc(),
+        Quota::KmsDataKeyPair => {
+            let spec = s("KeyPairSpec").unwrap_or_default();
+            let rate = match spec {
                 "RSA_2048" => 1.0,
                 "RSA_3072" => 0.5,
                 "RSA_4096" => 0.1,
@@ -226,21 +201,6 @@ fn kms(op: &str, region: &str, body: &[u8]) -> (String, f64) {
             let spec: String = spec.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect();
             (format!("kms:GenerateDataKeyPair/{spec}"), rate)
         }
-        _ => {
-            let rate = match op {
-                "DescribeKey" | "GetPublicKey" | "ListResourceTags" => 2000.0,
-                "GetKeyPolicy" | "GetKeyRotationStatus" => 1000.0,
-                "ListAliases" | "ListKeys" => 500.0,
-                "ListGrants" | "ListKeyPolicies" | "ListRetirableGrants" | "ListKeyRotations" => 100.0,
-                "CreateGrant" => 50.0,
-                "RetireGrant" | "RevokeGrant" => 30.0,
-                "DeleteAlias" | "PutKeyPolicy" | "ScheduleKeyDeletion" | "DeleteImportedKeyMaterial" => 15.0,
-                "TagResource" => 10.0,
-                "GetParametersForImport" => 0.25,
-                _ => 5.0,
-            };
-            (format!("kms:{op}"), rate)
-        }
     }
 }
 
@@ -248,33 +208,51 @@ fn kms(op: &str, region: &str, body: &[u8]) -> (String, f64) {
 mod tests {
     use super::*;
 
+    const CREATE_KEY: Quota = Quota::Own(5.0);
+
+    fn body(json: &str) -> Body {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    /// The quota of a KMS, SSM or CloudTrail request, as the request path classifies it.
+    fn of(service: &str, op: &str, region: &str, json: &str) -> (String, f64) {
+        let quota = match service {
+            "kms" => trent_kms::Operation::from_name(op).unwrap().quota(),
+            "ssm" => trent_ssm::Operation::from_name(op).unwrap().quota(),
+            _ => crate::service::Service::CloudTrail.operation(op).unwrap().quota(),
+        };
+        classify(service, op, quota, region, &body(json))
+    }
+
     #[test]
     fn a_bucket_admits_its_rate_then_throttles() {
         let q = Quotas::new(true, &[("kms:CreateKey".into(), 3.0)]);
         for _ in 0..3 {
-            q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap();
+            q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).unwrap();
         }
-        let e = q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap_err();
+        let e = q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).unwrap_err();
         assert_eq!(e.code(), "ThrottlingException");
         assert_eq!(e.status(), 400);
         // Other accounts and regions have their own buckets.
-        q.admit("kms", "CreateKey", "2", "us-east-1", b"{}").unwrap();
-        q.admit("kms", "CreateKey", "1", "eu-west-1", b"{}").unwrap();
+        q.admit("kms", "CreateKey", CREATE_KEY, "2", "us-east-1", &Body::new()).unwrap();
+        q.admit("kms", "CreateKey", CREATE_KEY, "1", "eu-west-1", &Body::new()).unwrap();
         // The bucket refills with time.
         std::thread::sleep(std::time::Duration::from_millis(400));
-        q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap();
+        q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).unwrap();
     }
 
     #[test]
     fn a_share_of_two_admits_half_the_rate() {
         let q = Quotas::new(true, &[("kms:CreateKey".into(), 10.0)]);
         q.set_share(2);
-        let admitted = (0..20).filter(|_| q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").is_ok()).count();
+        let admitted =
+            (0..20).filter(|_| q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).is_ok()).count();
         assert_eq!(admitted, 5, "a full bucket holds one second of the node's share");
         // Back to one node: the bucket refills at the whole rate (10/s: ~3 tokens in 300 ms).
         q.set_share(1);
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let admitted = (0..20).filter(|_| q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").is_ok()).count();
+        let admitted =
+            (0..20).filter(|_| q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).is_ok()).count();
         assert!((2..=4).contains(&admitted), "{admitted}");
         q.set_share(0);
         assert_eq!(q.share(), 1, "no node counts as one");
@@ -283,9 +261,10 @@ mod tests {
     #[test]
     fn a_bucket_is_cut_down_to_a_smaller_share() {
         let q = Quotas::new(true, &[("kms:CreateKey".into(), 8.0)]);
-        q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap(); // a full bucket: 8, now 7
+        q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).unwrap(); // a full bucket: 8, now 7
         q.set_share(4);
-        let admitted = (0..20).filter(|_| q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").is_ok()).count();
+        let admitted =
+            (0..20).filter(|_| q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).is_ok()).count();
         assert_eq!(admitted, 2, "capped at the new share's one second (2), not the old 7");
     }
 
@@ -293,27 +272,27 @@ mod tests {
     fn disabled_quotas_never_throttle() {
         let q = Quotas::new(false, &[("kms:CreateKey".into(), 0.001)]);
         for _ in 0..100 {
-            q.admit("kms", "CreateKey", "1", "us-east-1", b"{}").unwrap();
+            q.admit("kms", "CreateKey", CREATE_KEY, "1", "us-east-1", &Body::new()).unwrap();
         }
     }
 
     #[test]
     fn cryptographic_requests_share_quotas_by_key_type() {
-        assert_eq!(classify("kms", "Encrypt", "us-east-1", b"{}"), ("kms:symmetric".into(), 50_000.0));
-        assert_eq!(classify("kms", "GenerateDataKey", "sa-east-1", b"{}"), ("kms:symmetric".into(), 5_500.0));
-        let rsa = br#"{"EncryptionAlgorithm":"RSAES_OAEP_SHA_256"}"#;
-        assert_eq!(classify("kms", "Decrypt", "us-east-1", rsa).0, "kms:rsa");
-        assert_eq!(classify("kms", "Sign", "us-east-1", br#"{"SigningAlgorithm":"RSASSA_PSS_SHA_256"}"#).0, "kms:rsa");
-        assert_eq!(classify("kms", "Sign", "us-east-1", br#"{"SigningAlgorithm":"ECDSA_SHA_256"}"#).0, "kms:ecc");
-        let pair = br#"{"KeyPairSpec":"RSA_4096"}"#;
+        assert_eq!(of("kms", "Encrypt", "us-east-1", "{}"), ("kms:symmetric".into(), 50_000.0));
+        assert_eq!(of("kms", "GenerateDataKey", "sa-east-1", "{}"), ("kms:symmetric".into(), 5_500.0));
+        let rsa = r#"{"EncryptionAlgorithm":"RSAES_OAEP_SHA_256"}"#;
+        assert_eq!(of("kms", "Decrypt", "us-east-1", rsa).0, "kms:rsa");
+        assert_eq!(of("kms", "Sign", "us-east-1", r#"{"SigningAlgorithm":"RSASSA_PSS_SHA_256"}"#).0, "kms:rsa");
+        assert_eq!(of("kms", "Sign", "us-east-1", r#"{"SigningAlgorithm":"ECDSA_SHA_256"}"#).0, "kms:ecc");
+        let pair = r#"{"KeyPairSpec":"RSA_4096"}"#;
         assert_eq!(
-            classify("kms", "GenerateDataKeyPair", "us-east-1", pair),
+            of("kms", "GenerateDataKeyPair", "us-east-1", pair),
             ("kms:GenerateDataKeyPair/RSA_4096".into(), 0.1)
         );
-        assert_eq!(classify("ssm", "GetParametersByPath", "us-east-1", b""), ("ssm:GetParameter".into(), 40.0));
-        assert_eq!(classify("cloudtrail", "LookupEvents", "us-east-1", b""), ("cloudtrail:LookupEvents".into(), 2.0));
+        assert_eq!(of("ssm", "GetParametersByPath", "us-east-1", ""), ("ssm:GetParameter".into(), 40.0));
+        assert_eq!(of("cloudtrail", "LookupEvents", "us-east-1", ""), ("cloudtrail:LookupEvents".into(), 2.0));
         // A body that is not JSON still gets a quota.
-        assert_eq!(classify("kms", "Encrypt", "us-east-1", b"\xff").0, "kms:symmetric");
+        assert_eq!(of("kms", "Encrypt", "us-east-1", "not json").0, "kms:symmetric");
     }
 
     #[test]

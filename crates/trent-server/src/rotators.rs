@@ -1106,7 +1106,7 @@ mod tests {
 
     #[test]
     fn an_executable_succeeds_by_exit_status_zero_only() {
-        let caller = Caller { principal: trent_policy::Principal::root("000000000000"), region: "us-east-1".into() };
+        let caller = Caller::new(trent_policy::Principal::root("000000000000"), "us-east-1".into());
         assert!(run_exec("ok", std::path::Path::new("/bin/true"), &caller, &event(Step::SetSecret)).is_ok());
         let err = run_exec("bad", std::path::Path::new("/bin/false"), &caller, &event(Step::TestSecret)).unwrap_err();
         assert!(err.contains("bad") && err.contains("testSecret"), "{err}");

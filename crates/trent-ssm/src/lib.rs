@@ -44,20 +44,21 @@ impl Default for Limits {
     }
 }
 
-trent_wire::operations!(Ssm, Caller, SsmError, {
-    AddTagsToResource => add_tags_to_resource,
-    DeleteParameter => delete_parameter,
-    DeleteParameters => delete_parameters,
-    DescribeParameters => describe_parameters,
-    GetParameter => get_parameter,
-    GetParameterHistory => get_parameter_history,
-    GetParameters => get_parameters,
-    GetParametersByPath => get_parameters_by_path,
-    LabelParameterVersion => label_parameter_version,
-    ListTagsForResource => list_tags_for_resource,
-    PutParameter => put_parameter,
-    RemoveTagsFromResource => remove_tags_from_resource,
-    UnlabelParameterVersion => unlabel_parameter_version,
+trent_wire::operations!(Ssm, Caller, SsmError, "ssm", {
+    // Operation => module (audit class, quota, request members naming its resources)
+    AddTagsToResource => add_tags_to_resource (Write, Quota::Own(40.0), ["ResourceId"]),
+    DeleteParameter => delete_parameter (Write, Quota::Own(40.0), ["Name"]),
+    DeleteParameters => delete_parameters (Write, Quota::Own(40.0), ["Names"]),
+    DescribeParameters => describe_parameters (Read, Quota::Own(40.0), []),
+    GetParameter => get_parameter (Read, Quota::Shared("ssm:GetParameter", 40.0), ["Name"]),
+    GetParameterHistory => get_parameter_history (Read, Quota::Own(40.0), ["Name"]),
+    GetParameters => get_parameters (Read, Quota::Shared("ssm:GetParameter", 40.0), ["Names"]),
+    GetParametersByPath => get_parameters_by_path (Read, Quota::Shared("ssm:GetParameter", 40.0), ["Path"]),
+    LabelParameterVersion => label_parameter_version (Write, Quota::Own(40.0), ["Name"]),
+    ListTagsForResource => list_tags_for_resource (Read, Quota::Own(40.0), ["ResourceId"]),
+    PutParameter => put_parameter (Write, Quota::Own(3.0), ["Name"]),
+    RemoveTagsFromResource => remove_tags_from_resource (Write, Quota::Own(40.0), ["ResourceId"]),
+    UnlabelParameterVersion => unlabel_parameter_version (Write, Quota::Own(40.0), ["Name"]),
 });
 
 impl Ssm {

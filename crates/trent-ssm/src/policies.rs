@@ -116,7 +116,7 @@ impl Ssm {
             let (Some(account), Some(region), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
-            let caller = Caller { principal: Principal::root(account), region: region.to_string() };
+            let caller = Caller::new(Principal::root(account), region.to_string());
             let mut tx = self.store.write()?;
             let Some(mut p) = self.load_param(&mut *tx, &caller, name)? else {
                 tx.delete(T_POLICY, &entry)?;

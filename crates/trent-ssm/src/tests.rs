@@ -50,7 +50,7 @@ fn env() -> Env {
 }
 
 fn caller() -> Caller {
-    Caller { principal: Principal::root("111122223333"), region: "us-east-1".into() }
+    Caller::new(Principal::root("111122223333"), "us-east-1".into())
 }
 
 fn call(e: &Env, op: &str, body: Value) -> Result<Value, String> {

@@ -19,19 +19,71 @@ pub mod validate;
 
 pub use error::{AwsError, ErrorBody, WireError};
 
-/// Declares a service's operations once: an `Operation` enum (with `ALL`, `name`, `from_name`)
-/// and `dispatch` on the service type, which decodes the awsJson body, calls
+/// How the audit trail treats an operation (CloudTrail's `readOnly`, and whether a durable
+/// `intent` record must precede it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// Reads configuration or metadata (`Get*`, `List*`, `Describe*`): read-only, no intent.
+    Read,
+    /// Uses data or keys without changing stored state (Encrypt, Sign, GetSecretValue is
+    /// `Read`): read-only, no intent.
+    Data,
+    /// Changes stored state: not read-only, and runs only once its intent is durable.
+    Write,
+    /// Read-only for CloudTrail, but stores state (GetParametersForImport keeps its import
+    /// parameters): its intent is recorded first.
+    ReadWithIntent,
+}
+
+impl Audit {
+    /// CloudTrail's `readOnly`.
+    pub fn read_only(self) -> bool {
+        !matches!(self, Audit::Write)
+    }
+    /// Whether a durable `intent` record must precede the operation.
+    pub fn needs_intent(self) -> bool {
+        matches!(self, Audit::Write | Audit::ReadWithIntent)
+    }
+}
+
+/// Which request quota (token bucket per account and region) an operation counts against.
+/// The server's `quota.rs` turns it into a bucket name and AWS's default rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Quota {
+    /// Its own bucket, `<service>:<Operation>`, at this many requests per second.
+    Own(f64),
+    /// A bucket shared with other operations: (name, requests per second).
+    Shared(&'static str, f64),
+    /// `kms:symmetric` (its rate depends on the region).
+    KmsSymmetric,
+    /// `kms:rsa` when an `*EncryptionAlgorithm` member names RSA (or SM2), else `kms:symmetric`.
+    KmsEncryption,
+    /// `kms:rsa` when `SigningAlgorithm` is RSASSA_*, else `kms:ecc`.
+    KmsSigning,
+    /// `kms:ecc`.
+    KmsEcc,
+    /// `kms:GenerateDataKeyPair/<KeyPairSpec>`, rated per spec.
+    KmsDataKeyPair,
+}
+
+/// Declares a service's operations once — the one table that knows everything about each
+/// operation: an `Operation` enum (with `ALL`, `name`, `from_name`, and per row its IAM
+/// action, audit class, quota and the request members naming the resources it acts on) and
+/// `dispatch` on the service type, which decodes the awsJson body, calls
 /// `ops::<module>::handle(service, caller, request)` and encodes the answer.
 ///
 /// ```text
-/// trent_wire::operations!(Kms, Caller, KmsError, {
-///     CreateKey => create_key,
-///     Encrypt => encrypt,
+/// trent_wire::operations!(Kms, Caller, KmsError, "kms", {
+///     //  name    => module    (audit, quota,              resource members)
+///     CreateKey   => create_key (Write, Quota::Own(5.0),   []),
+///     Encrypt     => encrypt    (Data,  Quota::KmsEncryption, ["KeyId"]),
 /// });
 /// ```
 #[macro_export]
 macro_rules! operations {
-    ($service:ty, $caller:ty, $error:ty, { $($name:ident => $module:ident),* $(,)? }) => {
+    ($service:ty, $caller:ty, $error:ty, $iam_prefix:literal, {
+        $($name:ident => $module:ident ($audit:ident, $quota:expr, [$($res:literal),* $(,)?])),* $(,)?
+    }) => {
         /// Every operation of this service that Trent serves: the one list.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Operation { $($name),* }
@@ -39,12 +91,37 @@ macro_rules! operations {
         impl Operation {
             pub const ALL: &'static [Operation] = &[$(Operation::$name),*];
 
+            /// The prefix of this service's IAM actions (`kms`, `ssm`, `secretsmanager`).
+            pub const IAM_PREFIX: &'static str = $iam_prefix;
+
             pub fn name(self) -> &'static str {
                 match self { $(Operation::$name => stringify!($name)),* }
             }
 
             pub fn from_name(name: &str) -> Option<Operation> {
                 match name { $(stringify!($name) => Some(Operation::$name),)* _ => None }
+            }
+
+            /// The IAM action a policy must allow (`kms:Encrypt`).
+            pub fn action(self) -> &'static str {
+                match self { $(Operation::$name => concat!($iam_prefix, ":", stringify!($name))),* }
+            }
+
+            /// How the audit trail records it.
+            pub fn audit(self) -> $crate::Audit {
+                match self { $(Operation::$name => $crate::Audit::$audit),* }
+            }
+
+            /// The request quota it counts against.
+            pub fn quota(self) -> $crate::Quota {
+                #[allow(unused_imports)]
+                use $crate::Quota;
+                match self { $(Operation::$name => $quota),* }
+            }
+
+            /// The request members that name the resources it acts on (authorization reads them).
+            pub fn resource_members(self) -> &'static [&'static str] {
+                match self { $(Operation::$name => &[$($res),*]),* }
             }
         }
 

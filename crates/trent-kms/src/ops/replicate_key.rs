@@ -46,7 +46,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     if !trent_wire::regions::is_known(&region) {
         return Err(KmsError::UnsupportedOperation(format!("{region} is not a valid or supported AWS Region.")));
     }
-    let replica_caller = Caller { principal: caller.principal.clone(), region: region.clone() };
+    let replica_caller = Caller::new(caller.principal.clone(), region.clone());
     let policy = match req.policy {
         Some(p) => {
             checks::policy_document(&p)?;

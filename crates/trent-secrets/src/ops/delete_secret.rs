@@ -104,7 +104,7 @@ pub(crate) fn sweep(sm: &SecretsManager) -> Result<usize, SmError> {
         else {
             continue;
         };
-        let caller = Caller { principal: Principal::root(account), region: region.to_string() };
+        let caller = Caller::new(Principal::root(account), region.to_string());
         let mut tx = sm.store.write()?;
         tx.delete(T_DELETION, &entry)?;
         if let Some(rec) = sm.load(&mut *tx, &caller, name)? {
