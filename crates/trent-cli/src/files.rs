@@ -171,7 +171,7 @@ pub fn plan(input: &str, output: &str, recursive: bool, rename: Rename) -> Resul
 /// Runs `f` with a writer for `sink`; the output appears only if `f` succeeds.
 pub fn write_all_or_nothing<T, E: From<io::Error>>(
     sink: &Sink,
-    f: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+    f: impl FnOnce(&mut (dyn Write + Send)) -> Result<T, E>,
 ) -> Result<T, E> {
     match sink {
         Sink::File(path) => {

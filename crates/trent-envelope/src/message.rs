@@ -205,7 +205,7 @@ fn read_chunk<R: Read>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> Result<usize
 }
 
 /// Encrypts `input` into one message written to `output`.
-pub fn encrypt_stream<R: Read, W: Write>(
+pub fn encrypt_stream<R: Read, W: Write + Send>(
     cmm: &dyn MaterialsManager,
     opts: &EncryptOptions,
     input: R,
@@ -214,7 +214,7 @@ pub fn encrypt_stream<R: Read, W: Write>(
     encrypt_stream_tuned(&Tuning::default(), cmm, opts, input, output)
 }
 
-pub(crate) fn encrypt_stream_tuned<R: Read, W: Write>(
+pub(crate) fn encrypt_stream_tuned<R: Read, W: Write + Send>(
     tuning: &Tuning,
     cmm: &dyn MaterialsManager,
     opts: &EncryptOptions,
@@ -401,7 +401,7 @@ fn seal_batch(key: &LessSafeKey, message_id: &[u8], stride: usize, job: &mut Job
 }
 
 /// The framed body in batches: large reads and writes, frames sealed on every core.
-fn encrypt_body_batched<R: Read, W: Write>(
+fn encrypt_body_batched<R: Read, W: Write + Send>(
     tuning: &Tuning,
     opts: &EncryptOptions,
     input: &mut R,
@@ -609,7 +609,7 @@ fn open_batch(key: &LessSafeKey, message_id: &[u8], stride: usize, job: &mut Job
 /// Stops (without error) at the first frame that is not a well-formed regular frame in sequence:
 /// the final frame, a truncation, a wrong sequence number or IV.
 #[allow(clippy::too_many_arguments)]
-fn decrypt_frames_batched<R: Read, W: Write>(
+fn decrypt_frames_batched<R: Read, W: Write + Send>(
     tuning: &Tuning,
     input: &mut R,
     digest: Option<digest::Context>,
@@ -674,7 +674,7 @@ fn decrypt_frames_batched<R: Read, W: Write>(
 
 /// Decrypts one message from `input`, writing plaintext to `output` one verified frame at a time.
 /// Returns `Ok` only when the whole message (and its signature, for signed suites) verified.
-pub fn decrypt_stream<R: Read, W: Write>(
+pub fn decrypt_stream<R: Read, W: Write + Send>(
     cmm: &dyn MaterialsManager,
     opts: &DecryptOptions,
     input: R,
@@ -683,7 +683,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
     decrypt_stream_tuned(&Tuning::default(), cmm, opts, input, output)
 }
 
-pub(crate) fn decrypt_stream_tuned<R: Read, W: Write>(
+pub(crate) fn decrypt_stream_tuned<R: Read, W: Write + Send>(
     tuning: &Tuning,
     cmm: &dyn MaterialsManager,
     opts: &DecryptOptions,

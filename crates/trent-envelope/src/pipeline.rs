@@ -1,5 +1,6 @@
 //! An ordered, bounded pipeline for framed bodies: the calling thread reads batches of whole
-//! frames and writes finished batches in message order; worker threads seal or open the frames of
+//! frames, a writer thread writes finished batches in message order (reads and writes, which
+//! copy through the page cache, run on different cores); worker threads seal or open the frames of
 //! a batch (frames are independent under AES-GCM); for signed suites one more thread hashes the
 //! bytes in message order (before the workers when decrypting, after them when encrypting), so the
 //! sequential SHA-384 overlaps the parallel AES work.
@@ -108,7 +109,7 @@ pub(crate) fn run<P, W, C>(
 where
     P: FnMut(&mut Job) -> Result<bool>,
     W: Fn(&mut Job) + Sync,
-    C: FnMut(&mut Job) -> Result<()>,
+    C: FnMut(&mut Job) -> Result<()> + Send,
 {
     let new_job = |idx: u64, buf: Zeroizing<Vec<u8>>| Job {
         idx,
@@ -213,68 +214,80 @@ where
         }
         drop(report_tx);
 
-        let mut entry = Some(entry);
-        let mut pending: BTreeMap<u64, Job> = BTreeMap::new();
-        let mut free: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-        let mut allocated = 1usize;
-        let (mut next_in, mut next_out) = (1u64, 0u64);
-        let mut read_error: Option<Error> = None;
-        let send = |entry: &Option<mpsc::Sender<Job>>, job: Job| -> Result<()> {
-            match entry {
-                Some(tx) => tx.send(job).map_err(|_| Error::Crypto("frame pipeline stopped")),
-                None => Err(Error::Crypto("frame pipeline stopped")),
+        // The writer: finished batches in message order, buffers back to the reader.
+        let (free_tx, free_rx) = mpsc::channel::<Zeroizing<Vec<u8>>>();
+        let consume = &mut consume;
+        let writer = s.spawn(move || -> (Result<()>, u64) {
+            let mut pending: BTreeMap<u64, Job> = BTreeMap::new();
+            let mut next_out = 0u64;
+            for job in done_rx {
+                pending.insert(job.idx, job);
+                while let Some(mut job) = pending.remove(&next_out) {
+                    next_out += 1;
+                    if let Err(e) = consume(&mut job) {
+                        return (Err(e), next_out);
+                    }
+                    let _ = free_tx.send(std::mem::take(&mut job.buf));
+                }
             }
+            (Ok(()), next_out)
+        });
+
+        // The reader (this thread): batches into the pipeline, up to `in_flight` buffers.
+        let mut entry = Some(entry);
+        let mut allocated = 1usize;
+        let mut next_in = 1u64;
+        let mut read_error: Option<Error> = None;
+        let send = |entry: &Option<mpsc::Sender<Job>>, job: Job| -> bool {
+            entry.as_ref().is_some_and(|tx| tx.send(job).is_ok())
         };
-        send(&entry, first)?;
-        if last {
+        if !send(&entry, first) || last {
             entry = None;
         }
-        loop {
-            while let Some(mut job) = pending.remove(&next_out) {
-                next_out += 1;
-                consume(&mut job)?;
-                if job.buf.len() == batch_len {
-                    free.push(std::mem::take(&mut job.buf));
-                } else {
-                    allocated -= 1;
-                }
-            }
-            if entry.is_none() && next_out == next_in {
-                break;
-            }
-            if entry.is_some() && (!free.is_empty() || allocated < in_flight) {
-                let buf = free.pop().unwrap_or_else(|| {
+        while entry.is_some() {
+            let recycled = match free_rx.try_recv() {
+                Ok(b) => Some(b),
+                Err(_) if allocated < in_flight => None,
+                // Every buffer is in flight: wait for the writer (gone only if it failed).
+                Err(_) => match free_rx.recv() {
+                    Ok(b) => Some(b),
+                    Err(_) => break,
+                },
+            };
+            let buf = match recycled {
+                Some(b) if b.len() == batch_len => b,
+                Some(_) => Zeroizing::new(vec![0u8; batch_len]),
+                None => {
                     allocated += 1;
                     Zeroizing::new(vec![0u8; batch_len])
-                });
-                let mut job = new_job(next_in, buf);
-                match produce(&mut job) {
-                    Ok(is_last) => {
-                        send(&entry, job)?;
-                        next_in += 1;
-                        if is_last {
-                            entry = None;
-                        }
+                }
+            };
+            let mut job = new_job(next_in, buf);
+            match produce(&mut job) {
+                Ok(is_last) => {
+                    if !send(&entry, job) {
+                        break;
                     }
-                    Err(e) => {
-                        // Earlier batches still report first (their errors come first in the message).
-                        read_error = Some(e);
-                        allocated -= 1;
-                        entry = None;
+                    next_in += 1;
+                    if is_last {
+                        break;
                     }
                 }
-                continue;
-            }
-            match done_rx.recv() {
-                Ok(job) => {
-                    pending.insert(job.idx, job);
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
                 }
-                Err(_) => return Err(Error::Crypto("frame pipeline stopped")),
             }
         }
         drop(entry);
+        // Earlier batches report first: their errors come first in the message.
+        let (written, consumed) = writer.join().unwrap_or((Err(Error::Crypto("frame writer panicked")), 0));
+        written?;
         if let Some(e) = read_error {
             return Err(e);
+        }
+        if consumed != next_in {
+            return Err(Error::Crypto("frame pipeline stopped"));
         }
         let mut d = digest;
         for h in [hasher, sequencer].into_iter().flatten() {
