@@ -1,9 +1,11 @@
 //! Streaming encryption and decryption of whole messages: header, framed body, footer.
 //!
-//! Memory is bounded by one frame: encryption holds one frame of plaintext, decryption holds one
-//! frame, verifies its tag and only then writes its plaintext. For signed suites the footer signature
-//! is checked after the last frame; callers that must not release unverified plaintext (the CLI)
-//! write to a temporary file and keep it only when [`decrypt_stream`] returns `Ok`.
+//! Memory is bounded by a few batches of frames (see `pipeline.rs`): encryption reads plaintext
+//! straight into the frames' slots of a batch, seals the frames on every core and writes batches
+//! in order; decryption reads a batch, opens its frames on every core (each frame's tag verified
+//! before anything of the batch is written) and writes the plaintext in order. For signed suites
+//! the footer signature is checked after the last frame; callers that must not release unverified
+//! plaintext (the CLI) write to a temporary file and keep it only when [`decrypt_stream`] returns `Ok`.
 
 use crate::context::{self, EncryptionContext};
 use crate::error::{Error, Result};
