@@ -209,9 +209,11 @@ pub fn write_all_or_nothing<T, E: From<io::Error>>(
             };
             std::fs::create_dir_all(&dir)?;
             let tmp = tempfile::Builder::new().prefix(".trent-").suffix(".tmp").tempfile_in(&dir)?;
-            let mut w = BufWriter::with_capacity(BUF, tmp);
+            // Through `&File`: its vectored writes reach `writev` (NamedTempFile's do not), so a
+            // batch of decrypted frames is one system call and no copy.
+            let mut w = BufWriter::with_capacity(BUF, tmp.as_file());
             let out = f(&mut w)?;
-            let tmp = w.into_inner().map_err(|e| e.into_error())?;
+            w.into_inner().map_err(|e| e.into_error())?;
             tmp.as_file().sync_all()?;
             tmp.persist(path).map_err(|e| e.error)?;
             Ok(out)
