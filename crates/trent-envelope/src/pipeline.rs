@@ -247,6 +247,8 @@ where
         while entry.is_some() {
             let recycled = match free_rx.try_recv() {
                 Ok(b) => Some(b),
+                // The writer stopped (it failed): read no further.
+                Err(mpsc::TryRecvError::Disconnected) => break,
                 Err(_) if allocated < in_flight => None,
                 // Every buffer is in flight: wait for the writer (gone only if it failed).
                 Err(_) => match free_rx.recv() {
