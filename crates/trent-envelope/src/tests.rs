@@ -777,3 +777,61 @@ fn frames_too_long_to_batch_go_one_at_a_time_and_in_flight_memory_is_capped() {
     assert_eq!(t.in_flight((4 << 20) + 40), 11);
     assert_eq!(t.in_flight(1 << 30), 2);
 }
+
+/// A writer that fails once it has taken `.0` more bytes.
+struct FailAfter(usize);
+impl Write for FailAfter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0 < b.len() {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.0 -= b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A reader that yields `.0` bytes of a pattern, then fails.
+struct ReadFailsAfter(usize);
+impl std::io::Read for ReadFailsAfter {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("device gone"));
+        }
+        let n = b.len().min(self.0);
+        b[..n].fill(7);
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn io_errors_on_the_parallel_path_are_returned_not_hung_on() {
+    let cmm = DefaultCmm::new(aes("k"));
+    for s in [&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384] {
+        let o = opts_for(s, 100);
+        // The writer fails in the middle of the body (encrypt and decrypt).
+        let pt = data(100 * 50);
+        let r = message::encrypt_stream_tuned(&parallel(), &cmm, &o, &pt[..], FailAfter(2000));
+        assert!(matches!(r, Err(Error::Io(_))), "{} encrypt: {:?}", s.name, r.err());
+        let msg = enc_tuned(&parallel(), &cmm, &o, &pt);
+        let r = message::decrypt_stream_tuned(&parallel(), &cmm, &allow_all(), &msg[..], FailAfter(1000));
+        assert!(matches!(r, Err(Error::Io(_))), "{} decrypt: {:?}", s.name, r.err());
+        // The reader fails in the middle of the body.
+        let mut out = Vec::new();
+        let r = message::encrypt_stream_tuned(&parallel(), &cmm, &o, ReadFailsAfter(2345), &mut out);
+        assert!(matches!(r, Err(Error::Io(_))), "{} encrypt: {:?}", s.name, r.err());
+        let mut out = Vec::new();
+        let cut = &msg[..msg.len() / 2];
+        let r = message::decrypt_stream_tuned(
+            &parallel(),
+            &cmm,
+            &allow_all(),
+            std::io::Read::chain(cut, ReadFailsAfter(0)),
+            &mut out,
+        );
+        assert!(matches!(r, Err(Error::Io(_))), "{} decrypt: {:?}", s.name, r.err());
+    }
+}
