@@ -1,7 +1,7 @@
 //! `trent decrypt`: AWS Encryption SDK messages back into files.
 
 use crate::common::{parse_context, raw_keyring, KmsArgs};
-use crate::files::{decrypted_name, plan, write_all_or_nothing};
+use crate::files::{decrypted_name, for_each_file, plan, write_all_or_nothing};
 use clap::Args as ClapArgs;
 use trent_envelope::{
     decrypt_stream, CommitmentPolicy, DecryptOptions, DefaultCmm, DiscoveryFilter, Keyring, KmsDiscoveryKeyring,
@@ -91,8 +91,7 @@ pub fn run(a: Args) -> Result<(), String> {
     };
     let jobs = plan(&a.input, &a.output, a.recursive, decrypted_name)?;
     let cmm = DefaultCmm::new(keyring(&a)?);
-    let mut failures = 0;
-    for (src, sink) in &jobs {
+    let failures = for_each_file(&jobs, false, |(src, sink)| {
         let result = (|| -> Result<_, trent_envelope::Error> {
             let (input, _) = src.open()?;
             write_all_or_nothing(sink, |w| decrypt_stream(&cmm, &opts, input, w))
@@ -109,13 +108,14 @@ pub fn run(a: Args) -> Result<(), String> {
                         s.plaintext_bytes
                     );
                 }
+                true
             }
             Err(e) => {
-                failures += 1;
                 eprintln!("trent: decrypting {} failed: {e}", src.describe());
+                false
             }
         }
-    }
+    });
     if failures > 0 {
         return Err(format!("{failures} of {} inputs failed; their outputs were not written", jobs.len()));
     }

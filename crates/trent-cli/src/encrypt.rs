@@ -1,7 +1,7 @@
 //! `trent encrypt`: files into AWS Encryption SDK messages.
 
 use crate::common::{parse_context, raw_keyring, KmsArgs};
-use crate::files::{encrypted_name, plan, write_all_or_nothing};
+use crate::files::{encrypted_name, for_each_file, plan, write_all_or_nothing};
 use clap::Args as ClapArgs;
 use std::time::Duration;
 use trent_envelope::{
@@ -106,8 +106,7 @@ pub fn run(a: Args) -> Result<(), String> {
         }
         None => Box::new(default_cmm),
     };
-    let mut failures = 0;
-    for (src, sink) in &jobs {
+    let failures = for_each_file(&jobs, a.cache_max_age.is_some(), |(src, sink)| {
         let result = (|| -> Result<_, trent_envelope::Error> {
             let (input, len) = src.open()?;
             let opts = EncryptOptions {
@@ -131,13 +130,14 @@ pub fn run(a: Args) -> Result<(), String> {
                         s.plaintext_bytes
                     );
                 }
+                true
             }
             Err(e) => {
-                failures += 1;
                 eprintln!("trent: encrypting {} failed: {e}", src.describe());
+                false
             }
         }
-    }
+    });
     if failures > 0 {
         return Err(format!("{failures} of {} inputs failed; their outputs were not written", jobs.len()));
     }

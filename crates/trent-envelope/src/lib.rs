@@ -20,6 +20,7 @@ pub mod header;
 pub mod kms;
 pub mod materials;
 pub mod message;
+mod pipeline;
 pub mod raw;
 pub mod suite;
 

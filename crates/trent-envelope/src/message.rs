@@ -1,9 +1,11 @@
 //! Streaming encryption and decryption of whole messages: header, framed body, footer.
 //!
-//! Memory is bounded by one frame: encryption holds one frame of plaintext, decryption holds one
-//! frame, verifies its tag and only then writes its plaintext. For signed suites the footer signature
-//! is checked after the last frame; callers that must not release unverified plaintext (the CLI)
-//! write to a temporary file and keep it only when [`decrypt_stream`] returns `Ok`.
+//! Memory is bounded by a few batches of frames (see `pipeline.rs`): encryption reads plaintext
+//! straight into the frames' slots of a batch, seals the frames on every core and writes batches
+//! in order; decryption reads a batch, opens its frames on every core (each frame's tag verified
+//! before anything of the batch is written) and writes the plaintext in order. For signed suites
+//! the footer signature is checked after the last frame; callers that must not release unverified
+//! plaintext (the CLI) write to a temporary file and keep it only when [`decrypt_stream`] returns `Ok`.
 
 use crate::context::{self, EncryptionContext};
 use crate::error::{Error, Result};
@@ -11,10 +13,11 @@ use crate::header::{read_header, read_into, ContentType, Header};
 use crate::materials::{
     DataKey, DecryptionRequest, EncryptionMaterials, EncryptionRequest, MaterialsManager, SigningKey,
 };
+use crate::pipeline::{self, HashAt, Job, Tuning};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy, COMMITMENT_LEN, IV_LEN, TAG_LEN};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::{digest, hkdf};
-use std::io::{Read, Write};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -204,7 +207,17 @@ fn read_chunk<R: Read>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> Result<usize
 }
 
 /// Encrypts `input` into one message written to `output`.
-pub fn encrypt_stream<R: Read, W: Write>(
+pub fn encrypt_stream<R: Read, W: Write + Send>(
+    cmm: &dyn MaterialsManager,
+    opts: &EncryptOptions,
+    input: R,
+    output: W,
+) -> Result<EncryptSummary> {
+    encrypt_stream_tuned(&Tuning::default(), cmm, opts, input, output)
+}
+
+pub(crate) fn encrypt_stream_tuned<R: Read, W: Write + Send>(
+    tuning: &Tuning,
     cmm: &dyn MaterialsManager,
     opts: &EncryptOptions,
     mut input: R,
@@ -271,37 +284,11 @@ pub fn encrypt_stream<R: Read, W: Write>(
     out.put(tag.as_ref())?;
 
     let frame_len = opts.frame_length as usize;
-    // Buffers sized for one frame, or for the declared plaintext when it is smaller (a huge frame
-    // length on a small file must not allocate the frame length).
-    let cap = match opts.plaintext_length {
-        Some(l) => l.saturating_add(1).min(frame_len as u64) as usize,
-        None => frame_len,
+    let plaintext_bytes = if frame_len + REGULAR_OVERHEAD <= MAX_PARALLEL_STRIDE {
+        encrypt_body_batched(tuning, opts, &mut input, &mut out, &key, &message_id)?
+    } else {
+        encrypt_body_one_frame_at_a_time(opts, &mut input, &mut out, &key, &message_id)?
     };
-    let mut cur = Zeroizing::new(Vec::with_capacity(cap));
-    let mut sequence: u32 = 1;
-    let mut plaintext_bytes: u64 = 0;
-    let mut aad = Vec::with_capacity(128);
-    loop {
-        // A full chunk is a regular frame; a short one (possibly empty) is the final frame. So a
-        // plaintext that is an exact multiple of the frame length ends with an empty final frame,
-        // as the official SDKs write it (the Python SDK refuses a final frame of the full length).
-        let n = read_chunk(&mut input, &mut cur, frame_len)?;
-        let is_final = n < frame_len;
-        if let Some(limit) = opts.plaintext_length {
-            if plaintext_bytes + n as u64 > limit {
-                return Err(Error::InvalidArgument("the input is longer than the declared plaintext length".into()));
-            }
-        }
-        write_frame(&mut out, &key, &mut aad, &message_id, sequence, &mut cur, is_final)?;
-        plaintext_bytes += n as u64;
-        if is_final {
-            break;
-        }
-        sequence = sequence
-            .checked_add(1)
-            .filter(|s| *s != FINAL_FRAME_MARKER)
-            .ok_or_else(|| Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()))?;
-    }
     if let (Some(signer), Some(d)) = (signer, out.digest.take()) {
         let sig = signer.sign_digest(&d.finish()).map_err(|_| Error::Crypto("ECDSA signing"))?;
         let sig = sig.as_ref();
@@ -316,6 +303,210 @@ pub fn encrypt_stream<R: Read, W: Write>(
         plaintext_bytes,
         ciphertext_bytes: out.count,
     })
+}
+
+/// Regular frame: sequence number and IV before the content, tag after it.
+const REGULAR_HEADER: usize = 4 + IV_LEN;
+const REGULAR_OVERHEAD: usize = REGULAR_HEADER + TAG_LEN;
+/// Final frame: marker, sequence number, IV and content length before the content.
+const FINAL_HEADER: usize = 4 + 4 + IV_LEN + 4;
+/// Batch buffers hold whole frames plus this much, so a final frame fits in a regular frame's slot.
+const FINAL_SLACK: usize = FINAL_HEADER - REGULAR_HEADER;
+/// Frames (with their overhead) up to this size go through the batched, parallel pipeline; longer
+/// ones are processed one at a time so memory stays one frame.
+const MAX_PARALLEL_STRIDE: usize = (4 << 20) + REGULAR_OVERHEAD;
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::Io(e)
+}
+
+/// Reads plaintext straight into the content slots of a batch buffer (one `readv` per batch on a
+/// file): no copy, whatever the frame length. Returns the bytes read (short only at end of input).
+fn read_into_slots<R: Read>(r: &mut R, buf: &mut [u8], stride: usize, frame_len: usize) -> Result<usize> {
+    let count = (buf.len() - FINAL_SLACK) / stride;
+    let mut slots: Vec<IoSliceMut<'_>> = buf
+        .chunks_mut(stride)
+        .take(count)
+        .map(|c| IoSliceMut::new(&mut c[REGULAR_HEADER..REGULAR_HEADER + frame_len]))
+        .collect();
+    let mut rest = &mut slots[..];
+    let mut n = 0;
+    while !rest.is_empty() {
+        match r.read_vectored(rest) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                IoSliceMut::advance_slices(&mut rest, k);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes every slice (one `writev` per batch on a file, plain writes elsewhere).
+fn write_all_slices<W: Write + ?Sized>(w: &mut W, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
+    while !slices.is_empty() {
+        match w.write_vectored(slices) {
+            Ok(0) => return Err(io_err(std::io::ErrorKind::WriteZero.into())),
+            Ok(k) => IoSlice::advance_slices(&mut slices, k),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Seals the frames of one batch in place: regular frames at `i * stride`, and the final frame
+/// (content already moved to its place by the reader) after them.
+fn seal_batch(key: &LessSafeKey, message_id: &[u8], stride: usize, job: &mut Job) {
+    let frame_len = stride - REGULAR_OVERHEAD;
+    let mut aad = Vec::with_capacity(message_id.len() + 48);
+    for i in 0..job.frames {
+        let seq = job.first_seq + i as u32;
+        let f = &mut job.buf[i * stride..(i + 1) * stride];
+        let iv = frame_iv(seq);
+        f[..4].copy_from_slice(&seq.to_be_bytes());
+        f[4..REGULAR_HEADER].copy_from_slice(&iv);
+        let (content, tag_out) = f[REGULAR_HEADER..].split_at_mut(frame_len);
+        let aad = body_aad(&mut aad, message_id, BODY_AAD_FRAME, seq, frame_len as u64);
+        match key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), content) {
+            Ok(tag) => tag_out.copy_from_slice(tag.as_ref()),
+            Err(_) => {
+                job.result = Err((i, Error::Crypto("AES-GCM")));
+                return;
+            }
+        }
+    }
+    let mut end = job.frames * stride;
+    if let Some(len) = job.final_len {
+        let seq = job.first_seq + job.frames as u32;
+        let f = &mut job.buf[end..end + FINAL_HEADER + len + TAG_LEN];
+        let iv = frame_iv(seq);
+        f[..4].copy_from_slice(&FINAL_FRAME_MARKER.to_be_bytes());
+        f[4..8].copy_from_slice(&seq.to_be_bytes());
+        f[8..8 + IV_LEN].copy_from_slice(&iv);
+        f[8 + IV_LEN..FINAL_HEADER].copy_from_slice(&(len as u32).to_be_bytes());
+        let (content, tag_out) = f[FINAL_HEADER..].split_at_mut(len);
+        let aad = body_aad(&mut aad, message_id, BODY_AAD_FINAL_FRAME, seq, len as u64);
+        match key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), content) {
+            Ok(tag) => tag_out.copy_from_slice(tag.as_ref()),
+            Err(_) => {
+                job.result = Err((job.frames, Error::Crypto("AES-GCM")));
+                return;
+            }
+        }
+        end += FINAL_HEADER + len + TAG_LEN;
+    }
+    job.hash_len = end;
+}
+
+/// The framed body in batches: large reads and writes, frames sealed on every core.
+fn encrypt_body_batched<R: Read, W: Write + Send>(
+    tuning: &Tuning,
+    opts: &EncryptOptions,
+    input: &mut R,
+    out: &mut Out<W>,
+    key: &LessSafeKey,
+    message_id: &[u8],
+) -> Result<u64> {
+    let frame_len = opts.frame_length as usize;
+    let stride = frame_len + REGULAR_OVERHEAD;
+    let per_batch = tuning.frames_per_batch(stride);
+    // The first batch is sized for the declared plaintext when it is small.
+    let first = match opts.plaintext_length {
+        Some(l) => (l / frame_len as u64 + 1).min(per_batch as u64) as usize,
+        None => tuning.first_frames.min(per_batch),
+    };
+    let mut next_seq: u64 = 1;
+    let mut plaintext_bytes: u64 = 0;
+    let produce = |job: &mut Job| -> Result<bool> {
+        let count = (job.buf.len() - FINAL_SLACK) / stride;
+        let n = read_into_slots(input, &mut job.buf, stride, frame_len)?;
+        if let Some(limit) = opts.plaintext_length {
+            if plaintext_bytes + n as u64 > limit {
+                return Err(Error::InvalidArgument("the input is longer than the declared plaintext length".into()));
+            }
+        }
+        plaintext_bytes += n as u64;
+        // A full batch holds regular frames only; a short one ends with the final frame (possibly
+        // empty). So a plaintext that is an exact multiple of the frame length ends with an empty
+        // final frame, as the official SDKs write it (the Python SDK refuses a full-length final frame).
+        let is_last = n < count * frame_len;
+        let frames = if is_last { n / frame_len } else { count };
+        if is_last {
+            let rest = n % frame_len;
+            let at = frames * stride;
+            job.buf.copy_within(at + REGULAR_HEADER..at + REGULAR_HEADER + rest, at + FINAL_HEADER);
+            job.final_len = Some(rest);
+        }
+        let used = frames as u64 + u64::from(is_last);
+        if next_seq + used > u64::from(FINAL_FRAME_MARKER) {
+            return Err(Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()));
+        }
+        job.first_seq = next_seq as u32;
+        job.frames = frames;
+        next_seq += used;
+        Ok(is_last)
+    };
+    let work = |job: &mut Job| seal_batch(key, message_id, stride, job);
+    let mut written = 0u64;
+    let w = &mut out.w;
+    let consume = |job: &mut Job| -> Result<()> {
+        if let Err((_, e)) = std::mem::replace(&mut job.result, Ok(())) {
+            return Err(e);
+        }
+        w.write_all(&job.buf[..job.hash_len]).map_err(io_err)?;
+        written += job.hash_len as u64;
+        Ok(())
+    };
+    let first_len = first * stride + FINAL_SLACK;
+    let batch_len = per_batch * stride + FINAL_SLACK;
+    let digest = out.digest.take();
+    out.digest = pipeline::run(tuning, first_len, batch_len, digest, HashAt::After, produce, work, consume)?;
+    out.count += written;
+    Ok(plaintext_bytes)
+}
+
+/// The framed body one frame at a time (frames longer than [`MAX_PARALLEL_STRIDE`]).
+fn encrypt_body_one_frame_at_a_time<R: Read, W: Write>(
+    opts: &EncryptOptions,
+    input: &mut R,
+    out: &mut Out<W>,
+    key: &LessSafeKey,
+    message_id: &[u8],
+) -> Result<u64> {
+    let frame_len = opts.frame_length as usize;
+    // Buffers sized for one frame, or for the declared plaintext when it is smaller (a huge frame
+    // length on a small file must not allocate the frame length).
+    let cap = match opts.plaintext_length {
+        Some(l) => l.saturating_add(1).min(frame_len as u64) as usize,
+        None => frame_len,
+    };
+    let mut cur = Zeroizing::new(Vec::with_capacity(cap));
+    let mut sequence: u32 = 1;
+    let mut plaintext_bytes: u64 = 0;
+    let mut aad = Vec::with_capacity(128);
+    loop {
+        // A full chunk is a regular frame; a short one (possibly empty) is the final frame.
+        let n = read_chunk(input, &mut cur, frame_len)?;
+        let is_final = n < frame_len;
+        if let Some(limit) = opts.plaintext_length {
+            if plaintext_bytes + n as u64 > limit {
+                return Err(Error::InvalidArgument("the input is longer than the declared plaintext length".into()));
+            }
+        }
+        write_frame(out, key, &mut aad, message_id, sequence, &mut cur, is_final)?;
+        plaintext_bytes += n as u64;
+        if is_final {
+            return Ok(plaintext_bytes);
+        }
+        sequence = sequence
+            .checked_add(1)
+            .filter(|s| *s != FINAL_FRAME_MARKER)
+            .ok_or_else(|| Error::InvalidArgument("plaintext needs more than 2^32-1 frames".into()))?;
+    }
 }
 
 fn write_frame<W: Write>(
@@ -388,9 +579,114 @@ impl<R: Read> In<R> {
     }
 }
 
+/// What [`decrypt_frames_batched`] did.
+struct Batched {
+    next_sequence: u32,
+    plaintext_bytes: u64,
+    /// Bytes read past the last regular frame handled: the final frame, the footer, or a frame
+    /// that is not what it should be (the one-frame-at-a-time path reports it as before).
+    tail: Vec<u8>,
+    digest: Option<digest::Context>,
+}
+
+/// Opens the regular frames of one batch in place; stops at the first that fails.
+fn open_batch(key: &LessSafeKey, message_id: &[u8], stride: usize, job: &mut Job) {
+    let frame_len = stride - REGULAR_OVERHEAD;
+    let mut aad = Vec::with_capacity(message_id.len() + 48);
+    for i in 0..job.frames {
+        let seq = job.first_seq + i as u32;
+        let f = &mut job.buf[i * stride..(i + 1) * stride];
+        let mut iv = [0u8; IV_LEN];
+        iv.copy_from_slice(&f[4..REGULAR_HEADER]);
+        let aad = body_aad(&mut aad, message_id, BODY_AAD_FRAME, seq, frame_len as u64);
+        if key.open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut f[REGULAR_HEADER..]).is_err() {
+            job.result = Err((i, Error::BodyAuthentication { sequence: seq }));
+            return;
+        }
+    }
+}
+
+/// The regular frames of a framed body in batches: one large read per batch, frames opened on
+/// every core, the plaintext of verified frames written with one vectored write per batch.
+/// Stops (without error) at the first frame that is not a well-formed regular frame in sequence:
+/// the final frame, a truncation, a wrong sequence number or IV.
+#[allow(clippy::too_many_arguments)]
+fn decrypt_frames_batched<R: Read, W: Write + Send>(
+    tuning: &Tuning,
+    input: &mut R,
+    digest: Option<digest::Context>,
+    key: &LessSafeKey,
+    message_id: &[u8],
+    stride: usize,
+    strict_iv: bool,
+    output: &mut W,
+) -> Result<Batched> {
+    let frame_len = stride - REGULAR_OVERHEAD;
+    let per_batch = tuning.frames_per_batch(stride);
+    let first = tuning.first_frames.min(per_batch);
+    let mut expected: u32 = 1;
+    let mut tail = Vec::new();
+    let produce = |job: &mut Job| -> Result<bool> {
+        let count = (job.buf.len() - FINAL_SLACK) / stride;
+        let n = fill(input, &mut job.buf[..count * stride])?;
+        job.first_seq = expected;
+        let mut i = 0;
+        while (i + 1) * stride <= n && expected < FINAL_FRAME_MARKER - 1 {
+            let f = &job.buf[i * stride..(i + 1) * stride];
+            let seq = u32::from_be_bytes([f[0], f[1], f[2], f[3]]);
+            if seq != expected || (strict_iv && f[4..REGULAR_HEADER] != frame_iv(seq)) {
+                break;
+            }
+            i += 1;
+            expected += 1;
+        }
+        job.frames = i;
+        job.hash_len = i * stride;
+        let is_last = i < count;
+        if is_last {
+            tail = job.buf[i * stride..n].to_vec();
+        }
+        Ok(is_last)
+    };
+    let work = |job: &mut Job| open_batch(key, message_id, stride, job);
+    let mut plaintext_bytes = 0u64;
+    let consume = |job: &mut Job| -> Result<()> {
+        let (done, err) = match std::mem::replace(&mut job.result, Ok(())) {
+            Ok(()) => (job.frames, None),
+            Err((k, e)) => (k, Some(e)),
+        };
+        let mut slices: Vec<IoSlice<'_>> = job
+            .buf
+            .chunks(stride)
+            .take(done)
+            .map(|f| IoSlice::new(&f[REGULAR_HEADER..REGULAR_HEADER + frame_len]))
+            .collect();
+        write_all_slices(output, &mut slices)?;
+        plaintext_bytes += (done * frame_len) as u64;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    };
+    let first_len = first * stride + FINAL_SLACK;
+    let batch_len = per_batch * stride + FINAL_SLACK;
+    let digest = pipeline::run(tuning, first_len, batch_len, digest, HashAt::Before, produce, work, consume)?;
+    Ok(Batched { next_sequence: expected, plaintext_bytes, tail, digest })
+}
+
 /// Decrypts one message from `input`, writing plaintext to `output` one verified frame at a time.
 /// Returns `Ok` only when the whole message (and its signature, for signed suites) verified.
-pub fn decrypt_stream<R: Read, W: Write>(
+pub fn decrypt_stream<R: Read, W: Write + Send>(
+    cmm: &dyn MaterialsManager,
+    opts: &DecryptOptions,
+    input: R,
+    output: W,
+) -> Result<DecryptSummary> {
+    decrypt_stream_tuned(&Tuning::default(), cmm, opts, input, output)
+}
+
+pub(crate) fn decrypt_stream_tuned<R: Read, W: Write + Send>(
+    tuning: &Tuning,
     cmm: &dyn MaterialsManager,
     opts: &DecryptOptions,
     mut input: R,
@@ -436,6 +732,10 @@ pub fn decrypt_stream<R: Read, W: Write>(
     // files from SDKs released before data key caching carry random IVs: they are used as found
     // (the GCM tag still authenticates each frame; the sequence number in the AAD fixes its place).
     let strict_iv = header.version == 2;
+    // From here the body is read through a chain: bytes the batched reader took past the last
+    // regular frame it handled (the final frame, the footer) are put back in front of the input.
+    let In { r: input, digest } = r;
+    let mut r = In { r: std::io::Cursor::new(Vec::new()).chain(input), digest };
     let mut content = Zeroizing::new(Vec::new());
     let mut plaintext_bytes = 0u64;
     let mid = &header.message_id;
@@ -472,6 +772,18 @@ pub fn decrypt_stream<R: Read, W: Write>(
                 )));
             }
             let mut expected: u32 = 1;
+            let stride = header.frame_length as usize + REGULAR_OVERHEAD;
+            if stride <= MAX_PARALLEL_STRIDE {
+                let (cursor, input) = r.r.get_mut();
+                let b =
+                    decrypt_frames_batched(tuning, input, r.digest.take(), &key, mid, stride, strict_iv, &mut output)?;
+                *cursor = std::io::Cursor::new(b.tail);
+                r.digest = b.digest;
+                expected = b.next_sequence;
+                plaintext_bytes += b.plaintext_bytes;
+            }
+            // The final frame, and whatever the batched reader did not take (or any frame when
+            // frames are too long to batch), one frame at a time.
             let mut aad_buf = Vec::with_capacity(128);
             loop {
                 let first = r.u32("frame sequence number")?;

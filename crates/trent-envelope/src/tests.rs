@@ -590,3 +590,248 @@ mod properties {
         }
     }
 }
+
+// ---- the batched, parallel body (pipeline.rs) ----
+
+use crate::pipeline::Tuning;
+
+/// Inline (one thread, big batches) and parallel (several threads, batches of three frames,
+/// a first batch of two) cuts of the same body.
+fn tunings() -> [(&'static str, Tuning); 2] {
+    let frame = 100 + 32;
+    [
+        ("inline", Tuning { threads: 1, batch_bytes: 1 << 20, first_frames: 16 }),
+        ("parallel", Tuning { threads: 4, batch_bytes: 3 * frame, first_frames: 2 }),
+    ]
+}
+
+fn parallel() -> Tuning {
+    tunings()[1].1
+}
+
+fn enc_tuned(t: &Tuning, cmm: &dyn MaterialsManager, o: &EncryptOptions, pt: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    message::encrypt_stream_tuned(t, cmm, o, pt, &mut out).unwrap();
+    out
+}
+
+fn dec_tuned(t: &Tuning, cmm: &dyn MaterialsManager, msg: &[u8]) -> (Result<DecryptSummary>, Vec<u8>) {
+    let mut out = Recorder(Vec::new());
+    let r = message::decrypt_stream_tuned(t, cmm, &allow_all(), msg, &mut out);
+    (r, out.0)
+}
+
+/// Offset of the body (after the header and its authentication tag/IV).
+fn body_offset(msg: &[u8]) -> usize {
+    let (h, _) = read_header(&mut &msg[..], None).unwrap();
+    h.serialize().unwrap().len() + if h.version == 1 { 12 } else { 0 } + 16
+}
+
+#[test]
+fn batched_bodies_keep_frame_order_for_zero_one_and_many_frames_both_ways() {
+    let cmm = DefaultCmm::new(aes("k"));
+    let suites = [
+        &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+        &suite::AES_128_GCM_IV12_TAG16_HKDF_SHA256_ECDSA_P256,
+    ];
+    for s in suites {
+        // 0 frames (an empty final frame), 1 frame (+ empty final), 1 short final, and many
+        // frames over many batches, ending short or on a batch boundary.
+        for n in [0usize, 1, 100, 250, 300, 600, 100 * 37 + 42, 100 * 36] {
+            let o = opts_for(s, 100);
+            for (wname, w) in tunings() {
+                let msg = enc_tuned(&w, &cmm, &o, &data(n));
+                // Layout: every regular frame in sequence, then the final frame.
+                let body = body_offset(&msg);
+                let regular = n / 100;
+                for i in 0..regular {
+                    let at = body + i * 132;
+                    assert_eq!(msg[at..at + 4], ((i + 1) as u32).to_be_bytes(), "{} {wname} n={n} frame {i}", s.name);
+                }
+                assert_eq!(msg[body + regular * 132..body + regular * 132 + 4], [0xff; 4]);
+                for (rname, r) in tunings() {
+                    let (res, out) = dec_tuned(&r, &cmm, &msg);
+                    let summary = res.unwrap_or_else(|e| panic!("{} {wname}->{rname} n={n}: {e}", s.name));
+                    assert_eq!(out, data(n), "{} {wname}->{rname} n={n}", s.name);
+                    assert_eq!(summary.plaintext_bytes, n as u64);
+                    assert_eq!(summary.signature_verified, s.signing.is_some());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn truncation_anywhere_releases_only_whole_verified_frames_under_parallelism() {
+    let cmm = DefaultCmm::new(aes("k"));
+    for s in [&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384] {
+        let pt = data(100 * 20 + 30);
+        let msg = enc_tuned(&parallel(), &cmm, &opts_for(s, 100), &pt);
+        let body = body_offset(&msg);
+        // Every frame boundary, one byte either side of it, and inside the final frame and footer.
+        let mut cuts = Vec::new();
+        for i in 0..=21 {
+            let b = body + i * 132;
+            cuts.extend([b - 1, b, b + 1, b + 4, b + 20]);
+        }
+        cuts.extend([msg.len() - 1, msg.len() - 60]);
+        for cut in cuts.into_iter().filter(|c| *c < msg.len()) {
+            let (res, out) = dec_tuned(&parallel(), &cmm, &msg[..cut]);
+            let e = res.err().unwrap_or_else(|| panic!("{} cut at {cut} decrypted", s.name));
+            assert!(matches!(e, Error::Truncated { .. }), "{} cut at {cut}: {e:?}", s.name);
+            // Whole frames only (the final one too once it verified: a cut in the footer of a
+            // signed message fails after the body, and the caller discards the output).
+            assert!(out.len() % 100 == 0 || out.len() == pt.len(), "{} cut at {cut}: a partial frame", s.name);
+            assert_eq!(out[..], pt[..out.len()], "{} cut at {cut}", s.name);
+            let released_end = if out.len() == pt.len() {
+                body + 20 * 132 + (4 + 4 + 12 + 4 + 30 + 16)
+            } else {
+                body + out.len() / 100 * 132
+            };
+            assert!(
+                out.is_empty() || released_end <= cut,
+                "{} cut at {cut}: a frame released before it was read",
+                s.name
+            );
+        }
+        // A message that ends exactly after a batch of whole frames is a truncation too.
+        let (res, _) = dec_tuned(&parallel(), &cmm, &msg[..body + 6 * 132]);
+        assert!(matches!(res, Err(Error::Truncated { what: "frame sequence number" })), "{:?}", res.err());
+    }
+}
+
+#[test]
+fn bit_flips_at_frame_boundaries_fail_that_frame_and_release_only_earlier_ones() {
+    let cmm = DefaultCmm::new(aes("k"));
+    for s in [&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384] {
+        let pt = data(100 * 20 + 30);
+        let msg = enc_tuned(&parallel(), &cmm, &opts_for(s, 100), &pt);
+        let body = body_offset(&msg);
+        for frame in 0..20usize {
+            let seq = frame as u32 + 1;
+            let at = body + frame * 132;
+            // first content byte, last content byte, first and last tag byte
+            for off in [16, 16 + 99, 116, 131] {
+                let mut bad = msg.clone();
+                bad[at + off] ^= 0x01;
+                let (res, out) = dec_tuned(&parallel(), &cmm, &bad);
+                assert!(
+                    matches!(res, Err(Error::BodyAuthentication { sequence }) if sequence == seq),
+                    "{} frame {seq} offset {off}: {:?}",
+                    s.name,
+                    res.err()
+                );
+                assert_eq!(out, pt[..frame * 100], "{} frame {seq} offset {off}", s.name);
+            }
+            let mut bad = msg.clone();
+            bad[at + 3] ^= 0x01; // sequence number
+            let (res, out) = dec_tuned(&parallel(), &cmm, &bad);
+            assert!(
+                matches!(res, Err(Error::BadSequenceNumber { expected, .. }) if expected == seq),
+                "{:?}",
+                res.err()
+            );
+            assert_eq!(out, pt[..frame * 100]);
+            let mut bad = msg.clone();
+            bad[at + 10] ^= 0x01; // IV
+            let (res, out) = dec_tuned(&parallel(), &cmm, &bad);
+            assert!(matches!(res, Err(Error::BadIv { sequence }) if sequence == seq), "{:?}", res.err());
+            assert_eq!(out, pt[..frame * 100]);
+        }
+        // Two frames swapped: the first misplaced one fails, nothing of it is released.
+        let mut swapped = msg.clone();
+        let (a, b) = (body + 4 * 132, body + 5 * 132);
+        let fa = msg[a..a + 132].to_vec();
+        swapped.copy_within(b..b + 132, a);
+        swapped[b..b + 132].copy_from_slice(&fa);
+        let (res, out) = dec_tuned(&parallel(), &cmm, &swapped);
+        assert!(matches!(res, Err(Error::BadSequenceNumber { expected: 5, found: 6 })), "{:?}", res.err());
+        assert_eq!(out, pt[..400]);
+    }
+}
+
+#[test]
+fn declared_plaintext_length_is_enforced_by_the_batched_reader() {
+    let cmm = DefaultCmm::new(aes("k"));
+    let mut o = opts_for(&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, 100);
+    o.plaintext_length = Some(1000);
+    let mut out = Vec::new();
+    let r = message::encrypt_stream_tuned(&parallel(), &cmm, &o, &data(1500)[..], &mut out);
+    assert!(matches!(r, Err(Error::InvalidArgument(_))), "{:?}", r.err());
+}
+
+#[test]
+fn frames_too_long_to_batch_go_one_at_a_time_and_in_flight_memory_is_capped() {
+    let cmm = DefaultCmm::new(aes("k"));
+    let frame = (5 << 20) as u32;
+    let o = opts_for(&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, frame);
+    let pt = data(frame as usize + 7);
+    let msg = enc_tuned(&parallel(), &cmm, &o, &pt);
+    let (res, out) = dec_tuned(&parallel(), &cmm, &msg);
+    res.unwrap();
+    assert!(out == pt);
+    // Batches of 4 MiB frames: never more than 48 MiB in flight, at least two buffers.
+    let t = Tuning { threads: 16, batch_bytes: 1 << 20, first_frames: 16 };
+    assert_eq!(t.in_flight(1 << 20), 34);
+    assert_eq!(t.in_flight((4 << 20) + 40), 11);
+    assert_eq!(t.in_flight(1 << 30), 2);
+}
+
+/// A writer that fails once it has taken `.0` more bytes.
+struct FailAfter(usize);
+impl Write for FailAfter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0 < b.len() {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.0 -= b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A reader that yields `.0` bytes of a pattern, then fails.
+struct ReadFailsAfter(usize);
+impl std::io::Read for ReadFailsAfter {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("device gone"));
+        }
+        let n = b.len().min(self.0);
+        b[..n].fill(7);
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn io_errors_on_the_parallel_path_are_returned_not_hung_on() {
+    let cmm = DefaultCmm::new(aes("k"));
+    for s in [&suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY, &suite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384] {
+        let o = opts_for(s, 100);
+        // The writer fails in the middle of the body (encrypt and decrypt).
+        let pt = data(100 * 50);
+        let r = message::encrypt_stream_tuned(&parallel(), &cmm, &o, &pt[..], FailAfter(2000));
+        assert!(matches!(r, Err(Error::Io(_))), "{} encrypt: {:?}", s.name, r.err());
+        let msg = enc_tuned(&parallel(), &cmm, &o, &pt);
+        let r = message::decrypt_stream_tuned(&parallel(), &cmm, &allow_all(), &msg[..], FailAfter(1000));
+        assert!(matches!(r, Err(Error::Io(_))), "{} decrypt: {:?}", s.name, r.err());
+        // The reader fails in the middle of the body.
+        let mut out = Vec::new();
+        let r = message::encrypt_stream_tuned(&parallel(), &cmm, &o, ReadFailsAfter(2345), &mut out);
+        assert!(matches!(r, Err(Error::Io(_))), "{} encrypt: {:?}", s.name, r.err());
+        let mut out = Vec::new();
+        let cut = &msg[..msg.len() / 2];
+        let r = message::decrypt_stream_tuned(
+            &parallel(),
+            &cmm,
+            &allow_all(),
+            std::io::Read::chain(cut, ReadFailsAfter(0)),
+            &mut out,
+        );
+        assert!(matches!(r, Err(Error::Io(_))), "{} decrypt: {:?}", s.name, r.err());
+    }
+}
