@@ -107,6 +107,7 @@ pub fn run(a: Args) -> Result<(), String> {
         None => Box::new(default_cmm),
     };
     let mut failures = 0;
+    let progress = crate::files::FilesProgress::new(a.recursive, jobs.len());
     for (src, sink) in &jobs {
         let result = (|| -> Result<_, trent_envelope::Error> {
             let (input, len) = src.open()?;
@@ -123,20 +124,21 @@ pub fn run(a: Args) -> Result<(), String> {
         match result {
             Ok(s) => {
                 if a.verbose {
-                    eprintln!(
+                    progress.say(&format!(
                         "encrypted {} -> {} ({}, {} bytes)",
                         src.describe(),
                         sink.describe(),
                         s.suite.name,
                         s.plaintext_bytes
-                    );
+                    ));
                 }
             }
             Err(e) => {
                 failures += 1;
-                eprintln!("trent: encrypting {} failed: {e}", src.describe());
+                progress.say(&format!("trent: encrypting {} failed: {e}", src.describe()));
             }
         }
+        progress.done_one();
     }
     if failures > 0 {
         return Err(format!("{failures} of {} inputs failed; their outputs were not written", jobs.len()));
