@@ -12,7 +12,8 @@ use trent_store::Store;
 const META: &str = "meta";
 const ROOT_CHECK: &str = "root_check";
 
-/// Loads the root key (TRENT_ROOT_KEY, else `<data-dir>/root.key`, created on first start) and
+/// Loads the root key (TRENT_ROOT_KEY, else the file TRENT_ROOT_KEY_FILE names, else
+/// `<data-dir>/root.key`, created on first start) and
 /// checks it against the store. A wrong key, or a missing key file for an existing store, is an
 /// error: never silently start over.
 pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
@@ -23,6 +24,17 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
             STANDARD.decode(b64.trim()).map_err(|_| "TRENT_ROOT_KEY is not valid base64".to_string())?,
         );
         RootKey::from_bytes(&bytes).map_err(|e| format!("TRENT_ROOT_KEY: {e}"))?
+    } else if let Some(file) = std::env::var_os("TRENT_ROOT_KEY_FILE").filter(|v| !v.is_empty()) {
+        // A file handed over by the service manager (systemd LoadCredential=), never generated.
+        let file = std::path::PathBuf::from(file);
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&file)
+                .map_err(|e| fs_error("reading the root key file named by TRENT_ROOT_KEY_FILE,", &file, &e))?,
+        );
+        let bytes = SecretBytes::new(
+            STANDARD.decode(text.trim()).map_err(|_| format!("{} does not hold a base64 root key", file.display()))?,
+        );
+        RootKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", file.display()))?
     } else if path.exists() {
         let text = zeroize::Zeroizing::new(
             std::fs::read_to_string(&path).map_err(|e| fs_error("reading the root key file", &path, &e))?,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 /// Secrets are read from the environment only, never from flags:
 ///   TRENT_ROOT_KEY                  base64 of the 32-byte root key that wraps all key material
 ///                                   (default: <data-dir>/root.key, created on first start, mode 0600)
+///   TRENT_ROOT_KEY_FILE             a file holding it (e.g. systemd LoadCredential=), instead
 ///   TRENT_ADMIN_ACCESS_KEY_ID       admin access key id (letters and digits) for --account-id
 ///   TRENT_ADMIN_SECRET_ACCESS_KEY   its secret
 ///   TRENT_EXTRA_ADMIN_KEYS          more accounts: comma-separated ACCOUNT_ID:ACCESS_KEY_ID:SECRET,

@@ -320,3 +320,64 @@ fn a_data_dir_in_the_way_of_a_file_is_named_with_what_to_do() {
     assert!(err.contains(&format!("creating the directory {}", file.display())), "{err}");
     assert!(err.contains("remove it, or choose another --data-dir"), "{err}");
 }
+
+#[test]
+fn the_root_key_can_come_from_the_file_trent_root_key_file_names_and_a_missing_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key_file = dir.path().join("creds-root.key");
+    let (code, _, err) = output(
+        trentd().args(["--listen", "127.0.0.1:0"]).arg("--data-dir").arg(&data).env("TRENT_ROOT_KEY_FILE", &key_file),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("TRENT_ROOT_KEY_FILE") && err.contains(key_file.to_str().unwrap()), "{err}");
+    assert!(!data.join("root.key").exists(), "a named root key file is never replaced by a new key");
+    use base64::Engine;
+    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([7u8; 32])).unwrap();
+    let ready = dir.path().join("ready");
+    let mut child = trentd()
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--ready-file")
+        .arg(&ready)
+        .env("TRENT_ROOT_KEY_FILE", &key_file)
+        .env("TRENT_ADMIN_ACCESS_KEY_ID", AKID)
+        .env("TRENT_ADMIN_SECRET_ACCESS_KEY", SECRET)
+        .spawn()
+        .unwrap();
+    let addr = wait_ready(&mut child, &ready);
+    assert_eq!(signed_call(&addr, AKID, SECRET, "ListKeys").0, 200);
+    terminate(&mut child);
+    assert!(!data.join("root.key").exists());
+}
+
+#[test]
+fn the_systemd_unit_verifies_where_systemd_is_present() {
+    let Ok(out) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze is not installed here: the unit is not checked");
+        return;
+    };
+    assert!(out.status.success());
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/systemd/trentd.service"))
+        .unwrap();
+    for needed in [
+        "StateDirectory=trent",
+        "--data-dir /var/lib/trent",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "LimitNOFILE=",
+        "Restart=on-failure",
+        "LoadCredential=root.key:",
+        "TRENT_ROOT_KEY_FILE=%d/root.key",
+    ] {
+        assert!(unit.contains(needed), "the unit lacks {needed}");
+    }
+    // Verified as installed, with the binary this test built in trentd's place.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trentd.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/trentd", env!("CARGO_BIN_EXE_trentd"))).unwrap();
+    let (code, out, err) = output(Command::new("systemd-analyze").arg("verify").arg(&path));
+    assert_eq!(code, 0, "systemd-analyze verify: {out}{err}");
+    assert!(!err.contains("trentd.service:"), "systemd-analyze verify warns: {err}");
+}
