@@ -60,7 +60,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     bootstrap::create_private_dir(&config.data_dir)?;
     bootstrap::create_private_dir(&config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")))?;
     trent_wire::regions::add_extra(&config.extra_regions);
-    let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir).map_err(|e| e.to_string())?;
+    let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir)
+        .map_err(|e| format!("opening the store {}: {e}", trent_store::redact_url(&config.store.0)))?;
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
     let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));

@@ -86,21 +86,27 @@ fn main() -> ExitCode {
 /// The log on stderr: TRENT_LOG's filter (default `info`), text or JSON. The HTTP/2, hyper and
 /// rustls internals stay at info even under `TRENT_LOG=debug`, unless TRENT_LOG names them.
 fn init_logs(config: &Config) {
-    let filter = std::env::var("TRENT_LOG").unwrap_or_else(|_| "info".into());
-    let mut env_filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into());
-    for noisy in ["h2", "hyper", "hyper_util", "rustls", "tokio_rustls", "axum_server"] {
-        if !filter.contains(noisy) {
-            if let Ok(d) = format!("{noisy}=info").parse() {
-                env_filter = env_filter.add_directive(d);
-            }
-        }
-    }
+    let spec = log_filter(&std::env::var("TRENT_LOG").unwrap_or_else(|_| "info".into()));
+    let env_filter = tracing_subscriber::EnvFilter::try_new(spec).unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stderr);
     if config.log_format == "json" {
         logs.json().with_current_span(false).init();
     } else {
         logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
     }
+}
+
+/// TRENT_LOG's filter with the HTTP/2, hyper and rustls internals held at info (their debug
+/// output is per frame and per record), unless the filter names them itself.
+fn log_filter(spec: &str) -> String {
+    let mut out = spec.trim().to_string();
+    for noisy in ["h2", "hyper", "hyper_util", "rustls", "tokio_rustls", "axum_server"] {
+        let named = out.split(',').any(|d| d.trim().split(['=', '[', ':']).next() == Some(noisy));
+        if !named {
+            out.push_str(&format!(",{noisy}=info"));
+        }
+    }
+    out.trim_start_matches(',').to_string()
 }
 
 /// `trentd completions bash|zsh|fish|elvish|powershell`: the shell completion script on stdout.
@@ -300,4 +306,18 @@ fn dev_banner(url: &str, data_dir: &std::path::Path, tls: bool) {
          Then try: aws kms create-key\n",
         data_dir.display()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn debug_logging_keeps_http2_and_tls_internals_at_info_unless_named() {
+        let f = log_filter("debug");
+        assert!(f.starts_with("debug,") && f.contains(",h2=info") && f.contains(",rustls=info"), "{f}");
+        let f = log_filter("debug,h2=trace");
+        assert!(f.contains("h2=trace") && !f.contains("h2=info") && f.contains("hyper=info"), "{f}");
+        assert!(tracing_subscriber::EnvFilter::try_new(log_filter("trent=debug")).is_ok());
+    }
 }
