@@ -199,7 +199,7 @@ pub enum AuditCommand {
         /// data dir: then the trail in its audit/ is also checked against the signed head kept
         /// in its store, which shows a trail cut back (or deleted) after its last digest.
         /// Required, unless --store names a shared store instead.
-        #[arg(required_unless_present = "store", conflicts_with = "store", value_name = "DIR")]
+        #[arg(required = true, conflicts_with = "store", value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Check the trail kept in a shared PostgreSQL store instead (several nodes: one chain
         /// per node), e.g. postgres://user@host/db. A password is best given in TRENT_STORE.

@@ -162,6 +162,8 @@ mod tests {
         let usage = verify.render_usage().to_string();
         assert!(usage.contains("<DIR>") && !usage.contains("[DIR]"), "{usage}");
         assert!(usage.contains("--store <STORE>"), "{usage}");
+        let help = verify.render_help().to_string();
+        assert!(help.contains("  <DIR>") && !help.contains("[DIR]"), "{help}");
         assert!(Cli::try_parse_from(["trent", "audit", "verify"]).is_err());
         assert!(Cli::try_parse_from(["trent", "audit", "verify", "./trent-data"]).is_ok());
         assert!(Cli::try_parse_from(["trent", "audit", "verify", "--store", "postgres://h/db"]).is_ok());
