@@ -381,3 +381,12 @@ fn the_systemd_unit_verifies_where_systemd_is_present() {
     assert_eq!(code, 0, "systemd-analyze verify: {out}{err}");
     assert!(!err.contains("trentd.service:"), "systemd-analyze verify warns: {err}");
 }
+
+#[test]
+fn the_packaged_example_configuration_is_valid() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/trentd.toml");
+    let (code, out, err) = output(trentd().args(["--config", file, "--print-config"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("data-dir = \"/var/lib/trent\"  # config file"), "{out}");
+    assert!(out.contains("quota = [\"kms:symmetric=1000\"]  # config file"), "{out}");
+}
