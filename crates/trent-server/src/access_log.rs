@@ -152,7 +152,7 @@ impl AccessLog {
                 operation = line.operation,
                 status = line.status,
                 error_code = line.error_code.unwrap_or("-"),
-                latency_ms = format!("{:.3}", line.latency_ms),
+                latency_ms = (line.latency_ms * 1000.0).round() / 1000.0,
                 "request"
             ),
             Sink::File(f) => {
