@@ -39,9 +39,13 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
         let text = zeroize::Zeroizing::new(
             std::fs::read_to_string(&path).map_err(|e| fs_error("reading the root key file", &path, &e))?,
         );
-        let bytes = SecretBytes::new(
-            STANDARD.decode(text.trim()).map_err(|_| format!("{} does not hold a base64 root key", path.display()))?,
-        );
+        let bytes = SecretBytes::new(STANDARD.decode(text.trim()).map_err(|_| {
+            format!(
+                "reading the root key file {}: it does not hold a base64 root key; put back the root key this \
+                     data dir was created with (or set TRENT_ROOT_KEY)",
+                path.display()
+            )
+        })?);
         RootKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
     } else if check.is_some() {
         return Err(format!(
