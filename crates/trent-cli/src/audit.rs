@@ -191,11 +191,15 @@ pub fn verify_data_dir(data_dir: &Path, pinned: Option<Vec<u8>>) -> Result<Resul
 pub enum AuditCommand {
     /// Check an audit trail offline: every record's hash, the chain linking them in order, and
     /// every signed digest. Names the first broken record (file:line) and exits non-zero.
+    #[command(
+        override_usage = "trent audit verify [OPTIONS] <DIR>\n       trent audit verify [OPTIONS] --store <STORE>"
+    )]
     Verify {
         /// The audit directory (trentd's --audit-dir, by default <data-dir>/audit), or trentd's
         /// data dir: then the trail in its audit/ is also checked against the signed head kept
         /// in its store, which shows a trail cut back (or deleted) after its last digest.
-        #[arg(required_unless_present = "store", conflicts_with = "store")]
+        /// Required, unless --store names a shared store instead.
+        #[arg(required = true, conflicts_with = "store", value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Check the trail kept in a shared PostgreSQL store instead (several nodes: one chain
         /// per node), e.g. postgres://user@host/db. A password is best given in TRENT_STORE.

@@ -18,8 +18,8 @@ use trent_store::backup::{BackupError, Summary};
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
     /// The store to back up: `sqlite` (<data dir>/trent.db), `sqlite:PATH` or
-    /// `postgres://user@host:port/database?sslmode=…` (as trentd's --store).
-    #[arg(long, env = "TRENT_STORE", hide_env_values = true)]
+    /// `postgres://user@host:port/database?sslmode=…` (as trentd's --store, and its default).
+    #[arg(long, env = "TRENT_STORE", hide_env_values = true, default_value = "sqlite")]
     pub store: String,
     /// trentd's data directory (where `--store sqlite` finds trent.db).
     #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
@@ -32,8 +32,9 @@ pub struct BackupArgs {
 #[derive(clap::Args, Debug)]
 pub struct RestoreArgs {
     /// The store to restore into; it must be empty (a new database, or a data dir without
-    /// trent.db). Same forms as `trent backup --store`.
-    #[arg(long, env = "TRENT_STORE", hide_env_values = true)]
+    /// trent.db). Same forms (and default) as `trent backup --store`. If the restore fails,
+    /// a SQLite file (and data dir) it created is removed again.
+    #[arg(long, env = "TRENT_STORE", hide_env_values = true, default_value = "sqlite")]
     pub store: String,
     /// trentd's data directory (where `--store sqlite` puts trent.db).
     #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
@@ -95,6 +96,34 @@ pub fn backup(args: &BackupArgs) -> Result<Summary, String> {
 
 /// Loads the backup into the (empty) store; returns what it held.
 pub fn restore(args: &RestoreArgs) -> Result<Summary, String> {
+    // A failed restore leaves nothing behind: the SQLite file, its journal and the directories
+    // this restore created are removed (a PostgreSQL restore is one transaction).
+    let created = sqlite_file(&args.store, &args.data_dir).filter(|f| !f.exists()).map(|file| {
+        let mut dirs = Vec::new();
+        let mut dir = file.parent().map(Path::to_path_buf);
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            dir = d.parent().map(Path::to_path_buf);
+            dirs.push(d);
+        }
+        (file, dirs)
+    });
+    let result = restore_inner(args);
+    if result.is_err() {
+        if let Some((file, dirs)) = created {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = file.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+            for d in dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+    result
+}
+
+fn restore_inner(args: &RestoreArgs) -> Result<Summary, String> {
     let f = std::fs::File::open(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let mut input = std::io::BufReader::new(f);
     if let Some(file) = sqlite_file(&args.store, &args.data_dir) {
@@ -250,6 +279,22 @@ mod tests {
             seal_line(3, &h2, RecordKind::Digest, &digest_fields(key, 2, &h2, "2026-01-01T00:00:00Z")).unwrap();
         std::fs::write(audit.join("trail-00000000000000000001.jsonl"), format!("{l1}\n{l2}\n{l3}\n")).unwrap();
         h3
+    }
+
+    #[test]
+    fn a_failed_restore_into_sqlite_leaves_no_database_or_directory_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let bad = d.path().join("bad.backup");
+        std::fs::write(&bad, b"this is not a trent backup\n").unwrap();
+        let data = d.path().join("new").join("data");
+        let e = restore(&restore_args("sqlite", &data, &bad)).unwrap_err();
+        assert!(!e.is_empty());
+        assert!(!d.path().join("new").exists(), "the restore created {} and left it", data.display());
+        // An existing data dir stays; only what the restore made goes.
+        std::fs::create_dir(d.path().join("kept")).unwrap();
+        restore(&restore_args("sqlite", &d.path().join("kept"), &bad)).unwrap_err();
+        assert!(d.path().join("kept").is_dir());
+        assert_eq!(std::fs::read_dir(d.path().join("kept")).unwrap().count(), 0);
     }
 
     #[test]

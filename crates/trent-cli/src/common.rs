@@ -22,7 +22,9 @@ pub struct KmsArgs {
     #[arg(long)]
     pub profile: Option<String>,
     /// PEM file of CA certificates to trust for an https endpoint (else AWS_CA_BUNDLE, else Mozilla's roots).
-    #[arg(long, value_name = "PEM", env = "AWS_CA_BUNDLE")]
+    // AWS_CA_BUNDLE is read in `client`, not by clap: a clap env value shows the flag in the
+    // usage line of every error, as if it were required.
+    #[arg(long, value_name = "PEM")]
     pub ca_bundle: Option<PathBuf>,
 }
 
@@ -32,7 +34,14 @@ impl KmsArgs {
         let creds = profile.credentials()?;
         let region = profile.region(self.region.as_deref());
         let endpoint = profile.endpoint(self.endpoint_url.as_deref());
-        Ok(Arc::new(HttpKms::new(endpoint.as_deref(), region, creds, self.ca_bundle.as_deref())?))
+        Ok(Arc::new(HttpKms::new(endpoint.as_deref(), region, creds, self.ca_bundle_path().as_deref())?))
+    }
+
+    /// `--ca-bundle`, else AWS_CA_BUNDLE (as the AWS CLI reads it).
+    pub fn ca_bundle_path(&self) -> Option<PathBuf> {
+        self.ca_bundle
+            .clone()
+            .or_else(|| std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()).map(PathBuf::from))
     }
 }
 

@@ -15,7 +15,8 @@ pub struct Args {
     /// Output file, directory (a .encrypted suffix is dropped, else .decrypted added), or - for stdout.
     #[arg(short, long)]
     pub output: String,
-    /// KMS key ARN (or key id) allowed to decrypt; only encrypted data keys of these keys are tried.
+    /// KMS key ARN allowed to decrypt; only encrypted data keys of these keys are tried. A message
+    /// names its keys by ARN, so an alias or bare key id matches none (see --discovery).
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
     /// Try any KMS key named in the message (optionally limited by --discovery-account).
@@ -82,6 +83,42 @@ fn keyring(a: &Args) -> Result<Box<dyn Keyring>, String> {
     }
 }
 
+/// True for a KMS key ARN (`arn:…:kms:…:key/…`), the only way a message names its KMS keys.
+fn is_key_arn(k: &str) -> bool {
+    k.starts_with("arn:") && k.split(':').nth(5).is_some_and(|r| r.starts_with("key/"))
+}
+
+/// When `--key` named an alias or bare key id, why it matched nothing: a message names its KMS
+/// keys by key ARN only. Lists the key ARNs this message holds (read from its header).
+fn key_hint(keys: &[String], src: &crate::files::Source) -> String {
+    let Some(given) = keys.iter().find(|k| !is_key_arn(k)) else { return String::new() };
+    let arns = match src {
+        crate::files::Source::File(_) => src
+            .open()
+            .ok()
+            .and_then(|(mut r, _)| trent_envelope::read_header(&mut r, None).ok())
+            .map(|(h, _)| {
+                h.encrypted_data_keys
+                    .iter()
+                    .filter(|k| k.provider_id == "aws-kms")
+                    .map(|k| String::from_utf8_lossy(&k.provider_info).into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+        crate::files::Source::Stdin => Vec::new(),
+    };
+    let found = if arns.is_empty() {
+        String::new()
+    } else {
+        format!(" This message's data keys are encrypted under: {}.", arns.join(", "))
+    };
+    let example = arns.first().map(String::as_str).unwrap_or("arn:aws:kms:REGION:ACCOUNT:key/KEY-ID");
+    format!(
+        "\n  --key {given}: an encrypted message names its KMS keys by key ARN, never by alias or bare key id, \
+         so --key must be a key ARN.{found} Use --key {example}, or --discovery to try any KMS key the message names."
+    )
+}
+
 pub fn run(a: Args) -> Result<(), String> {
     let opts = DecryptOptions {
         commitment_policy: CommitmentPolicy::parse(&a.commitment_policy).map_err(|e| e.to_string())?,
@@ -91,33 +128,75 @@ pub fn run(a: Args) -> Result<(), String> {
     };
     let jobs = plan(&a.input, &a.output, a.recursive, decrypted_name)?;
     let cmm = DefaultCmm::new(keyring(&a)?);
+    let progress = crate::files::FilesProgress::new(a.recursive, jobs.len());
     let failures = for_each_file(&jobs, false, |(src, sink)| {
         let result = (|| -> Result<_, trent_envelope::Error> {
             let (input, _) = src.open()?;
             write_all_or_nothing(sink, |w| decrypt_stream(&cmm, &opts, input, w))
         })();
-        match result {
+        let ok = match result {
             Ok(s) => {
                 if a.verbose {
                     let sig = if s.signature_verified { ", signature verified" } else { "" };
-                    eprintln!(
+                    progress.say(&format!(
                         "decrypted {} -> {} ({}{sig}, {} bytes)",
                         src.describe(),
                         sink.describe(),
                         s.suite.name,
                         s.plaintext_bytes
-                    );
+                    ));
                 }
                 true
             }
             Err(e) => {
-                eprintln!("trent: decrypting {} failed: {e}", src.describe());
+                let hint = key_hint(&a.keys, src);
+                progress.say(&format!("trent: decrypting {} failed: {e}{hint}", src.describe()));
                 false
             }
-        }
+        };
+        progress.done_one();
+        ok
     });
     if failures > 0 {
         return Err(format!("{failures} of {} inputs failed; their outputs were not written", jobs.len()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trent_envelope::{AlgorithmSuite, ContentType, EncryptedDataKey, EncryptionContext, Header};
+
+    const ARN: &str = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn an_alias_key_is_explained_with_the_arns_the_message_names() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("m.encrypted");
+        let suite = AlgorithmSuite::parse("0x0478").unwrap();
+        let header = Header {
+            version: suite.message_version(),
+            suite,
+            message_id: vec![7; suite.message_id_len()],
+            encryption_context: EncryptionContext::new(),
+            encrypted_data_keys: vec![EncryptedDataKey {
+                provider_id: "aws-kms".into(),
+                provider_info: ARN.as_bytes().to_vec(),
+                ciphertext: vec![1, 2, 3],
+            }],
+            content_type: ContentType::Framed,
+            frame_length: 4096,
+            commitment: Some([0; 32]),
+        };
+        std::fs::write(&path, header.serialize().unwrap()).unwrap();
+        let src = crate::files::Source::File(path);
+        let hint = key_hint(&["alias/app".to_string()], &src);
+        assert!(hint.contains("--key alias/app: an encrypted message names its KMS keys by key ARN"), "{hint}");
+        assert!(hint.contains(&format!("encrypted under: {ARN}.")), "{hint}");
+        assert!(hint.contains(&format!("Use --key {ARN}, or --discovery")), "{hint}");
+        assert_eq!(key_hint(&[ARN.to_string()], &src), "", "a key ARN needs no explanation");
+        let stdin_hint = key_hint(&["1234abcd-12ab-34cd-56ef-1234567890ab".to_string()], &crate::files::Source::Stdin);
+        assert!(stdin_hint.contains("never by alias or bare key id") && stdin_hint.contains("--discovery"));
+    }
 }

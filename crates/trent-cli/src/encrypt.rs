@@ -106,6 +106,7 @@ pub fn run(a: Args) -> Result<(), String> {
         }
         None => Box::new(default_cmm),
     };
+    let progress = crate::files::FilesProgress::new(a.recursive, jobs.len());
     let failures = for_each_file(&jobs, a.cache_max_age.is_some(), |(src, sink)| {
         let result = (|| -> Result<_, trent_envelope::Error> {
             let (input, len) = src.open()?;
@@ -119,24 +120,26 @@ pub fn run(a: Args) -> Result<(), String> {
             };
             write_all_or_nothing(sink, |w| encrypt_stream(&*cmm, &opts, input, w))
         })();
-        match result {
+        let ok = match result {
             Ok(s) => {
                 if a.verbose {
-                    eprintln!(
+                    progress.say(&format!(
                         "encrypted {} -> {} ({}, {} bytes)",
                         src.describe(),
                         sink.describe(),
                         s.suite.name,
                         s.plaintext_bytes
-                    );
+                    ));
                 }
                 true
             }
             Err(e) => {
-                eprintln!("trent: encrypting {} failed: {e}", src.describe());
+                progress.say(&format!("trent: encrypting {} failed: {e}", src.describe()));
                 false
             }
-        }
+        };
+        progress.done_one();
+        ok
     });
     if failures > 0 {
         return Err(format!("{failures} of {} inputs failed; their outputs were not written", jobs.len()));

@@ -5,10 +5,71 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const BUF: usize = 256 * 1024;
 /// Inputs at least this large show a progress bar when stderr is a terminal.
-const PROGRESS_MIN_BYTES: u64 = 32 * 1024 * 1024;
+const PROGRESS_MIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `--no-progress`: never draw a progress bar.
+static NO_PROGRESS: AtomicBool = AtomicBool::new(false);
+/// A `--recursive` bar is drawn, so single files draw none of their own.
+static FILES_BAR: AtomicBool = AtomicBool::new(false);
+
+/// Turns progress bars off (`--no-progress`).
+pub fn disable_progress() {
+    NO_PROGRESS.store(true, Ordering::Relaxed);
+}
+
+/// Whether a progress bar may be drawn: only on a terminal (stderr), never with --no-progress.
+fn progress_allowed(stderr_is_terminal: bool) -> bool {
+    stderr_is_terminal && !NO_PROGRESS.load(Ordering::Relaxed)
+}
+
+/// Whether a single input of `len` bytes gets its own byte-count bar.
+fn file_bar_wanted(stderr_is_terminal: bool, len: u64) -> bool {
+    progress_allowed(stderr_is_terminal) && len >= PROGRESS_MIN_BYTES && !FILES_BAR.load(Ordering::Relaxed)
+}
+
+/// A bar counting the files of a `--recursive` run (on a terminal only). Messages printed
+/// through [`FilesProgress::say`] appear above it.
+pub struct FilesProgress(Option<indicatif::ProgressBar>);
+
+impl FilesProgress {
+    pub fn new(recursive: bool, files: usize) -> FilesProgress {
+        if !recursive || files == 0 || !progress_allowed(io::stderr().is_terminal()) {
+            return FilesProgress(None);
+        }
+        let bar = indicatif::ProgressBar::new(files as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("[{bar:30}] {pos}/{len} files {elapsed} {msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        FILES_BAR.store(true, Ordering::Relaxed);
+        FilesProgress(Some(bar))
+    }
+
+    pub fn say(&self, msg: &str) {
+        match &self.0 {
+            Some(bar) => bar.suspend(|| eprintln!("{msg}")),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    pub fn done_one(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+}
+
+impl Drop for FilesProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+            FILES_BAR.store(false, Ordering::Relaxed);
+        }
+    }
+}
 
 /// A reader that advances a progress bar on stderr; the bar is cleared when the reader is dropped.
 struct WithProgress<R> {
@@ -70,7 +131,7 @@ impl Source {
                 let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
                 let reader = BufReader::with_capacity(BUF, f);
                 match len {
-                    Some(n) if n >= PROGRESS_MIN_BYTES && io::stderr().is_terminal() => {
+                    Some(n) if file_bar_wanted(io::stderr().is_terminal(), n) => {
                         Ok((Box::new(WithProgress::new(reader, n, &p.display().to_string())), len))
                     }
                     _ => Ok((Box::new(reader), len)),
@@ -236,6 +297,17 @@ pub fn write_all_or_nothing<T, E: From<io::Error>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_bars_only_on_a_terminal_for_big_files_and_never_with_no_progress() {
+        assert!(!file_bar_wanted(false, 1 << 40), "never when stderr is not a terminal");
+        assert!(!file_bar_wanted(true, PROGRESS_MIN_BYTES - 1), "not for small files");
+        assert!(file_bar_wanted(true, PROGRESS_MIN_BYTES));
+        assert!(FilesProgress::new(true, 3).0.is_none() || std::io::stderr().is_terminal());
+        disable_progress();
+        assert!(!file_bar_wanted(true, 1 << 40), "--no-progress");
+        NO_PROGRESS.store(false, Ordering::Relaxed);
+    }
 
     #[test]
     fn decrypted_name_strips_the_encrypted_suffix_or_adds_one() {

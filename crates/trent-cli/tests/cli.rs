@@ -102,3 +102,16 @@ fn bad_arguments_fail_with_clear_messages() {
     let o = trent(&["decrypt", s(&input), "-o", "-"], None);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--key, --discovery or --raw-key"));
 }
+
+#[test]
+fn completions_and_man_page_are_printed() {
+    let bin = env!("CARGO_BIN_EXE_trent");
+    for (shell, marker) in [("bash", "_trent()"), ("zsh", "#compdef trent"), ("fish", "complete -c trent")] {
+        let out = std::process::Command::new(bin).args(["completions", shell]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains(marker) && text.contains("no-progress"), "{shell}: {text}");
+    }
+    let out = std::process::Command::new(bin).arg("man").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(".TH trent 1") && text.contains("decrypt"), "{text}");
+}

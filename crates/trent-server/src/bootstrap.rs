@@ -12,7 +12,8 @@ use trent_store::Store;
 const META: &str = "meta";
 const ROOT_CHECK: &str = "root_check";
 
-/// Loads the root key (TRENT_ROOT_KEY, else `<data-dir>/root.key`, created on first start) and
+/// Loads the root key (TRENT_ROOT_KEY, else the file TRENT_ROOT_KEY_FILE names, else
+/// `<data-dir>/root.key`, created on first start) and
 /// checks it against the store. A wrong key, or a missing key file for an existing store, is an
 /// error: never silently start over.
 pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
@@ -23,12 +24,28 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
             STANDARD.decode(b64.trim()).map_err(|_| "TRENT_ROOT_KEY is not valid base64".to_string())?,
         );
         RootKey::from_bytes(&bytes).map_err(|e| format!("TRENT_ROOT_KEY: {e}"))?
-    } else if path.exists() {
-        let text =
-            zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?);
-        let bytes = SecretBytes::new(
-            STANDARD.decode(text.trim()).map_err(|_| format!("{} does not hold a base64 root key", path.display()))?,
+    } else if let Some(file) = std::env::var_os("TRENT_ROOT_KEY_FILE").filter(|v| !v.is_empty()) {
+        // A file handed over by the service manager (systemd LoadCredential=), never generated.
+        let file = std::path::PathBuf::from(file);
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&file)
+                .map_err(|e| fs_error("reading the root key file named by TRENT_ROOT_KEY_FILE,", &file, &e))?,
         );
+        let bytes = SecretBytes::new(
+            STANDARD.decode(text.trim()).map_err(|_| format!("{} does not hold a base64 root key", file.display()))?,
+        );
+        RootKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", file.display()))?
+    } else if path.exists() {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&path).map_err(|e| fs_error("reading the root key file", &path, &e))?,
+        );
+        let bytes = SecretBytes::new(STANDARD.decode(text.trim()).map_err(|_| {
+            format!(
+                "reading the root key file {}: it does not hold a base64 root key; put back the root key this \
+                     data dir was created with (or set TRENT_ROOT_KEY)",
+                path.display()
+            )
+        })?);
         RootKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
     } else if check.is_some() {
         return Err(format!(
@@ -64,6 +81,29 @@ pub fn root_key(data_dir: &Path, store: &dyn Store) -> Result<RootKey, String> {
     Ok(key)
 }
 
+/// A startup file-system failure, named for an operator: what trentd was doing, the path, the
+/// system's reason, and what to do about it.
+pub fn fs_error(doing: &str, path: &Path, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    #[cfg(unix)]
+    let who = format!("uid {}", rustix::process::getuid().as_raw());
+    #[cfg(not(unix))]
+    let who = "this user".to_string();
+    let hint = match e.kind() {
+        ErrorKind::PermissionDenied => {
+            format!("it (or its directory) is not writable by {who}: chown it, or choose another --data-dir")
+        }
+        ErrorKind::AlreadyExists | ErrorKind::NotADirectory => {
+            "something that is not a directory is in the way: remove it, or choose another --data-dir".into()
+        }
+        ErrorKind::ReadOnlyFilesystem => "the file system is read-only: choose a --data-dir on a writable one".into(),
+        ErrorKind::StorageFull => "the disk is full: free some space".into(),
+        ErrorKind::NotFound => "a directory on the way is missing: create it, or choose another --data-dir".into(),
+        _ => "check the path and its permissions, or choose another --data-dir".into(),
+    };
+    format!("{doing} {}: {e}; {hint}", path.display())
+}
+
 /// Makes a directory of trentd's own (the data dir, the audit dir) readable by the owner only:
 /// created 0700 if missing, and an existing one that others could enter is narrowed to 0700.
 pub fn create_private_dir(dir: &Path) -> Result<(), String> {
@@ -74,14 +114,21 @@ pub fn create_private_dir(dir: &Path) -> Result<(), String> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    b.create(dir).map_err(|e| fs_error("creating the directory", dir, &e))?;
+    if !dir.is_dir() {
+        return Err(format!(
+            "creating the directory {}: something that is not a directory is in the way; remove it or choose another path",
+            dir.display()
+        ));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?.permissions().mode();
+        let mode =
+            std::fs::metadata(dir).map_err(|e| fs_error("reading the permissions of", dir, &e))?.permissions().mode();
         if mode & 0o077 != 0 {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| format!("{}: {e}", dir.display()))?;
+                .map_err(|e| fs_error("making private (0700) the directory", dir, &e))?;
             tracing::info!(dir = %dir.display(), "made the directory readable by its owner only (0700)");
         }
     }
@@ -107,7 +154,7 @@ pub fn lock_data_dir(data_dir: &Path) -> Result<DataDirLock, String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut file = opts.open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = opts.open(&path).map_err(|e| fs_error("creating the data directory's lock file", &path, &e))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -120,13 +167,13 @@ pub fn lock_data_dir(data_dir: &Path) -> Result<DataDirLock, String> {
                 data_dir.display()
             ));
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(format!("locking {}: {e}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(fs_error("locking", &path, &e)),
     }
     file.set_len(0)
         .and_then(|_| file.rewind())
         .and_then(|_| writeln!(file, "{}", std::process::id()))
         .and_then(|_| file.flush())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| fs_error("writing the pid into the lock file", &path, &e))?;
     Ok(DataDirLock { _file: file })
 }
 
@@ -157,9 +204,9 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> 
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = opts.open(&tmp).map_err(|e| fs_error("creating", &tmp, &e))?;
+    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| fs_error("writing", &tmp, &e))?;
+    std::fs::rename(&tmp, path).map_err(|e| fs_error("putting in place", path, &e))?;
     if let Some(dir) = path.parent() {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
@@ -172,12 +219,22 @@ fn valid_access_key_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// The admin access key id and secret of `trentd --dev` (the ones LocalStack and moto accept).
+pub const DEV_ACCESS_KEY: (&str, &str) = ("test", "test");
+
 /// Makes sure the account has an admin key: the one named in the environment (added if new,
-/// its secret updated if changed), or on first start a generated one, printed once.
-pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), String> {
+/// its secret updated if changed), or on first start a generated one, printed once. In dev
+/// mode the key is always `test` / `test`.
+pub fn admin_credentials(identity: &Identity, account_id: &str, dev: bool) -> Result<(), String> {
     let principal = Principal::root(account_id);
-    let env_id = std::env::var("TRENT_ADMIN_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty());
-    let env_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY").ok().filter(|s| !s.is_empty());
+    let (env_id, env_secret) = if dev {
+        (Some(DEV_ACCESS_KEY.0.to_string()), Some(DEV_ACCESS_KEY.1.to_string()))
+    } else {
+        (
+            std::env::var("TRENT_ADMIN_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty()),
+            std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY").ok().filter(|s| !s.is_empty()),
+        )
+    };
     match (env_id, env_secret) {
         (Some(id), Some(secret)) => {
             if !valid_access_key_id(&id) {
@@ -191,7 +248,7 @@ pub fn admin_credentials(identity: &Identity, account_id: &str) -> Result<(), St
                     identity.put(&AccessKeyRecord::new(&id, principal), &secret).map_err(|e| e.to_string())?;
                 }
                 None => {
-                    tracing::info!(access_key_id = %id, account_id, "added the admin access key named in TRENT_ADMIN_ACCESS_KEY_ID");
+                    tracing::info!(access_key_id = %id, account_id, "added the admin access key (TRENT_ADMIN_ACCESS_KEY_ID, or test with --dev)");
                     identity.put(&AccessKeyRecord::new(&id, principal), &secret).map_err(|e| e.to_string())?;
                 }
             }
@@ -253,4 +310,26 @@ pub fn extra_admin_credentials(identity: &Identity) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod startup_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_permission_error_names_the_path_the_uid_and_what_to_do() {
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let msg = fs_error("creating", Path::new("/srv/trent/node-id.tmp"), &e);
+        assert!(msg.starts_with("creating /srv/trent/node-id.tmp: "), "{msg}");
+        assert!(msg.contains("is not writable by uid ") && msg.contains("choose another --data-dir"), "{msg}");
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_the_data_dir_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("afile");
+        std::fs::write(&file, "x").unwrap();
+        let msg = lock_data_dir(&file).unwrap_err();
+        assert!(msg.contains("creating the directory") && msg.contains("remove it"), "{msg}");
+    }
 }

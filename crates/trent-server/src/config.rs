@@ -1,6 +1,7 @@
-use clap::Parser;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use std::ffi::OsString;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 
 /// trentd: a self-hosted key-management and secrets service that speaks the AWS KMS, SSM
 /// Parameter Store and Secrets Manager APIs.
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 /// Secrets are read from the environment only, never from flags:
 ///   TRENT_ROOT_KEY                  base64 of the 32-byte root key that wraps all key material
 ///                                   (default: <data-dir>/root.key, created on first start, mode 0600)
+///   TRENT_ROOT_KEY_FILE             a file holding it (e.g. systemd LoadCredential=), instead
 ///   TRENT_ADMIN_ACCESS_KEY_ID       admin access key id (letters and digits) for --account-id
 ///   TRENT_ADMIN_SECRET_ACCESS_KEY   its secret
 ///   TRENT_EXTRA_ADMIN_KEYS          more accounts: comma-separated ACCOUNT_ID:ACCESS_KEY_ID:SECRET,
@@ -23,14 +25,50 @@ use std::path::PathBuf;
 ///   TRENT_ROTATION_WEBHOOK_SECRET   HMAC-SHA256 key that signs rotation webhook bodies
 ///   TRENT_LOG                       log filter, e.g. `info` (default) or `trent=debug`
 ///
+/// Every flag can also be set in a TOML file named by --config (or TRENT_CONFIG), whose keys are
+/// the long flag names: `listen = "0.0.0.0:4599"`, `data-dir = "/var/lib/trent"`,
+/// `quota = ["kms:symmetric=1000"]`. A flag beats its environment variable, which beats the file,
+/// which beats the default. `trentd --print-config` shows the result (secrets masked).
+///
+/// Local development: `trentd --dev` (throwaway data, admin key `test` / `test`, no quotas).
+/// Also: `trentd completions bash|zsh|fish`, `trentd man`.
+///
 /// Offline maintenance (trentd stopped): `trentd admin reset-key-policy --key-id KEY …` puts
 /// back the default policy of a key whose policy locks everyone out (see `trentd admin --help`).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "trentd", version, verbatim_doc_comment)]
+#[command(name = "trentd", version = VERSION, verbatim_doc_comment)]
 pub struct Config {
-    /// Address and port to listen on (port 0 picks a free port; see --ready-file).
-    #[arg(long, env = "TRENT_LISTEN", default_value = "127.0.0.1:4599")]
-    pub listen: SocketAddr,
+    /// Where to listen:
+    ///   IP:PORT      that address, e.g. 127.0.0.1:4599 or [::1]:4599
+    ///   HOST:PORT    every address the host name resolves to, e.g. localhost:4599
+    ///   :PORT        all interfaces (IPv6 and IPv4), e.g. :4599
+    ///   PORT         loopback only (127.0.0.1), e.g. 4599
+    /// Port 0 picks a free port (see --ready-file).
+    #[arg(long, env = "TRENT_LISTEN", default_value = "127.0.0.1:4599", value_parser = parse_listen, verbatim_doc_comment)]
+    pub listen: Listen,
+
+    /// Development mode: a throwaway server. Data goes to a new temporary directory removed at
+    /// exit (unless --data-dir is given), the admin access key is `test` with secret `test`,
+    /// quotas are off (unless --quotas is given), and the ready-to-paste AWS environment is
+    /// printed. Refuses to listen on anything but loopback: its credentials are well known.
+    #[arg(long, env = "TRENT_DEV")]
+    pub dev: bool,
+
+    /// Read settings from this TOML file (keys are the long flag names; see above).
+    #[arg(long, env = "TRENT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the effective configuration (as TOML, secrets masked, each value's source in a
+    /// comment) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+
+    /// The access log, one line per request (time, request id, principal or refused access key
+    /// id, source address, service, operation, HTTP status, AWS error code, latency): `stderr`
+    /// (the default, through the log at level info), `off`, or a file path (appended to).
+    /// JSON lines with --log-format json.
+    #[arg(long, env = "TRENT_ACCESS_LOG", default_value = "stderr", value_name = "stderr|off|FILE")]
+    pub access_log: String,
 
     /// Directory for the database (trent.db), the root key file and other node-local state.
     #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
@@ -198,6 +236,219 @@ pub struct Config {
     /// regions trentd knows. Requests signed for, and replicas in, any other region are refused.
     #[arg(long = "extra-region", env = "TRENT_EXTRA_REGIONS", value_delimiter = ',', value_parser = parse_extra_region)]
     pub extra_regions: Vec<String>,
+}
+
+/// The version `--version` prints: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TRENT_GIT_COMMIT"), ")");
+
+/// The git commit trentd was built from, or "unknown".
+pub const GIT_COMMIT: &str = env!("TRENT_GIT_COMMIT");
+
+/// A `--listen` value: what was written, and the addresses it stands for (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub text: String,
+    pub addrs: Vec<SocketAddr>,
+    /// `:PORT`: every interface, IPv6 and IPv4 (falls back to IPv4 alone without IPv6).
+    pub all_interfaces: bool,
+}
+
+impl Listen {
+    /// The first address's IP (for the self-signed certificate's names).
+    pub fn ip(&self) -> IpAddr {
+        self.addrs[0].ip()
+    }
+
+    /// True when every address is a loopback one.
+    pub fn is_loopback_only(&self) -> bool {
+        !self.all_interfaces && self.addrs.iter().all(|a| a.ip().is_loopback())
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    s.parse::<u16>().map_err(|_| format!("`{s}` is not a port number (0-65535)"))
+}
+
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    let text = s.to_string();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let port = parse_port(s)?;
+        return Ok(Listen { text, addrs: vec![SocketAddr::from(([127, 0, 0, 1], port))], all_interfaces: false });
+    }
+    if let Some(port) = s.strip_prefix(':') {
+        let port = parse_port(port)?;
+        let addrs = vec![SocketAddr::from(([0u16; 8], port)), SocketAddr::from(([0, 0, 0, 0], port))];
+        return Ok(Listen { text, addrs, all_interfaces: true });
+    }
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(Listen { text, addrs: vec![a], all_interfaces: false });
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err("expected HOST:PORT, IP:PORT, :PORT or PORT (e.g. 127.0.0.1:4599, localhost:4599, :4599)".into());
+    };
+    let port = parse_port(port)?;
+    if host.is_empty() || host.contains(':') {
+        return Err(format!("`{s}`: write an IPv6 address in brackets, e.g. [::1]:{port}"));
+    }
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let resolved = (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve host name `{host}`: {e}"))?;
+    for a in resolved {
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(format!("host name `{host}` resolves to no address"));
+    }
+    Ok(Listen { text, addrs, all_interfaces: false })
+}
+
+/// Where a setting's value came from, for `--print-config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Flag,
+    Env,
+    File,
+    Default,
+}
+
+/// The parsed configuration, with what `--print-config` needs.
+pub struct Loaded {
+    pub config: Config,
+    matches: ArgMatches,
+    file_keys: Vec<String>,
+}
+
+/// Settings that are never read from a file or printed.
+const NOT_SETTINGS: &[&str] = &["help", "version", "config", "print-config"];
+
+/// The `--config` file named in `args` (`--config F`, `--config=F`), else by TRENT_CONFIG.
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.to_str().and_then(|a| a.strip_prefix("--config=")) {
+            return Some(PathBuf::from(v));
+        }
+    }
+    std::env::var_os("TRENT_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// One TOML value as the strings a flag would take.
+fn toml_values(key: &str, path: &Path, v: &toml::Value) -> Result<Vec<String>, String> {
+    let scalar = |v: &toml::Value| -> Result<String, String> {
+        match v {
+            toml::Value::String(s) => Ok(s.clone()),
+            toml::Value::Integer(i) => Ok(i.to_string()),
+            toml::Value::Float(f) => Ok(f.to_string()),
+            toml::Value::Boolean(b) => Ok(b.to_string()),
+            _ => Err(format!("{}: `{key}` must be a string, number, boolean or an array of them", path.display())),
+        }
+    };
+    match v {
+        toml::Value::Array(items) => items.iter().map(scalar).collect(),
+        v => Ok(vec![scalar(v)?]),
+    }
+}
+
+/// Parses trentd's command line (`args`, with the program name first) together with the
+/// environment and the `--config` file. A clap error (including --help and --version) comes
+/// back as `Err(Ok(e))`, a configuration file error as `Err(Err(message))`.
+pub fn load(args: Vec<OsString>) -> Result<Loaded, Result<clap::Error, String>> {
+    let mut cmd = Config::command();
+    let mut file_keys = Vec::new();
+    if let Some(path) = config_path(&args) {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Err(format!("reading the configuration file {}: {e}", path.display())))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| Err(format!("{} is not valid TOML: {e}", path.display())))?;
+        for (key, value) in &table {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(key.as_str()) && !NOT_SETTINGS.contains(&key.as_str()))
+                .ok_or_else(|| {
+                    Err(format!(
+                        "{}: unknown key `{key}` (the keys are trentd's long flag names, e.g. listen, data-dir; see trentd --help)",
+                        path.display()
+                    ))
+                })?;
+            let id = arg.get_id().clone();
+            let multiple = matches!(arg.get_action(), clap::ArgAction::Append);
+            let values = toml_values(key, &path, value).map_err(Err)?;
+            if values.len() != 1 && !multiple {
+                return Err(Err(format!("{}: `{key}` takes one value, not an array", path.display())));
+            }
+            // Leaked once per key at start: clap's defaults are 'static.
+            let values: Vec<&'static str> = values.into_iter().map(|v| &*Box::leak(v.into_boxed_str())).collect();
+            cmd = cmd.mut_arg(id, |a| a.default_values(values));
+            file_keys.push(key.clone());
+        }
+    }
+    let matches = cmd.try_get_matches_from(args).map_err(Ok)?;
+    let config = Config::from_arg_matches(&matches).map_err(Ok)?;
+    Ok(Loaded { config, matches, file_keys })
+}
+
+impl Loaded {
+    /// Where a setting (by its long flag name) came from.
+    pub fn source(&self, long: &str) -> Source {
+        let cmd = Config::command();
+        let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(long)) else { return Source::Default };
+        match self.matches.value_source(arg.get_id().as_str()) {
+            Some(clap::parser::ValueSource::CommandLine) => Source::Flag,
+            Some(clap::parser::ValueSource::EnvVariable) => Source::Env,
+            _ if self.file_keys.iter().any(|k| k == long) => Source::File,
+            _ => Source::Default,
+        }
+    }
+
+    /// The effective configuration as TOML that `--config` reads back, each value's source in a
+    /// comment. Passwords in URLs are masked; secrets set only in the environment never show.
+    pub fn render(&self) -> String {
+        let mut out = String::from("# trentd effective configuration\n");
+        let cmd = Config::command();
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if NOT_SETTINGS.contains(&long) {
+                continue;
+            }
+            let source = match self.source(long) {
+                Source::Flag => "flag",
+                Source::Env => "environment",
+                Source::File => "config file",
+                Source::Default => "default",
+            };
+            let values: Vec<String> = match self.matches.get_raw(arg.get_id().as_str()) {
+                Some(v) => v.map(|v| toml_literal(&trent_store::redact_url(&v.to_string_lossy()))).collect(),
+                None => Vec::new(),
+            };
+            let multiple = matches!(arg.get_action(), clap::ArgAction::Append);
+            if values.is_empty() && !multiple {
+                out.push_str(&format!("# {long} is not set\n"));
+            } else if multiple {
+                out.push_str(&format!("{long} = [{}]  # {source}\n", values.join(", ")));
+            } else {
+                out.push_str(&format!("{long} = {}  # {source}\n", values[0]));
+            }
+        }
+        out
+    }
+}
+
+/// A value as a TOML literal: booleans and plain numbers bare, anything else a quoted string.
+fn toml_literal(v: &str) -> String {
+    let number =
+        !v.is_empty() && v.len() < 16 && v.bytes().all(|b| b.is_ascii_digit()) && (v == "0" || !v.starts_with('0'));
+    if v == "true" || v == "false" || number {
+        v.to_string()
+    } else {
+        serde_json::to_string(v).unwrap_or_default()
+    }
 }
 
 /// A `--store` URL. It may hold a database password, so its `Debug` hides that.

@@ -35,7 +35,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(app)
 }
 
-async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, req: Request<Body>) -> Response<Body> {
+async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, mut req: Request<Body>) -> Response<Body> {
     if req.method() == axum::http::Method::GET {
         match req.uri().path() {
             "/health" => return plain(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into()),
@@ -54,11 +54,14 @@ async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, req: 
     let (service, operation) = labels(&req);
     let mut meta = Meta { service, operation, xmlns: None };
     let request_id = uuid_v4();
+    let seen = crate::access_log::Seen::attach(&mut req);
     let (resp, code) = match route(app.clone(), req, &request_id, &mut meta).await {
         Ok(body) => (respond(StatusCode::OK, body, &request_id, meta.xmlns.is_some()), "OK"),
         Err(e) => (error_response(&*e, &request_id, meta.xmlns), e.code()),
     };
     app.metrics.record(meta.service, meta.operation, code, start.elapsed());
+    let status = resp.status().as_u16();
+    app.access_log.record(&seen, &request_id, meta.service, meta.operation, status, code, start.elapsed());
     resp
 }
 
@@ -262,6 +265,7 @@ fn authorize_and_run(
     let caller = Caller::new(verified.principal().clone(), verified.region().to_string());
     draft.region = caller.region.clone();
     draft.identity = Some((caller.principal.clone(), verified.access_key_id().to_string()));
+    crate::access_log::note_principal(&parts.extensions, &caller.principal, &caller.region);
     tracing::debug!(
         request_id = %draft.request_id,
         service = signing_name,

@@ -9,6 +9,7 @@
 //! event → one place that maps every error to `__type`, message and status (XML for awsQuery).
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod admin;
 pub mod audit;
 pub mod audit_event;
@@ -54,6 +55,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// This process's id among the nodes sharing the store (see [`nodes`]).
     pub node_id: String,
+    /// One line per request (`--access-log`).
+    pub access_log: access_log::AccessLog,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -61,7 +64,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     bootstrap::create_private_dir(&config.data_dir)?;
     bootstrap::create_private_dir(&config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")))?;
     trent_wire::regions::add_extra(&config.extra_regions);
-    let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir).map_err(|e| e.to_string())?;
+    let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir)
+        .map_err(|e| format!("opening the store {}: {e}", trent_store::redact_url(&config.store.0)))?;
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
     let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));
@@ -70,7 +74,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let node_id = bootstrap::node_id(&config.data_dir)?;
     let audit = audit::AuditLog::open(audit_settings(&config, &store, &node_id), audit_key)?;
     let quotas = quota::Quotas::new(config.quotas == "aws", &config.quota_overrides);
-    bootstrap::admin_credentials(&identity, &config.account_id)?;
+    bootstrap::admin_credentials(&identity, &config.account_id, config.dev)?;
     bootstrap::extra_admin_credentials(&identity)?;
     let clock = Arc::new(Clock::default());
     if config.unsafe_test_clock {
@@ -99,6 +103,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         .with_events(Arc::new(sinks))
         .with_limits(limits)
         .with_secret_references(Arc::new(SecretsBridge(secrets.clone())));
+    let access_log = access_log::AccessLog::open(&config.access_log, config.log_format == "json")?;
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
     let service_authorizer = identity::service_authorizer(iam.clone());
     Ok(Arc::new(App {
@@ -116,6 +121,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         service_authorizer,
         store,
         node_id,
+        access_log,
     }))
 }
 

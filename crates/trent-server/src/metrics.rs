@@ -19,6 +19,21 @@ struct Histogram {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
     latency: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
+    started: StartTime,
+}
+
+/// When this process's metrics began (Unix seconds), for `trent_start_time_seconds`.
+struct StartTime(f64);
+
+impl Default for StartTime {
+    fn default() -> Self {
+        StartTime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default(),
+        )
+    }
 }
 
 impl Metrics {
@@ -44,6 +59,17 @@ impl Metrics {
     /// written, `key_cache` the (hits, misses) of KMS's unwrapped-material cache.
     pub fn render(&self, audit_queue_depth: usize, key_cache: (u64, u64)) -> String {
         let mut out = String::new();
+        out.push_str("# HELP trent_build_info The running trentd's version and git commit (value always 1).\n");
+        out.push_str("# TYPE trent_build_info gauge\n");
+        let _ = writeln!(
+            out,
+            "trent_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            crate::config::GIT_COMMIT
+        );
+        out.push_str("# HELP trent_start_time_seconds When trentd started, in seconds since the Unix epoch.\n");
+        out.push_str("# TYPE trent_start_time_seconds gauge\n");
+        let _ = writeln!(out, "trent_start_time_seconds {:.3}", self.started.0);
         out.push_str(
             "# HELP trent_requests_total Requests by service, operation and outcome (OK or the AWS error code).\n",
         );
@@ -134,5 +160,24 @@ mod tests {
             text.contains("trent_request_duration_seconds_bucket{service=\"kms\",operation=\"Encrypt\",le=\"+Inf\"} 4")
         );
         assert!(text.contains("trent_request_duration_seconds_count{service=\"kms\",operation=\"Encrypt\"} 4"));
+    }
+
+    #[test]
+    fn renders_build_info_and_a_plausible_start_time() {
+        let text = Metrics::default().render(0, (0, 0));
+        let build = format!(
+            "trent_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            crate::config::GIT_COMMIT
+        );
+        assert!(text.contains(&build), "{text}");
+        let start: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("trent_start_time_seconds "))
+            .expect("trent_start_time_seconds")
+            .parse()
+            .unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        assert!(start > 1.7e9 && start <= now + 1.0, "{start} vs {now}");
     }
 }
