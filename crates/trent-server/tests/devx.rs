@@ -60,24 +60,6 @@ fn signed_call(addr: &str, akid: &str, secret: &str, op: &str) -> (u16, String) 
     (status, id)
 }
 
-fn wait_ready(child: &mut std::process::Child, ready: &std::path::Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(url) = std::fs::read_to_string(ready) {
-            if url.ends_with('\n') {
-                return url.trim().trim_start_matches("http://").to_string();
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("trentd exited with {status} before it was ready: {err}");
-        }
-        assert!(Instant::now() < deadline, "trentd was not ready within 20 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn terminate(child: &mut std::process::Child) -> (String, String) {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -54,12 +54,18 @@ pub fn start_with(mut cmd: Command, data_dir: &Path) -> Server {
     let ready = data_dir.join("ready");
     let _ = std::fs::remove_file(&ready);
     let mut child = cmd.spawn().expect("spawn trentd");
+    let addr = wait_ready(&mut child, &ready);
+    Server { child, addr, data_dir: data_dir.to_path_buf() }
+}
+
+/// Waits until trentd has written its URL to `ready` and returns its `host:port`; fails the test
+/// with trentd's stderr if it exits first, or after 20 s.
+pub fn wait_ready(child: &mut std::process::Child, ready: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(url) = std::fs::read_to_string(&ready) {
+        if let Ok(url) = std::fs::read_to_string(ready) {
             if url.ends_with('\n') {
-                let addr = url.trim().trim_start_matches("http://").to_string();
-                return Server { child, addr, data_dir: data_dir.to_path_buf() };
+                return url.trim().trim_start_matches("http://").to_string();
             }
         }
         if let Some(status) = child.try_wait().unwrap() {
