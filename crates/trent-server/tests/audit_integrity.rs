@@ -242,9 +242,7 @@ fn a_shared_store_chain_cut_back_before_its_signed_head_stops_the_node() {
         return;
     }
     let db = TestDb::create();
-    let mut k = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut k).unwrap();
-    let root = trent_wire::json::base64_encode(&k);
+    let root = random_root_key();
     let dir = tempfile::tempdir().unwrap();
     let node = |accept: bool| {
         let mut c = command(dir.path());

@@ -25,9 +25,7 @@ fn lookup_events_on_any_node_sees_every_nodes_events_and_each_chain_verifies() {
         return;
     }
     let db = TestDb::create();
-    let mut k = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut k).unwrap();
-    let root = trent_wire::json::base64_encode(&k);
+    let root = random_root_key();
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let start_node = |dir: &std::path::Path| {
         let mut c = command(dir);

@@ -16,12 +16,6 @@ fn b64(b: &[u8]) -> String {
     trent_wire::json::base64_encode(b)
 }
 
-fn random_root_key() -> String {
-    let mut k = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut k).unwrap();
-    b64(&k)
-}
-
 fn db() -> Option<TestDb> {
     if skip() {
         eprintln!("TRENT_SKIP_POSTGRES=1: skipping a PostgreSQL test");

@@ -9,6 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A fresh random root key, base64, for TRENT_ROOT_KEY (nodes that share a store share it).
+pub fn random_root_key() -> String {
+    let mut k = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut k).unwrap();
+    trent_wire::json::base64_encode(&k)
+}
+
 pub const AKID: &str = "AKIAIOSFODNN7EXAMPLE";
 pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
