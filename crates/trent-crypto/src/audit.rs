@@ -84,6 +84,33 @@ const RESERVED: &[&str] = &["trentHash", "trentSeq", "trentPrev", "trentRecord"]
 /// see [`check_fields`]). Returns the line and its hash.
 pub fn seal_line(seq: u64, prev: &str, kind: RecordKind, fields: &str) -> Result<(String, String), FormatError> {
     check_fields(fields)?;
+    seal_unchecked(seq, prev, kind, fields)
+}
+
+/// A record's fields that passed [`check_fields`]: sealing them ([`seal_checked`]) cannot make a
+/// line [`parse_line`] would refuse, so a writer can check once, where the record is made, and
+/// seal later without parsing it again.
+#[derive(Debug, Clone)]
+pub struct CheckedFields(String);
+
+impl CheckedFields {
+    pub fn new(fields: String) -> Result<CheckedFields, FormatError> {
+        check_fields(&fields)?;
+        Ok(CheckedFields(fields))
+    }
+}
+
+/// [`seal_line`] for fields already checked.
+pub fn seal_checked(
+    seq: u64,
+    prev: &str,
+    kind: RecordKind,
+    fields: &CheckedFields,
+) -> Result<(String, String), FormatError> {
+    seal_unchecked(seq, prev, kind, &fields.0)
+}
+
+fn seal_unchecked(seq: u64, prev: &str, kind: RecordKind, fields: &str) -> Result<(String, String), FormatError> {
     if prev.len() != 64 || !prev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(FormatError::BadPrev);
     }

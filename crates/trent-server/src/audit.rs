@@ -52,7 +52,7 @@ impl std::fmt::Display for AuditError {
 
 struct Submission {
     kind: RecordKind,
-    fields: String,
+    fields: chain::CheckedFields,
     reply: mpsc::SyncSender<Result<u64, AuditError>>,
 }
 
@@ -222,9 +222,10 @@ impl AuditLog {
 
     /// Appends one record and waits until it is durable. Returns its sequence number.
     pub fn append(&self, kind: RecordKind, fields: &Map<String, Value>) -> Result<u64, AuditError> {
-        let fields = Value::Object(fields.clone()).to_string();
-        // A record the line format would refuse fails alone here, not the writer's whole batch.
-        chain::check_fields(&fields).map_err(|e| AuditError(format!("a record cannot be sealed: {e:?}")))?;
+        // Checked here, once: a record the line format would refuse fails alone, not the writer's
+        // whole batch, and the writer seals it without parsing it again.
+        let fields = chain::CheckedFields::new(Value::Object(fields.clone()).to_string())
+            .map_err(|e| AuditError(format!("a record cannot be sealed: {e:?}")))?;
         let (reply, wait) = mpsc::sync_channel(1);
         {
             let guard = self.tx.lock().map_err(|_| AuditError("writer lock poisoned".into()))?;
@@ -416,7 +417,7 @@ impl Writer {
 
     fn commit(&mut self, batch: Vec<Submission>) {
         let n = batch.len();
-        let result = self.write_records(batch.iter().map(|s| (s.kind, s.fields.as_str())));
+        let result = self.write_records(batch.iter().map(|s| (s.kind, &s.fields)));
         self.depth.fetch_sub(n, Ordering::Relaxed);
         match result {
             Ok(first) => {
@@ -435,15 +436,19 @@ impl Writer {
 
     fn digest(&mut self) {
         let at = now_rfc3339();
-        let fields = chain::digest_fields(&self.key, self.seq, &self.prev, &at);
-        if let Err(e) = self.write_records(std::iter::once((RecordKind::Digest, fields.as_str()))) {
+        let fields = chain::CheckedFields::new(chain::digest_fields(&self.key, self.seq, &self.prev, &at))
+            .map_err(|e| AuditError(format!("the digest record cannot be sealed: {e:?}")));
+        if let Err(e) = fields.and_then(|f| self.write_records(std::iter::once((RecordKind::Digest, &f)))) {
             tracing::error!(error = %e, "the audit digest could not be written");
         }
     }
 
     /// Writes records durably; returns the first one's sequence number. On failure nothing
     /// of the batch stays in the file and the chain state is unchanged.
-    fn write_records<'a>(&mut self, records: impl Iterator<Item = (RecordKind, &'a str)>) -> Result<u64, AuditError> {
+    fn write_records<'a>(
+        &mut self,
+        records: impl Iterator<Item = (RecordKind, &'a chain::CheckedFields)>,
+    ) -> Result<u64, AuditError> {
         if let Some(why) = &self.broken {
             return Err(AuditError(why.clone()));
         }
@@ -453,7 +458,7 @@ impl Writer {
         let mut digests = 0;
         for (kind, fields) in records {
             seq += 1;
-            let (line, hash) = chain::seal_line(seq, &prev, kind, fields)
+            let (line, hash) = chain::seal_checked(seq, &prev, kind, fields)
                 .map_err(|_| AuditError("a record's fields are not a JSON object".into()))?;
             lines.push((seq, line));
             prev = hash;
