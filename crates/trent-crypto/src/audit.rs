@@ -98,6 +98,29 @@ impl CheckedFields {
         check_fields(&fields)?;
         Ok(CheckedFields(fields))
     }
+
+    /// Serializes a record's members and checks them without parsing the text again: what
+    /// [`check_fields`] reads back from text is known here from the map itself (an object, its
+    /// member names), and serde_json writes no raw line breaks.
+    pub fn from_map(fields: &serde_json::Map<String, serde_json::Value>) -> Result<CheckedFields, FormatError> {
+        if fields.is_empty() {
+            return Err(FormatError::NotAnObject);
+        }
+        if fields.keys().any(|k| RESERVED.contains(&k.as_str())) {
+            return Err(FormatError::ReservedMember);
+        }
+        let text = serde_json::to_string(fields).map_err(|_| FormatError::NotAnObject)?;
+        if nesting(&text) > MAX_DEPTH {
+            return Err(FormatError::TooDeep);
+        }
+        debug_assert!(check_fields(&text).is_ok());
+        Ok(CheckedFields(text))
+    }
+
+    /// The serialized members.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// [`seal_line`] for fields already checked.
@@ -519,6 +542,25 @@ mod tests {
             v.feed(l).map_err(|e| (i, e))?;
         }
         Ok(v.finish())
+    }
+
+    #[test]
+    fn fields_checked_from_a_map_agree_with_the_text_check() {
+        let obj = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let deep = (0..MAX_DEPTH + 1).fold(serde_json::json!(1), |v, _| serde_json::json!([v]));
+        let cases = [
+            obj(serde_json::json!({"a": "line\nbreak\r", "b": [1, {"c": null}]})),
+            obj(serde_json::json!({})),
+            obj(serde_json::json!({"trentSeq": 1})),
+            obj(serde_json::json!({"deep": deep})),
+        ];
+        for m in cases {
+            let text = serde_json::to_string(&m).unwrap();
+            let by_map = CheckedFields::from_map(&m).map(|c| c.as_str().to_string());
+            let by_text = CheckedFields::new(text.clone()).map(|c| c.as_str().to_string());
+            assert_eq!(by_map, by_text, "{text}");
+        }
+        assert!(CheckedFields::from_map(&obj(serde_json::json!({"a": 1}))).is_ok());
     }
 
     #[test]

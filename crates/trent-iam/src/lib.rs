@@ -272,7 +272,7 @@ impl Iam {
     /// The identity policies of a caller: inline and attached managed policies of its user or
     /// of its session's role. The account root has none (it needs none in its own account).
     /// A stored document that no longer parses stands as [`Policy::deny_all`] (fail closed).
-    pub fn identity_policies(&self, p: &Principal) -> Result<Vec<Policy>, IamError> {
+    pub fn identity_policies(&self, p: &Principal) -> Result<Vec<std::sync::Arc<Policy>>, IamError> {
         let (inline, attached) = match &p.kind {
             PrincipalKind::Root => return Ok(Vec::new()),
             PrincipalKind::User { name, id, .. } => {
@@ -297,7 +297,7 @@ impl Iam {
         }
         let mut out = Vec::with_capacity(docs.len());
         for (name, d) in docs {
-            match Policy::parse(&d, PolicyKind::Identity) {
+            match Policy::parse_cached(&d, PolicyKind::Identity) {
                 Ok(p) => out.push(p),
                 // Validated when written, so this is a damaged or hand-edited record. Ignoring
                 // it would drop its Denys: fail closed, everything is denied until it is fixed.
@@ -309,7 +309,7 @@ impl Iam {
                         kind = ?e.kind,
                         "a stored identity policy cannot be read; the principal is denied every action"
                     );
-                    out.push(Policy::deny_all());
+                    out.push(std::sync::Arc::new(Policy::deny_all()));
                 }
             }
         }

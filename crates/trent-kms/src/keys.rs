@@ -126,8 +126,26 @@ impl Kms {
     }
 
     pub(crate) fn load(&self, tx: &mut dyn Txn, r: &KeyRef) -> Result<KeyRecord, KmsError> {
-        match tx.get(T_KEY, &r.store_key())? {
-            Some(raw) => serde_json::from_slice(&raw).map_err(KmsError::internal),
+        let store_key = r.store_key();
+        match tx.get(T_KEY, &store_key)? {
+            Some(raw) => {
+                if let Some(rec) = self
+                    .records
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&store_key).filter(|(bytes, _)| *bytes == raw).map(|(_, rec)| rec.clone()))
+                {
+                    return Ok(rec);
+                }
+                let rec: KeyRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
+                if let Ok(mut m) = self.records.lock() {
+                    if m.len() >= crate::MATERIAL_CACHE_MAX {
+                        m.clear();
+                    }
+                    m.insert(store_key, (raw, rec.clone()));
+                }
+                Ok(rec)
+            }
             None => Err(KmsError::NotFound(format!(
                 "Key '{}' does not exist",
                 crate::model::key_arn(&r.region, &r.account, &r.key_id)

@@ -130,6 +130,9 @@ pub struct Kms {
     /// so entries need no invalidation; deletion evicts them.
     materials: Mutex<MaterialCache>,
     cache_stats: CacheStats,
+    /// Parsed key records by store key, with the bytes they were parsed from: a record read
+    /// again unchanged (the store's read cache hands back the same bytes) is not parsed again.
+    records: Mutex<HashMap<String, (Vec<u8>, model::KeyRecord)>>,
 }
 
 /// Hits and misses of the unwrapped-material cache, for metrics.
@@ -196,7 +199,14 @@ trent_wire::operations!(Kms, Caller, KmsError, "kms", {
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
-        Kms { store, root, clock, materials: Mutex::new(HashMap::new()), cache_stats: CacheStats::default() }
+        Kms {
+            store,
+            root,
+            clock,
+            materials: Mutex::new(HashMap::new()),
+            cache_stats: CacheStats::default(),
+            records: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,

@@ -184,6 +184,30 @@ pub fn validate_key_policy(text: &str) -> Result<Policy, PolicyError> {
 }
 
 impl Policy {
+    /// [`Policy::parse`] through a process-wide cache of parsed documents, for stored policies
+    /// read on every request (key policies, identity policies): a document is parsed once,
+    /// then found by its text. Bounded (emptied when full); errors are not cached.
+    pub fn parse_cached(text: &str, kind: PolicyKind) -> Result<std::sync::Arc<Policy>, PolicyError> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex, OnceLock};
+        type Cache = Mutex<HashMap<(bool, String), Arc<Policy>>>;
+        const MAX: usize = 4096;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        let k = (kind == PolicyKind::Identity, text.to_string());
+        if let Some(p) = cache.lock().ok().and_then(|c| c.get(&k).cloned()) {
+            return Ok(p);
+        }
+        let p = Arc::new(Policy::parse(text, kind)?);
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= MAX {
+                c.clear();
+            }
+            c.insert(k, p.clone());
+        }
+        Ok(p)
+    }
+
     /// Parses and validates `text` as a policy of `kind`.
     pub fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         let value: Value = match serde_json::from_str(text) {

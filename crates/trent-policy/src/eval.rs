@@ -19,6 +19,7 @@ use crate::context::{PrincipalType, RequestContext, RequestPrincipal};
 use crate::document::{Effect, Element, Policy, PrincipalEntry, Statement};
 use crate::vars;
 use crate::wildcard::{match_arn_toks, wildcard_match_ignore_case};
+use std::borrow::Borrow;
 
 /// Which kind of policy a decision is about (for AWS's message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,10 +207,10 @@ fn scan(policy: &Policy, ctx: &RequestContext, resource_policy: bool) -> Scan {
 }
 
 /// Scans every identity policy: the first explicit deny, and whether any allows.
-fn scan_identity(policies: &[Policy], ctx: &RequestContext) -> (Option<Option<String>>, bool) {
+fn scan_identity<P: Borrow<Policy>>(policies: &[P], ctx: &RequestContext) -> (Option<Option<String>>, bool) {
     let mut allow = ctx.principal.kind == PrincipalType::Root;
     for p in policies {
-        let s = scan(p, ctx, false);
+        let s = scan(p.borrow(), ctx, false);
         if s.deny.is_some() {
             return (s.deny, allow);
         }
@@ -225,7 +226,7 @@ fn same_account(p: &RequestPrincipal, resource_account: &str) -> bool {
 /// Evaluation with identity policies only, for resources without a resource policy (SSM
 /// parameters) and account-level actions (`kms:CreateKey`, `kms:ListKeys`): the resource is
 /// taken to be in the caller's account.
-pub fn evaluate_identity(ctx: &RequestContext, identity_policies: &[Policy]) -> Decision {
+pub fn evaluate_identity<P: Borrow<Policy>>(ctx: &RequestContext, identity_policies: &[P]) -> Decision {
     evaluate(ctx, identity_policies, None, &ctx.principal.account)
 }
 
@@ -233,9 +234,9 @@ pub fn evaluate_identity(ctx: &RequestContext, identity_policies: &[Policy]) -> 
 /// (a role's trust policy for AssumeRole, a secret's resource policy, …). `resource_account`
 /// is the account that owns the resource; a resource in another account with no resource
 /// policy allowing the caller is denied (`because no resource-based policy allows …`).
-pub fn evaluate(
+pub fn evaluate<P: Borrow<Policy>>(
     ctx: &RequestContext,
-    identity_policies: &[Policy],
+    identity_policies: &[P],
     resource_policy: Option<&Policy>,
     resource_account: &str,
 ) -> Decision {
@@ -265,11 +266,11 @@ pub fn evaluate(
 /// KMS evaluation: the key policy (of the key in `key_account`), the caller's identity
 /// policies, and whether a grant allows this operation (the caller checks the grant's
 /// operations and constraints).
-pub fn evaluate_kms(
+pub fn evaluate_kms<P: Borrow<Policy>>(
     ctx: &RequestContext,
     key_policy: &Policy,
     key_account: &str,
-    identity_policies: &[Policy],
+    identity_policies: &[P],
     grant_allows: bool,
 ) -> Decision {
     let key = scan(key_policy, ctx, true);
@@ -344,7 +345,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(evaluate_identity(&ctx, std::slice::from_ref(&allow)), Decision::Allow);
-        assert_eq!(evaluate_identity(&ctx, &[]), Decision::ImplicitDeny { missing: PolicyType::Identity });
+        assert_eq!(evaluate_identity::<Policy>(&ctx, &[]), Decision::ImplicitDeny { missing: PolicyType::Identity });
         // The same allow for a resource in another account without a resource policy is denied.
         assert_eq!(
             evaluate(&ctx, &[allow], None, "444455556666"),

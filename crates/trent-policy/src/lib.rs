@@ -23,7 +23,7 @@
 //! let bob = RequestPrincipal::from_arn("arn:aws:iam::111122223333:user/bob", "AIDAEXAMPLE").unwrap();
 //! let ctx = RequestContext::new(bob, "kms:Decrypt", "arn:aws:kms:us-east-1:111122223333:key/k");
 //! assert_eq!(evaluate_kms(&ctx, &key_policy, "111122223333", &[iam], false).outcome(), Outcome::Allow);
-//! let d = evaluate_kms(&ctx, &key_policy, "111122223333", &[], false);
+//! let d = evaluate_kms::<Policy>(&ctx, &key_policy, "111122223333", &[], false);
 //! assert!(d.message(&ctx).unwrap().ends_with("because no identity-based policy allows the kms:Decrypt action"));
 //! ```
 #![forbid(unsafe_code)]

@@ -108,7 +108,7 @@ proptest! {
         for kind in [PolicyKind::Identity, PolicyKind::Resource] {
             if let Ok(p) = Policy::from_value(&doc, kind) {
                 let _ = evaluate(&ctx, std::slice::from_ref(&p), None, "111122223333");
-                let _ = evaluate(&ctx, &[], Some(&p), "111122223333");
+                let _ = evaluate::<Policy>(&ctx, &[], Some(&p), "111122223333");
             }
         }
     }

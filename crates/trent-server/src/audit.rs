@@ -53,7 +53,27 @@ impl std::fmt::Display for AuditError {
 struct Submission {
     kind: RecordKind,
     fields: chain::CheckedFields,
-    reply: mpsc::SyncSender<Result<u64, AuditError>>,
+    reply: Reply,
+}
+
+/// Where the writer says that a record is durable (or not): a thread waiting for it, or an
+/// async request (which waits without holding a thread).
+enum Reply {
+    Thread(mpsc::SyncSender<Result<u64, AuditError>>),
+    Task(tokio::sync::oneshot::Sender<Result<u64, AuditError>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<u64, AuditError>) {
+        match self {
+            Reply::Thread(tx) => {
+                let _ = tx.send(r);
+            }
+            Reply::Task(tx) => {
+                let _ = tx.send(r);
+            }
+        }
+    }
 }
 
 enum Message {
@@ -224,17 +244,34 @@ impl AuditLog {
     pub fn append(&self, kind: RecordKind, fields: &Map<String, Value>) -> Result<u64, AuditError> {
         // Checked here, once: a record the line format would refuse fails alone, not the writer's
         // whole batch, and the writer seals it without parsing it again.
-        let fields = chain::CheckedFields::new(Value::Object(fields.clone()).to_string())
+        let fields = chain::CheckedFields::from_map(fields)
             .map_err(|e| AuditError(format!("a record cannot be sealed: {e:?}")))?;
+        self.append_checked(kind, fields)
+    }
+
+    /// [`AuditLog::append`] for a record already serialized and checked (the request path's
+    /// events: `Draft::record`).
+    pub fn append_checked(&self, kind: RecordKind, fields: chain::CheckedFields) -> Result<u64, AuditError> {
         let (reply, wait) = mpsc::sync_channel(1);
-        {
-            let guard = self.tx.lock().map_err(|_| AuditError("writer lock poisoned".into()))?;
-            let tx = guard.as_ref().ok_or_else(|| AuditError("the trail is closed".into()))?;
-            self.depth.fetch_add(1, Ordering::Relaxed);
-            tx.send(Message::Record(Submission { kind, fields, reply }))
-                .map_err(|_| AuditError("the audit writer has stopped".into()))?;
-        }
+        self.submit(Submission { kind, fields, reply: Reply::Thread(reply) })?;
         wait.recv().map_err(|_| AuditError("the audit writer has stopped".into()))?
+    }
+
+    /// [`AuditLog::append_checked`] for async code: waits for durability without a thread.
+    pub async fn append_async(&self, kind: RecordKind, fields: chain::CheckedFields) -> Result<u64, AuditError> {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        self.submit(Submission { kind, fields, reply: Reply::Task(reply) })?;
+        wait.await.map_err(|_| AuditError("the audit writer has stopped".into()))?
+    }
+
+    fn submit(&self, s: Submission) -> Result<(), AuditError> {
+        let guard = self.tx.lock().map_err(|_| AuditError("writer lock poisoned".into()))?;
+        let tx = guard.as_ref().ok_or_else(|| AuditError("the trail is closed".into()))?;
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        tx.send(Message::Record(s)).map_err(|_| {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            AuditError("the audit writer has stopped".into())
+        })
     }
 
     /// Writes a final digest and stops the writer. Later appends fail.
@@ -422,13 +459,13 @@ impl Writer {
         match result {
             Ok(first) => {
                 for (i, s) in batch.into_iter().enumerate() {
-                    let _ = s.reply.send(Ok(first + i as u64));
+                    s.reply.send(Ok(first + i as u64));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, records = n, "audit records could not be written; their requests are refused");
                 for s in batch {
-                    let _ = s.reply.send(Err(e.clone()));
+                    s.reply.send(Err(e.clone()));
                 }
             }
         }

@@ -88,6 +88,26 @@ impl Draft {
     /// kept (`audit_model.rs`); the event is bounded in depth and size so the trail's reader
     /// always reads it back.
     pub fn event(&self, request: &[u8], response: Option<&[u8]>, error: Option<(&str, String)>) -> Map<String, Value> {
+        bounded(self.unbounded_event(request, response, error)).0
+    }
+
+    /// The event as the trail takes it: bounded, serialized and checked once
+    /// ([`crate::audit::AuditLog::append_checked`]); `None` if even the bounded event would not fit.
+    pub fn record(
+        &self,
+        request: &[u8],
+        response: Option<&[u8]>,
+        error: Option<(&str, String)>,
+    ) -> Option<trent_crypto::audit::CheckedFields> {
+        bounded(self.unbounded_event(request, response, error)).1
+    }
+
+    fn unbounded_event(
+        &self,
+        request: &[u8],
+        response: Option<&[u8]>,
+        error: Option<(&str, String)>,
+    ) -> Map<String, Value> {
         let op = self.operation();
         let query = matches!(self.service(), "iam" | "sts");
         let params = op.and_then(|o| {
@@ -134,7 +154,7 @@ impl Draft {
         m.insert("recipientAccountId".into(), json!(self.account()));
         m.insert("eventCategory".into(), json!("Management"));
         m.insert("tlsDetails".into(), json!({"clientProvidedHostHeader": Value::Null, "tls": self.tls}));
-        bound_event(m)
+        m
     }
 
     /// The signing name of the event's service (`kms`, `ssm`, …).
@@ -373,23 +393,26 @@ fn holds_sensitive(shape: usize, seen: &mut Vec<usize>) -> bool {
 
 /// Bounds a whole event: over `MAX_EVENT_BYTES`, or not something the trail's line format
 /// reads back, its parameters, answer and resources are replaced by the truncation marker.
-fn bound_event(mut m: Map<String, Value>) -> Map<String, Value> {
-    let fits = |m: &Map<String, Value>| {
-        let s = serde_json::to_string(m).unwrap_or_default();
-        s.len() <= MAX_EVENT_BYTES && trent_crypto::audit::check_fields(&s).is_ok()
+/// Returns the event and, when it fits, its serialized, checked form (serialized once here).
+fn bounded(mut m: Map<String, Value>) -> (Map<String, Value>, Option<trent_crypto::audit::CheckedFields>) {
+    let check = |m: &Map<String, Value>| {
+        let c = trent_crypto::audit::CheckedFields::from_map(m).ok()?;
+        (c.as_str().len() <= MAX_EVENT_BYTES).then_some(c)
     };
-    if fits(&m) {
-        return m;
+    if let Some(c) = check(&m) {
+        return (m, Some(c));
     }
     for member in ["requestParameters", "responseElements"] {
         if m.get(member).is_some_and(|v| !v.is_null()) {
             m.insert(member.into(), truncated());
         }
     }
-    if !fits(&m) {
-        m.remove("resources");
+    if let Some(c) = check(&m) {
+        return (m, Some(c));
     }
-    m
+    m.remove("resources");
+    let c = check(&m);
+    (m, c)
 }
 
 fn lower_first(s: &str) -> String {

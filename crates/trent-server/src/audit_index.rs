@@ -257,7 +257,13 @@ pub struct FileIndexer {
     /// The last record the writer has made durable.
     durable: Arc<AtomicU64>,
     pos: Pos,
+    /// Key prefixes of recent attribute values (an event's name, user, key … recur, and each
+    /// prefix is a SHA-256); event ids, unique, are not kept.
+    prefixes: std::collections::HashMap<(String, String, &'static str, String), String>,
 }
+
+/// Prefixes the indexer remembers before it starts over.
+const PREFIX_MEMO: usize = 4096;
 
 impl FileIndexer {
     /// `trail_seq`: where the trail ends now. An index position past it (a trail cut back and
@@ -269,7 +275,7 @@ impl FileIndexer {
             tracing::warn!(indexed = pos.seq, "the audit index is past the trail's end: rebuilding it");
             pos = Pos::default();
         }
-        FileIndexer { dir, store, key, durable, pos }
+        FileIndexer { dir, store, key, durable, pos, prefixes: Default::default() }
     }
 
     /// Indexes every durable record not indexed yet; writes the signed head with the rows.
@@ -324,11 +330,29 @@ impl FileIndexer {
                     let value = format!("f:{first}:{}:{}:{}", self.pos.offset, line.len(), &h.hash[..16]);
                     let all = std::iter::once(("", String::new()));
                     for (attr, v) in all.chain(e.attrs.iter().map(|(a, v)| (*a, v.clone()))) {
-                        pending.push((key(&prefix(&e.account, &e.region, attr, &v), e.ms, "", h.seq), value.clone()));
+                        let p = if attr == "EventId" {
+                            prefix(&e.account, &e.region, attr, &v)
+                        } else {
+                            let memo = &mut self.prefixes;
+                            if memo.len() >= PREFIX_MEMO {
+                                memo.clear();
+                            }
+                            memo.entry((e.account.clone(), e.region.clone(), attr, v))
+                                .or_insert_with_key(|(a, r, at, v)| prefix(a, r, at, v))
+                                .clone()
+                        };
+                        pending.push((key(&p, e.ms, "", h.seq), value.clone()));
                     }
                 }
-                let sig = chain::sign_head(&self.key, "", h.seq, &h.hash);
-                head = Some(Head { seq: h.seq, hash: h.hash.clone(), file: *first, offset: self.pos.offset, sig });
+                // Signed once, when the batch is flushed (an Ed25519 signature per line cost more
+                // than the rest of the indexing).
+                head = Some(Head {
+                    seq: h.seq,
+                    hash: h.hash.clone(),
+                    file: *first,
+                    offset: self.pos.offset,
+                    sig: String::new(),
+                });
                 self.pos.offset += n as u64;
                 self.pos.seq = h.seq;
                 self.pos.hash = h.hash;
@@ -357,7 +381,8 @@ impl FileIndexer {
             tx.put(T_INDEX, &k, v.as_bytes()).map_err(fail)?;
         }
         tx.put(META, INDEX_POS, &serde_json::to_vec(&self.pos).map_err(|e| e.to_string())?).map_err(fail)?;
-        if let Some(h) = head {
+        if let Some(mut h) = head {
+            h.sig = chain::sign_head(&self.key, "", h.seq, &h.hash);
             tx.put(META, HEAD, &serde_json::to_vec(&h).map_err(|e| e.to_string())?).map_err(fail)?;
         }
         tx.commit().map_err(fail)

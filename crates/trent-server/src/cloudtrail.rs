@@ -216,32 +216,95 @@ pub fn dispatch(log: &AuditLog, caller: &Caller, op: &str, body: &[u8]) -> Resul
     trent_wire::json::encode(&resp).map_err(Into::into)
 }
 
-/// How an `event` line is found in the index: every lookup attribute value it matches.
+/// The members of an event line the index reads, borrowed from the line (the indexer runs for
+/// every record: no JSON tree, no copy of the members it skips).
+#[derive(serde::Deserialize)]
+struct IndexView<'a> {
+    #[serde(rename = "trentRecord", borrow)]
+    record: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "recipientAccountId", borrow)]
+    account: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow)]
+    region: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventTime", borrow)]
+    time: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventID", borrow)]
+    event_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow)]
+    event_name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventSource", borrow)]
+    event_source: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "readOnly")]
+    read_only: Option<bool>,
+    #[serde(rename = "userIdentity", borrow)]
+    identity: Option<IdentityView<'a>>,
+    #[serde(borrow)]
+    resources: Option<Vec<ResourceView<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct IdentityView<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "userName", borrow)]
+    user_name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    arn: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "accessKeyId", borrow)]
+    access_key_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ResourceView<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "ARN", borrow)]
+    arn: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// How an `event` line is found in the index: every lookup attribute value it matches (the
+/// same values [`matches`] compares a parsed event with).
 pub(crate) fn index_entry(line: &str) -> Option<crate::audit_index::Entry> {
-    let event = parse_event(line)?;
-    let account = event.get("recipientAccountId").and_then(Value::as_str)?.to_string();
-    let region = event.get("awsRegion").and_then(Value::as_str)?.to_string();
-    let ms = event.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
-    let e = to_lookup(event, ms);
+    if !line.contains("\"trentRecord\":\"event\"") {
+        return None;
+    }
+    let v: IndexView<'_> = serde_json::from_str(line).ok()?;
+    if v.record.as_deref() != Some("event") {
+        return None;
+    }
+    let account = v.account?.into_owned();
+    let region = v.region?.into_owned();
+    let ms = v.time.as_deref().and_then(parse_time_ms).unwrap_or(0);
+    let owned = |c: Option<std::borrow::Cow<'_, str>>| c.map(|c| c.into_owned()).unwrap_or_default();
     let mut attrs = vec![
-        ("EventId", e.event_id),
-        ("EventName", e.event_name),
-        ("ReadOnly", e.read_only),
-        ("EventSource", e.event_source),
+        ("EventId", owned(v.event_id)),
+        ("EventName", owned(v.event_name)),
+        ("ReadOnly", v.read_only.unwrap_or(false).to_string()),
+        ("EventSource", owned(v.event_source)),
     ];
-    attrs.extend(e.username.map(|u| ("Username", u)));
-    attrs.extend(e.access_key_id.map(|k| ("AccessKeyId", k)));
-    for r in e.resources {
-        if !attrs.contains(&("ResourceType", r.resource_type.clone())) {
-            attrs.push(("ResourceType", r.resource_type));
+    if let Some(id) = &v.identity {
+        let username = match id.kind.as_deref() {
+            Some("Root") => Some("root".to_string()),
+            Some("IAMUser") => id.user_name.as_deref().map(str::to_string),
+            Some("AssumedRole") => id.arn.as_deref().and_then(|a| a.rsplit('/').next()).map(str::to_string),
+            _ => None,
+        };
+        attrs.extend(username.map(|u| ("Username", u)));
+        attrs.extend(id.access_key_id.as_deref().map(|k| ("AccessKeyId", k.to_string())));
+    }
+    for r in v.resources.unwrap_or_default() {
+        let (Some(kind), Some(arn)) = (r.kind, r.arn) else { continue };
+        let (kind, arn) = (kind.into_owned(), arn.into_owned());
+        if !attrs.contains(&("ResourceType", kind.clone())) {
+            attrs.push(("ResourceType", kind));
         }
-        if let Some((_, id)) = r.resource_name.rsplit_once('/') {
+        if let Some((_, id)) = arn.rsplit_once('/') {
             if !attrs.contains(&("ResourceName", id.to_string())) {
                 attrs.push(("ResourceName", id.to_string()));
             }
         }
-        if !attrs.contains(&("ResourceName", r.resource_name.clone())) {
-            attrs.push(("ResourceName", r.resource_name));
+        if !attrs.contains(&("ResourceName", arn.clone())) {
+            attrs.push(("ResourceName", arn));
         }
     }
     attrs.retain(|(_, v)| !v.is_empty() && v.chars().count() <= 2000);
@@ -338,5 +401,76 @@ fn matches(e: &Event, key: &str, value: &str) -> bool {
             .iter()
             .any(|r| r.resource_name == value || r.resource_name.rsplit_once('/').is_some_and(|(_, id)| id == value)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(fields: Value) -> String {
+        let prev = trent_crypto::audit::GENESIS;
+        trent_crypto::audit::seal_line(7, prev, trent_crypto::audit::RecordKind::Event, &fields.to_string()).unwrap().0
+    }
+
+    /// The index finds an event by exactly the attribute values LookupEvents matches it by.
+    #[test]
+    fn index_entries_are_what_lookup_matches() {
+        let events = [
+            serde_json::json!({
+                "eventTime": "2026-12-07T10:00:00Z", "eventSource": "kms.amazonaws.com", "eventName": "Encrypt",
+                "awsRegion": "eu-west-1", "recipientAccountId": "111122223333", "readOnly": true, "eventID": "e-1",
+                "userIdentity": {"type": "IAMUser", "userName": "bob \"the\" builder", "accessKeyId": "AKIA1", "arn": "x"},
+                "resources": [{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:eu-west-1:111122223333:key/k1", "accountId": "1"}],
+                "requestParameters": {"keyId": "k1", "nested": [{"a": [1, 2, {"b": null}]}]},
+            }),
+            serde_json::json!({
+                "eventTime": "2026-12-07T10:00:01.250Z", "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
+                "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "readOnly": false, "eventID": "e-2",
+                "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/r/sess", "accessKeyId": null},
+            }),
+            serde_json::json!({
+                "eventTime": "2026-12-07T10:00:02Z", "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+                "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "readOnly": true, "eventID": "e-3",
+                "userIdentity": {"type": "Unknown"}, "resources": null,
+            }),
+        ];
+        for ev in events {
+            let l = line(ev);
+            let entry = index_entry(&l).expect("an event line is indexed");
+            let parsed = parse_event(&l).unwrap();
+            let ms = parsed.get("eventTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap();
+            assert_eq!(entry.ms, ms);
+            let e = to_lookup(parsed, ms);
+            for (k, v) in &entry.attrs {
+                assert!(matches(&e, k, v), "{k}={v}");
+            }
+            // Every attribute the event matches by is indexed.
+            let mut expected = vec![
+                ("EventId", e.event_id.clone()),
+                ("EventName", e.event_name.clone()),
+                ("ReadOnly", e.read_only.clone()),
+                ("EventSource", e.event_source.clone()),
+            ];
+            expected.extend(e.username.clone().map(|u| ("Username", u)));
+            expected.extend(e.access_key_id.clone().map(|k| ("AccessKeyId", k)));
+            for r in &e.resources {
+                expected.push(("ResourceType", r.resource_type.clone()));
+                expected.push(("ResourceName", r.resource_name.clone()));
+            }
+            for x in expected {
+                assert!(entry.attrs.contains(&x), "{x:?} in {:?}", entry.attrs);
+            }
+        }
+        // Digests and intents are not indexed.
+        let digest = trent_crypto::audit::seal_line(
+            1,
+            trent_crypto::audit::GENESIS,
+            trent_crypto::audit::RecordKind::Intent,
+            r#"{"eventID":"x","recipientAccountId":"1","awsRegion":"r"}"#,
+        )
+        .unwrap()
+        .0;
+        assert!(index_entry(&digest).is_none());
     }
 }

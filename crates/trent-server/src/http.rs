@@ -159,28 +159,25 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
         default_account: app.config.account_id.clone(),
     };
 
-    // 3-8 run off the async threads: SigV4 lookups, audit writes and crypto are blocking work.
-    let join = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, BoxError> {
-        // A panic in the work still leaves the request's audit event, with the service's
-        // internal error, and gets the client an AWS-shaped 500.
-        let request_id = draft.request_id.clone();
-        let result = run_caught(service, &request_id, || {
-            authorize_and_run(&app, &mut draft, &parts, &body, service, op, &prefix, &op_name)
-        });
-        // 8. The event with its outcome must be durable before anything is answered.
-        // awsQuery bodies are recorded as their parameters (secrets removed by the audit
-        // module); their XML answers, which carry secret keys and tokens, never are.
-        let audit_body = if service.xmlns().is_some() { query_as_json(&body) } else { body.to_vec() };
-        let event = match &result {
-            Ok(_) if service.xmlns().is_some() => draft.event(&audit_body, None, None),
-            Ok(resp) => draft.event(&audit_body, Some(resp), None),
-            Err(e) => draft.event(&audit_body, None, Some((e.code(), e.message()))),
+    // 3-8. A read or use of a symmetric key, with a store this process alone writes, runs on
+    // the async thread: with the store's read cache it does no blocking I/O, and its audit
+    // event is awaited without holding a thread. Everything else (state changes, which wait
+    // for their intent record; asymmetric cryptography; reads from PostgreSQL) runs on the
+    // blocking pool.
+    if inline(&app, op, &body) {
+        let (result, event) = perform(&app, &mut draft, &parts, &body, service, op, &prefix, &op_name);
+        let written = match event {
+            Some(fields) => app.audit.append_async(trent_crypto::audit::RecordKind::Event, fields).await,
+            None => Err(audit::AuditError("the event does not fit the trail's line format".into())),
         };
-        if let Err(e) = app.audit.append(trent_crypto::audit::RecordKind::Event, &event) {
-            tracing::error!(request_id = %draft.request_id, error = %e, "the request's audit event could not be written");
-            return Err(Box::new(AuditUnavailable(service)));
-        }
-        result
+        return audited(result, written, &draft.request_id, service);
+    }
+    let join = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, BoxError> {
+        let (result, event) = perform(&app, &mut draft, &parts, &body, service, op, &prefix, &op_name);
+        let written = event
+            .ok_or_else(|| audit::AuditError("the event does not fit the trail's line format".into()))
+            .and_then(|fields| app.audit.append_checked(trent_crypto::audit::RecordKind::Event, fields));
+        audited(result, written, &draft.request_id, service)
     });
     match join.await {
         Ok(r) => r,
@@ -189,6 +186,72 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
             Err(Box::new(Internal))
         }
     }
+}
+
+/// Whether a request runs on the async thread (see `route`): its operation changes nothing
+/// (no intent record to wait for), uses no asymmetric key (the quota class tells, from the
+/// request's members), and the store is this process's own (served from its read cache).
+fn inline(app: &App, op: Option<Op>, body: &[u8]) -> bool {
+    let Some(op) = op else { return true };
+    if op.audit().needs_intent() || app.store.backend() != "sqlite" {
+        return false;
+    }
+    match op.quota() {
+        trent_wire::Quota::Own(_) | trent_wire::Quota::Shared(..) | trent_wire::Quota::KmsSymmetric => true,
+        // No algorithm member: symmetric (the body is parsed only when one might name RSA).
+        trent_wire::Quota::KmsEncryption if !contains(body, b"EncryptionAlgorithm") => true,
+        trent_wire::Quota::KmsEncryption => {
+            let members = crate::service::parse_body(body);
+            crate::quota::classify("kms", op.name(), op.quota(), "us-east-1", &members).0 == "kms:symmetric"
+        }
+        trent_wire::Quota::KmsSigning | trent_wire::Quota::KmsEcc | trent_wire::Quota::KmsDataKeyPair => false,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Steps 3-7 and the request's audit event (not yet written). A panic in the work still leaves
+/// the request's audit event, with the service's internal error, and gets the client an
+/// AWS-shaped 500.
+#[allow(clippy::too_many_arguments)]
+fn perform(
+    app: &App,
+    draft: &mut audit::Draft,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    service: Service,
+    op: Option<Op>,
+    prefix: &str,
+    op_name: &str,
+) -> (Result<Vec<u8>, BoxError>, Option<trent_crypto::audit::CheckedFields>) {
+    let request_id = draft.request_id.clone();
+    let result =
+        run_caught(service, &request_id, || authorize_and_run(app, draft, parts, body, service, op, prefix, op_name));
+    // awsQuery bodies are recorded as their parameters (secrets removed by the audit module);
+    // their XML answers, which carry secret keys and tokens, never are.
+    let audit_body = if service.xmlns().is_some() { query_as_json(body) } else { body.to_vec() };
+    let event = match &result {
+        Ok(_) if service.xmlns().is_some() => draft.record(&audit_body, None, None),
+        Ok(resp) => draft.record(&audit_body, Some(resp), None),
+        Err(e) => draft.record(&audit_body, None, Some((e.code(), e.message()))),
+    };
+    (result, event)
+}
+
+/// 8. The event with its outcome must be durable before anything is answered.
+fn audited(
+    result: Result<Vec<u8>, BoxError>,
+    written: Result<u64, audit::AuditError>,
+    request_id: &str,
+    service: Service,
+) -> Result<Vec<u8>, BoxError> {
+    if let Err(e) = written {
+        tracing::error!(request_id, error = %e, "the request's audit event could not be written");
+        return Err(Box::new(AuditUnavailable(service)));
+    }
+    result
 }
 
 /// Runs a request's work; a panic in it becomes the service's internal error (logged here,

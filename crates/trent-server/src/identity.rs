@@ -71,17 +71,17 @@ pub fn unreadable_policy() -> Policy {
 
 /// A stored resource policy as the engine reads it; one that does not parse is
 /// [`unreadable_policy`] (the reason is logged, never the text).
-fn stored_resource_policy(text: &str, what: &'static str, resource: &str) -> Policy {
-    match Policy::parse(text, PolicyKind::Resource) {
+fn stored_resource_policy(text: &str, what: &'static str, resource: &str) -> Arc<Policy> {
+    match Policy::parse_cached(text, PolicyKind::Resource) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(reason = %e.reason, resource, "a stored {what} does not parse; denying every request on it");
-            unreadable_policy()
+            Arc::new(unreadable_policy())
         }
     }
 }
 
-fn identity_policies(app: &App, caller: &Caller) -> Result<Vec<Policy>, BoxError> {
+fn identity_policies(app: &App, caller: &Caller) -> Result<Vec<Arc<Policy>>, BoxError> {
     app.iam.identity_policies(&caller.principal).map_err(|e| Box::new(e) as BoxError)
 }
 
@@ -233,7 +233,7 @@ pub fn authorize_ssm(
         }
     }
     if matches!(op, trent_ssm::Operation::GetParameter | trent_ssm::Operation::GetParameters) {
-        let mut identity: Option<Vec<Policy>> = None;
+        let mut identity: Option<Vec<Arc<Policy>>> = None;
         for n in names {
             let Some((secret_id, _)) = trent_ssm::references::parse(n) else { continue };
             if identity.is_none() {
@@ -244,7 +244,7 @@ pub fn authorize_ssm(
             let decision = trent_policy::evaluate(
                 &ctx,
                 identity.as_deref().unwrap_or_default(),
-                policy.as_ref(),
+                policy.as_deref(),
                 caller.account(),
             );
             if let Some(m) = decision.message(&ctx) {
@@ -256,7 +256,7 @@ pub fn authorize_ssm(
 }
 
 /// A secret's ARN (or the ARN it would have) and its resource policy as the engine reads it.
-fn secret_facts(app: &App, caller: &Caller, id: &str) -> Result<(String, Option<Policy>), BoxError> {
+fn secret_facts(app: &App, caller: &Caller, id: &str) -> Result<(String, Option<Arc<Policy>>), BoxError> {
     let stored = app.secrets.resource_policy(caller, id).map_err(|e| Box::new(e) as BoxError)?;
     Ok(match stored {
         Some((arn, text)) => {
@@ -310,7 +310,7 @@ pub fn authorize_secrets(
         // either may allow, an explicit deny in either wins (for the account root as well).
         let (arn, resource_policy) = secret_facts(app, caller, id)?;
         let ctx = base_context(caller, action, &arn, env);
-        let decision = trent_policy::evaluate(&ctx, &identity, resource_policy.as_ref(), caller.account());
+        let decision = trent_policy::evaluate(&ctx, &identity, resource_policy.as_deref(), caller.account());
         if let Some(m) = decision.message(&ctx) {
             return Err(denied(m));
         }
@@ -326,7 +326,7 @@ pub fn secret_reader<'a>(
     app: &'a App,
     env: &'a Env<'a>,
 ) -> impl Fn(&Caller, &trent_secrets::SecretAccess<'_>) -> Result<(), trent_secrets::SmError> + 'a {
-    let identity: std::cell::OnceCell<Vec<Policy>> = std::cell::OnceCell::new();
+    let identity: std::cell::OnceCell<Vec<Arc<Policy>>> = std::cell::OnceCell::new();
     move |caller: &Caller, access: &trent_secrets::SecretAccess<'_>| {
         let policies = match identity.get() {
             Some(p) => p,
@@ -341,7 +341,7 @@ pub fn secret_reader<'a>(
             .resource_policy
             .map(|text| stored_resource_policy(text, "secret resource policy", access.secret_arn));
         let ctx = base_context(caller, access.action, access.secret_arn, env);
-        match trent_policy::evaluate(&ctx, policies, resource_policy.as_ref(), caller.account()).message(&ctx) {
+        match trent_policy::evaluate(&ctx, policies, resource_policy.as_deref(), caller.account()).message(&ctx) {
             None => Ok(()),
             Some(m) => Err(trent_secrets::SmError::Wire(WireError::AccessDenied(m))),
         }
@@ -428,8 +428,8 @@ mod tests {
         let root = Principal::root("111122223333");
         let c = ctx(&root, "secretsmanager:GetSecretValue", SECRET);
         // Without a policy the root may read; with the unreadable one it may not.
-        assert_eq!(trent_policy::evaluate(&c, &[], None, "111122223333"), Decision::Allow);
-        let d = trent_policy::evaluate(&c, &[], Some(&p), "111122223333");
+        assert_eq!(trent_policy::evaluate::<Policy>(&c, &[], None, "111122223333"), Decision::Allow);
+        let d = trent_policy::evaluate::<Policy>(&c, &[], Some(&p), "111122223333");
         assert!(matches!(d, Decision::ExplicitDeny { .. }), "{d:?}");
         assert!(d.message(&c).unwrap().ends_with("with an explicit deny in a resource-based policy"));
     }
@@ -441,9 +441,9 @@ mod tests {
         let c = ctx(&root, "kms:Decrypt", KEY);
         let default = Policy::parse(&trent_policy::default_key_policy("aws", "111122223333"), PolicyKind::Resource)
             .expect("the default key policy parses");
-        assert_eq!(trent_policy::evaluate_kms(&c, &default, "111122223333", &[], false), Decision::Allow);
+        assert_eq!(trent_policy::evaluate_kms::<Policy>(&c, &default, "111122223333", &[], false), Decision::Allow);
         for grant in [false, true] {
-            let d = trent_policy::evaluate_kms(&c, &p, "111122223333", &[], grant);
+            let d = trent_policy::evaluate_kms::<Policy>(&c, &p, "111122223333", &[], grant);
             assert!(matches!(d, Decision::ExplicitDeny { .. }), "grant {grant}: {d:?}");
         }
     }

@@ -66,6 +66,10 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     trent_wire::regions::add_extra(&config.extra_regions);
     let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir)
         .map_err(|e| format!("opening the store {}: {e}", trent_store::redact_url(&config.store.0)))?;
+    // SQLite is written by this process alone (the data dir is locked): reads are served from a
+    // cache that every commit invalidates (trent-store/src/cached.rs).
+    let store: Arc<dyn Store> =
+        if store.backend() == "sqlite" { Arc::new(trent_store::cached::CachedStore::new(store)) } else { store };
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
     let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+pub mod cached;
 pub mod conformance;
 #[cfg(feature = "postgres")]
 pub mod postgres;
