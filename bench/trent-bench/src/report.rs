@@ -232,8 +232,12 @@ pub fn render_results(runs: &Runs, m: &Machine) -> String {
          every request with the same canned Encrypt response (no setup, no crypto, no SigV4 check), so their \
          columns are two ceilings of this client and this machine for that request size. \
          Peak RSS is the server's `VmHWM` so far in the run (it only grows). CPU is the server's \
-         utime+stime during the measured seconds; the machine has {} cores shared with the load generator.",
-        m.cores
+         utime+stime during the measured seconds; {}.",
+        if settings.is_some_and(|t| t.pinning.is_some()) {
+            "each server had one core to itself, the load generator the other".to_string()
+        } else {
+            format!("the machine has {} cores shared with the load generator", m.cores)
+        }
     );
 
     s.push_str("\n### Targets vs. measured\n\n");
@@ -642,7 +646,9 @@ mod tests {
         assert!(text.contains("| KMS Encrypt 64 B ≥ 100× moto | 100× (5000 vs 50 req/s) | yes |"), "{text}");
         // 20 MiB → 21 MiB is +5 %, over 1.2 M requests: met.
         assert!(
-            text.contains("| trentd RSS flat (± 10 %) over 1 M requests | 20.0 MiB → 21.0 MiB (+5.0 %) over 1200000 requests"),
+            text.contains(
+                "| trentd RSS flat (± 10 %) over 1 M requests | 20.0 MiB → 21.0 MiB (+5.0 %) over 1200000 requests"
+            ),
             "{text}"
         );
         assert!(text.contains("peak 21.0 MiB) | yes |"), "{text}");
