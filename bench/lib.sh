@@ -5,7 +5,9 @@
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
 VENV="$BENCH/.venv"
-BIN="$BENCH/target/release"
+# The bench workspace's build output (CARGO_TARGET_DIR is honoured, as cargo does).
+BENCH_TARGET="${CARGO_TARGET_DIR:-$BENCH/target}"
+BIN="$BENCH_TARGET/release"
 
 # The admin key trentd is started with, and that the load generator signs with.
 export TRENT_BENCH_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
@@ -13,6 +15,11 @@ export TRENT_BENCH_SECRET_ACCESS_KEY='wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'
 
 PIDS=()
 WORK=""
+# Prefixes for the servers under test and for the load generator: empty by default, `taskset
+# -c CPU` in pinned mode (bench_pin), so that every server gets the same one core.
+SERVER_PIN=()
+CLIENT_PIN=()
+PINNING="none"
 KEEP_WORK="${KEEP_WORK:-0}"
 
 # Stops one PID: SIGTERM, up to 10 s for a graceful exit, then SIGKILL.
@@ -84,9 +91,38 @@ start_trentd() {
     TRENT_URL="$(wait_ready "$WORK/trent/ready" "$TRENT_PID")"
 }
 
+# bench_pin SERVER_CPU CLIENT_CPU: every server started from now on runs on SERVER_CPU only,
+# and the load generator (run behind "${CLIENT_PIN[@]}") on CLIENT_CPU only.
+bench_pin() {
+    local server_cpu="$1" client_cpu="$2"
+    command -v taskset >/dev/null || { echo "bench: --pinned needs taskset (util-linux)" >&2; return 2; }
+    taskset -c "$server_cpu" true 2>/dev/null || { echo "bench: cannot pin to CPU $server_cpu" >&2; return 2; }
+    taskset -c "$client_cpu" true 2>/dev/null || { echo "bench: cannot pin to CPU $client_cpu" >&2; return 2; }
+    SERVER_PIN=(taskset -c "$server_cpu")
+    CLIENT_PIN=(taskset -c "$client_cpu")
+    PINNING="each server on CPU $server_cpu only, the load generator on CPU $client_cpu only (taskset)"
+}
+
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_listen PORT PID NAME LOG: waits (at most 20 s) until 127.0.0.1:PORT accepts connections.
+wait_listen() {
+    local port="$1" pid="$2" name="$3" log="$4" _
+    for _ in $(seq 1 200); do
+        kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited:" >&2; cat "$log" >&2; return 1; }
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "bench: $name did not listen on $port within 20 s" >&2
+    return 1
+}
+
 # start_baseline: sets BASE_PID and BASE_URL.
 start_baseline() {
-    "$BIN/bench-baseline" --listen 127.0.0.1:0 --ready-file "$WORK/baseline.ready" >"$WORK/baseline.log" 2>&1 &
+    "${SERVER_PIN[@]+"${SERVER_PIN[@]}"}" "$BIN/bench-baseline" --listen 127.0.0.1:0 --ready-file "$WORK/baseline.ready" >"$WORK/baseline.log" 2>&1 &
     BASE_PID=$!
     PIDS+=("$BASE_PID")
     BASE_URL="$(wait_ready "$WORK/baseline.ready" "$BASE_PID")"
@@ -105,18 +141,80 @@ install_moto() {
 
 # start_moto: moto's server on a free 127.0.0.1 port. Sets MOTO_PID and MOTO_URL.
 start_moto() {
-    local port _ ready=0
-    port="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
+    local port
+    port="$(free_port)"
+    "${SERVER_PIN[@]+"${SERVER_PIN[@]}"}" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
     MOTO_PID=$!
     PIDS+=("$MOTO_PID")
-    for _ in $(seq 1 200); do                      # up to 20 s for moto to listen
-        kill -0 "$MOTO_PID" 2>/dev/null || { echo "bench: moto exited:" >&2; cat "$WORK/moto.log" >&2; return 1; }
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ready=1; break; fi
-        sleep 0.1
-    done
-    [ "$ready" = 1 ] || { echo "bench: moto did not listen on $port within 20 s" >&2; return 1; }
+    wait_listen "$port" "$MOTO_PID" moto "$WORK/moto.log"
     MOTO_URL="http://127.0.0.1:$port"
+}
+
+# install_nginx: Debian's nginx, when the machine has none. Its system service is not used (on
+# images with a policy-rc.d that denies it, it is not even started); if installing it did start
+# one, that one is stopped again, so only the nginx started by start_nginx (by PID) serves.
+install_nginx() {
+    command -v nginx >/dev/null && return 0
+    echo "== installing nginx (apt-get)" >&2
+    local had_pid=0 log="${WORK:-/tmp}/nginx-install.log"
+    [ -e /run/nginx.pid ] && had_pid=1
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light \
+        || { apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx; }; } >"$log" 2>&1; then
+        echo "bench: could not install nginx:" >&2
+        tail -n 20 "$log" >&2
+        return 1
+    fi
+    if [ "$had_pid" = 0 ] && [ -s /run/nginx.pid ]; then
+        nginx -s quit 2>/dev/null || true
+    fi
+    command -v nginx >/dev/null
+}
+
+# start_nginx: nginx as a second HTTP ceiling. One process (`master_process off`, so the PID
+# measured is the one serving, as `worker_processes 1` would), `return 200` with the same canned
+# Encrypt answer as bench-baseline (`bench-baseline --print-canned`), no access log, keep-alive
+# without a request limit, on a free 127.0.0.1 port; config, logs and temp files in $WORK/nginx.
+# Sets NGINX_PID and NGINX_URL.
+start_nginx() {
+    local port body dir="$WORK/nginx"
+    port="$(free_port)"
+    mkdir -p "$dir"
+    body="$("$BIN/bench-baseline" --print-canned)"
+    case "$body" in *"'"* | *'$'* | *'\'*) echo "bench: the canned body cannot be quoted for nginx" >&2; return 1 ;; esac
+    cat >"$dir/nginx.conf" <<EOF
+# Written by bench/lib.sh (start_nginx) for one benchmark run.
+worker_processes 1;
+master_process off;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    keepalive_requests 1000000000;
+    keepalive_timeout 75s;
+    server_tokens off;
+    server {
+        listen 127.0.0.1:$port;
+        default_type application/x-amz-json-1.1;
+        location / {
+            add_header x-amzn-requestid 00000000-0000-4000-8000-000000000000;
+            return 200 '$body';
+        }
+    }
+}
+EOF
+    "${SERVER_PIN[@]+"${SERVER_PIN[@]}"}" nginx -c "$dir/nginx.conf" -p "$dir/" -e "$dir/error.log" >"$WORK/nginx.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_listen "$port" "$NGINX_PID" nginx "$WORK/nginx.log"
+    NGINX_URL="http://127.0.0.1:$port"
 }
 
 build_bench() {

@@ -1,5 +1,6 @@
 //! The client: hyper's pooled HTTP/1.1 client with keep-alive, and a fresh SigV4 signature
-//! on every request (as the AWS SDKs do), made with `trent_wire::sigv4::sign`.
+//! on every request (as the AWS SDKs do), made with `trent_wire::sigv4::sign`. awsJson1.1
+//! calls ([`Client::call`]) for the loads, awsQuery calls ([`Client::call_query`]) for IAM setup.
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
@@ -8,6 +9,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
+#[derive(Clone)]
 pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -32,11 +34,13 @@ pub struct Reply {
 
 impl Reply {
     /// The AWS error code of a failed answer: `__type` of the awsJson body (after any `#`),
-    /// else the `x-amzn-ErrorType` header, else `HTTP <status>`.
+    /// or `<Code>` of an awsQuery XML error, else the `x-amzn-ErrorType` header, else
+    /// `HTTP <status>`.
     pub fn error_code(&self) -> String {
         let from_body = serde_json::from_slice::<serde_json::Value>(&self.body)
             .ok()
-            .and_then(|v| v.get("__type").or_else(|| v.get("code")).and_then(|t| t.as_str().map(str::to_string)));
+            .and_then(|v| v.get("__type").or_else(|| v.get("code")).and_then(|t| t.as_str().map(str::to_string)))
+            .or_else(|| xml_text(&String::from_utf8_lossy(&self.body), "Code"));
         let raw = from_body.or_else(|| self.error_type.clone()).unwrap_or_else(|| format!("HTTP {}", self.status));
         let raw = raw.split(':').next().unwrap_or(&raw);
         raw.rsplit('#').next().unwrap_or(raw).to_string()
@@ -58,14 +62,52 @@ impl Client {
         Ok(Client { http, endpoints, next: std::sync::atomic::AtomicUsize::new(0), creds })
     }
 
+    /// The same endpoints and connection pool, signing with other credentials.
+    pub fn with_credentials(&self, creds: Credentials) -> Client {
+        Client {
+            http: self.http.clone(),
+            endpoints: self.endpoints.clone(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+            creds,
+        }
+    }
+
     /// Signs and sends one awsJson1.1 call, and reads the whole answer.
     pub async fn call(&self, target: &'static str, service: &str, body: Bytes) -> Result<Reply, String> {
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.endpoints.len();
-        let (uri, host) = &self.endpoints[i];
         let mut headers = HeaderMap::with_capacity(8);
-        headers.insert(http::header::HOST, host.clone());
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
         headers.insert("x-amz-target", HeaderValue::from_static(target));
+        self.send(headers, service, body).await
+    }
+
+    /// Signs and sends one awsQuery call (IAM, STS): `Action`, `Version` and `params` as a form
+    /// body. The answer is XML.
+    pub async fn call_query(
+        &self,
+        service: &str,
+        action: &str,
+        version: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Reply, String> {
+        let mut body = format!("Action={}&Version={}", form_encode(action), form_encode(version));
+        for (k, v) in params {
+            body.push('&');
+            body.push_str(&form_encode(k));
+            body.push('=');
+            body.push_str(&form_encode(v));
+        }
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        self.send(headers, service, Bytes::from(body)).await
+    }
+
+    async fn send(&self, mut headers: HeaderMap, service: &str, body: Bytes) -> Result<Reply, String> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.endpoints.len();
+        let (uri, host) = &self.endpoints[i];
+        headers.insert(http::header::HOST, host.clone());
         trent_wire::sigv4::sign(
             "POST",
             "/",
@@ -104,6 +146,35 @@ impl Client {
     }
 }
 
+/// `application/x-www-form-urlencoded` value: every byte but the unreserved ones as `%XX`.
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of the first `<tag>…</tag>` in an awsQuery XML answer, with the five XML entities
+/// decoded (what IAM escapes in these answers).
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    let raw = &xml[start..end];
+    Some(
+        raw.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
 /// One `http://127.0.0.1:PORT` endpoint: its URI and Host header.
 fn parse_endpoint(endpoint: &str) -> Result<(Uri, HeaderValue), String> {
     let uri: Uri =
@@ -119,4 +190,29 @@ fn parse_endpoint(endpoint: &str) -> Result<(Uri, HeaderValue), String> {
     }
     let host = HeaderValue::from_str(host.as_str()).map_err(|e| e.to_string())?;
     Ok((uri, host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_escapes_all_but_unreserved() {
+        assert_eq!(form_encode("a-Z_0.~"), "a-Z_0.~");
+        assert_eq!(form_encode("{\"A\": \"kms:*\"}/+="), "%7B%22A%22%3A%20%22kms%3A%2A%22%7D%2F%2B%3D");
+    }
+
+    #[test]
+    fn xml_text_finds_and_decodes() {
+        let x = "<R><AccessKeyId>AKIA1</AccessKeyId><SecretAccessKey>a/b&amp;c</SecretAccessKey></R>";
+        assert_eq!(xml_text(x, "AccessKeyId").as_deref(), Some("AKIA1"));
+        assert_eq!(xml_text(x, "SecretAccessKey").as_deref(), Some("a/b&c"));
+        assert_eq!(xml_text(x, "Arn"), None);
+        let err = Reply {
+            status: 409,
+            error_type: None,
+            body: Bytes::from_static(b"<ErrorResponse><Error><Code>EntityAlreadyExists</Code></Error></ErrorResponse>"),
+        };
+        assert_eq!(err.error_code(), "EntityAlreadyExists");
+    }
 }

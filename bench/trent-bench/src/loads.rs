@@ -70,6 +70,12 @@ pub const LOADS: &[Load] = &[
         mix: &[(1, Call::GetParameter)],
     },
     Load {
+        id: "ssm-get-parameter-secure",
+        title: "SSM GetParameter SecureString",
+        what: "`AmazonSSM.GetParameter` with `WithDecryption` of a `SecureString` parameter (the account's `alias/aws/ssm` key) put during setup: the parameter read plus a KMS decryption made through SSM.",
+        mix: &[(1, Call::GetParameterSecure)],
+    },
+    Load {
         id: "ssm-get-parameters-by-path",
         title: "SSM GetParametersByPath",
         what: "`AmazonSSM.GetParametersByPath` (signing service `ssm`), `Recursive`, one page of `MaxResults` 10 over a tree of 10 `String` parameters put during setup.",
@@ -132,6 +138,7 @@ pub enum Call {
     GenerateDataKey,
     Sign { key: SignKey },
     GetParameter,
+    GetParameterSecure,
     GetParametersByPath,
     GetSecretValue,
     PutParameter,
@@ -144,6 +151,7 @@ pub enum Need {
     Ciphertext,
     SignKey(SignKey),
     Parameter,
+    SecureParameter,
     ParameterTree,
     Secret,
 }
@@ -162,6 +170,7 @@ pub struct Template {
 mod ops {
     pub type Op = (&'static str, &'static str);
     pub const CREATE_KEY: Op = ("TrentService.CreateKey", "kms");
+    pub const GET_KEY_POLICY: Op = ("TrentService.GetKeyPolicy", "kms");
     pub const ENCRYPT: Op = ("TrentService.Encrypt", "kms");
     pub const DECRYPT: Op = ("TrentService.Decrypt", "kms");
     pub const GENERATE_DATA_KEY: Op = ("TrentService.GenerateDataKey", "kms");
@@ -186,7 +195,46 @@ fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Every IAM action the loads send (`<signing name>:<Operation>`, plus the KMS decryption that
+/// SSM and Secrets Manager make for the caller), sorted: what the load user's policy allows.
+pub fn iam_actions() -> Vec<String> {
+    let mut actions: Vec<String> = LOADS
+        .iter()
+        .flat_map(|l| l.mix.iter())
+        .flat_map(|(_, c)| {
+            let (target, service) = c.op();
+            let op = target.rsplit('.').next().unwrap_or(target);
+            std::iter::once(format!("{service}:{op}")).chain(c.extra_actions().iter().map(|a| a.to_string()))
+        })
+        .collect();
+    actions.sort();
+    actions.dedup();
+    actions
+}
+
 impl Call {
+    /// `(X-Amz-Target, SigV4 signing name)` of the call.
+    pub fn op(self) -> ops::Op {
+        match self {
+            Call::Encrypt { .. } => ops::ENCRYPT,
+            Call::Decrypt => ops::DECRYPT,
+            Call::GenerateDataKey => ops::GENERATE_DATA_KEY,
+            Call::Sign { .. } => ops::SIGN,
+            Call::GetParameter | Call::GetParameterSecure => ops::GET_PARAMETER,
+            Call::GetParametersByPath => ops::GET_PARAMETERS_BY_PATH,
+            Call::GetSecretValue => ops::GET_SECRET_VALUE,
+            Call::PutParameter => ops::PUT_PARAMETER,
+        }
+    }
+
+    /// Actions the call needs besides its own: the service decrypts with KMS for the caller.
+    fn extra_actions(self) -> &'static [&'static str] {
+        match self {
+            Call::GetParameterSecure | Call::GetSecretValue => &["kms:Decrypt"],
+            _ => &[],
+        }
+    }
+
     pub fn needs(self) -> &'static [Need] {
         match self {
             Call::Encrypt { .. } | Call::GenerateDataKey => &[Need::SymmetricKey],
@@ -194,6 +242,7 @@ impl Call {
             Call::Sign { key: SignKey::Rsa2048 } => &[Need::SignKey(SignKey::Rsa2048)],
             Call::Sign { key: SignKey::EccP256 } => &[Need::SignKey(SignKey::EccP256)],
             Call::GetParameter | Call::PutParameter => &[Need::Parameter],
+            Call::GetParameterSecure => &[Need::SecureParameter],
             Call::GetParametersByPath => &[Need::ParameterTree],
             Call::GetSecretValue => &[Need::Secret],
         }
@@ -233,6 +282,10 @@ impl Call {
                 let (t, s) = ops::GET_PARAMETER;
                 (t, s, json!({ "Name": get(Need::Parameter) }))
             }
+            Call::GetParameterSecure => {
+                let (t, s) = ops::GET_PARAMETER;
+                (t, s, json!({ "Name": get(Need::SecureParameter), "WithDecryption": true }))
+            }
             Call::GetParametersByPath => {
                 let (t, s) = ops::GET_PARAMETERS_BY_PATH;
                 (t, s, json!({ "Path": get(Need::ParameterTree), "Recursive": true, "MaxResults": 10 }))
@@ -257,13 +310,21 @@ pub struct Fixtures {
     run_id: String,
     /// Against the baseline nothing is created: every need gets a placeholder.
     placeholders: bool,
+    /// Check that every KMS key made here has a key policy that lets IAM policies decide
+    /// (`--principal iam-user`: the loads are signed by an IAM user, not the root).
+    check_key_policy: bool,
     ready: HashMap<Need, String>,
     failed: HashMap<Need, String>,
 }
 
 impl Fixtures {
     pub fn new(run_id: String, placeholders: bool) -> Self {
-        Fixtures { run_id, placeholders, ready: HashMap::new(), failed: HashMap::new() }
+        Fixtures { run_id, placeholders, check_key_policy: false, ready: HashMap::new(), failed: HashMap::new() }
+    }
+
+    /// Checks the key policy of every KMS key made from now on (see `check_key_policy`).
+    pub fn check_key_policies(&mut self) {
+        self.check_key_policy = true;
     }
 
     /// Makes sure everything `load` needs exists; on failure returns the error code.
@@ -299,6 +360,22 @@ impl Fixtures {
         }
     }
 
+    /// A key made with the default key policy: with `check_key_policy`, that policy must let
+    /// the account's IAM policies decide, so that the load user's identity policy is what
+    /// allows the loads (and both are evaluated on every request).
+    async fn checked(&self, client: &Client, key: String) -> Result<String, String> {
+        if self.check_key_policy {
+            let (target, signing) = ops::GET_KEY_POLICY;
+            let body = json!({ "KeyId": key, "PolicyName": "default" });
+            let body = Bytes::from(serde_json::to_vec(&body).expect("json"));
+            let v = expect_ok(client.call(target, signing, body).await).map_err(|e| format!("GetKeyPolicy: {e}"))?;
+            if !crate::iam::delegates_to_iam(&string_at(&v, &["Policy"])?) {
+                return Err("the key policy does not let IAM policies decide".to_string());
+            }
+        }
+        Ok(key)
+    }
+
     async fn create(&self, client: &Client, need: Need) -> Result<String, String> {
         let call = |(target, signing): ops::Op, body: Value| {
             let body = Bytes::from(serde_json::to_vec(&body).expect("json"));
@@ -307,7 +384,7 @@ impl Fixtures {
         match need {
             Need::SymmetricKey => {
                 let v = call(ops::CREATE_KEY, json!({ "Description": "trent-bench symmetric" })).await?;
-                string_at(&v, &["KeyMetadata", "KeyId"])
+                self.checked(client, string_at(&v, &["KeyMetadata", "KeyId"])?).await
             }
             Need::SignKey(k) => {
                 let v = call(
@@ -319,7 +396,7 @@ impl Fixtures {
                     }),
                 )
                 .await?;
-                string_at(&v, &["KeyMetadata", "KeyId"])
+                self.checked(client, string_at(&v, &["KeyMetadata", "KeyId"])?).await
             }
             Need::Ciphertext => {
                 let key = self.ready.get(&Need::SymmetricKey).cloned().unwrap_or_default();
@@ -335,6 +412,20 @@ impl Fixtures {
                         "Name": name,
                         "Value": "a benchmark parameter value of moderate length, 64 bytes long..",
                         "Type": "String",
+                        "Overwrite": true,
+                    }),
+                )
+                .await?;
+                Ok(name)
+            }
+            Need::SecureParameter => {
+                let name = format!("/trent-bench/{}/secure-parameter", self.run_id);
+                call(
+                    ops::PUT_PARAMETER,
+                    json!({
+                        "Name": name,
+                        "Value": "a benchmark parameter value of moderate length, 64 bytes long..",
+                        "Type": "SecureString",
                         "Overwrite": true,
                     }),
                 )
@@ -379,6 +470,7 @@ fn placeholder(need: Need) -> String {
         Need::SymmetricKey | Need::SignKey(_) => "00000000-0000-4000-8000-000000000000".into(),
         Need::Ciphertext => STANDARD.encode(random_bytes(162, 5)),
         Need::Parameter => "/trent-bench/placeholder".into(),
+        Need::SecureParameter => "/trent-bench/placeholder-secure".into(),
         Need::ParameterTree => "/trent-bench/placeholder-tree".into(),
         Need::Secret => "trent-bench/placeholder".into(),
     }
@@ -424,6 +516,31 @@ mod tests {
             assert!(LOADS[i + 1..].iter().all(|b| b.id != a.id), "{}", a.id);
             assert!(a.mix.iter().all(|(w, _)| *w > 0));
         }
+    }
+
+    #[test]
+    fn op_is_the_templates_target() {
+        let fx = Fixtures::new("t".into(), true);
+        for l in LOADS {
+            for (_, c) in l.mix {
+                let t = c.template(&fx);
+                assert_eq!(c.op(), (t.target, t.service), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_load_user_may_send_every_call() {
+        let a = iam_actions();
+        for want in ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:Sign", "ssm:GetParameter"] {
+            assert!(a.contains(&want.to_string()), "{want} missing from {a:?}");
+        }
+        for want in ["ssm:GetParametersByPath", "ssm:PutParameter", "secretsmanager:GetSecretValue"] {
+            assert!(a.contains(&want.to_string()), "{want} missing from {a:?}");
+        }
+        // Nothing the loads do not send: no setup action, no wildcard.
+        assert!(!a.iter().any(|x| x.contains('*') || x.ends_with("CreateKey") || x.ends_with("CreateSecret")));
+        assert_eq!(a.len(), 8, "{a:?}");
     }
 
     #[test]

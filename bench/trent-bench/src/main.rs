@@ -3,12 +3,14 @@
 //! * `trent-bench run`    — runs the loads against one or more servers, interleaved load by
 //!   load (so a change in background load hits every server alike), and writes one
 //!   `<out-dir>/<server>.json` per server.
-//! * `trent-bench report` — merges trent.json, baseline.json and moto.json into bench/README.md.
+//! * `trent-bench report` — merges trent.json, baseline.json, nginx.json, moto.json (and the
+//!   RSS run's rss.json) into bench/README.md.
 //! * `trent-bench loads`  — prints the table of loads.
 //!
 //! `bench/run` drives all three; use these directly only to poke at one server.
 
 mod client;
+mod iam;
 mod loads;
 mod procstat;
 mod report;
@@ -34,7 +36,8 @@ enum Cmd {
     Run(RunArgs),
     /// Regenerates the results (and loads) sections of README.md from a results directory.
     Report {
-        /// Directory holding trent.json, baseline.json and moto.json (any may be missing).
+        /// Directory holding trent.json, baseline.json, nginx.json, moto.json and rss.json (any
+        /// may be missing).
         #[arg(long)]
         results: PathBuf,
         /// The README to update in place.
@@ -105,6 +108,30 @@ struct RunArgs {
     secret_access_key: String,
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Who signs the loads: `root` (the keys above, the account root) or `iam-user` (an IAM user
+    /// made in setup through the IAM API with those keys, allowed exactly the actions the loads
+    /// send; its identity policy and, for KMS, the key policy are evaluated on every request).
+    /// Setup (keys, parameters, secrets) is always done as the root.
+    #[arg(long, value_enum, default_value_t = Principal::Root)]
+    principal: Principal,
+    /// How the run is placed on CPUs, recorded in the results (e.g. by `bench/run --pinned`).
+    #[arg(long)]
+    pinning: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Principal {
+    Root,
+    IamUser,
+}
+
+impl Principal {
+    fn name(self) -> &'static str {
+        match self {
+            Principal::Root => "root",
+            Principal::IamUser => "iam-user",
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -134,7 +161,12 @@ fn main() -> ExitCode {
 struct Server {
     name: String,
     pid: Option<u32>,
+    /// Signs as the account root: setup.
+    admin: Arc<client::Client>,
+    /// Signs as the load principal: probes and loads.
     client: Arc<client::Client>,
+    /// Set when the load principal could not be made: every load is then `n/a` with it.
+    principal_error: Option<String>,
     fixtures: loads::Fixtures,
     results: results::TargetRun,
 }
@@ -208,9 +240,34 @@ fn run(a: RunArgs) -> Result<(), String> {
     let servers = rt.block_on(async {
         let mut servers = Vec::new();
         for (name, endpoint, pid) in specs {
+            let placeholders = a.placeholders.contains(&name);
+            let admin = client::Client::new(&endpoint, creds(), a.concurrency)?;
+            let mut fixtures = loads::Fixtures::new(run_id.clone(), placeholders);
+            let (mut load_client, mut principal_arn, mut principal_error) = (None, None, None);
+            if a.principal == Principal::IamUser && !placeholders {
+                let user = format!("trent-bench-{run_id}");
+                match iam::create_load_user(&admin, &user, &loads::iam_actions(), &a.region).await {
+                    Ok((c, u)) => {
+                        eprintln!(
+                            "[{name}] loads signed by IAM user {user} ({}, key {})",
+                            u.caller_arn, u.creds.access_key_id
+                        );
+                        load_client = Some(c);
+                        principal_arn = Some(u.caller_arn);
+                        fixtures.check_key_policies();
+                    }
+                    Err(e) => {
+                        eprintln!("[{name}] no load user: {e}");
+                        principal_error = Some(e);
+                    }
+                }
+            }
+            let admin = Arc::new(admin);
             servers.push(Server {
-                client: Arc::new(client::Client::new(&endpoint, creds(), a.concurrency)?),
-                fixtures: loads::Fixtures::new(run_id.clone(), a.placeholders.contains(&name)),
+                client: load_client.map(Arc::new).unwrap_or_else(|| admin.clone()),
+                admin,
+                principal_error,
+                fixtures,
                 results: results::TargetRun {
                     target: name.clone(),
                     endpoint: endpoint.clone(),
@@ -220,6 +277,10 @@ fn run(a: RunArgs) -> Result<(), String> {
                     client_threads: a.client_threads,
                     rate: a.rate,
                     started_utc: started_utc.clone(),
+                    pinning: a.pinning.clone(),
+                    // The baseline and nginx check no signature: nobody is evaluated there.
+                    principal: (!placeholders).then(|| a.principal.name().to_string()),
+                    principal_arn,
                     loads: Vec::new(),
                     paced: None,
                 },
@@ -256,7 +317,11 @@ async fn run_one(
     paced_rate: &mut Option<(f64, f64)>,
 ) {
     let plan = runner::Plan { server_pid: srv.pid, ..plan.clone() };
-    let outcome = match prepare(&srv.client, &mut srv.fixtures, load).await {
+    let prepared = match &srv.principal_error {
+        Some(e) => Err(e.clone()),
+        None => prepare(&srv.admin, &srv.client, &mut srv.fixtures, load).await,
+    };
+    let outcome = match prepared {
         Err(code) => {
             eprintln!("[{}] {:<20} n/a (setup: {code})", srv.name, load.id);
             results::Outcome::Unavailable { setup_error: code }
@@ -297,13 +362,15 @@ async fn run_one(
     srv.results.loads.push(results::LoadRun { id: load.id.to_string(), title: load.title.to_string(), outcome });
 }
 
-/// Setup for one load, then one probe request per call of its mix: both must succeed.
+/// Setup for one load (as `admin`), then one probe request per call of its mix (as the load
+/// principal, `client`): both must succeed.
 async fn prepare(
+    admin: &client::Client,
     client: &client::Client,
     fx: &mut loads::Fixtures,
     load: &loads::Load,
 ) -> Result<Vec<loads::Template>, String> {
-    fx.prepare(client, load).await?;
+    fx.prepare(admin, load).await?;
     let calls: Vec<loads::Template> = load.mix.iter().map(|(_, c)| c.template(fx)).collect();
     for t in &calls {
         loads::expect_ok(client.call(t.target, t.service, t.body.clone()).await)?;
@@ -313,13 +380,17 @@ async fn prepare(
 
 fn line(m: &runner::Measured) -> String {
     format!(
-        "{:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  errors {}  server CPU {}  RSS {}  client CPU {}",
+        "{:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  errors {}  server CPU {}  RSS {} (peak {})  client CPU {}",
         m.rps,
         m.p50_ms,
         m.p99_ms,
         m.p999_ms,
         m.errors,
         m.server_cpu_s.map(|c| format!("{c:.2} s")).unwrap_or_else(|| "—".into()),
+        match (m.server_rss_start_kib, m.server_rss_end_kib) {
+            (Some(a), Some(b)) => format!("{:.1} → {:.1} MiB", a as f64 / 1024.0, b as f64 / 1024.0),
+            _ => "—".into(),
+        },
         m.server_peak_rss_kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "—".into()),
         m.client_cpu_s.map(|c| format!("{c:.2} s")).unwrap_or_else(|| "—".into()),
     )

@@ -41,8 +41,17 @@ pub fn machine_busy_seconds() -> Option<f64> {
 
 /// Peak resident set size (`VmHWM`) in KiB.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
+/// Resident set size now (`VmRSS`) in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 #[cfg(test)]
@@ -60,6 +69,7 @@ mod tests {
     fn reads_itself() {
         assert!(self_cpu_seconds().is_some());
         assert!(machine_busy_seconds().is_some());
-        assert!(peak_rss_kib(std::process::id()).unwrap() > 0);
+        let (peak, now) = (peak_rss_kib(std::process::id()).unwrap(), rss_kib(std::process::id()).unwrap());
+        assert!(now > 0 && peak >= now, "peak {peak} now {now}");
     }
 }

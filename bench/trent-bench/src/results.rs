@@ -15,6 +15,16 @@ pub struct TargetRun {
     /// Set when every load of this run was paced at a fixed rate (`--rate`).
     pub rate: Option<f64>,
     pub started_utc: String,
+    /// How the run was placed on CPUs (`bench/run --pinned`), `None` when nothing was pinned.
+    #[serde(default)]
+    pub pinning: Option<String>,
+    /// Who signed the loads: `root` (the account root: no policy is evaluated for it where
+    /// there is no resource policy) or `iam-user`.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// The ARN the server reported for the load user's key (`sts:GetCallerIdentity`).
+    #[serde(default)]
+    pub principal_arn: Option<String>,
     pub loads: Vec<LoadRun>,
     /// The latency check at a fraction of the measured peak (`--paced-check`), or the same
     /// rate on a control server (`--paced-control`).

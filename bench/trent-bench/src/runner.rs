@@ -63,6 +63,11 @@ pub struct Measured {
     /// Server CPU per successful request, in microseconds.
     pub server_cpu_us_per_req: Option<f64>,
     pub server_peak_rss_kib: Option<u64>,
+    /// The server's resident set (`VmRSS`) when the measured window began and when it ended.
+    #[serde(default)]
+    pub server_rss_start_kib: Option<u64>,
+    #[serde(default)]
+    pub server_rss_end_kib: Option<u64>,
     pub client_cpu_s: Option<f64>,
     /// CPU seconds used during the window by everything else on the machine (all CPUs busy
     /// time minus this server and the load generator): how much the run was disturbed.
@@ -177,8 +182,10 @@ pub async fn run(client: Arc<Client>, calls: Arc<Vec<Template>>, schedule: Arc<V
 
     tokio::time::sleep_until(measure_from.into()).await;
     let (srv0, cli0, all0) = snapshot(plan.server_pid);
+    let rss0 = plan.server_pid.and_then(procstat::rss_kib);
     tokio::time::sleep_until(end.into()).await;
     let (srv1, cli1, all1) = snapshot(plan.server_pid);
+    let rss1 = plan.server_pid.and_then(procstat::rss_kib);
     let rss = plan.server_pid.and_then(procstat::peak_rss_kib);
 
     if let Some((sem, _, stop, pacer)) = pacing {
@@ -218,6 +225,8 @@ pub async fn run(client: Arc<Client>, calls: Arc<Vec<Template>>, schedule: Arc<V
         server_cpu_s,
         server_cpu_us_per_req: server_cpu_s.filter(|_| all.ok > 0).map(|c| c * 1e6 / all.ok as f64),
         server_peak_rss_kib: rss,
+        server_rss_start_kib: rss0,
+        server_rss_end_kib: rss1,
         client_cpu_s: match (cli0, cli1) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,

@@ -6,6 +6,8 @@
 //!
 //! `bench-baseline --listen 127.0.0.1:0 --ready-file FILE` writes `http://127.0.0.1:PORT`
 //! and a newline to FILE once listening (as trentd does), and stops on SIGTERM or Ctrl-C.
+//! `bench-baseline --print-canned` prints the canned answer and exits (bench/run gives the
+//! same bytes to nginx, its second ceiling).
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
@@ -20,6 +22,9 @@ struct Args {
     listen: SocketAddr,
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Print the canned answer (no newline) and exit.
+    #[arg(long)]
+    print_canned: bool,
 }
 
 /// What trentd answers to Encrypt of 64 bytes, byte for byte in shape and size.
@@ -60,6 +65,10 @@ async fn shutdown() {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if args.print_canned {
+        print!("{CANNED}");
+        return std::process::ExitCode::SUCCESS;
+    }
     if !args.listen.ip().is_loopback() {
         eprintln!("bench-baseline: listen on a loopback address only");
         return std::process::ExitCode::FAILURE;
