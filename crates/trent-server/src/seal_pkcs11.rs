@@ -110,10 +110,12 @@ fn with_key<T>(
                 tracing::info!(token = %spec.token, key_label = %spec.key_label, "generated the AES wrapping key in the token (not extractable)");
                 k
             }
-            [] => return Err(format!(
+            [] => {
+                return Err(format!(
                 "--seal pkcs11: the token {:?} has no AES key labelled {:?} (was the HSM replaced? see docs/SEAL.md)",
                 spec.token, spec.key_label
-            )),
+            ))
+            }
             _ => {
                 return Err(format!(
                     "--seal pkcs11: the token {:?} has several AES keys labelled {:?}; keep one",
