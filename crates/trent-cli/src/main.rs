@@ -10,6 +10,7 @@ mod decrypt;
 mod encrypt;
 mod files;
 mod kms_http;
+mod operator;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Load a `trent backup` file into an empty store of either backend (e.g. SQLite → PostgreSQL).
     Restore(backup::RestoreArgs),
+    /// Operate a running trentd's seal: unseal (one share on stdin), seal, status (docs/SEAL.md).
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
     /// Print a shell completion script, e.g. `trent completions bash > /etc/bash_completion.d/trent`.
     Completions {
         #[arg(value_enum)]
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         },
         Command::Backup(a) => backup::run_backup(a),
         Command::Restore(a) => backup::run_restore(a),
+        Command::Operator(c) => operator::run(c),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "trent", &mut script);

@@ -44,6 +44,17 @@ pub enum AdminCommand {
         #[command(flatten)]
         config: Config,
     },
+    /// Move the root key to another seal (file, shamir:N/K, kms:KEY_ARN; docs/SEAL.md), offline
+    /// and atomically. The current seal is unlocked as trentd would (root.key or TRENT_ROOT_KEY;
+    /// K unseal shares on standard input, one per line; the KMS). New shares are printed once.
+    MigrateSeal {
+        /// The new seal.
+        #[arg(long, value_name = "SEAL")]
+        to: String,
+        /// trentd's settings (--data-dir, --store, --audit-dir, …).
+        #[command(flatten)]
+        config: Config,
+    },
 }
 
 /// `trentd admin …` (argv[1] is `admin`).
@@ -53,6 +64,9 @@ pub fn main() -> ExitCode {
     let cli = AdminCli::parse_from(args);
     let result = match cli.command {
         AdminCommand::ResetKeyPolicy { key_id, region, config } => reset_key_policy(&config, &key_id, &region),
+        AdminCommand::MigrateSeal { to, config } => {
+            crate::seal_migrate::migrate(&config, &to, &mut std::io::stdin().lock())
+        }
     };
     match result {
         Ok(msg) => {

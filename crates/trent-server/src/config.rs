@@ -74,6 +74,17 @@ pub struct Config {
     #[arg(long, env = "TRENT_DATA_DIR", default_value = "./trent-data")]
     pub data_dir: PathBuf,
 
+    /// Where the root key comes from (docs/SEAL.md):
+    ///   file           <data-dir>/root.key, TRENT_ROOT_KEY or TRENT_ROOT_KEY_FILE (the default)
+    ///   shamir:N/K     split into N shares printed once, any K of which unseal (2 <= K <= N <= 16);
+    ///                  every later start is sealed until `trent operator unseal` gets K shares
+    ///   kms:KEY_ARN    encrypted by a KMS key (AWS KMS or another trentd), decrypted at start
+    ///                  (AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL and the AWS credential chain)
+    ///   pkcs11:MODULE_PATH:TOKEN_LABEL:KEY_LABEL
+    ///                  wrapped by an AES key inside a PKCS#11 token (an HSM), PIN in TRENT_PKCS11_PIN
+    #[arg(long, env = "TRENT_SEAL", default_value = "file", value_parser = crate::seal::parse_seal_flag, verbatim_doc_comment)]
+    pub seal: String,
+
     /// The 12-digit account id that the admin key belongs to and that ARNs carry.
     #[arg(long, env = "TRENT_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
     pub account_id: String,

@@ -24,6 +24,11 @@ fn query_service(headers: &axum::http::HeaderMap) -> Option<Service> {
     Some(if scope_service == Some("iam") { Service::Iam } else { Service::Sts })
 }
 
+/// The XML namespace of an awsQuery request (IAM, STS), for errors answered before routing.
+pub(crate) fn query_xmlns(headers: &axum::http::HeaderMap) -> Option<&'static str> {
+    query_service(headers).and_then(Service::xmlns)
+}
+
 /// What `handle` learns from `route` for metrics and the response format.
 struct Meta {
     service: &'static str,
@@ -35,7 +40,10 @@ pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(app)
 }
 
-async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, mut req: Request<Body>) -> Response<Body> {
+pub(crate) async fn handle(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    mut req: Request<Body>,
+) -> Response<Body> {
     if req.method() == axum::http::Method::GET {
         match req.uri().path() {
             "/health" => return plain(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into()),
@@ -432,6 +440,8 @@ impl AwsError for AuditUnavailable {
 async fn trent_route(app: &App, req: Request<Body>, path: &str) -> Result<Vec<u8>, BoxError> {
     match (req.method().as_str(), path) {
         ("GET", "/_trent/health") => Ok(br#"{"status":"ok"}"#.to_vec()),
+        // A server started without --seal shamir is never sealed (docs/SEAL.md).
+        ("GET", "/_trent/seal-status") => Ok(br#"{"sealed":false}"#.to_vec()),
         ("POST", "/_trent/test/advance-clock") if app.config.unsafe_test_clock => {
             let body = axum::body::to_bytes(req.into_body(), 4096)
                 .await

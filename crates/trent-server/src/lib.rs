@@ -26,6 +26,10 @@ pub mod metrics;
 pub mod nodes;
 pub mod quota;
 pub mod rotators;
+pub mod seal;
+pub mod seal_kms;
+pub mod seal_migrate;
+pub mod seal_pkcs11;
 pub mod serve;
 pub mod service;
 pub mod tls;
@@ -57,20 +61,31 @@ pub struct App {
     pub node_id: String,
     /// One line per request (`--access-log`).
     pub access_log: access_log::AccessLog,
+    /// Set when an operator seals this app (`--seal shamir`): its background tasks stop.
+    pub sealed: std::sync::atomic::AtomicBool,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
 pub fn build(config: Config) -> Result<Arc<App>, String> {
+    let store = open_store(&config)?;
+    let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
+    build_with(config, store, root)
+}
+
+/// Makes the data and audit directories and opens the store.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
     bootstrap::create_private_dir(&config.data_dir)?;
     bootstrap::create_private_dir(&config.audit_dir.clone().unwrap_or_else(|| config.data_dir.join("audit")))?;
     trent_wire::regions::add_extra(&config.extra_regions);
-    let store: Arc<dyn Store> = trent_store::open(&config.store.0, &config.data_dir)
+    let store = trent_store::open(&config.store.0, &config.data_dir)
         .map_err(|e| format!("opening the store {}: {e}", trent_store::redact_url(&config.store.0)))?;
     // SQLite is written by this process alone (the data dir is locked): reads are served from a
     // cache that every commit invalidates (trent-store/src/cached.rs).
-    let store: Arc<dyn Store> =
-        if store.backend() == "sqlite" { Arc::new(trent_store::cached::CachedStore::new(store)) } else { store };
-    let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
+    Ok(if store.backend() == "sqlite" { Arc::new(trent_store::cached::CachedStore::new(store)) } else { store })
+}
+
+/// The app over an open store and its root key (from `--seal`, [`seal::start`]).
+pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto::RootKey>) -> Result<Arc<App>, String> {
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
     let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));
     let audit_key = audit::signing_key(&*store, &root)?;
@@ -126,6 +141,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         store,
         node_id,
         access_log,
+        sealed: std::sync::atomic::AtomicBool::new(false),
     }))
 }
 
@@ -220,11 +236,17 @@ pub fn run_sweeps(app: &App) {
 /// `--sweep-interval-secs`.
 pub fn spawn_scheduler(app: Arc<App>) {
     nodes::spawn_heartbeat(app.clone());
+    // Between ticks only a weak reference: an app sealed by an operator (`--seal shamir`) is
+    // dropped, with its root key, without waiting for the next tick.
+    let every = std::time::Duration::from_secs(app.config.sweep_interval_secs);
+    let app = Arc::downgrade(&app);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(app.config.sweep_interval_secs));
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let a = app.clone();
+            let Some(a) = app.upgrade().filter(|a| !a.sealed.load(std::sync::atomic::Ordering::SeqCst)) else {
+                break;
+            };
             if let Err(e) = tokio::task::spawn_blocking(move || run_sweeps(&a)).await {
                 tracing::error!(error = %e, "a scheduled sweep panicked");
             }

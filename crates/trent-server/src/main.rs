@@ -163,11 +163,16 @@ async fn run(config: Config) -> Result<(), String> {
     let dev = config.dev;
     let ready_file = config.ready_file.clone();
     let tls_files = trent_server::tls::files(&config)?;
-    let app = tokio::task::spawn_blocking(move || trent_server::build(config)).await.map_err(|e| e.to_string())??;
-    trent_server::spawn_scheduler(app.clone());
+    let data_dir = config.data_dir.clone();
+    // `--seal`: the root key, or a sealed start (docs/SEAL.md).
+    let started =
+        tokio::task::spawn_blocking(move || trent_server::seal::start(config)).await.map_err(|e| e.to_string())??;
+    if let Some(app) = started.app() {
+        trent_server::spawn_scheduler(app);
+    }
     let scheme = if tls_files.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
-    let router = trent_server::http::router(app.clone());
+    let router = started.router();
     let tls = match tls_files {
         Some(files) => {
             let tls = trent_server::tls::load(&files).await?;
@@ -181,9 +186,9 @@ async fn run(config: Config) -> Result<(), String> {
             tracing::info!(url = %format!("{scheme}://{a}"), "trentd also listening");
         }
     }
-    announce(&url, &app, ready_file.as_deref())?;
+    announce(&url, &data_dir, ready_file.as_deref())?;
     if dev {
-        dev_banner(&url, &app.config.data_dir, tls.is_some());
+        dev_banner(&url, &data_dir, tls.is_some());
     }
     tracing::info!(
         max_connections = limits.max_connections,
@@ -192,7 +197,7 @@ async fn run(config: Config) -> Result<(), String> {
     );
     let served = serve_all(listeners, router, tls, limits).await;
     // Sign what the trail holds so far; later requests (none, once serving stopped) would be refused.
-    let a = app.clone();
+    let Some(a) = started.app() else { return served };
     let _ = tokio::task::spawn_blocking(move || {
         a.audit.close();
         // Other nodes stop counting this one at once, not after the heartbeat times out.
@@ -205,8 +210,8 @@ async fn run(config: Config) -> Result<(), String> {
 }
 
 /// Logs and prints the URL, and writes it to the ready file.
-fn announce(url: &str, app: &trent_server::App, ready_file: Option<&std::path::Path>) -> Result<(), String> {
-    tracing::info!(%url, data_dir = %app.config.data_dir.display(), "trentd listening");
+fn announce(url: &str, data_dir: &std::path::Path, ready_file: Option<&std::path::Path>) -> Result<(), String> {
+    tracing::info!(%url, data_dir = %data_dir.display(), "trentd listening");
     println!("trentd listening on {url}");
     if let Some(path) = ready_file {
         let tmp = path.with_extension("tmp");

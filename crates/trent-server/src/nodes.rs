@@ -78,6 +78,9 @@ pub fn spawn_heartbeat(app: Arc<App>) {
         let mut logged_failure = false;
         loop {
             tick.tick().await;
+            if app.sealed.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
             let a = app.clone();
             let beat = tokio::task::spawn_blocking(move || heartbeat(&*a.store, &a.node_id, wall_ms())).await;
             match beat {
