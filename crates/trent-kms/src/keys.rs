@@ -210,7 +210,7 @@ impl Kms {
         })
     }
 
-    fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
+    pub(crate) fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
         let cache_key = (rec.key_id.clone(), material_id.to_string());
         if let Some(k) = self.materials.lock().ok().and_then(|m| m.get(&cache_key).cloned()) {
             self.cache_stats.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

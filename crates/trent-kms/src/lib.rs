@@ -17,6 +17,7 @@ mod keys;
 pub mod model;
 pub mod ops;
 mod service_api;
+pub mod xks_api;
 
 pub use error::KmsError;
 pub use keys::KeyRef;

@@ -50,6 +50,9 @@ async fn handle(axum::extract::State(app): axum::extract::State<Arc<App>>, mut r
             _ => {}
         }
     }
+    if app.xks.serves(req.uri().path()) {
+        return crate::xks_proxy::handle(app, req).await;
+    }
     let start = std::time::Instant::now();
     let (service, operation) = labels(&req);
     let mut meta = Meta { service, operation, xmlns: None };

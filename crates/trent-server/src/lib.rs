@@ -29,6 +29,7 @@ pub mod rotators;
 pub mod serve;
 pub mod service;
 pub mod tls;
+pub mod xks_proxy;
 
 use config::Config;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct App {
     pub node_id: String,
     /// One line per request (`--access-log`).
     pub access_log: access_log::AccessLog,
+    /// The XKS proxy's URI prefixes and credentials (`--xks-proxy`; none: not served).
+    pub xks: xks_proxy::XksProxy,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -106,6 +109,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let access_log = access_log::AccessLog::open(&config.access_log, config.log_format == "json")?;
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
     let service_authorizer = identity::service_authorizer(iam.clone());
+    let xks = xks_proxy::XksProxy::new(&config.xks_proxy)?;
     Ok(Arc::new(App {
         config,
         kms,
@@ -122,6 +126,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         store,
         node_id,
         access_log,
+        xks,
     }))
 }
 
