@@ -400,6 +400,9 @@ impl Kms {
         ctx: &BTreeMap<String, String>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, KmsError> {
+        if rec.origin == crate::custom_key_stores::CLOUDHSM {
+            return self.hsm_seal(rec, ctx, plaintext);
+        }
         let key = self
             .material_key(rec, &rec.current_material)?
             .ok_or_else(|| KmsError::internal(format!("key {} has no current material", rec.key_id)))?;
@@ -469,6 +472,10 @@ impl Kms {
         require_symmetric(&rec)?;
         check(&rec)?;
         let mid = hex::encode(parsed.material_id);
+        if rec.origin == crate::custom_key_stores::CLOUDHSM {
+            let plain = self.hsm_open(&rec, &parsed, ctx)?;
+            return Ok((rec, plain, mid));
+        }
         let key = self.material_key(&rec, &mid)?.ok_or(KmsError::InvalidCiphertext)?;
         let plain =
             blob::open(&key, &parsed, &trent_crypto::context::encode(ctx)).map_err(|_| KmsError::InvalidCiphertext)?;
@@ -721,6 +728,9 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
         if let Some(raw) = tx.get(T_KEY, &r.store_key())? {
             let rec: KeyRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
             if rec.state == KeyState::PendingDeletion && rec.deletion_ms.is_some_and(|d| d <= now) {
+                if rec.origin == crate::custom_key_stores::CLOUDHSM {
+                    kms.hsm_destroy(&rec);
+                }
                 tx.delete(T_KEY, &r.store_key())?;
                 tx.delete(T_OWNER, &format!("{}/{}", r.region, r.key_id))?;
                 for g in kms.grants_of(&mut *tx, &r)? {

@@ -11,8 +11,10 @@
 
 pub mod authz;
 mod checks;
+pub mod custom_key_stores;
 mod error;
 pub mod grants;
+pub mod hsm;
 mod keys;
 pub mod model;
 pub mod ops;
@@ -131,6 +133,8 @@ pub struct Kms {
     /// so entries need no invalidation; deletion evicts them.
     materials: Mutex<MaterialCache>,
     cache_stats: CacheStats,
+    /// PKCS#11 clusters and the connections of custom key stores.
+    pub(crate) hsm: hsm::Hsm,
 }
 
 /// Hits and misses of the unwrapped-material cache, for metrics.
@@ -145,15 +149,20 @@ const MATERIAL_CACHE_MAX: usize = 10_000;
 trent_wire::operations!(Kms, Caller, KmsError, "kms", {
     // Operation => module (audit class, quota, request members naming its resources)
     CancelKeyDeletion => cancel_key_deletion (Write, Quota::Own(5.0), ["KeyId"]),
+    ConnectCustomKeyStore => connect_custom_key_store (Write, Quota::Own(5.0), []),
     CreateAlias => create_alias (Write, Quota::Own(5.0), ["TargetKeyId"]),
+    CreateCustomKeyStore => create_custom_key_store (Write, Quota::Own(5.0), []),
     CreateGrant => create_grant (Write, Quota::Own(50.0), ["KeyId"]),
     CreateKey => create_key (Write, Quota::Own(5.0), []),
     Decapsulate => decapsulate (Data, Quota::KmsEcc, ["KeyId"]),
     Decrypt => decrypt (Data, Quota::KmsEncryption, ["KeyId", "CiphertextBlob"]),
     DeleteAlias => delete_alias (Write, Quota::Own(15.0), ["AliasName"]),
+    DeleteCustomKeyStore => delete_custom_key_store (Write, Quota::Own(5.0), []),
     DeleteImportedKeyMaterial => delete_imported_key_material (Write, Quota::Own(15.0), ["KeyId"]),
     DeriveSharedSecret => derive_shared_secret (Data, Quota::KmsEcc, ["KeyId"]),
+    DescribeCustomKeyStores => describe_custom_key_stores (Read, Quota::Own(5.0), []),
     DescribeKey => describe_key (Read, Quota::Own(2000.0), ["KeyId"]),
+    DisconnectCustomKeyStore => disconnect_custom_key_store (Write, Quota::Own(5.0), []),
     DisableKey => disable_key (Write, Quota::Own(5.0), ["KeyId"]),
     DisableKeyRotation => disable_key_rotation (Write, Quota::Own(5.0), ["KeyId"]),
     EnableKey => enable_key (Write, Quota::Own(5.0), ["KeyId"]),
@@ -189,6 +198,7 @@ trent_wire::operations!(Kms, Caller, KmsError, "kms", {
     TagResource => tag_resource (Write, Quota::Own(10.0), ["KeyId"]),
     UntagResource => untag_resource (Write, Quota::Own(5.0), ["KeyId"]),
     UpdateAlias => update_alias (Write, Quota::Own(5.0), ["TargetKeyId"]),
+    UpdateCustomKeyStore => update_custom_key_store (Write, Quota::Own(5.0), []),
     UpdateKeyDescription => update_key_description (Write, Quota::Own(5.0), ["KeyId"]),
     UpdatePrimaryRegion => update_primary_region (Write, Quota::Own(5.0), ["KeyId"]),
     Verify => verify (Data, Quota::KmsSigning, ["KeyId"]),
@@ -197,7 +207,20 @@ trent_wire::operations!(Kms, Caller, KmsError, "kms", {
 
 impl Kms {
     pub fn new(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Self {
-        Kms { store, root, clock, materials: Mutex::new(HashMap::new()), cache_stats: CacheStats::default() }
+        Kms {
+            store,
+            root,
+            clock,
+            materials: Mutex::new(HashMap::new()),
+            cache_stats: CacheStats::default(),
+            hsm: hsm::Hsm::default(),
+        }
+    }
+
+    /// The PKCS#11 clusters custom key stores may use (`--pkcs11-cluster`).
+    pub fn with_pkcs11_clusters(mut self, clusters: Vec<hsm::ClusterSpec>) -> Self {
+        self.hsm = hsm::Hsm::new(clusters);
+        self
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,

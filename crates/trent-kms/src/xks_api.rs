@@ -123,14 +123,22 @@ impl Kms {
         plaintext: &[u8],
     ) -> Result<XksSealed, KmsError> {
         let rec = self.xks_usable(account, region, key_id)?;
-        let key = self
-            .material_key(&rec, &rec.current_material)?
-            .ok_or_else(|| KmsError::internal(format!("key {} has no current material", rec.key_id)))?;
         let mid = hex::decode(&rec.current_material).map_err(KmsError::internal)?;
         let mut metadata = vec![METADATA_VERSION];
         metadata
             .extend_from_slice(mid.get(..MATERIAL_PREFIX_LEN).ok_or_else(|| KmsError::internal("short material id"))?);
-        let (iv, mut sealed) = key.seal(&gcm_aad(aad, &metadata)?, plaintext).map_err(KmsError::internal)?;
+        let gcm_aad = gcm_aad(aad, &metadata)?;
+        let (iv, mut sealed) = if rec.origin == crate::custom_key_stores::CLOUDHSM {
+            // An HSM-backed key: the GCM runs in its token.
+            let mut iv = [0u8; IV_LEN];
+            trent_crypto::fill_random(&mut iv).map_err(KmsError::internal)?;
+            (iv, self.with_hsm(&rec, |id| self.hsm.encrypt(id, &rec.key_id, &iv, &gcm_aad, plaintext))?)
+        } else {
+            let key = self
+                .material_key(&rec, &rec.current_material)?
+                .ok_or_else(|| KmsError::internal(format!("key {} has no current material", rec.key_id)))?;
+            key.seal(&gcm_aad, plaintext).map_err(KmsError::internal)?
+        };
         let split = sealed.len().checked_sub(TAG_LEN).ok_or_else(|| KmsError::internal("short GCM output"))?;
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&sealed[split..]);
@@ -161,6 +169,12 @@ impl Kms {
         let mut body = Vec::with_capacity(ciphertext.len() + tag.len());
         body.extend_from_slice(ciphertext);
         body.extend_from_slice(tag);
+        if rec.origin == crate::custom_key_stores::CLOUDHSM {
+            if !rec.current_material.starts_with(&prefix) {
+                return Err(KmsError::InvalidCiphertext);
+            }
+            return self.with_hsm(&rec, |id| self.hsm.decrypt(id, &rec.key_id, iv, &aad, &body));
+        }
         // Material ids are random: 19 bytes name one material; try each match all the same.
         for m in rec.materials.iter().filter(|m| m.id.starts_with(&prefix)) {
             if let Some(key) = self.material_key(&rec, &m.id)? {

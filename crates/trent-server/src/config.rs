@@ -243,6 +243,13 @@ pub struct Config {
     /// environment variable: a flag is visible to other local users. See docs/CUSTOM_KEY_STORES.md.
     #[arg(long = "xks-proxy", env = "TRENT_XKS_PROXY", value_delimiter = ',', value_name = "URI_PREFIX=ACCESS_KEY_ID:SECRET", value_parser = crate::xks_proxy::parse_spec)]
     pub xks_proxy: Vec<crate::xks_proxy::Spec>,
+
+    /// A PKCS#11 token that custom key stores of type AWS_CLOUDHSM may use, as a CloudHSM
+    /// cluster (repeatable; env: comma-separated): ID=MODULE_PATH:TOKEN_LABEL, ID of AWS's form
+    /// (cluster- and 11-16 of 2-7, a-z, A-Z), e.g.
+    /// cluster-1a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:trent. See docs/CUSTOM_KEY_STORES.md.
+    #[arg(long = "pkcs11-cluster", env = "TRENT_PKCS11_CLUSTERS", value_delimiter = ',', value_name = "ID=MODULE:TOKEN_LABEL", value_parser = trent_kms::hsm::parse_cluster)]
+    pub pkcs11_clusters: Vec<trent_kms::hsm::ClusterSpec>,
 }
 
 /// The version `--version` prints: the crate version and the git commit it was built from.

@@ -91,7 +91,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     // Session credentials expire by the business clock, so tests can move them past expiry.
     let session_clock = clock.clone();
     identity.set_clock(move || session_clock.now_ms());
-    let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
+    let kms =
+        Arc::new(Kms::new(store.clone(), root, clock.clone()).with_pkcs11_clusters(config.pkcs11_clusters.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks =
         events::start(config.events_file.clone(), &config.event_webhooks, config.event_webhook_ca_file.as_deref())?;
