@@ -16,6 +16,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
+import test_xks_proxy
 from conftest import TrentServer, make_kms_client
 
 LIBS = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
@@ -86,7 +87,11 @@ def srv(hsm, tmp_path_factory):
     clusters = ",".join(
         [f"{CLUSTER_A}={hsm.lib}:trent-a", f"{CLUSTER_B}={hsm.lib}:trent-b", f"{CLUSTER_GONE}={hsm.lib}:no-such-token"]
     )
-    s = TrentServer(work / "data", work, {"SOFTHSM2_CONF": str(hsm.conf), "TRENT_PKCS11_CLUSTERS": clusters})
+    xks_proxy = f"{test_xks_proxy.PREFIX}={test_xks_proxy.AKID}:{test_xks_proxy.SECRET}"
+    s = TrentServer(
+        work / "data", work,
+        {"SOFTHSM2_CONF": str(hsm.conf), "TRENT_PKCS11_CLUSTERS": clusters, "TRENT_XKS_PROXY": xks_proxy},
+    )
     try:
         s.start()
         yield s
@@ -345,3 +350,23 @@ def test_keys_work_after_restart_and_fail_clearly_after_token_reinit(hsm, tmp_pa
         assert "not in its HSM token" in e.value.response["Error"]["Message"]
     finally:
         s.kill()
+
+
+def test_the_xks_proxy_serves_hsm_backed_keys_with_gcm_in_the_token(srv, kms, hsm, anchor):
+    sid = kms.create_custom_key_store(
+        CustomKeyStoreName="xks-hsm", CloudHsmClusterId=CLUSTER_A, TrustAnchorCertificate=anchor, KeyStorePassword=PIN
+    )["CustomKeyStoreId"]
+    kms.connect_custom_key_store(CustomKeyStoreId=sid)
+    kid = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=sid)["KeyMetadata"]["KeyId"]
+    enc = test_xks_proxy.encrypt(srv, kid, b"via xks", test_xks_proxy.AAD)
+    assert enc.status == 200, enc
+    d = test_xks_proxy.decrypt(srv, kid, enc.json, test_xks_proxy.AAD)
+    assert d.status == 200 and d.json["plaintext"] == "dmlhIHhrcw==", d
+    r = test_xks_proxy.decrypt(srv, kid, enc.json, test_xks_proxy.AAD2)
+    assert (r.status, r.error) == (400, "InvalidCiphertextException"), r
+    kms.disconnect_custom_key_store(CustomKeyStoreId=sid)
+    r = test_xks_proxy.decrypt(srv, kid, enc.json, test_xks_proxy.AAD)
+    assert (r.status, r.error) == (400, "InvalidStateException"), r
+    kms.connect_custom_key_store(CustomKeyStoreId=sid)
+    assert test_xks_proxy.decrypt(srv, kid, enc.json, test_xks_proxy.AAD).status == 200
+    kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
