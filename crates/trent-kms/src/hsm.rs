@@ -20,7 +20,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use trent_crypto::SecretBytes;
 
@@ -131,7 +131,7 @@ impl Hsm {
         self.clusters.iter().find(|c| c.id == id)
     }
 
-    fn module(&self, path: &PathBuf) -> Result<Pkcs11, ConnectError> {
+    fn module(&self, path: &Path) -> Result<Pkcs11, ConnectError> {
         let mut modules = self.modules.lock().map_err(|_| ConnectError::InternalError)?;
         if let Some(m) = modules.get(path) {
             return Ok(m.clone());
@@ -147,7 +147,7 @@ impl Hsm {
                 return Err(ConnectError::ClusterNotFound);
             }
         }
-        modules.insert(path.clone(), m.clone());
+        modules.insert(path.to_path_buf(), m.clone());
         Ok(m)
     }
 
