@@ -13,12 +13,6 @@ import botocore.session
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NOT_YET = {
-    "ConnectCustomKeyStore": "custom key stores (CloudHSM / external) are not planned",
-    "CreateCustomKeyStore": "custom key stores are not planned",
-    "DeleteCustomKeyStore": "custom key stores are not planned",
-    "DescribeCustomKeyStores": "custom key stores are not planned",
-    "DisconnectCustomKeyStore": "custom key stores are not planned",
-    "UpdateCustomKeyStore": "custom key stores are not planned",
     "DeleteImportedKeyMaterial": "imported key material: issue 6",
     "GetParametersForImport": "imported key material: issue 6",
     "ImportKeyMaterial": "imported key material: issue 6",
@@ -33,7 +27,13 @@ NOT_YET = {
 }
 
 NOTES = {
-    "CreateKey": "every KeySpec except SM2 (aws-lc has no SM2; → UnsupportedOperationException), with the KeyUsage combinations AWS allows; Origin AWS_KMS and EXTERNAL (custom key stores → UnsupportedOperationException); MultiRegion (not with EXTERNAL); Policy validated and lockout-checked as in PutKeyPolicy",
+    "ConnectCustomKeyStore": "AWS_CLOUDHSM stores: logs in to the PKCS#11 token (`--pkcs11-cluster`); a failure is ConnectionState FAILED with INVALID_CREDENTIALS / CLUSTER_NOT_FOUND / INTERNAL_ERROR; docs/CUSTOM_KEY_STORES.md",
+    "CreateCustomKeyStore": "AWS_CLOUDHSM over a PKCS#11 token declared with `--pkcs11-cluster`; password wrapped under the root key; EXTERNAL_KEY_STORE → UnsupportedOperationException (Trent serves the XKS proxy side instead)",
+    "DeleteCustomKeyStore": "DISCONNECTED stores without keys only",
+    "DescribeCustomKeyStores": "by id or name, paged",
+    "DisconnectCustomKeyStore": "closes the token sessions; the store's keys refuse to work until it is connected again",
+    "UpdateCustomKeyStore": "name, password, cluster (not for a store with keys); DISCONNECTED stores only",
+    "CreateKey": "every KeySpec except SM2 (aws-lc has no SM2; → UnsupportedOperationException), with the KeyUsage combinations AWS allows; Origin AWS_KMS, EXTERNAL and AWS_CLOUDHSM (AES-256 generated in the store's PKCS#11 token; EXTERNAL_KEY_STORE → UnsupportedOperationException); MultiRegion (not with EXTERNAL); Policy validated and lockout-checked as in PutKeyPolicy",
     "Decrypt": "symmetric blobs (KeyId optional) and raw RSA-OAEP ciphertexts (KeyId and EncryptionAlgorithm required); Recipient (Nitro attestation) → UnsupportedOperationException; DryRunModifiers IGNORE_CIPHERTEXT supported",
     "Encrypt": "SYMMETRIC_DEFAULT (1–4096 bytes, encryption context authenticated with an unambiguous encoding) and RSAES_OAEP_SHA_1/256 (raw OAEP output; size limit per key size)",
     "ReEncrypt": "between any ENCRYPT_DECRYPT keys, symmetric or RSA",

@@ -94,6 +94,42 @@ pub fn parse(blob: &[u8]) -> Result<Blob<'_>, CryptoError> {
     })
 }
 
+/// The header and the GCM AAD of a blob whose AES-GCM runs elsewhere (in an HSM): encrypt
+/// with the AAD, then [`assemble`] the header, the IV and the ciphertext || tag.
+pub fn frame(
+    key_id: &str,
+    material_id: &[u8; MATERIAL_ID_LEN],
+    context: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    let h = header(key_id, material_id)?;
+    let a = aad(&h, context);
+    Ok((h, a))
+}
+
+/// `header || iv || ciphertext || tag`: the blob of an encryption done with [`frame`]'s AAD.
+pub fn assemble(header: &[u8], iv: &[u8; IV_LEN], ciphertext_and_tag: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len() + IV_LEN + ciphertext_and_tag.len());
+    out.extend_from_slice(header);
+    out.extend_from_slice(iv);
+    out.extend_from_slice(ciphertext_and_tag);
+    out
+}
+
+impl Blob<'_> {
+    /// The IV, for an AES-GCM done elsewhere.
+    pub fn iv(&self) -> &[u8] {
+        self.iv
+    }
+    /// Ciphertext || tag.
+    pub fn body(&self) -> &[u8] {
+        self.body
+    }
+    /// The GCM AAD for `context` (the canonical encryption-context encoding).
+    pub fn aad(&self, context: &[u8]) -> Vec<u8> {
+        aad(self.header, context)
+    }
+}
+
 /// Decrypts a parsed blob with the key its material id names.
 pub fn open(key: &Aes256Gcm, blob: &Blob<'_>, context: &[u8]) -> Result<SecretBytes, CryptoError> {
     key.open(blob.iv, &aad(blob.header, context), blob.body)

@@ -30,6 +30,9 @@ pub enum KmsError {
     InvalidMac,
     InvalidGrantToken(String),
     InvalidGrantId(String),
+    /// A custom key store exception (`CustomKeyStoreInvalidStateException`,
+    /// `CloudHsmClusterNotFoundException`, …): its code and message.
+    CustomKeyStore(&'static str, String),
     /// A failure of ours. The detail is logged where the error is mapped, never sent.
     Internal(String),
 }
@@ -93,6 +96,7 @@ impl AwsError for KmsError {
             KmsError::InvalidMac => "KMSInvalidMacException",
             KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
             KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
+            KmsError::CustomKeyStore(code, _) => code,
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
@@ -113,7 +117,8 @@ impl AwsError for KmsError {
             | KmsError::UnsupportedOperation(m)
             | KmsError::IncorrectKeyMaterial(m)
             | KmsError::InvalidGrantToken(m)
-            | KmsError::InvalidGrantId(m) => m.clone(),
+            | KmsError::InvalidGrantId(m)
+            | KmsError::CustomKeyStore(_, m) => m.clone(),
             KmsError::ExpiredImportToken => "The import token has expired: call GetParametersForImport again.".into(),
             KmsError::InvalidImportToken => {
                 "The import token is not valid for this KMS key: use the token GetParametersForImport returned for it."
@@ -128,7 +133,9 @@ impl AwsError for KmsError {
             }
             KmsError::DryRun => "The request would have succeeded, but the DryRun option is set.".into(),
             KmsError::InvalidMarker => "The marker is not valid for this request.".into(),
-            KmsError::CustomKeyStoreNotFound => "Custom key stores are not supported by this server.".into(),
+            KmsError::CustomKeyStoreNotFound => {
+                "No custom key store with that ID or name exists in this account and Region.".into()
+            }
             KmsError::InvalidSignature => {
                 "The signature is not valid for this message, key and signing algorithm.".into()
             }

@@ -228,7 +228,7 @@ impl Kms {
         })
     }
 
-    fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
+    pub(crate) fn material_key(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<Arc<Aes256Gcm>>, KmsError> {
         let cache_key = (rec.key_id.clone(), material_id.to_string());
         if let Some(k) = self.materials.lock().ok().and_then(|m| m.get(&cache_key).cloned()) {
             self.cache_stats.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -418,6 +418,9 @@ impl Kms {
         ctx: &BTreeMap<String, String>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, KmsError> {
+        if rec.origin == crate::custom_key_stores::CLOUDHSM {
+            return self.hsm_seal(rec, ctx, plaintext);
+        }
         let key = self
             .material_key(rec, &rec.current_material)?
             .ok_or_else(|| KmsError::internal(format!("key {} has no current material", rec.key_id)))?;
@@ -487,6 +490,10 @@ impl Kms {
         require_symmetric(&rec)?;
         check(&rec)?;
         let mid = hex::encode(parsed.material_id);
+        if rec.origin == crate::custom_key_stores::CLOUDHSM {
+            let plain = self.hsm_open(&rec, &parsed, ctx)?;
+            return Ok((rec, plain, mid));
+        }
         let key = self.material_key(&rec, &mid)?.ok_or(KmsError::InvalidCiphertext)?;
         let plain =
             blob::open(&key, &parsed, &trent_crypto::context::encode(ctx)).map_err(|_| KmsError::InvalidCiphertext)?;
@@ -739,6 +746,9 @@ pub(crate) fn sweep_deletions(kms: &Kms) -> Result<usize, KmsError> {
         if let Some(raw) = tx.get(T_KEY, &r.store_key())? {
             let rec: KeyRecord = serde_json::from_slice(&raw).map_err(KmsError::internal)?;
             if rec.state == KeyState::PendingDeletion && rec.deletion_ms.is_some_and(|d| d <= now) {
+                if rec.origin == crate::custom_key_stores::CLOUDHSM {
+                    kms.hsm_destroy(&rec);
+                }
                 tx.delete(T_KEY, &r.store_key())?;
                 tx.delete(T_OWNER, &format!("{}/{}", r.region, r.key_id))?;
                 for g in kms.grants_of(&mut *tx, &r)? {

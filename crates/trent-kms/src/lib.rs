@@ -11,12 +11,15 @@
 
 pub mod authz;
 mod checks;
+pub mod custom_key_stores;
 mod error;
 pub mod grants;
+pub mod hsm;
 mod keys;
 pub mod model;
 pub mod ops;
 mod service_api;
+pub mod xks_api;
 
 pub use error::KmsError;
 pub use keys::KeyRef;
@@ -133,6 +136,8 @@ pub struct Kms {
     /// Parsed key records by store key, with the bytes they were parsed from: a record read
     /// again unchanged (the store's read cache hands back the same bytes) is not parsed again.
     records: Mutex<HashMap<String, (Vec<u8>, model::KeyRecord)>>,
+    /// PKCS#11 clusters and the connections of custom key stores.
+    pub(crate) hsm: hsm::Hsm,
 }
 
 /// Hits and misses of the unwrapped-material cache, for metrics.
@@ -147,15 +152,20 @@ const MATERIAL_CACHE_MAX: usize = 10_000;
 trent_wire::operations!(Kms, Caller, KmsError, "kms", {
     // Operation => module (audit class, quota, request members naming its resources)
     CancelKeyDeletion => cancel_key_deletion (Write, Quota::Own(5.0), ["KeyId"]),
+    ConnectCustomKeyStore => connect_custom_key_store (Write, Quota::Own(5.0), []),
     CreateAlias => create_alias (Write, Quota::Own(5.0), ["TargetKeyId"]),
+    CreateCustomKeyStore => create_custom_key_store (Write, Quota::Own(5.0), []),
     CreateGrant => create_grant (Write, Quota::Own(50.0), ["KeyId"]),
     CreateKey => create_key (Write, Quota::Own(5.0), []),
     Decapsulate => decapsulate (Data, Quota::KmsEcc, ["KeyId"]),
     Decrypt => decrypt (Data, Quota::KmsEncryption, ["KeyId", "CiphertextBlob"]),
     DeleteAlias => delete_alias (Write, Quota::Own(15.0), ["AliasName"]),
+    DeleteCustomKeyStore => delete_custom_key_store (Write, Quota::Own(5.0), []),
     DeleteImportedKeyMaterial => delete_imported_key_material (Write, Quota::Own(15.0), ["KeyId"]),
     DeriveSharedSecret => derive_shared_secret (Data, Quota::KmsEcc, ["KeyId"]),
+    DescribeCustomKeyStores => describe_custom_key_stores (Read, Quota::Own(5.0), []),
     DescribeKey => describe_key (Read, Quota::Own(2000.0), ["KeyId"]),
+    DisconnectCustomKeyStore => disconnect_custom_key_store (Write, Quota::Own(5.0), []),
     DisableKey => disable_key (Write, Quota::Own(5.0), ["KeyId"]),
     DisableKeyRotation => disable_key_rotation (Write, Quota::Own(5.0), ["KeyId"]),
     EnableKey => enable_key (Write, Quota::Own(5.0), ["KeyId"]),
@@ -191,6 +201,7 @@ trent_wire::operations!(Kms, Caller, KmsError, "kms", {
     TagResource => tag_resource (Write, Quota::Own(10.0), ["KeyId"]),
     UntagResource => untag_resource (Write, Quota::Own(5.0), ["KeyId"]),
     UpdateAlias => update_alias (Write, Quota::Own(5.0), ["TargetKeyId"]),
+    UpdateCustomKeyStore => update_custom_key_store (Write, Quota::Own(5.0), []),
     UpdateKeyDescription => update_key_description (Write, Quota::Own(5.0), ["KeyId"]),
     UpdatePrimaryRegion => update_primary_region (Write, Quota::Own(5.0), ["KeyId"]),
     Verify => verify (Data, Quota::KmsSigning, ["KeyId"]),
@@ -206,7 +217,14 @@ impl Kms {
             materials: Mutex::new(HashMap::new()),
             cache_stats: CacheStats::default(),
             records: Mutex::new(HashMap::new()),
+            hsm: hsm::Hsm::default(),
         }
+    }
+
+    /// The PKCS#11 clusters custom key stores may use (`--pkcs11-cluster`).
+    pub fn with_pkcs11_clusters(mut self, clusters: Vec<hsm::ClusterSpec>) -> Self {
+        self.hsm = hsm::Hsm::new(clusters);
+        self
     }
 
     /// Destroys every key whose deletion date has passed: its record, its wrapped material,

@@ -164,6 +164,11 @@ pub struct KeyRecord {
     pub valid_to_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported_material_id: Option<String>,
+    /// Origin AWS_CLOUDHSM: the custom key store and cluster whose token holds the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
 }
 
 impl KeyRecord {
@@ -203,6 +208,8 @@ impl KeyRecord {
             algorithms: algs,
             multi_region: self.multi_region,
             current_key_material_id: (symmetric && !self.materials.is_empty()).then(|| self.current_material.clone()),
+            custom_key_store_id: self.custom_key_store_id.clone(),
+            cloud_hsm_cluster_id: self.cloud_hsm_cluster_id.clone(),
             expiration_model: self.expiration_model.clone(),
             valid_to: self.valid_to_ms.map(ms_to_epoch),
             pending_deletion_window_in_days: (self.state == KeyState::PendingReplicaDeletion)
@@ -304,6 +311,10 @@ pub struct KeyMetadata {
     pub multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration_model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -90,6 +90,8 @@ impl Kms {
             expiration_model: None,
             valid_to_ms: None,
             imported_material_id: None,
+            custom_key_store_id: None,
+            cloud_hsm_cluster_id: None,
         };
         let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id: key_id.clone() };
         tx.put(T_KEY, &r.store_key(), &serde_json::to_vec(&rec).map_err(KmsError::internal)?)?;

@@ -247,6 +247,20 @@ pub struct Config {
     /// regions trentd knows. Requests signed for, and replicas in, any other region are refused.
     #[arg(long = "extra-region", env = "TRENT_EXTRA_REGIONS", value_delimiter = ',', value_parser = parse_extra_region)]
     pub extra_regions: Vec<String>,
+
+    /// Serve the AWS KMS External Key Store (XKS) proxy API under
+    /// /URI_PREFIX/kms/xks/v1/ with this SigV4 credential (repeatable: several prefixes, or
+    /// two credentials for one prefix while rotating; env: comma-separated). Prefer the
+    /// environment variable: a flag is visible to other local users. See docs/CUSTOM_KEY_STORES.md.
+    #[arg(long = "xks-proxy", env = "TRENT_XKS_PROXY", value_delimiter = ',', value_name = "URI_PREFIX=ACCESS_KEY_ID:SECRET", value_parser = crate::xks_proxy::parse_spec)]
+    pub xks_proxy: Vec<crate::xks_proxy::Spec>,
+
+    /// A PKCS#11 token that custom key stores of type AWS_CLOUDHSM may use, as a CloudHSM
+    /// cluster (repeatable; env: comma-separated): ID=MODULE_PATH:TOKEN_LABEL, ID of AWS's form
+    /// (cluster- and 11-16 of 2-7, a-z, A-Z), e.g.
+    /// cluster-1a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:trent. See docs/CUSTOM_KEY_STORES.md.
+    #[arg(long = "pkcs11-cluster", env = "TRENT_PKCS11_CLUSTERS", value_delimiter = ',', value_name = "ID=MODULE:TOKEN_LABEL", value_parser = trent_kms::hsm::parse_cluster)]
+    pub pkcs11_clusters: Vec<trent_kms::hsm::ClusterSpec>,
 }
 
 /// The version `--version` prints: the crate version and the git commit it was built from.
@@ -435,7 +449,7 @@ impl Loaded {
                 Source::Default => "default",
             };
             let values: Vec<String> = match self.matches.get_raw(arg.get_id().as_str()) {
-                Some(v) => v.map(|v| toml_literal(&trent_store::redact_url(&v.to_string_lossy()))).collect(),
+                Some(v) => v.map(|v| toml_literal(&mask_secret(long, &v.to_string_lossy()))).collect(),
                 None => Vec::new(),
             };
             let multiple = matches!(arg.get_action(), clap::ArgAction::Append);
@@ -449,6 +463,21 @@ impl Loaded {
         }
         out
     }
+}
+
+/// A setting's value as `--print-config` shows it: URL passwords and XKS proxy secrets masked.
+fn mask_secret(long: &str, v: &str) -> String {
+    if long == "xks-proxy" {
+        return v
+            .split(',')
+            .map(|one| match one.rsplit_once(':') {
+                Some((head, _)) => format!("{head}:****"),
+                None => one.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    trent_store::redact_url(v)
 }
 
 /// A value as a TOML literal: booleans and plain numbers bare, anything else a quoted string.

@@ -58,6 +58,9 @@ pub(crate) async fn handle(
             _ => {}
         }
     }
+    if app.xks.serves(req.uri().path()) {
+        return crate::xks_proxy::handle(app, req).await;
+    }
     let start = std::time::Instant::now();
     let (service, operation) = labels(&req);
     let mut meta = Meta { service, operation, xmlns: None };

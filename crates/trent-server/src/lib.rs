@@ -33,6 +33,7 @@ pub mod seal_pkcs11;
 pub mod serve;
 pub mod service;
 pub mod tls;
+pub mod xks_proxy;
 
 use config::Config;
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub struct App {
     pub access_log: access_log::AccessLog,
     /// Set when an operator seals this app (`--seal shamir`): its background tasks stop.
     pub sealed: std::sync::atomic::AtomicBool,
+    /// The XKS proxy's URI prefixes and credentials (`--xks-proxy`; none: not served).
+    pub xks: xks_proxy::XksProxy,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -107,7 +110,8 @@ pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto:
     // Session credentials expire by the business clock, so tests can move them past expiry.
     let session_clock = clock.clone();
     identity.set_clock(move || session_clock.now_ms());
-    let kms = Arc::new(Kms::new(store.clone(), root, clock.clone()));
+    let kms =
+        Arc::new(Kms::new(store.clone(), root, clock.clone()).with_pkcs11_clusters(config.pkcs11_clusters.clone()));
     events::check_webhooks(&config.event_webhooks)?;
     let sinks =
         events::start(config.events_file.clone(), &config.event_webhooks, config.event_webhook_ca_file.as_deref())?;
@@ -125,6 +129,7 @@ pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto:
     let access_log = access_log::AccessLog::open(&config.access_log, config.log_format == "json")?;
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
     let service_authorizer = identity::service_authorizer(iam.clone());
+    let xks = xks_proxy::XksProxy::new(&config.xks_proxy)?;
     Ok(Arc::new(App {
         config,
         kms,
@@ -142,6 +147,7 @@ pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto:
         node_id,
         access_log,
         sealed: std::sync::atomic::AtomicBool::new(false),
+        xks,
     }))
 }
 

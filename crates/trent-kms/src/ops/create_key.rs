@@ -1,4 +1,5 @@
 use crate::checks;
+use crate::custom_key_stores::CLOUDHSM;
 use crate::keys::{KeyRef, T_KEY, T_OWNER};
 use crate::model::{
     self, KeyMetadata, KeyRecord, KeyState, Tag, ENCAPSULATE_DECAPSULATE, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC,
@@ -61,12 +62,37 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         ));
     }
     let spec = req.key_spec.or(req.customer_master_key_spec).unwrap_or_else(|| SYMMETRIC_DEFAULT.to_string());
-    if req.custom_key_store_id.is_some() {
-        return Err(KmsError::CustomKeyStoreNotFound);
-    }
     let origin = req.origin.unwrap_or_else(|| "AWS_KMS".to_string());
     let external = origin == "EXTERNAL";
-    if origin != "AWS_KMS" && !external {
+    let cloudhsm = origin == CLOUDHSM;
+    let store = match (&req.custom_key_store_id, cloudhsm) {
+        (Some(id), true) => Some(kms.load_store(caller.account(), &caller.region, id)?),
+        (None, true) => return Err(KmsError::validation("CustomKeyStoreId is required when Origin is AWS_CLOUDHSM.")),
+        (Some(_), false) if origin == "EXTERNAL_KEY_STORE" => None,
+        (Some(_), false) => {
+            return Err(KmsError::validation(
+                "CustomKeyStoreId is valid only when Origin is AWS_CLOUDHSM or EXTERNAL_KEY_STORE.",
+            ))
+        }
+        (None, false) => None,
+    };
+    if let Some(s) = &store {
+        if spec != SYMMETRIC_DEFAULT || req.key_usage.as_deref().is_some_and(|u| u != ENCRYPT_DECRYPT) {
+            return Err(KmsError::UnsupportedOperation(
+                "Keys in an AWS_CLOUDHSM custom key store must be symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).".into(),
+            ));
+        }
+        if req.multi_region == Some(true) {
+            return Err(KmsError::UnsupportedOperation("Multi-Region keys cannot be in a custom key store.".into()));
+        }
+        if s.connection_state != crate::custom_key_stores::CONNECTED {
+            return Err(crate::custom_key_stores::invalid_state(format!(
+                "The custom key store {} is {}: connect it before creating keys in it.",
+                s.id, s.connection_state
+            )));
+        }
+    }
+    if origin != "AWS_KMS" && !external && !cloudhsm {
         return Err(KmsError::UnsupportedOperation(format!(
             "Origin {origin} needs a custom key store, which this server does not have."
         )));
@@ -116,6 +142,18 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     };
     let (materials, public_key) = match asym {
         _ if external => (Vec::new(), None),
+        None if store.is_some() => {
+            // The AES key is made in the token; the record names it by a material id only.
+            let mut mid = [0u8; trent_crypto::blob::MATERIAL_ID_LEN];
+            trent_crypto::fill_random(&mut mid).map_err(KmsError::internal)?;
+            let m = crate::model::Material {
+                id: hex::encode(mid),
+                wrapped: String::new(),
+                created_ms: now,
+                rotation_type: None,
+            };
+            (vec![m], None)
+        }
         None => (vec![kms.new_material(&key_id, now)?], None),
         Some(s) => {
             let generated = trent_crypto::asym::generate(s, usage == KEY_AGREEMENT)?;
@@ -149,7 +187,12 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
         expiration_model: None,
         valid_to_ms: None,
         imported_material_id: None,
+        custom_key_store_id: store.as_ref().map(|s| s.id.clone()),
+        cloud_hsm_cluster_id: store.as_ref().map(|s| s.cluster_id.clone()),
     };
+    if let Some(s) = &store {
+        kms.hsm_generate(s, &rec.key_id)?;
+    }
     let r = KeyRef { account: rec.account_id.clone(), region: rec.region.clone(), key_id };
     let mut tx = kms.store().write()?;
     let raw = serde_json::to_vec(&rec).map_err(KmsError::internal)?;

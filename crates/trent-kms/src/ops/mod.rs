@@ -1,17 +1,22 @@
 //! One module per KMS operation, named after the AWS operation in snake_case.
 
 pub mod cancel_key_deletion;
+pub mod connect_custom_key_store;
 pub mod create_alias;
+pub mod create_custom_key_store;
 pub mod create_grant;
 pub mod create_key;
 pub mod decapsulate;
 pub mod decrypt;
 pub mod delete_alias;
+pub mod delete_custom_key_store;
 pub mod delete_imported_key_material;
 pub mod derive_shared_secret;
+pub mod describe_custom_key_stores;
 pub mod describe_key;
 pub mod disable_key;
 pub mod disable_key_rotation;
+pub mod disconnect_custom_key_store;
 pub mod enable_key;
 pub mod enable_key_rotation;
 pub mod encapsulate;
@@ -45,6 +50,7 @@ pub mod sign;
 pub mod tag_resource;
 pub mod untag_resource;
 pub mod update_alias;
+pub mod update_custom_key_store;
 pub mod update_key_description;
 pub mod update_primary_region;
 pub mod verify;
