@@ -19,6 +19,7 @@ pub mod audit_index;
 pub mod bootstrap;
 pub mod cloudtrail;
 pub mod config;
+pub mod console;
 pub mod events;
 pub mod http;
 pub mod identity;
@@ -57,6 +58,8 @@ pub struct App {
     pub node_id: String,
     /// One line per request (`--access-log`).
     pub access_log: access_log::AccessLog,
+    /// The web console's signed-in sessions ([`console`]).
+    pub console_sessions: console::session::Sessions,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -106,6 +109,10 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
     let access_log = access_log::AccessLog::open(&config.access_log, config.log_format == "json")?;
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
     let service_authorizer = identity::service_authorizer(iam.clone());
+    let console_sessions = console::session::Sessions::new(
+        std::time::Duration::from_secs(config.console_session_idle_secs),
+        std::time::Duration::from_secs(config.console_session_max_secs),
+    );
     Ok(Arc::new(App {
         config,
         kms,
@@ -122,6 +129,7 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         store,
         node_id,
         access_log,
+        console_sessions,
     }))
 }
 
