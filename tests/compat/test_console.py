@@ -53,6 +53,11 @@ def shot(page, name: str) -> None:
         shutil.copyfile(path, DOCS_SHOTS / f"{name}.png")
 
 
+def nav(page, name: str):
+    """A link of the main navigation."""
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+
+
 def no_script_ran(page) -> None:
     assert page.evaluate("window.__xss") is None, "an injected script ran"
 
@@ -170,9 +175,13 @@ def test_sign_in_shows_the_console_and_sign_out_ends_the_session(srv, ctx):
     sign_in(page, srv)
     expect(page).to_have_url(re.compile(r"/console/$"))
     for name in ["Keys", "Parameters", "Secrets", "Audit events", "Identity"]:
-        expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
+        expect(nav(page, name)).to_be_visible()
     expect(page.get_by_label("Region")).to_have_value("us-east-1")
     expect(page.locator("main")).to_contain_text(f"arn:aws:iam::{ACCOUNT_ID}:root")
+    # Overview: the last hour's requests per service from trentd's own metrics, as SVG charts.
+    traffic = page.locator("section:has(#traffic-h)")
+    expect(traffic.locator("tbody tr", has_text="sts")).to_be_visible()
+    expect(traffic.get_by_role("img").first).to_have_attribute("aria-label", re.compile(r"requests in the last hour"))
     shot(page, "02-overview")
     cookies = {c["name"]: c for c in ctx.cookies()}
     session = cookies["trent_console"]
@@ -196,7 +205,7 @@ def test_sign_in_shows_the_console_and_sign_out_ends_the_session(srv, ctx):
 def test_create_key_scratchpad_and_xss_in_free_text_renders_as_text(srv, ctx):
     page = ctx.new_page()
     sign_in(page, srv)
-    page.get_by_role("link", name="Keys", exact=True).click()
+    nav(page, "Keys").click()
     page.get_by_text("Create key", exact=True).first.click()
     alias = f"alias/console-{uuid.uuid4().hex[:8]}"
     page.get_by_label("Alias (optional)").fill(alias)
@@ -251,7 +260,7 @@ def test_parameter_tree_and_show_value_of_a_secure_string(srv, ctx):
     ssm.put_parameter(Name=f"{base}/app/greeting", Type="String", Value=XSS, Description=XSS)
     page = ctx.new_page()
     sign_in(page, srv)
-    page.get_by_role("link", name="Parameters", exact=True).click()
+    nav(page, "Parameters").click()
     tree = page.get_by_role("navigation", name="Parameter tree")
     expect(tree).to_contain_text(base.strip("/") + "/")
     expect(tree).to_contain_text("app/")
@@ -284,7 +293,7 @@ def test_secret_retrieve_rotate_and_find_get_secret_value_in_audit_events(srv, c
     sm.create_secret(Name=name, SecretString=first, Description=XSS)
     page = ctx.new_page()
     sign_in(page, srv)
-    page.get_by_role("link", name="Secrets", exact=True).click()
+    nav(page, "Secrets").click()
     expect(page.locator("tbody")).to_contain_text(XSS)
     no_script_ran(page)
     shot(page, "08-secrets")
@@ -314,7 +323,7 @@ def test_secret_retrieve_rotate_and_find_get_secret_value_in_audit_events(srv, c
     expect(page.get_by_test_id("secret-value")).to_have_text(current)
     shot(page, "10-secret-rotated")
     # Audit events: the console's GetSecretValue, with its user agent, in the event JSON.
-    page.get_by_role("link", name="Audit events", exact=True).click()
+    nav(page, "Audit events").click()
     page.get_by_label("Event name").fill("GetSecretValue")
     page.get_by_label("Resource").fill(name)
     page.get_by_role("button", name="Search").click()
@@ -332,12 +341,12 @@ def test_restricted_user_sees_access_denied_not_an_empty_list(srv, ctx):
     page = ctx.new_page()
     sign_in(page, srv, key["AccessKeyId"], key["SecretAccessKey"])
     expect(page.locator("main")).to_contain_text(key["UserName"])
-    page.get_by_role("link", name="Keys", exact=True).click()
+    nav(page, "Keys").click()
     alert = page.get_by_role("alert").first
     expect(alert).to_contain_text("AccessDeniedException")
     expect(alert).to_contain_text("kms:ListKeys")
     shot(page, "12-access-denied")
-    page.get_by_role("link", name="Secrets", exact=True).click()
+    nav(page, "Secrets").click()
     expect(page.get_by_role("alert").first).to_contain_text("AccessDeniedException")
     denied = [e for e in events(srv, "ListKeys") if e.get("errorCode") == "AccessDeniedException"]
     assert any(e["userIdentity"].get("userName") == key["UserName"] and e["userAgent"] == "trent-console" for e in denied)
@@ -369,7 +378,7 @@ def test_csrf_refused_without_the_forms_token(srv, ctx):
 def test_identity_page_creates_a_user_and_shows_the_new_secret_once(srv, ctx):
     page = ctx.new_page()
     sign_in(page, srv)
-    page.get_by_role("link", name="Identity", exact=True).click()
+    nav(page, "Identity").click()
     user = f"console-new-{uuid.uuid4().hex[:6]}"
     page.get_by_text("Create user", exact=True).first.click()
     page.get_by_label("User name").fill(user)
@@ -408,7 +417,7 @@ def test_small_screen_layout(srv, browser):
         page = c.new_page()
         sign_in(page, srv)
         page.goto(f"{srv.base_url}/console/keys")
-        expect(page.get_by_role("link", name="Keys", exact=True)).to_be_visible()
+        expect(nav(page, "Keys")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width}px wide at 390px"
         shot(page, "14-keys-mobile")

@@ -181,7 +181,7 @@ async fn route(app: Arc<App>, req: Request<Body>, request_id: &str, meta: &mut M
     }
 }
 
-/// 8. The event with its outcome must be durable before anything is answered.
+/// Step 8: the event with its outcome must be durable before anything is answered.
 /// awsQuery bodies are recorded as their parameters (secrets removed by the audit
 /// module); their XML answers, which carry secret keys and tokens, never are.
 pub(crate) fn record_event(

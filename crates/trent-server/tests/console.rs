@@ -40,10 +40,7 @@ fn http(addr: &str, method: &str, path: &str, cookie: &str, form: &str) -> Page 
         raw.push_str(&format!("cookie: {cookie}\r\n"));
     }
     if method == "POST" {
-        raw.push_str(&format!(
-            "content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n",
-            form.len()
-        ));
+        raw.push_str(&format!("content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n", form.len()));
     }
     raw.push_str("\r\n");
     raw.push_str(form);
@@ -59,9 +56,7 @@ fn http(addr: &str, method: &str, path: &str, cookie: &str, form: &str) -> Page 
 }
 
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 #[test]
@@ -116,7 +111,8 @@ fn console_sign_in_session_csrf_escaping_and_audited_actions() {
 
     // With the token: created, as an audited API call; the description is escaped on the page.
     let xss = "<script>alert(1)</script>\"'";
-    let form = format!("csrf={csrf}&spec=SYMMETRIC_DEFAULT&usage=ENCRYPT_DECRYPT&alias=console-test&description={}", enc(xss));
+    let form =
+        format!("csrf={csrf}&spec=SYMMETRIC_DEFAULT&usage=ENCRYPT_DECRYPT&alias=console-test&description={}", enc(xss));
     let p = http(a, "POST", "/console/keys/create", &cookie, &form);
     assert_eq!(p.status, 303, "{}", p.body);
     let location = p.header("location").unwrap().to_string();

@@ -87,15 +87,13 @@ fn decode(s: &[u8]) -> String {
     while i < s.len() {
         match s[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < s.len() => {
-                match (hexval(s[i + 1]), hexval(s[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < s.len() => match (hexval(s[i + 1]), hexval(s[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -169,7 +167,10 @@ pub async fn handle(app: Arc<App>, req: Request<Body>) -> Response<Body> {
         }
     }
     if method != axum::http::Method::GET && method != axum::http::Method::POST {
-        return finish(&app, Out::html(pages::message("Not allowed", "Use GET or POST.")).status(StatusCode::METHOD_NOT_ALLOWED));
+        return finish(
+            &app,
+            Out::html(pages::message("Not allowed", "Use GET or POST.")).status(StatusCode::METHOD_NOT_ALLOWED),
+        );
     }
     let query = Form::parse(req.uri().query().unwrap_or("").as_bytes());
     let session_cookie = cookie_value(req.headers(), COOKIE);
@@ -184,8 +185,11 @@ pub async fn handle(app: Arc<App>, req: Request<Body>) -> Response<Body> {
         if !ct.starts_with("application/x-www-form-urlencoded") {
             return finish(
                 &app,
-                Out::html(pages::message("Unsupported form", "Forms must be sent as application/x-www-form-urlencoded."))
-                    .status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                Out::html(pages::message(
+                    "Unsupported form",
+                    "Forms must be sent as application/x-www-form-urlencoded.",
+                ))
+                .status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
             );
         }
         match axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES).await {
@@ -281,11 +285,8 @@ fn route(app: &App, r: &Req) -> Out {
     let session = r.session_cookie.as_deref().and_then(|t| app.console_sessions.get(t, now));
     let Some(session) = session else {
         if post {
-            return Out::html(pages::message(
-                "Signed out",
-                "Your console session has ended. Sign in again.",
-            ))
-            .status(StatusCode::FORBIDDEN);
+            return Out::html(pages::message("Signed out", "Your console session has ended. Sign in again."))
+                .status(StatusCode::FORBIDDEN);
         }
         return Out::redirect("/console/signin?ended=1");
     };

@@ -56,7 +56,8 @@ impl Sessions {
     }
 
     fn live(&self, s: &Session, now: Instant) -> bool {
-        now.saturating_duration_since(s.last_used) < self.idle && now.saturating_duration_since(s.created) < self.absolute
+        now.saturating_duration_since(s.last_used) < self.idle
+            && now.saturating_duration_since(s.created) < self.absolute
     }
 
     /// Starts a session; returns its token (the cookie value). `None` if no randomness.

@@ -47,9 +47,7 @@ pub fn page(p: &Page) -> Out {
         chosen.iter().skip(1).all(|(attr, value)| match *attr {
             "Username" => s(e, "Username") == *value,
             "EventName" => s(e, "EventName") == *value,
-            _ => e["Resources"]
-                .as_array()
-                .is_some_and(|rs| rs.iter().any(|r| s(r, "ResourceName").contains(*value))),
+            _ => e["Resources"].as_array().is_some_and(|rs| rs.iter().any(|r| s(r, "ResourceName").contains(*value))),
         })
     };
     let content = html! {

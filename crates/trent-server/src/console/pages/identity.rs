@@ -11,6 +11,9 @@ fn first(xml: &str, tag: &str) -> String {
     xml_values(xml, tag).into_iter().next().unwrap_or_default()
 }
 
+/// A user: name, ARN, created, inline policies, attached policies, (access key id, status).
+type UserRow = (String, String, String, Vec<String>, Vec<String>, Vec<(String, String)>);
+
 /// What a POST shows on the page.
 pub enum Shown {
     Error(ApiError),
@@ -20,18 +23,22 @@ pub enum Shown {
 pub fn page(p: &Page, shown: Option<Shown>) -> Out {
     let users = p.ctx.iam("ListUsers", &[("MaxItems", "100")]);
     let roles = p.ctx.iam("ListRoles", &[("MaxItems", "100")]);
-    let user_rows: Vec<(String, String, String, Vec<String>, Vec<String>, Vec<(String, String)>)> = match &users {
+    let user_rows: Vec<UserRow> = match &users {
         Ok(x) => xml_members(x)
             .iter()
             .filter(|m| m.contains("<UserName>"))
             .map(|m| {
                 let name = first(m, "UserName");
-                let inline = p.ctx.iam("ListUserPolicies", &[("UserName", name.as_str())]).map(|x| xml_values(&x, "member"));
-                let attached =
-                    p.ctx.iam("ListAttachedUserPolicies", &[("UserName", name.as_str())]).map(|x| xml_values(&x, "PolicyName"));
-                let keys = p.ctx.iam("ListAccessKeys", &[("UserName", name.as_str())]).map(|x| {
-                    xml_members(&x).iter().map(|k| (first(k, "AccessKeyId"), first(k, "Status"))).collect()
-                });
+                let inline =
+                    p.ctx.iam("ListUserPolicies", &[("UserName", name.as_str())]).map(|x| xml_values(&x, "member"));
+                let attached = p
+                    .ctx
+                    .iam("ListAttachedUserPolicies", &[("UserName", name.as_str())])
+                    .map(|x| xml_values(&x, "PolicyName"));
+                let keys = p
+                    .ctx
+                    .iam("ListAccessKeys", &[("UserName", name.as_str())])
+                    .map(|x| xml_members(&x).iter().map(|k| (first(k, "AccessKeyId"), first(k, "Status"))).collect());
                 (
                     name,
                     first(m, "Arn"),

@@ -94,11 +94,8 @@ fn list_with(p: &Page, create_err: Option<&ApiError>) -> Out {
             let mut errors = Vec::new();
             for k in r["Keys"].as_array().map(Vec::as_slice).unwrap_or_default() {
                 let id = s(k, "KeyId");
-                let names: Vec<&str> = all_aliases
-                    .iter()
-                    .filter(|a| s(a, "TargetKeyId") == id)
-                    .map(|a| s(a, "AliasName"))
-                    .collect();
+                let names: Vec<&str> =
+                    all_aliases.iter().filter(|a| s(a, "TargetKeyId") == id).map(|a| s(a, "AliasName")).collect();
                 let (meta, rotation) = match p.ctx.kms("DescribeKey", json!({"KeyId": id})) {
                     Ok(d) => {
                         let m = d["KeyMetadata"].clone();
@@ -407,7 +404,10 @@ pub fn action(p: &Page) -> Out {
         "encrypt" => {
             let pt = f.get("plaintext");
             let b64 = base64::engine::general_purpose::STANDARD.encode(pt.as_bytes());
-            let r = p.ctx.kms("Encrypt", json!({"KeyId": id, "Plaintext": b64})).map(|r| s(&r, "CiphertextBlob").to_string());
+            let r = p
+                .ctx
+                .kms("Encrypt", json!({"KeyId": id, "Plaintext": b64}))
+                .map(|r| s(&r, "CiphertextBlob").to_string());
             view(p, Extra { id: Some(id.clone()), ciphertext: Some(r), ..Extra::default() })
         }
         "decrypt" => {

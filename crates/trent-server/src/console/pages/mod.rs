@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod identity;
 pub mod keys;
+pub mod overview;
 pub mod params;
 pub mod secrets;
 pub mod signin;
@@ -40,6 +41,8 @@ fn head(title: &str) -> Markup {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " · Trent console" }
+            // No favicon request (it would be an AWS-path 404 in the metrics).
+            link rel="icon" href="data:,";
             link rel="stylesheet" href="/console/static/console.css";
             script src="/console/static/console.js" defer {}
         }
@@ -140,7 +143,8 @@ pub fn layout(p: &Page, title: &str, active: &str, content: Markup) -> Markup {
 }
 
 pub fn not_found(p: &Page) -> Out {
-    Out::html(layout(p, "Not found", "", html! { p { "There is no such console page." } })).status(StatusCode::NOT_FOUND)
+    Out::html(layout(p, "Not found", "", html! { p { "There is no such console page." } }))
+        .status(StatusCode::NOT_FOUND)
 }
 
 /// `v[k]` as text ("" when absent).
@@ -178,7 +182,7 @@ pub fn q(v: &str) -> String {
 pub fn route(p: &Page, post: bool) -> Out {
     let path = p.r.path.as_str();
     match (post, path) {
-        (false, "/console/") => overview(p),
+        (false, "/console/") => overview::page(p),
         (true, "/console/signout") => signin::sign_out(p),
         (true, "/console/region") => switch_region(p),
         (false, "/console/keys") => keys::list(p),
@@ -216,21 +220,4 @@ fn switch_region(p: &Page) -> Out {
     }
     p.app.console_sessions.set_region(p.token, region);
     Out::redirect("/console/")
-}
-
-fn overview(p: &Page) -> Out {
-    let s = p.ctx.session;
-    let arn = s.principal.arn(trent_policy::partition_for_region(&s.region));
-    let content = html! {
-        p { "Signed in as " code { (arn) } " (account " (s.principal.account_id) ", access key " code { (s.access_key_id) } "), region " strong { (s.region) } "." }
-        p { "Every action on these pages is an API call made as you: the same authorization, quotas and audit trail as the AWS CLI (user agent " code { "trent-console" } ")." }
-        ul.cards {
-            li { a href="/console/keys" { "Keys" } " — KMS keys, their policies, rotation, an encrypt/decrypt scratchpad." }
-            li { a href="/console/parameters" { "Parameters" } " — Parameter Store as a tree." }
-            li { a href="/console/secrets" { "Secrets" } " — Secrets Manager: values, versions, rotation." }
-            li { a href="/console/audit" { "Audit events" } " — who did what (CloudTrail LookupEvents)." }
-            li { a href="/console/identity" { "Identity" } " — IAM users, roles, access keys." }
-        }
-    };
-    Out::html(layout(p, "Overview", "Overview", content))
 }

@@ -33,9 +33,10 @@ fn render(folder: &Folder, path: &str) -> Markup {
     }
 }
 
-fn form(p: &Page, name: Option<&str>, err: Option<&ApiError>) -> Markup {
+/// The create (no `name`) or edit form; `current_type` preselects the type being edited.
+fn form(p: &Page, name: Option<&str>, current_type: &str, err: Option<&ApiError>) -> Markup {
     let f = &p.r.form;
-    let ty = f.opt("type").unwrap_or("String");
+    let ty = f.opt("type").unwrap_or(current_type);
     html! {
         @if let Some(e) = err { (error(e)) }
         form method="post" action="/console/parameters/put" {
@@ -98,7 +99,7 @@ pub fn tree(p: &Page, err: Option<&ApiError>) -> Out {
     let content = html! {
         details.panel open[err.is_some()] {
             summary { "Create parameter" }
-            (form(p, None, err))
+            (form(p, None, "String", err))
         }
         @match &listed {
             Ok(0) => p { "No parameters in " (p.ctx.session.region) "." },
@@ -165,7 +166,7 @@ pub fn view(p: &Page, reveal: bool, err: Option<&ApiError>) -> Out {
             Err(e) => (error(e)),
         }
         h2 { "Edit" }
-        (form(p, Some(&name), err))
+        (form(p, Some(&name), s(&param, "Type"), err))
     };
     let title = format!("Parameter {name}");
     let status = if err.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
@@ -175,7 +176,8 @@ pub fn view(p: &Page, reveal: bool, err: Option<&ApiError>) -> Out {
 pub fn put(p: &Page) -> Out {
     let f = &p.r.form;
     let overwrite = f.get("overwrite") == "true";
-    let mut body = json!({"Name": f.get("name"), "Type": f.get("type"), "Value": f.get("value"), "Overwrite": overwrite});
+    let mut body =
+        json!({"Name": f.get("name"), "Type": f.get("type"), "Value": f.get("value"), "Overwrite": overwrite});
     if let Some(d) = f.opt("description") {
         body["Description"] = json!(d);
     }

@@ -82,9 +82,10 @@ pub fn handle(app: &App, r: &Req) -> Out {
         Err(e) if e.code.ends_with("Failure") || e.code.starts_with("Internal") || e.code == "ServiceFailure" => {
             failed("Sign-in could not be completed. Try again later.")
         }
-        Err(e) => {
-            failed(&format!("Sign-in failed: the access key ID and secret access key do not match an active key ({}).", e.code))
-        }
+        Err(e) => failed(&format!(
+            "Sign-in failed: the access key ID and secret access key do not match an active key ({}).",
+            e.code
+        )),
     }
 }
 
