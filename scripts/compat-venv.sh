@@ -55,4 +55,16 @@ if [ -f "$js/package-lock.json" ]; then
     fi
 fi
 
+# Headless Chromium for the web console's browser tests (tests/compat/test_console.py):
+# Debian's package, which Playwright launches (Playwright's own browser download is not used).
+if ! command -v chromium >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "compat-venv: installing chromium (apt-get)" >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 ||
+            echo "compat-venv: apt-get install chromium failed; test_console.py will fail" >&2
+    else
+        echo "compat-venv: chromium not found; install it (Debian: apt-get install chromium) for test_console.py" >&2
+    fi
+fi
+
 echo "$venv/bin/python"

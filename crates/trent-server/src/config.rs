@@ -103,6 +103,14 @@ pub struct Config {
     #[arg(long, env = "TRENT_SWEEP_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub sweep_interval_secs: u64,
 
+    /// Web console (`/console/`): seconds a signed-in session may stay unused before it ends.
+    #[arg(long, env = "TRENT_CONSOLE_SESSION_IDLE_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub console_session_idle_secs: u64,
+
+    /// Web console: seconds after sign-in a session ends however much it is used.
+    #[arg(long, env = "TRENT_CONSOLE_SESSION_MAX_SECS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub console_session_max_secs: u64,
+
     /// Once listening, write the base URL (e.g. http://127.0.0.1:41234) to this file.
     #[arg(long, env = "TRENT_READY_FILE")]
     pub ready_file: Option<PathBuf>,

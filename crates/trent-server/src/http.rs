@@ -44,6 +44,9 @@ pub(crate) async fn handle(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     mut req: Request<Body>,
 ) -> Response<Body> {
+    if crate::console::is_console_path(req.uri().path()) {
+        return crate::console::handle(app, req).await;
+    }
     if req.method() == axum::http::Method::GET {
         match req.uri().path() {
             "/health" => return plain(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into()),
@@ -105,7 +108,7 @@ fn plain(status: StatusCode, content_type: &'static str, body: String) -> Respon
     resp
 }
 
-type BoxError = Box<dyn AwsError + Send>;
+pub(crate) type BoxError = Box<dyn AwsError + Send>;
 
 fn wire(e: WireError) -> BoxError {
     Box::new(e)
@@ -223,6 +226,21 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Step 8 for work already run (the console's calls, `console/api.rs`): the event with its
+/// outcome must be durable before anything is answered. Blocking: call it off the async threads.
+pub(crate) fn record_event(
+    app: &App,
+    draft: &audit::Draft,
+    body: &[u8],
+    service: Service,
+    result: Result<Vec<u8>, BoxError>,
+) -> Result<Vec<u8>, BoxError> {
+    let written = event_record(draft, body, service, &result)
+        .ok_or_else(|| audit::AuditError("the event does not fit the trail's line format".into()))
+        .and_then(|fields| app.audit.append_checked(trent_crypto::audit::RecordKind::Event, fields));
+    audited(result, written, &draft.request_id, service)
+}
+
 /// Steps 3-7 and the request's audit event (not yet written). A panic in the work still leaves
 /// the request's audit event, with the service's internal error, and gets the client an
 /// AWS-shaped 500.
@@ -240,15 +258,25 @@ fn perform(
     let request_id = draft.request_id.clone();
     let result =
         run_caught(service, &request_id, || authorize_and_run(app, draft, parts, body, service, op, prefix, op_name));
-    // awsQuery bodies are recorded as their parameters (secrets removed by the audit module);
-    // their XML answers, which carry secret keys and tokens, never are.
+    let event = event_record(draft, body, service, &result);
+    (result, event)
+}
+
+/// The request's audit event with its outcome, serialized and checked. awsQuery bodies are
+/// recorded as their parameters (secrets removed by the audit module); their XML answers,
+/// which carry secret keys and tokens, never are.
+fn event_record(
+    draft: &audit::Draft,
+    body: &[u8],
+    service: Service,
+    result: &Result<Vec<u8>, BoxError>,
+) -> Option<trent_crypto::audit::CheckedFields> {
     let audit_body = if service.xmlns().is_some() { query_as_json(body) } else { body.to_vec() };
-    let event = match &result {
+    match result {
         Ok(_) if service.xmlns().is_some() => draft.record(&audit_body, None, None),
         Ok(resp) => draft.record(&audit_body, Some(resp), None),
         Err(e) => draft.record(&audit_body, None, Some((e.code(), e.message()))),
-    };
-    (result, event)
+    }
 }
 
 /// 8. The event with its outcome must be durable before anything is answered.
@@ -267,7 +295,7 @@ fn audited(
 
 /// Runs a request's work; a panic in it becomes the service's internal error (logged here,
 /// never sent), so the request still gets its audit event and an AWS-shaped 500.
-fn run_caught(
+pub(crate) fn run_caught(
     service: Service,
     request_id: &str,
     work: impl FnOnce() -> Result<Vec<u8>, BoxError>,
@@ -308,7 +336,7 @@ fn query_as_json(body: &[u8]) -> Vec<u8> {
 
 /// SigV4 → quota → policy evaluation → audit intent → the operation. Fills in the draft event as it learns more.
 #[allow(clippy::too_many_arguments)]
-fn authorize_and_run(
+pub(crate) fn authorize_and_run(
     app: &App,
     draft: &mut audit::Draft,
     parts: &axum::http::request::Parts,
@@ -348,6 +376,26 @@ fn authorize_and_run(
         access_key_id = verified.access_key_id(),
         "request"
     );
+    let test_panic = app.config.unsafe_test_clock && parts.headers.contains_key("x-trent-test-panic");
+    run_authenticated(app, draft, caller, body, service, op, prefix, op_name, test_panic)
+}
+
+/// Steps 4-7 of the request path for a caller already authenticated (by SigV4, or by a
+/// console session that SigV4-verified the same access key at sign-in): quota → policy
+/// evaluation → audit intent → the operation.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_authenticated(
+    app: &App,
+    draft: &mut audit::Draft,
+    caller: Caller,
+    body: &[u8],
+    service: Service,
+    op: Option<Op>,
+    prefix: &str,
+    op_name: &str,
+    test_panic: bool,
+) -> Result<Vec<u8>, BoxError> {
+    let signing_name = service.signing_name();
     // The operation must be served before quota is spent on it.
     let op = op.ok_or_else(|| wire(WireError::UnknownOperation(truncate(&format!("{prefix}.{op_name}")))))?;
     // The body's members, parsed once for quota and policy evaluation.
@@ -378,7 +426,7 @@ fn authorize_and_run(
 
     // 7. The operation. (`x-trent-test-panic`, honoured only with --unsafe-test-clock, makes it
     // panic, to test that a panicking handler still leaves its audit event.)
-    if app.config.unsafe_test_clock && parts.headers.contains_key("x-trent-test-panic") {
+    if test_panic {
         panic!("x-trent-test-panic");
     }
     authorized.dispatch(app, body, &draft.request_id, &env)
@@ -478,7 +526,7 @@ impl AwsError for Internal {
     }
 }
 
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     s.chars().take(128).collect()
 }
 

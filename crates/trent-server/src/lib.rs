@@ -19,6 +19,7 @@ pub mod audit_index;
 pub mod bootstrap;
 pub mod cloudtrail;
 pub mod config;
+pub mod console;
 pub mod events;
 pub mod http;
 pub mod identity;
@@ -66,6 +67,8 @@ pub struct App {
     pub sealed: std::sync::atomic::AtomicBool,
     /// The XKS proxy's URI prefixes and credentials (`--xks-proxy`; none: not served).
     pub xks: xks_proxy::XksProxy,
+    /// The web console's signed-in sessions ([`console`]).
+    pub console_sessions: console::session::Sessions,
 }
 
 /// Opens the store, checks the root key, makes sure there is an admin key, and returns the app.
@@ -130,6 +133,10 @@ pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto:
     let verifier = trent_wire::sigv4::Verifier { max_skew: time::Duration::seconds(config.max_clock_skew_secs) };
     let service_authorizer = identity::service_authorizer(iam.clone());
     let xks = xks_proxy::XksProxy::new(&config.xks_proxy)?;
+    let console_sessions = console::session::Sessions::new(
+        std::time::Duration::from_secs(config.console_session_idle_secs),
+        std::time::Duration::from_secs(config.console_session_max_secs),
+    );
     Ok(Arc::new(App {
         config,
         kms,
@@ -148,6 +155,7 @@ pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto:
         access_log,
         sealed: std::sync::atomic::AtomicBool::new(false),
         xks,
+        console_sessions,
     }))
 }
 

@@ -20,7 +20,16 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
     latency: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
     started: StartTime,
+    /// The last hour, per minute and service: (requests, errors, throttled). For the console's
+    /// Overview.
+    recent: Mutex<std::collections::VecDeque<(u64, Minute)>>,
 }
+
+/// One minute's (requests, errors, throttled) per service.
+type Minute = BTreeMap<&'static str, [u64; 3]>;
+
+/// Minutes of per-minute counts kept for [`Metrics::last_hour`].
+const RECENT_MINUTES: u64 = 60;
 
 /// When this process's metrics began (Unix seconds), for `trent_start_time_seconds`.
 struct StartTime(f64);
@@ -39,6 +48,7 @@ impl Default for StartTime {
 impl Metrics {
     /// Counts one request. `code` is "OK" or the AWS error code.
     pub fn record(&self, service: &'static str, operation: &'static str, code: &'static str, elapsed: Duration) {
+        self.record_recent(service, code, unix_minute());
         if let Ok(mut r) = self.requests.lock() {
             *r.entry((service, operation, code)).or_default() += 1;
         }
@@ -53,6 +63,45 @@ impl Metrics {
             h.sum += secs;
             h.count += 1;
         }
+    }
+
+    fn record_recent(&self, service: &'static str, code: &'static str, minute: u64) {
+        let Ok(mut r) = self.recent.lock() else { return };
+        if r.back().is_none_or(|(m, _)| *m != minute) {
+            r.push_back((minute, BTreeMap::new()));
+        }
+        while r.front().is_some_and(|(m, _)| m + RECENT_MINUTES <= minute) {
+            r.pop_front();
+        }
+        if let Some((_, counts)) = r.back_mut() {
+            let c = counts.entry(service).or_default();
+            c[0] += 1;
+            if code != "OK" {
+                c[1] += 1;
+            }
+            if code == "ThrottlingException" {
+                c[2] += 1;
+            }
+        }
+    }
+
+    /// Per-minute (requests, errors, throttled) of each service over the last hour: for each
+    /// service, 60 entries, oldest first, ending with the current minute.
+    pub fn last_hour(&self) -> BTreeMap<&'static str, Vec<[u64; 3]>> {
+        self.last_hour_at(unix_minute())
+    }
+
+    fn last_hour_at(&self, now: u64) -> BTreeMap<&'static str, Vec<[u64; 3]>> {
+        let mut out: BTreeMap<&'static str, Vec<[u64; 3]>> = BTreeMap::new();
+        let Ok(r) = self.recent.lock() else { return out };
+        for (minute, counts) in r.iter() {
+            let Some(age) = now.checked_sub(*minute).filter(|a| *a < RECENT_MINUTES) else { continue };
+            for (service, c) in counts {
+                let v = out.entry(service).or_insert_with(|| vec![[0; 3]; RECENT_MINUTES as usize]);
+                v[(RECENT_MINUTES - 1 - age) as usize] = *c;
+            }
+        }
+        out
     }
 
     /// The exposition text; `audit_queue_depth` is the number of audit records waiting to be
@@ -136,8 +185,31 @@ impl Metrics {
     }
 }
 
+fn unix_minute() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 60).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_last_hour_is_counted_per_minute_and_service() {
+        let m = super::Metrics::default();
+        m.record_recent("kms", "OK", 1000);
+        m.record_recent("kms", "ThrottlingException", 1000);
+        m.record_recent("kms", "AccessDeniedException", 1030);
+        m.record_recent("ssm", "OK", 1059);
+        let h = m.last_hour_at(1059);
+        assert_eq!(h["kms"][0], [2, 1, 1]);
+        assert_eq!(h["kms"][30], [1, 1, 0]);
+        assert_eq!(h["ssm"][59], [1, 0, 0]);
+        assert_eq!(h["kms"].iter().map(|c| c[0]).sum::<u64>(), 3);
+        // An hour on, minute 1000 has gone.
+        m.record_recent("ssm", "OK", 1060);
+        let h = m.last_hour_at(1060);
+        assert_eq!(h["kms"].iter().map(|c| c[0]).sum::<u64>(), 1);
+        assert_eq!(m.recent.lock().unwrap().len(), 3);
+    }
+
     use super::*;
 
     #[test]
