@@ -33,7 +33,7 @@ fn transport(msg: impl Into<String>) -> KmsError {
 }
 
 /// Root certificates: the PEM bundle if given (`--ca-bundle` / `AWS_CA_BUNDLE`), else Mozilla's roots.
-fn tls_config(ca_bundle: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config(ca_bundle: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
     use rustls_pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)

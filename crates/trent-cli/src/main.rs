@@ -2,7 +2,9 @@
 //! own module.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod audit;
+mod aws_client;
 mod aws_config;
 mod backup;
 mod common;
@@ -10,6 +12,7 @@ mod decrypt;
 mod encrypt;
 mod files;
 mod kms_http;
+mod resolve;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,7 +22,7 @@ use std::process::ExitCode;
     name = "trent",
     version,
     about = "Trent command-line tool: AWS Encryption SDK compatible file encryption, audit trail verification, \
-             and store backup and restore"
+             store backup and restore, and secrets for workloads (resolve, agent)"
 )]
 struct Cli {
     /// Never draw a progress bar (one is drawn only when stderr is a terminal: for --recursive
@@ -44,6 +47,12 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Load a `trent backup` file into an empty store of either backend (e.g. SQLite → PostgreSQL).
     Restore(backup::RestoreArgs),
+    /// Render text with CloudFormation dynamic references ({{resolve:ssm:NAME}},
+    /// {{resolve:ssm-secure:NAME}}, {{resolve:secretsmanager:ID:SecretString:KEY}}) to standard output.
+    Resolve(resolve::ResolveArgs),
+    /// Render templates with dynamic references (again on every change, running a command) and
+    /// serve the local endpoint of AWS's secrets agents (docs/AGENT.md).
+    Agent(agent::AgentArgs),
     /// Print a shell completion script, e.g. `trent completions bash > /etc/bash_completion.d/trent`.
     Completions {
         #[arg(value_enum)]
@@ -68,6 +77,8 @@ fn main() -> ExitCode {
         },
         Command::Backup(a) => backup::run_backup(a),
         Command::Restore(a) => backup::run_restore(a),
+        Command::Resolve(a) => resolve::run(a),
+        Command::Agent(a) => agent::run(a),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "trent", &mut script);

@@ -29,6 +29,7 @@ pub mod rotators;
 pub mod serve;
 pub mod service;
 pub mod tls;
+pub mod web_identity;
 
 use config::Config;
 use std::sync::Arc;
@@ -68,7 +69,8 @@ pub fn build(config: Config) -> Result<Arc<App>, String> {
         .map_err(|e| format!("opening the store {}: {e}", trent_store::redact_url(&config.store.0)))?;
     let root = Arc::new(bootstrap::root_key(&config.data_dir, &*store)?);
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
-    let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));
+    let oidc_keys = Arc::new(web_identity::KeyFetcher::new(config.oidc_ca_file.as_deref())?);
+    let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()).with_oidc_keys(oidc_keys));
     let audit_key = audit::signing_key(&*store, &root)?;
     // One id per data dir, kept across restarts: it names this node's audit chain and heartbeat.
     let node_id = bootstrap::node_id(&config.data_dir)?;
