@@ -100,7 +100,7 @@ def test_resolve_fails_loudly_on_what_it_cannot_resolve(trent, values):
         assert reason in out.stderr, (text, out.stderr)
     denied = resolve(trent.base_url, f"{{{{resolve:ssm:{values['url']}}}}}",
                      env=admin_env(trent.base_url, AWS_SECRET_ACCESS_KEY="wrong"))
-    assert denied.returncode != 0 and "SignatureDoesNotMatch" in denied.stderr, denied.stderr
+    assert denied.returncode != 0 and "InvalidSignatureException" in denied.stderr, denied.stderr
     # The secret value never appears in an error.
     assert "hunter2" not in resolve(trent.base_url, f"{{{{resolve:secretsmanager:{values['secret']}:SecretString:nokey}}}}").stderr
 

@@ -168,7 +168,8 @@ pub fn load_config(path: &Path) -> Result<Config, String> {
     let mut templates = Vec::new();
     for t in f.templates {
         let source = rel(&t.source);
-        let text = std::fs::read_to_string(&source).map_err(|e| format!("template source {}: {e}", source.display()))?;
+        let text =
+            std::fs::read_to_string(&source).map_err(|e| format!("template source {}: {e}", source.display()))?;
         let pieces = resolve::parse(&text).map_err(|e| format!("template source {}: {e}", source.display()))?;
         let command = match t.command {
             None => Vec::new(),
@@ -187,7 +188,9 @@ pub fn load_config(path: &Path) -> Result<Config, String> {
     let listener = f.listener.map(|l| l.address.unwrap_or_else(|| DEFAULT_ADDRESS.to_string()));
     let token = read_token(f.token_file.as_deref().map(rel).as_deref())?;
     if listener.is_some() && token.is_none() {
-        return Err("the [listener] endpoint needs a token: set token_file, or the AWS_TOKEN environment variable".into());
+        return Err(
+            "the [listener] endpoint needs a token: set token_file, or the AWS_TOKEN environment variable".into()
+        );
     }
     if listener.is_none() && templates.is_empty() {
         return Err(format!("{}: nothing to do (no [[template]] and no [listener])", path.display()));
@@ -224,7 +227,9 @@ fn write_atomic(dest: &Path, content: &[u8], mode: u32) -> Result<(), String> {
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("setting the mode of {}: {e}", dest.display()))?;
-    tmp.write_all(content).and_then(|()| tmp.as_file().sync_all()).map_err(|e| format!("writing {}: {e}", dest.display()))?;
+    tmp.write_all(content)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| format!("writing {}: {e}", dest.display()))?;
     tmp.persist(dest).map_err(|e| format!("renaming into {}: {}", dest.display(), e.error))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
@@ -384,7 +389,10 @@ fn pct_decode(s: &str) -> Result<String, String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             out.push(hex.ok_or("a malformed %-escape in the query")?);
             i += 3;
         } else {
@@ -407,7 +415,10 @@ impl Endpoint {
         Ok(())
     }
 
-    async fn handle(self: Arc<Self>, req: hyper::Request<hyper::body::Incoming>) -> Result<Resp, std::convert::Infallible> {
+    async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<Resp, std::convert::Infallible> {
         if req.method() != hyper::Method::GET {
             return Ok(error(405, "MethodNotAllowed", "Only GET is served."));
         }
@@ -490,6 +501,7 @@ async fn serve(listener: tokio::net::TcpListener, endpoint: Arc<Endpoint>) {
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| ep.clone().handle(req));
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
             let _ = conn.await;
@@ -517,9 +529,8 @@ pub fn run(a: AgentArgs) -> Result<(), String> {
             return if failed == 0 { Ok(()) } else { Err(format!("{failed} template(s) could not be rendered")) };
         }
         if let (Some(addr), Some(token)) = (&config.listener, &config.token) {
-            let listener = tokio::net::TcpListener::bind(addr.as_str())
-                .await
-                .map_err(|e| format!("listening on {addr}: {e}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(addr.as_str()).await.map_err(|e| format!("listening on {addr}: {e}"))?;
             let bound = listener.local_addr().map_err(|e| e.to_string())?;
             if !bound.ip().is_loopback() {
                 eprintln!("trent agent: warning: the endpoint listens on {bound}, not a loopback address");

@@ -218,9 +218,10 @@ impl AwsClient {
             secret_access_key: Zeroizing::new(field("SecretAccessKey")?),
             session_token: Some(Zeroizing::new(field("SessionToken")?)),
         });
-        let expires = time::OffsetDateTime::parse(&field("Expiration")?, &time::format_description::well_known::Rfc3339)
-            .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t.unix_timestamp().max(0) as u64))
-            .unwrap_or_else(|_| SystemTime::now() + Duration::from_secs(900));
+        let expires =
+            time::OffsetDateTime::parse(&field("Expiration")?, &time::format_description::well_known::Rfc3339)
+                .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t.unix_timestamp().max(0) as u64))
+                .unwrap_or_else(|_| SystemTime::now() + Duration::from_secs(900));
         if let Ok(mut guard) = self.creds.cached.lock() {
             *guard = Some((creds.clone(), expires));
         }

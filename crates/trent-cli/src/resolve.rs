@@ -149,9 +149,12 @@ pub async fn fetch(client: &AwsClient, r: &Reference) -> Result<Zeroizing<String
     let fail = |e: crate::aws_client::CallError| format!("{{{{resolve:{r}}}}}: {e}");
     match r {
         Reference::Ssm { name, secure } => {
-            let out =
-                client.call(Service::Ssm, "GetParameter", &json!({"Name": name, "WithDecryption": secure})).await.map_err(fail)?;
-            let v: Value = serde_json::from_slice(&out).map_err(|_| format!("{{{{resolve:{r}}}}}: the answer is not JSON"))?;
+            let out = client
+                .call(Service::Ssm, "GetParameter", &json!({"Name": name, "WithDecryption": secure}))
+                .await
+                .map_err(fail)?;
+            let v: Value =
+                serde_json::from_slice(&out).map_err(|_| format!("{{{{resolve:{r}}}}}: the answer is not JSON"))?;
             let p = &v["Parameter"];
             if !secure && p["Type"] == "SecureString" {
                 return Err(format!("{{{{resolve:{r}}}}}: the parameter is a SecureString: use ssm-secure"));
@@ -254,8 +257,12 @@ pub fn run(a: ResolveArgs) -> Result<(), String> {
         if !pieces.iter().any(|p| matches!(p, Piece::Ref(_))) {
             return Ok(Zeroizing::new(a.text.clone()));
         }
-        let client =
-            AwsClient::from_env(a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref(), a.ca_bundle.as_deref())?;
+        let client = AwsClient::from_env(
+            a.profile.as_deref(),
+            a.region.as_deref(),
+            a.endpoint_url.as_deref(),
+            a.ca_bundle.as_deref(),
+        )?;
         render(&client, &pieces).await
     })?;
     let mut stdout = std::io::stdout().lock();

@@ -118,7 +118,9 @@ impl std::fmt::Display for TokenError {
             TokenError::UnsupportedAlgorithm(a) => {
                 write!(f, "The ID token's signing algorithm {a} is not supported (RS256 and ES256 are).")
             }
-            TokenError::UnknownKey => f.write_str("No key in the OpenID Connect provider's key set matches the ID token's key id."),
+            TokenError::UnknownKey => {
+                f.write_str("No key in the OpenID Connect provider's key set matches the ID token's key id.")
+            }
             TokenError::BadSignature => f.write_str("The ID token's signature could not be verified."),
         }
     }
@@ -261,7 +263,11 @@ mod tests {
     #[test]
     fn es256_token_verifies_with_its_key_and_not_once_altered() {
         let (kp, jwks) = es256();
-        let t = sign(&kp, serde_json::json!({"alg": "ES256", "kid": "k1"}), serde_json::json!({"sub": "a", "aud": ["x", "y"]}));
+        let t = sign(
+            &kp,
+            serde_json::json!({"alg": "ES256", "kid": "k1"}),
+            serde_json::json!({"sub": "a", "aud": ["x", "y"]}),
+        );
         let tok = Token::parse(&t).unwrap();
         tok.verify(&jwks).unwrap();
         assert_eq!(tok.claim_strings("aud"), vec!["x", "y"]);
@@ -288,7 +294,8 @@ mod tests {
             assert!(Token::parse(bad).is_err(), "{bad}");
         }
         // An RS256 token is never checked with an EC key.
-        let rs = format!("{}.{}.AAAA", enc(&serde_json::json!({"alg": "RS256", "kid": "k1"})), enc(&serde_json::json!({})));
+        let rs =
+            format!("{}.{}.AAAA", enc(&serde_json::json!({"alg": "RS256", "kid": "k1"})), enc(&serde_json::json!({})));
         assert_eq!(Token::parse(&rs).unwrap().verify(&jwks), Err(TokenError::UnknownKey));
     }
 

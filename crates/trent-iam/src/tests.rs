@@ -487,8 +487,7 @@ mod web_identity {
             fetches: AtomicUsize::new(0),
         });
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(trent_store::sqlite::SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        let store: Arc<dyn Store> = Arc::new(trent_store::sqlite::SqliteStore::open(&dir.path().join("t.db")).unwrap());
         let (rootk, _) = RootKey::generate().unwrap();
         let identity = Arc::new(Identity::new(store.clone(), Arc::new(rootk)));
         let iam = Iam::new(store, identity).with_oidc_keys(keys.clone());
@@ -504,8 +503,13 @@ mod web_identity {
         let trust = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider}"}},"Action":"sts:AssumeRoleWithWebIdentity"{trust_condition}}}]}}"#
         );
-        call(&iam, Service::Iam, &root(), &format!("Action=CreateRole&RoleName=ci&AssumeRolePolicyDocument={}", enc(&trust)))
-            .unwrap();
+        call(
+            &iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=CreateRole&RoleName=ci&AssumeRolePolicyDocument={}", enc(&trust)),
+        )
+        .unwrap();
         Setup { _dir: dir, iam, key, keys }
     }
 
@@ -577,9 +581,13 @@ mod web_identity {
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).unwrap().as_ref(),
         )
         .unwrap();
-        assert_eq!(assume(&s, &token(&other, h, claims(&s, serde_json::json!({})))).unwrap_err().code(), "InvalidIdentityToken");
+        assert_eq!(
+            assume(&s, &token(&other, h, claims(&s, serde_json::json!({})))).unwrap_err().code(),
+            "InvalidIdentityToken"
+        );
         let before = s.keys.fetches.load(Ordering::SeqCst);
-        let unknown = token(&s.key, serde_json::json!({"alg": "ES256", "kid": "k9"}), claims(&s, serde_json::json!({})));
+        let unknown =
+            token(&s.key, serde_json::json!({"alg": "ES256", "kid": "k9"}), claims(&s, serde_json::json!({})));
         assert_eq!(assume(&s, &unknown).unwrap_err().code(), "InvalidIdentityToken");
         assert_eq!(s.keys.fetches.load(Ordering::SeqCst), before + 2, "the cached set, then a refresh");
         let e = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
@@ -594,20 +602,51 @@ mod web_identity {
     fn provider_actions_and_get_session_token() {
         let s = setup("");
         let arn = enc("arn:aws:iam::111122223333:oidc-provider/issuer.example.com/id/1");
-        let xml = call(&s.iam, Service::Iam, &root(), &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"))
-            .unwrap();
+        let xml = call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap();
         assert_eq!(between(&xml, "Url"), "issuer.example.com/id/1");
-        call(&s.iam, Service::Iam, &root(), &format!("Action=AddClientIDToOpenIDConnectProvider&OpenIDConnectProviderArn={arn}&ClientID=x"))
-            .unwrap();
-        let xml = call(&s.iam, Service::Iam, &root(), &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"))
-            .unwrap();
-        assert!(xml.contains("<ClientIDList><member>sts.amazonaws.com</member><member>x</member></ClientIDList>"), "{xml}");
-        let e = call(&s.iam, Service::Iam, &root(), "Action=CreateOpenIDConnectProvider&Url=http%3A%2F%2Fexample.com").unwrap_err();
-        assert_eq!(e.code(), "InvalidInput");
-        call(&s.iam, Service::Iam, &root(), "Action=CreateOpenIDConnectProvider&Url=http%3A%2F%2F127.0.0.1%3A8080").unwrap();
-        call(&s.iam, Service::Iam, &root(), &format!("Action=DeleteOpenIDConnectProvider&OpenIDConnectProviderArn={arn}")).unwrap();
-        let e = call(&s.iam, Service::Iam, &root(), &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"))
+        call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=AddClientIDToOpenIDConnectProvider&OpenIDConnectProviderArn={arn}&ClientID=x"),
+        )
+        .unwrap();
+        let xml = call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap();
+        assert!(
+            xml.contains("<ClientIDList><member>sts.amazonaws.com</member><member>x</member></ClientIDList>"),
+            "{xml}"
+        );
+        let e = call(&s.iam, Service::Iam, &root(), "Action=CreateOpenIDConnectProvider&Url=http%3A%2F%2Fexample.com")
             .unwrap_err();
+        assert_eq!(e.code(), "InvalidInput");
+        call(&s.iam, Service::Iam, &root(), "Action=CreateOpenIDConnectProvider&Url=http%3A%2F%2F127.0.0.1%3A8080")
+            .unwrap();
+        call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=DeleteOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap();
+        let e = call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap_err();
         assert_eq!((e.code(), e.status()), ("NoSuchEntity", 404));
 
         let xml = call(&s.iam, Service::Sts, &root(), "Action=GetSessionToken&DurationSeconds=900").unwrap();
@@ -615,7 +654,11 @@ mod web_identity {
         let session = Caller {
             principal: Principal {
                 account_id: "111122223333".into(),
-                kind: PrincipalKind::AssumedRole { role_name: "ci".into(), role_id: "AROA1".into(), session_name: "s".into() },
+                kind: PrincipalKind::AssumedRole {
+                    role_name: "ci".into(),
+                    role_id: "AROA1".into(),
+                    session_name: "s".into(),
+                },
             },
             region: "us-east-1".into(),
         };

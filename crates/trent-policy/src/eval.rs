@@ -348,8 +348,9 @@ mod tests {
             "111122223333",
             "system:serviceaccount:prod:app",
         );
-        assert!(!evaluate(&ctx(other, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333")
-            .is_allowed());
+        assert!(
+            !evaluate(&ctx(other, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333").is_allowed()
+        );
         // A user of the account whose ARN happened to equal the string is not a web identity.
         let u = user("arn:aws:iam::111122223333:user/bob");
         assert!(!evaluate(&ctx(u, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333").is_allowed());

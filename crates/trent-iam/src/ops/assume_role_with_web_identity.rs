@@ -77,14 +77,16 @@ pub fn run(iam: &Iam, p: &Params) -> Out {
     let token = Token::parse(token_text).map_err(|e| invalid(e.to_string()))?;
     let iss = token.claim_str("iss").ok_or_else(|| invalid("The ID token has no iss claim."))?;
     let issuer = iss.trim_end_matches('/');
-    let provider_id = model::provider_id(issuer)
-        .ok_or_else(|| invalid(format!("No OpenIDConnect provider found in your account for {}", crate::truncate(iss))))?;
-    let provider = super::oidc_common::load(iam, &account, provider_id)?
-        .filter(|r| r.url == issuer)
-        .ok_or_else(|| invalid(format!("No OpenIDConnect provider found in your account for {}", crate::truncate(iss))))?;
-    let keys = iam.oidc_keys().ok_or_else(|| {
-        IamError::IdpCommunicationError("This server cannot fetch OpenID Connect key sets.".into())
+    let provider_id = model::provider_id(issuer).ok_or_else(|| {
+        invalid(format!("No OpenIDConnect provider found in your account for {}", crate::truncate(iss)))
     })?;
+    let provider =
+        super::oidc_common::load(iam, &account, provider_id)?.filter(|r| r.url == issuer).ok_or_else(|| {
+            invalid(format!("No OpenIDConnect provider found in your account for {}", crate::truncate(iss)))
+        })?;
+    let keys = iam
+        .oidc_keys()
+        .ok_or_else(|| IamError::IdpCommunicationError("This server cannot fetch OpenID Connect key sets.".into()))?;
     let fetch = |refresh: bool| {
         keys.jwks(&provider.url, refresh).map_err(|e| {
             tracing::warn!(issuer = %provider.url, error = %e, "fetching an OpenID Connect key set failed");

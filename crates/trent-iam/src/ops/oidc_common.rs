@@ -59,7 +59,11 @@ pub(crate) fn load_required(iam: &Iam, c: &Caller, p: &Params) -> Result<(String
 
 pub(crate) fn save(iam: &Iam, account: &str, id: &str, rec: &OidcProviderRecord) -> Result<(), IamError> {
     let mut tx = iam.write()?;
-    tx.put(T_OIDC_PROVIDER, &model::oidc_store_key(account, id), &serde_json::to_vec(rec).map_err(IamError::internal)?)?;
+    tx.put(
+        T_OIDC_PROVIDER,
+        &model::oidc_store_key(account, id),
+        &serde_json::to_vec(rec).map_err(IamError::internal)?,
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -78,14 +82,19 @@ pub(crate) fn check_client_id(id: &str) -> Result<(), IamError> {
 /// A thumbprint: the hex SHA-1 of a certificate (40 characters).
 pub(crate) fn check_thumbprints(list: &[String]) -> Result<(), IamError> {
     if list.len() > MAX_THUMBPRINTS {
-        return Err(IamError::LimitExceeded(format!("Thumbprint list must contain at most {MAX_THUMBPRINTS} entries.")));
+        return Err(IamError::LimitExceeded(format!(
+            "Thumbprint list must contain at most {MAX_THUMBPRINTS} entries."
+        )));
     }
     for t in list {
         if t.chars().count() != 40 {
             return Err(constraint(t, "thumbprintList", "Member must have length greater than or equal to 40"));
         }
         if !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(IamError::InvalidInput(format!("Thumbprint {} is not a hexadecimal SHA-1 digest.", crate::truncate(t))));
+            return Err(IamError::InvalidInput(format!(
+                "Thumbprint {} is not a hexadecimal SHA-1 digest.",
+                crate::truncate(t)
+            )));
         }
     }
     Ok(())
