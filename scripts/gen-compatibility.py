@@ -93,6 +93,21 @@ _IAM_POLICY_NOTE = (
 IAM_NOTES = {
     op: _IAM_POLICY_NOTE for op in ("CreatePolicy", "CreateRole", "PutRolePolicy", "PutUserPolicy", "UpdateAssumeRolePolicy")
 }
+IAM_NOTES.update({
+    "CreateOpenIDConnectProvider": "https:// issuers (http:// only for a loopback address, for tests); ClientIDList, "
+    "ThumbprintList (kept; the issuer's certificate is verified against trusted roots and `--oidc-ca-file`), Tags; "
+    "EntityAlreadyExists, LimitExceeded (100 per account, 100 client ids, 5 thumbprints)",
+    "GetOpenIDConnectProvider": "Url without its scheme, as AWS returns it; NoSuchEntity",
+    "AddClientIDToOpenIDConnectProvider": "idempotent",
+    "RemoveClientIDFromOpenIDConnectProvider": "idempotent, as AWS documents",
+    "AssumeRoleWithWebIdentity": "unsigned, as the SDKs send it; OIDC ID tokens (RS256, ES256 verified with aws-lc-rs) "
+    "against the issuer's JWKS (discovery document, cached for its max-age, refetched on an unknown kid at most every "
+    "5 s); iss → the role account's provider, aud/azp in its client ids, exp/nbf/iat with 60 s leeway; trust policy "
+    "with `Federated` and `HOST/PATH:sub|aud|amr`; InvalidIdentityToken, ExpiredTokenException, IDPRejectedClaim, "
+    "IDPCommunicationError, AccessDenied; session policies and ProviderId (OAuth 2.0) not supported",
+    "GetSessionToken": "users and the account root (at most 1 h); role sessions → AccessDenied; 900–129,600 s; "
+    "MFA (SerialNumber/TokenCode) → AccessDenied (Trent has no MFA devices)",
+})
 
 CLOUDTRAIL_NOTES = {
     "LookupEvents": "the audit trail's events of the caller's account and region, newest first: one LookupAttribute "
@@ -162,7 +177,8 @@ def service_table(model, implemented, texts, notes, not_yet, crate_tests, in_sco
 
 
 def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # botocore's own method names (CreateOpenIDConnectProvider → create_open_id_connect_provider).
+    return botocore.xform_name(name)
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ impl Profile {
         Profile { name, credentials, config }
     }
 
-    fn get(&self, key: &str) -> Option<String> {
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
         self.credentials.get(key).or_else(|| self.config.get(key)).cloned().filter(|v| !v.is_empty())
     }
 
@@ -108,6 +108,15 @@ impl Profile {
                 self.name
             )),
         }
+    }
+
+    /// `--endpoint-url`, `AWS_ENDPOINT_URL_<SERVICE>` (`service_env`: `SSM`, `SECRETS_MANAGER`,
+    /// `STS`), `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`.
+    pub fn endpoint_for(&self, flag: Option<&str>, service_env: &str) -> Option<String> {
+        flag.map(str::to_string)
+            .or_else(|| env(&format!("AWS_ENDPOINT_URL_{service_env}")))
+            .or_else(|| env("AWS_ENDPOINT_URL"))
+            .or_else(|| self.get("endpoint_url"))
     }
 
     /// `--endpoint-url`, `AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`.

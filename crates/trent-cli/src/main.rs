@@ -2,7 +2,9 @@
 //! own module.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod audit;
+mod aws_client;
 mod aws_config;
 mod backup;
 mod common;
@@ -11,6 +13,7 @@ mod encrypt;
 mod files;
 mod kms_http;
 mod operator;
+mod resolve;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,7 +23,7 @@ use std::process::ExitCode;
     name = "trent",
     version,
     about = "Trent command-line tool: AWS Encryption SDK compatible file encryption, audit trail verification, \
-             and store backup and restore"
+             store backup and restore, and secrets for workloads (resolve, agent)"
 )]
 struct Cli {
     /// Never draw a progress bar (one is drawn only when stderr is a terminal: for --recursive
@@ -48,6 +51,12 @@ enum Command {
     /// Operate a running trentd's seal: unseal (one share on stdin), seal, status (docs/SEAL.md).
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// Render text with CloudFormation dynamic references ({{resolve:ssm:NAME}},
+    /// {{resolve:ssm-secure:NAME}}, {{resolve:secretsmanager:ID:SecretString:KEY}}) to standard output.
+    Resolve(resolve::ResolveArgs),
+    /// Render templates with dynamic references (again on every change, running a command) and
+    /// serve the local endpoint of AWS's secrets agents (docs/AGENT.md).
+    Agent(agent::AgentArgs),
     /// Print a shell completion script, e.g. `trent completions bash > /etc/bash_completion.d/trent`.
     Completions {
         #[arg(value_enum)]
@@ -73,6 +82,8 @@ fn main() -> ExitCode {
         Command::Backup(a) => backup::run_backup(a),
         Command::Restore(a) => backup::run_restore(a),
         Command::Operator(c) => operator::run(c),
+        Command::Resolve(a) => resolve::run(a),
+        Command::Agent(a) => agent::run(a),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "trent", &mut script);

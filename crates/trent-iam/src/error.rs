@@ -27,6 +27,16 @@ pub enum IamError {
     AccessDenied(String),
     /// An action this server does not implement.
     InvalidAction(String),
+    /// STS `InvalidIdentityToken` (400): a web identity token that is malformed, not signed
+    /// by its issuer's key, for another audience, or from an issuer with no provider.
+    InvalidIdentityToken(String),
+    /// STS `ExpiredTokenException` (400): the web identity token has expired.
+    ExpiredToken(String),
+    /// STS `IDPRejectedClaim` (403): the token lacks a claim the role needs (`sub`).
+    IdpRejectedClaim(String),
+    /// STS `IDPCommunicationError` (400): the issuer's discovery document or key set could
+    /// not be fetched.
+    IdpCommunicationError(String),
     /// A storage or crypto failure; the detail is logged, never sent.
     Internal(String),
 }
@@ -69,6 +79,10 @@ impl AwsError for IamError {
             IamError::InvalidInput(_) => "InvalidInput",
             IamError::AccessDenied(_) => "AccessDenied",
             IamError::InvalidAction(_) => "InvalidAction",
+            IamError::InvalidIdentityToken(_) => "InvalidIdentityToken",
+            IamError::ExpiredToken(_) => "ExpiredTokenException",
+            IamError::IdpRejectedClaim(_) => "IDPRejectedClaim",
+            IamError::IdpCommunicationError(_) => "IDPCommunicationError",
             IamError::Internal(_) => "ServiceFailure",
         }
     }
@@ -84,7 +98,11 @@ impl AwsError for IamError {
             | IamError::MalformedPolicyDocument(m)
             | IamError::Validation(m)
             | IamError::InvalidInput(m)
-            | IamError::AccessDenied(m) => m.clone(),
+            | IamError::AccessDenied(m)
+            | IamError::InvalidIdentityToken(m)
+            | IamError::ExpiredToken(m)
+            | IamError::IdpRejectedClaim(m)
+            | IamError::IdpCommunicationError(m) => m.clone(),
             IamError::InvalidAction(a) => format!("The action {a} is not valid for this web service."),
             IamError::Internal(_) => "The request processing has failed because of an unknown error.".into(),
         }
@@ -96,12 +114,15 @@ impl AwsError for IamError {
             IamError::Query(q) => q.status(),
             IamError::NoSuchEntity(_) => 404,
             IamError::EntityAlreadyExists(_) | IamError::DeleteConflict(_) | IamError::LimitExceeded(_) => 409,
-            IamError::AccessDenied(_) => 403,
+            IamError::AccessDenied(_) | IamError::IdpRejectedClaim(_) => 403,
             IamError::Internal(_) => 500,
             IamError::MalformedPolicyDocument(_)
             | IamError::Validation(_)
             | IamError::InvalidInput(_)
-            | IamError::InvalidAction(_) => 400,
+            | IamError::InvalidAction(_)
+            | IamError::InvalidIdentityToken(_)
+            | IamError::ExpiredToken(_)
+            | IamError::IdpCommunicationError(_) => 400,
         }
     }
 

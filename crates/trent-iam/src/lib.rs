@@ -18,6 +18,7 @@
 pub mod credentials;
 mod error;
 pub mod model;
+pub mod oidc;
 pub mod ops;
 
 pub use credentials::{AccessKeyRecord, Identity};
@@ -60,13 +61,16 @@ type Handler = fn(&Iam, &Caller, &Params) -> Result<Option<XmlWriter>, IamError>
 
 /// Every IAM action served.
 pub const IAM_ACTIONS: &[(&str, Handler)] = &[
+    ("AddClientIDToOpenIDConnectProvider", ops::add_client_id_to_open_id_connect_provider::handle),
     ("AttachRolePolicy", ops::attach_role_policy::handle),
     ("AttachUserPolicy", ops::attach_user_policy::handle),
     ("CreateAccessKey", ops::create_access_key::handle),
+    ("CreateOpenIDConnectProvider", ops::create_open_id_connect_provider::handle),
     ("CreatePolicy", ops::create_policy::handle),
     ("CreateRole", ops::create_role::handle),
     ("CreateUser", ops::create_user::handle),
     ("DeleteAccessKey", ops::delete_access_key::handle),
+    ("DeleteOpenIDConnectProvider", ops::delete_open_id_connect_provider::handle),
     ("DeletePolicy", ops::delete_policy::handle),
     ("DeleteRole", ops::delete_role::handle),
     ("DeleteRolePolicy", ops::delete_role_policy::handle),
@@ -74,6 +78,7 @@ pub const IAM_ACTIONS: &[(&str, Handler)] = &[
     ("DeleteUserPolicy", ops::delete_user_policy::handle),
     ("DetachRolePolicy", ops::detach_role_policy::handle),
     ("DetachUserPolicy", ops::detach_user_policy::handle),
+    ("GetOpenIDConnectProvider", ops::get_open_id_connect_provider::handle),
     ("GetPolicy", ops::get_policy::handle),
     ("GetPolicyVersion", ops::get_policy_version::handle),
     ("GetRole", ops::get_role::handle),
@@ -83,6 +88,7 @@ pub const IAM_ACTIONS: &[(&str, Handler)] = &[
     ("ListAccessKeys", ops::list_access_keys::handle),
     ("ListAttachedRolePolicies", ops::list_attached_role_policies::handle),
     ("ListAttachedUserPolicies", ops::list_attached_user_policies::handle),
+    ("ListOpenIDConnectProviders", ops::list_open_id_connect_providers::handle),
     ("ListPolicies", ops::list_policies::handle),
     ("ListRolePolicies", ops::list_role_policies::handle),
     ("ListRoles", ops::list_roles::handle),
@@ -90,13 +96,23 @@ pub const IAM_ACTIONS: &[(&str, Handler)] = &[
     ("ListUsers", ops::list_users::handle),
     ("PutRolePolicy", ops::put_role_policy::handle),
     ("PutUserPolicy", ops::put_user_policy::handle),
+    ("RemoveClientIDFromOpenIDConnectProvider", ops::remove_client_id_from_open_id_connect_provider::handle),
     ("UpdateAccessKey", ops::update_access_key::handle),
     ("UpdateAssumeRolePolicy", ops::update_assume_role_policy::handle),
+    ("UpdateOpenIDConnectProviderThumbprint", ops::update_open_id_connect_provider_thumbprint::handle),
 ];
 
 /// Every STS action served.
-pub const STS_ACTIONS: &[(&str, Handler)] =
-    &[("AssumeRole", ops::assume_role::handle), ("GetCallerIdentity", ops::get_caller_identity::handle)];
+pub const STS_ACTIONS: &[(&str, Handler)] = &[
+    ("AssumeRole", ops::assume_role::handle),
+    ("AssumeRoleWithWebIdentity", ops::assume_role_with_web_identity::handle),
+    ("GetCallerIdentity", ops::get_caller_identity::handle),
+    ("GetSessionToken", ops::get_session_token::handle),
+];
+
+/// The STS actions a request may make without a signature (the request carries its own
+/// credential: a web identity token).
+pub const UNSIGNED_STS_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity"];
 
 /// The action name of an awsQuery body, if it has one (for metrics and audit labels).
 pub fn action_name(service: Service, body: &[u8]) -> Option<&'static str> {
@@ -108,11 +124,39 @@ pub fn action_name(service: Service, body: &[u8]) -> Option<&'static str> {
 pub struct Iam {
     store: Arc<dyn Store>,
     identity: Arc<Identity>,
+    oidc_keys: Option<Arc<dyn oidc::OidcKeys>>,
 }
 
 impl Iam {
     pub fn new(store: Arc<dyn Store>, identity: Arc<Identity>) -> Self {
-        Iam { store, identity }
+        Iam { store, identity, oidc_keys: None }
+    }
+
+    /// Where `AssumeRoleWithWebIdentity` gets issuers' key sets (without one it answers
+    /// `IDPCommunicationError`).
+    pub fn with_oidc_keys(mut self, keys: Arc<dyn oidc::OidcKeys>) -> Self {
+        self.oidc_keys = Some(keys);
+        self
+    }
+
+    pub(crate) fn oidc_keys(&self) -> Option<&Arc<dyn oidc::OidcKeys>> {
+        self.oidc_keys.as_ref()
+    }
+
+    /// Serves an STS request that has no signature: only the actions of
+    /// [`UNSIGNED_STS_ACTIONS`] (the caller of this must have checked the action), which
+    /// authenticate by what they carry.
+    pub fn dispatch_unsigned(&self, body: &[u8], request_id: &str) -> Result<Zeroizing<Vec<u8>>, IamError> {
+        let req = trent_wire::query::decode(body)?;
+        if req.action != "AssumeRoleWithWebIdentity" {
+            return Err(IamError::Wire(trent_wire::WireError::MissingAuthenticationToken));
+        }
+        let result = ops::assume_role_with_web_identity::run(self, &req.params)?;
+        Ok(trent_wire::query::response("AssumeRoleWithWebIdentity", STS_XMLNS, request_id, result))
+    }
+
+    pub(crate) fn store_read(&self, table: &str, key: &str) -> Result<Option<Vec<u8>>, IamError> {
+        Ok(self.store.read()?.get(table, key)?)
     }
 
     pub fn identity(&self) -> &Identity {
@@ -177,7 +221,15 @@ impl Iam {
             format!("arn:{part}:iam::{acct}:{kind}{path}{name}")
         };
         match action {
-            "ListUsers" | "ListRoles" | "ListPolicies" => "*".into(),
+            "ListUsers" | "ListRoles" | "ListPolicies" | "ListOpenIDConnectProviders" => "*".into(),
+            "CreateOpenIDConnectProvider" => p
+                .get("Url")
+                .and_then(|u| model::normalize_issuer_url(u).ok())
+                .and_then(|u| model::provider_id(&u).map(|id| model::oidc_provider_arn(part, acct, id)))
+                .unwrap_or_else(|| "*".into()),
+            a if a.contains("OpenIDConnectProvider") => {
+                p.get("OpenIDConnectProviderArn").map(str::to_string).unwrap_or_else(|| "*".into())
+            }
             "CreatePolicy" => named("PolicyName", T_POLICY, "policy"),
             a if a.contains("Role") => named("RoleName", T_ROLE, "role"),
             a if (a.contains("User") || a.contains("AccessKey")) && p.get("UserName").is_none() => caller.arn(),

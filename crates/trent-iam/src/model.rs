@@ -169,3 +169,93 @@ pub fn url_encode(s: &str) -> String {
     }
     out
 }
+
+/// `iam_oidc_provider`: `<account>/<provider id>` → [`OidcProviderRecord`], where the provider
+/// id is the URL without its scheme (`issuer.example.com/path`; the host in lower case), as
+/// in the provider's ARN `arn:aws:iam::ACCOUNT:oidc-provider/<provider id>`.
+pub const T_OIDC_PROVIDER: &str = "iam_oidc_provider";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcProviderRecord {
+    /// The issuer URL, scheme included (`https://issuer.example.com/path`).
+    pub url: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+impl OidcProviderRecord {
+    /// The provider id: the URL without scheme (the ARN's resource after `oidc-provider/`).
+    pub fn id(&self) -> &str {
+        provider_id(&self.url).unwrap_or(&self.url)
+    }
+}
+
+pub fn oidc_provider_arn(partition: &str, account: &str, id: &str) -> String {
+    format!("arn:{partition}:iam::{account}:oidc-provider/{id}")
+}
+
+pub fn oidc_store_key(account: &str, id: &str) -> String {
+    format!("{account}/{id}")
+}
+
+/// The provider id of an issuer URL (`https://host/path` → `host/path`), `None` if the URL
+/// has no http(s) scheme.
+pub fn provider_id(url: &str) -> Option<&str> {
+    url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))
+}
+
+/// Whether `host` (of an issuer URL, port removed) is a loopback address: the only hosts
+/// plain-http issuers are accepted for (tests).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks and normalises an OpenID Connect provider URL as `CreateOpenIDConnectProvider`
+/// takes it: `https://host[:port][/path]` (the host lower-cased, no trailing slash, no query
+/// or fragment), 1–255 characters; `http://` only for a loopback host.
+pub fn normalize_issuer_url(url: &str) -> Result<String, IamError> {
+    let bad = |why: &str| IamError::InvalidInput(format!("Invalid Url {}: {why}", crate::truncate(url)));
+    if url.is_empty() || url.chars().count() > 255 {
+        return Err(constraint(url, "url", "Member must have length less than or equal to 255"));
+    }
+    let (scheme, rest) = if let Some(r) = url.strip_prefix("https://") {
+        ("https", r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        ("http", r)
+    } else {
+        return Err(bad("the URL must begin with https://"));
+    };
+    if rest.contains(['?', '#', '@', ' ', '\\']) || rest.chars().any(|c| c.is_control() || !c.is_ascii()) {
+        return Err(bad("the URL must have no query, fragment, user information or spaces"));
+    }
+    let rest = rest.trim_end_matches('/');
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = if let Some(r) = authority.strip_prefix('[') {
+        match r.split_once(']') {
+            Some((h, p)) => (h, p.strip_prefix(':')),
+            None => return Err(bad("the host is not valid")),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return Err(bad("the port is not a number"));
+    }
+    if host.is_empty() || path.contains("//") {
+        return Err(bad("the URL has no host"));
+    }
+    if scheme == "http" && !is_loopback_host(host) {
+        return Err(bad("the URL must begin with https:// (http:// is accepted only for a loopback address)"));
+    }
+    Ok(format!("{scheme}://{}{path}", authority.to_ascii_lowercase()))
+}

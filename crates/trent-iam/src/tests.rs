@@ -441,3 +441,229 @@ fn policy_size_quotas_count_characters_without_white_space() {
         ("LimitExceeded", "Maximum policy size of 10240 bytes exceeded for role app".into())
     );
 }
+
+// -- OpenID Connect providers and AssumeRoleWithWebIdentity ------------------------------
+
+mod web_identity {
+    use super::*;
+    use crate::oidc::{Jwks, OidcKeys};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const ISSUER: &str = "https://issuer.example.com/id/1";
+
+    struct FakeKeys {
+        jwks: Arc<Jwks>,
+        fetches: AtomicUsize,
+    }
+
+    impl OidcKeys for FakeKeys {
+        fn jwks(&self, issuer: &str, _refresh: bool) -> Result<Arc<Jwks>, String> {
+            assert_eq!(issuer, ISSUER);
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(self.jwks.clone())
+        }
+    }
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        iam: Iam,
+        key: EcdsaKeyPair,
+        keys: Arc<FakeKeys>,
+    }
+
+    fn setup(trust_condition: &str) -> Setup {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let pt = key.public_key().as_ref().to_vec();
+        let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
+            "x": URL_SAFE_NO_PAD.encode(&pt[1..33]), "y": URL_SAFE_NO_PAD.encode(&pt[33..])}]});
+        let keys = Arc::new(FakeKeys {
+            jwks: Arc::new(Jwks::parse(&serde_json::to_vec(&jwks).unwrap()).unwrap()),
+            fetches: AtomicUsize::new(0),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(trent_store::sqlite::SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        let (rootk, _) = RootKey::generate().unwrap();
+        let identity = Arc::new(Identity::new(store.clone(), Arc::new(rootk)));
+        let iam = Iam::new(store, identity).with_oidc_keys(keys.clone());
+        let xml = call(
+            &iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=CreateOpenIDConnectProvider&Url={}&ClientIDList.member.1=sts.amazonaws.com", enc(ISSUER)),
+        )
+        .unwrap();
+        let provider = between(&xml, "OpenIDConnectProviderArn").to_string();
+        assert_eq!(provider, "arn:aws:iam::111122223333:oidc-provider/issuer.example.com/id/1");
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider}"}},"Action":"sts:AssumeRoleWithWebIdentity"{trust_condition}}}]}}"#
+        );
+        call(
+            &iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=CreateRole&RoleName=ci&AssumeRolePolicyDocument={}", enc(&trust)),
+        )
+        .unwrap();
+        Setup { _dir: dir, iam, key, keys }
+    }
+
+    fn token(key: &EcdsaKeyPair, header: serde_json::Value, claims: serde_json::Value) -> String {
+        let e = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        let input = format!("{}.{}", e(&header), e(&claims));
+        let sig = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    }
+
+    fn claims(s: &Setup, extra: serde_json::Value) -> serde_json::Value {
+        let now = s.iam.now_ms() / 1000;
+        let mut c = serde_json::json!({"iss": ISSUER, "sub": "repo:org/app:ref:main", "aud": "sts.amazonaws.com",
+            "iat": now, "exp": now + 300, "amr": ["pwd"]});
+        if let (Some(c), Some(x)) = (c.as_object_mut(), extra.as_object()) {
+            for (k, v) in x {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+        c
+    }
+
+    fn assume(s: &Setup, tok: &str) -> Result<String, IamError> {
+        let body = format!(
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName=run-1&WebIdentityToken={}",
+            enc("arn:aws:iam::111122223333:role/ci"),
+            enc(tok)
+        );
+        s.iam.dispatch_unsigned(body.as_bytes(), "req-1").map(|b| String::from_utf8(b.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn a_valid_token_assumes_the_role_with_the_subject_condition() {
+        let cond = r#","Condition":{"StringLike":{"issuer.example.com/id/1:sub":"repo:org/app:*"},"ForAnyValue:StringEquals":{"issuer.example.com/id/1:amr":"pwd"}}"#;
+        let s = setup(cond);
+        let h = serde_json::json!({"alg": "ES256", "kid": "k1"});
+        let xml = assume(&s, &token(&s.key, h.clone(), claims(&s, serde_json::json!({})))).unwrap();
+        assert_eq!(between(&xml, "SubjectFromWebIdentityToken"), "repo:org/app:ref:main");
+        assert_eq!(between(&xml, "Provider"), "arn:aws:iam::111122223333:oidc-provider/issuer.example.com/id/1");
+        assert_eq!(between(&xml, "Audience"), "sts.amazonaws.com");
+        assert_eq!(between(&xml, "Arn"), "arn:aws:sts::111122223333:assumed-role/ci/run-1");
+        assert!(between(&xml, "AccessKeyId").starts_with("ASIA"));
+        let e = assume(&s, &token(&s.key, h.clone(), claims(&s, serde_json::json!({"sub": "repo:evil/app:ref:main"}))))
+            .unwrap_err();
+        assert_eq!((e.code(), e.status()), ("AccessDenied", 403));
+        let e = assume(&s, &token(&s.key, h, claims(&s, serde_json::json!({"amr": ["otp"]})))).unwrap_err();
+        assert_eq!(e.code(), "AccessDenied");
+    }
+
+    #[test]
+    fn bad_tokens_get_aws_errors() {
+        let s = setup("");
+        let h = serde_json::json!({"alg": "ES256", "kid": "k1"});
+        let now = s.iam.now_ms() / 1000;
+        let cases = [
+            (claims(&s, serde_json::json!({"aud": "other"})), "InvalidIdentityToken"),
+            (claims(&s, serde_json::json!({"exp": now - 3600})), "ExpiredTokenException"),
+            (claims(&s, serde_json::json!({"nbf": now + 3600})), "InvalidIdentityToken"),
+            (claims(&s, serde_json::json!({"iss": "https://other.example.com"})), "InvalidIdentityToken"),
+            (claims(&s, serde_json::json!({"sub": ""})), "IDPRejectedClaim"),
+        ];
+        for (c, code) in cases {
+            let e = assume(&s, &token(&s.key, h.clone(), c.clone())).unwrap_err();
+            assert_eq!(e.code(), code, "{c}");
+        }
+        // Another key under the same kid; an unknown kid (fetched again once); alg none.
+        let other = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).unwrap().as_ref(),
+        )
+        .unwrap();
+        assert_eq!(
+            assume(&s, &token(&other, h, claims(&s, serde_json::json!({})))).unwrap_err().code(),
+            "InvalidIdentityToken"
+        );
+        let before = s.keys.fetches.load(Ordering::SeqCst);
+        let unknown =
+            token(&s.key, serde_json::json!({"alg": "ES256", "kid": "k9"}), claims(&s, serde_json::json!({})));
+        assert_eq!(assume(&s, &unknown).unwrap_err().code(), "InvalidIdentityToken");
+        assert_eq!(s.keys.fetches.load(Ordering::SeqCst), before + 2, "the cached set, then a refresh");
+        let e = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        let none = format!("{}.{}.", e(&serde_json::json!({"alg": "none"})), e(&claims(&s, serde_json::json!({}))));
+        assert_eq!(assume(&s, &none).unwrap_err().code(), "InvalidIdentityToken");
+        // Only AssumeRoleWithWebIdentity may come unsigned.
+        let err = s.iam.dispatch_unsigned(b"Action=GetCallerIdentity", "r").unwrap_err();
+        assert_eq!(err.code(), "MissingAuthenticationTokenException");
+    }
+
+    #[test]
+    fn provider_actions_and_get_session_token() {
+        let s = setup("");
+        let arn = enc("arn:aws:iam::111122223333:oidc-provider/issuer.example.com/id/1");
+        let xml = call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap();
+        assert_eq!(between(&xml, "Url"), "issuer.example.com/id/1");
+        call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=AddClientIDToOpenIDConnectProvider&OpenIDConnectProviderArn={arn}&ClientID=x"),
+        )
+        .unwrap();
+        let xml = call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap();
+        assert!(
+            xml.contains("<ClientIDList><member>sts.amazonaws.com</member><member>x</member></ClientIDList>"),
+            "{xml}"
+        );
+        let e = call(&s.iam, Service::Iam, &root(), "Action=CreateOpenIDConnectProvider&Url=http%3A%2F%2Fexample.com")
+            .unwrap_err();
+        assert_eq!(e.code(), "InvalidInput");
+        call(&s.iam, Service::Iam, &root(), "Action=CreateOpenIDConnectProvider&Url=http%3A%2F%2F127.0.0.1%3A8080")
+            .unwrap();
+        call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=DeleteOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap();
+        let e = call(
+            &s.iam,
+            Service::Iam,
+            &root(),
+            &format!("Action=GetOpenIDConnectProvider&OpenIDConnectProviderArn={arn}"),
+        )
+        .unwrap_err();
+        assert_eq!((e.code(), e.status()), ("NoSuchEntity", 404));
+
+        let xml = call(&s.iam, Service::Sts, &root(), "Action=GetSessionToken&DurationSeconds=900").unwrap();
+        assert!(between(&xml, "AccessKeyId").starts_with("ASIA"));
+        let session = Caller {
+            principal: Principal {
+                account_id: "111122223333".into(),
+                kind: PrincipalKind::AssumedRole {
+                    role_name: "ci".into(),
+                    role_id: "AROA1".into(),
+                    session_name: "s".into(),
+                },
+            },
+            region: "us-east-1".into(),
+        };
+        assert_eq!(call(&s.iam, Service::Sts, &session, "Action=GetSessionToken").unwrap_err().code(), "AccessDenied");
+        let e = call(&s.iam, Service::Sts, &root(), "Action=GetSessionToken&DurationSeconds=10").unwrap_err();
+        assert_eq!(e.code(), "ValidationError");
+    }
+}

@@ -16,6 +16,9 @@ pub enum PrincipalType {
     AssumedRole,
     /// An AWS service principal such as `kms.amazonaws.com`.
     Service,
+    /// A web identity (a token of an OpenID Connect provider), before it becomes a role
+    /// session: only a role's trust policy sees it (`sts:AssumeRoleWithWebIdentity`).
+    WebIdentity,
 }
 
 impl PrincipalType {
@@ -26,6 +29,7 @@ impl PrincipalType {
             PrincipalType::User => "User",
             PrincipalType::AssumedRole => "AssumedRole",
             PrincipalType::Service => "Service",
+            PrincipalType::WebIdentity => "WebIdentityUser",
         }
     }
 }
@@ -132,6 +136,20 @@ impl RequestPrincipal {
         }
     }
 
+    /// A web identity from the OpenID Connect provider `provider_arn` (of `account`), as a
+    /// role's trust policy sees it: it matches `{"Federated": "<provider_arn>"}` only.
+    pub fn web_identity(provider_arn: &str, account: &str, subject: &str) -> Self {
+        RequestPrincipal {
+            arn: provider_arn.to_string(),
+            account: account.to_string(),
+            kind: PrincipalType::WebIdentity,
+            username: None,
+            userid: subject.to_string(),
+            role_arn: None,
+            service: None,
+        }
+    }
+
     /// The account-root ARN of the caller's account in the caller's partition.
     pub(crate) fn account_root_arn(&self) -> String {
         let partition = crate::Arn::parse(&self.arn).map(|a| a.partition).unwrap_or_else(|| "aws".to_string());
@@ -197,7 +215,9 @@ impl RequestContext {
     /// `aws:username`.
     pub fn new(principal: RequestPrincipal, action: &str, resource: &str) -> Self {
         let mut keys = ConditionKeys::default();
-        if principal.kind != PrincipalType::Service {
+        if principal.kind == PrincipalType::WebIdentity {
+            keys.insert("aws:FederatedProvider", [principal.arn.as_str()]);
+        } else if principal.kind != PrincipalType::Service {
             keys.insert("aws:PrincipalArn", [principal.principal_arn()]);
             keys.insert("aws:PrincipalAccount", [principal.account.as_str()]);
             keys.insert("aws:userid", [principal.userid.as_str()]);

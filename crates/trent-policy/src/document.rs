@@ -58,7 +58,10 @@ pub enum PrincipalEntry {
     Arn(String),
     /// `{"Service": "kms.amazonaws.com"}`.
     Service(String),
-    /// `Federated` or `CanonicalUser`: kept, never matched by Trent's principals.
+    /// `{"Federated": "arn:aws:iam::111122223333:oidc-provider/HOST/PATH"}`: a web identity
+    /// from that OpenID Connect provider (`sts:AssumeRoleWithWebIdentity`).
+    Federated(String),
+    /// `CanonicalUser`: kept, never matched by Trent's principals.
     Other(String),
 }
 
@@ -475,7 +478,8 @@ fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
                                 PrincipalEntry::Service(s)
                             }
                         }
-                        "Federated" | "CanonicalUser" if !s.is_empty() => PrincipalEntry::Other(s),
+                        "Federated" if !s.is_empty() => PrincipalEntry::Federated(s),
+                        "CanonicalUser" if !s.is_empty() => PrincipalEntry::Other(s),
                         "Service" | "Federated" | "CanonicalUser" => {
                             return err(
                                 K::InvalidPrincipal,

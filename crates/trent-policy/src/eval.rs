@@ -120,6 +120,7 @@ fn principal_via(entries: &[PrincipalEntry], p: &RequestPrincipal) -> Option<Via
             }
             PrincipalEntry::Arn(s) if *s == p.arn || p.role_arn.as_deref() == Some(s.as_str()) => Some(Via::Direct),
             PrincipalEntry::Service(s) if p.service.as_deref() == Some(s.as_str()) => Some(Via::Direct),
+            PrincipalEntry::Federated(f) if p.kind == PrincipalType::WebIdentity && *f == p.arn => Some(Via::Direct),
             _ => None,
         })
         .max()
@@ -143,6 +144,7 @@ fn not_principal_applies(entries: &[PrincipalEntry], p: &RequestPrincipal) -> bo
             PrincipalEntry::Account(a) => is_account && *a == p.account,
             PrincipalEntry::Arn(s) => s == id,
             PrincipalEntry::Service(s) => p.kind == PrincipalType::Service && s == id,
+            PrincipalEntry::Federated(f) => p.kind == PrincipalType::WebIdentity && f == id,
             PrincipalEntry::Other(_) => false,
         })
     };
@@ -316,6 +318,43 @@ mod tests {
 
     fn key_arn() -> &'static str {
         "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+
+    #[test]
+    fn trust_policy_federated_principal_matches_only_its_web_identity_and_conditions() {
+        let provider = "arn:aws:iam::111122223333:oidc-provider/issuer.example.com/id/1";
+        let role = "arn:aws:iam::111122223333:role/ci";
+        let trust = Policy::parse(
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider}"}},
+                "Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"issuer.example.com/id/1:aud":"sts.amazonaws.com"}},
+                "StringLike":{{"issuer.example.com/id/1:sub":"system:serviceaccount:prod:*"}}}}}}]}}"#
+            ),
+            PolicyKind::Trust,
+        )
+        .unwrap();
+        let ctx = |p: RequestPrincipal, sub: &str| {
+            RequestContext::new(p, "sts:AssumeRoleWithWebIdentity", role)
+                .with("issuer.example.com/id/1:aud", "sts.amazonaws.com")
+                .with("issuer.example.com/id/1:sub", sub)
+        };
+        let web = RequestPrincipal::web_identity(provider, "111122223333", "system:serviceaccount:prod:app");
+        assert!(evaluate(&ctx(web.clone(), "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333")
+            .is_allowed());
+        // The subject condition fails.
+        assert!(!evaluate(&ctx(web, "system:serviceaccount:dev:app"), &[], Some(&trust), "111122223333").is_allowed());
+        // Another provider's identity is not the Federated principal.
+        let other = RequestPrincipal::web_identity(
+            "arn:aws:iam::111122223333:oidc-provider/evil.example.com",
+            "111122223333",
+            "system:serviceaccount:prod:app",
+        );
+        assert!(
+            !evaluate(&ctx(other, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333").is_allowed()
+        );
+        // A user of the account whose ARN happened to equal the string is not a web identity.
+        let u = user("arn:aws:iam::111122223333:user/bob");
+        assert!(!evaluate(&ctx(u, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333").is_allowed());
     }
 
     #[test]

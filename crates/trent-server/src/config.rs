@@ -229,6 +229,12 @@ pub struct Config {
     #[arg(long, env = "TRENT_ROTATION_CA_FILE")]
     pub rotation_ca_file: Option<PathBuf>,
 
+    /// CA certificates (PEM) that OpenID Connect issuers' https:// certificates may also chain
+    /// to (AssumeRoleWithWebIdentity fetches their key sets), besides Mozilla's roots and the
+    /// system bundle.
+    #[arg(long, env = "TRENT_OIDC_CA_FILE")]
+    pub oidc_ca_file: Option<PathBuf>,
+
     /// Seconds a client has for the TLS handshake and for each request's headers (counted from
     /// when trentd starts waiting for them: at connect, and after each response on a kept-alive
     /// HTTP/1.1 connection, which is closed if no new request arrives in that time).

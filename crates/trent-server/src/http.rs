@@ -347,6 +347,9 @@ pub(crate) fn authorize_and_run(
     op_name: &str,
 ) -> Result<Vec<u8>, BoxError> {
     let signing_name = service.signing_name();
+    if service == Service::Sts && is_unsigned(parts) && trent_iam::UNSIGNED_STS_ACTIONS.contains(&op_name) {
+        return unsigned_sts(app, draft, body, op_name);
+    }
     // 3. SigV4: the verifier returns the capability everything after it needs.
     let req = RequestParts {
         method: parts.method.as_str(),
@@ -430,6 +433,31 @@ pub(crate) fn run_authenticated(
         panic!("x-trent-test-panic");
     }
     authorized.dispatch(app, body, &draft.request_id, &env)
+}
+
+/// A request with neither an Authorization header nor a presigned query.
+fn is_unsigned(parts: &axum::http::request::Parts) -> bool {
+    !parts.headers.contains_key("authorization")
+        && !parts.uri.query().unwrap_or("").to_ascii_lowercase().contains("x-amz-signature")
+}
+
+/// An STS action that authenticates by what it carries (`AssumeRoleWithWebIdentity`: its
+/// token), sent unsigned as the SDKs do: quota (under the role's account), audit intent, then
+/// trent-iam verifies the token and the role's trust policy.
+fn unsigned_sts(app: &App, draft: &mut audit::Draft, body: &[u8], op_name: &str) -> Result<Vec<u8>, BoxError> {
+    let account = trent_wire::query::decode(body)
+        .ok()
+        .and_then(|r| r.params.get("RoleArn").and_then(trent_policy::Arn::parse).map(|a| a.account))
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| draft.default_account.clone());
+    app.quotas
+        .admit("sts", op_name, trent_wire::Quota::Own(2.0), &account, &draft.region, &serde_json::Map::new())
+        .map_err(|e| Box::new(e) as BoxError)?;
+    if let Err(e) = app.audit.append(trent_crypto::audit::RecordKind::Intent, &draft.intent()) {
+        tracing::error!(request_id = %draft.request_id, error = %e, "audit intent could not be written; request refused");
+        return Err(Box::new(AuditUnavailable(Service::Sts)));
+    }
+    app.iam.dispatch_unsigned(body, &draft.request_id).map(|r| r.to_vec()).map_err(|e| Box::new(e) as BoxError)
 }
 
 /// The access key id and region an Authorization header claims, for the audit record of a

@@ -35,6 +35,7 @@ pub mod serve;
 pub mod service;
 pub mod tls;
 pub mod xks_proxy;
+pub mod web_identity;
 
 use config::Config;
 use std::sync::Arc;
@@ -93,7 +94,8 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
 /// The app over an open store and its root key (from `--seal`, [`seal::start`]).
 pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto::RootKey>) -> Result<Arc<App>, String> {
     let identity = Arc::new(identity::Identity::new(store.clone(), root.clone()));
-    let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()));
+    let oidc_keys = Arc::new(web_identity::KeyFetcher::new(config.oidc_ca_file.as_deref())?);
+    let iam = Arc::new(trent_iam::Iam::new(store.clone(), identity.clone()).with_oidc_keys(oidc_keys));
     let audit_key = audit::signing_key(&*store, &root)?;
     // One id per data dir, kept across restarts: it names this node's audit chain and heartbeat.
     let node_id = bootstrap::node_id(&config.data_dir)?;
