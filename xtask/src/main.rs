@@ -576,7 +576,7 @@ fn service_file(
     }
     o.push_str("];\n");
     for (shape, (ty, variants)) in &enums {
-        let values = &model.shapes[shape].enum_values.as_ref().map(Vec::as_slice).unwrap_or(&[]);
+        let values = model.shapes[shape].enum_values.as_deref().unwrap_or(&[]);
         let _ = writeln!(o, "\n/// The model's `{shape}` enum.");
         o.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n");
         let _ = writeln!(o, "pub enum {ty} {{");

@@ -418,7 +418,7 @@ mod tests {
             m.starts_with("1 validation error detected: Value 'AES_512' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256,"),
             "{m}"
         );
-        assert!(m.ends_with("]"), "{m}");
+        assert!(m.ends_with(']'), "{m}");
     }
 
     #[test]
