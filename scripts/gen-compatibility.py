@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Regenerates docs/COMPATIBILITY.md from the botocore service model (the contract), the
 operation table in crates/trent-kms/src/lib.rs (what the server dispatches) and the notes below.
-Run with the compat venv's python:  .venv/bin/python scripts/gen-compatibility.py
+Run with the compat venv's python:  .venv/bin/python scripts/gen-compatibility.py [--check]
+--check writes nothing and fails when docs/COMPATIBILITY.md is stale. Either way it fails when a
+served operation has no test that calls it (the "tests" column names only files that do).
 """
 import glob
 import os
 import re
+import sys
 
 import botocore
 import botocore.session
@@ -156,24 +159,55 @@ PARAMETER_STORE_OPS = {
 }
 
 
-def service_table(model, implemented, texts, notes, not_yet, crate_tests, in_scope=None):
+# How a test file calls an operation (the "tests" column names only files that do):
+#   boto3:   `.create_key(` (the client's snake_case method)
+#   AWS CLI: `kms create-key`, `"kms", "create-key"` (the service, then the kebab-case command)
+#   raw:     `TrentService.CreateKey` (X-Amz-Target) or `Action=CreateUser` / `"Action": "CreateUser"` (awsQuery)
+#   Rust:    `"CreateKey"` (the crate tests call dispatch with the operation's name; awsQuery bodies `Action=CreateUser`)
+TARGET_PREFIXES = {
+    "kms": "TrentService",
+    "ssm": "AmazonSSM",
+    "secretsmanager": "secretsmanager",
+    "cloudtrail": "CloudTrail_20131101",
+}
+
+
+def calls(text: str, svc: str, op: str, rust: bool = False) -> bool:
+    s = snake(op)
+    cli = s.replace("_", "-")
+    action = r"""Action(=|["']\s*[:,]\s*["'])""" + op + r"\b"
+    if rust:
+        return f'"{op}"' in text or re.search(action, text) is not None
+    pats = [
+        r"\." + s + r"\(",
+        r"\b" + svc + r"""["']?\s*,?\s*["']?""" + cli + r"(?![\w-])",
+        action,
+    ]
+    if svc in TARGET_PREFIXES:
+        pats.append(re.escape(TARGET_PREFIXES[svc] + "." + op) + r"\b")
+    return any(re.search(p, text) for p in pats)
+
+
+MISSING_TESTS: list = []
+
+
+def service_table(model, implemented, texts, notes, not_yet, crate_tests, in_scope=None, svc=None):
+    svc = svc or model.service_name
+    crate_text = open(os.path.join(REPO, crate_tests)).read()
     rows, outside = [], []
     for op in sorted(model.operation_names):
         if op in implemented:
-            s = snake(op)
-            cli = s.replace("_", "-")
-            hits = [
-                f for f, t in texts.items()
-                if re.search(r"\b" + s + r"\b", t) or re.search(r"(kms|ssm|secretsmanager)\W+" + cli + r"\b", t) or f'"{op}"' in t
-            ]
-            tests = ", ".join([f"`tests/compat/{h}`" for h in hits] + [f"`{crate_tests}`"])
-            rows.append(f"| {op} | ✅ implemented | {notes.get(op, '')} | {tests} |")
+            hits = [f"`tests/compat/{f}`" for f, t in texts.items() if calls(t, svc, op)]
+            if calls(crate_text, svc, op, rust=True):
+                hits.append(f"`{crate_tests}`")
+            if not hits:
+                MISSING_TESTS.append(f"{svc}:{op}")
+            rows.append(f"| {op} | ✅ implemented | {notes.get(op, '')} | {', '.join(hits) or '—'} |")
         elif in_scope is not None and op not in in_scope:
             outside.append(op)
         else:
             rows.append(f"| {op} | ❌ not yet | {not_yet.get(op, '')} | — |")
     return rows, outside
-
 
 
 def snake(name: str) -> str:
@@ -204,15 +238,18 @@ operation the server dispatches is listed here as implemented.
 Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not yet (the request gets
 `UnknownOperationException`).
 
-## KMS (`TrentService`, botocore `kms/2014-11-01`, SigV4 service `kms`)
+## KMS (`TrentService`, botocore {botocore.__version__} `kms/2014-11-01`, SigV4 service `kms`)
 
 | operation | status | notes | tests |
 |---|---|---|---|
 """
-    with open(os.path.join(REPO, "docs/COMPATIBILITY.md"), "w") as f:
+    target = os.path.join(REPO, "docs/COMPATIBILITY.md")
+    check = "--check" in sys.argv[1:]
+    out_path = target + ".check" if check else target
+    with open(out_path, "w") as f:
         f.write(head + "\n".join(rows) + "\n")
         f.write(
-            "\n## SSM Parameter Store (`AmazonSSM`, botocore `ssm/2014-11-06`, SigV4 service `ssm`)\n\n"
+            f"\n## SSM Parameter Store (`AmazonSSM`, botocore {botocore.__version__} `ssm/2014-11-06`, SigV4 service `ssm`)\n\n"
             "| operation | status | notes | tests |\n|---|---|---|---|\n" + "\n".join(ssm_rows) + "\n\n"
             f"The other {len(ssm_outside)} SSM operations (documents, automation, patching, inventory, "
             "sessions, OpsCenter…) are outside Parameter Store and not planned; they get "
@@ -223,7 +260,7 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
         sm_impl = set(re.findall(r"^\s+(\w+) => \w+\b", sm_lib, re.M))
         sm_rows, _ = service_table(sm_model, sm_impl, texts, SM_NOTES, SM_NOT_YET, "crates/trent-secrets/src/tests.rs")
         f.write(
-            "\n## Secrets Manager (`secretsmanager`, botocore `secretsmanager/2017-10-17`, SigV4 service `secretsmanager`)\n\n"
+            f"\n## Secrets Manager (`secretsmanager`, botocore {botocore.__version__} `secretsmanager/2017-10-17`, SigV4 service `secretsmanager`)\n\n"
             "| operation | status | notes | tests |\n|---|---|---|---|\n" + "\n".join(sm_rows) + "\n"
         )
         ct_model = botocore.session.get_session().get_service_model("cloudtrail")
@@ -231,7 +268,7 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
             ct_model, {"LookupEvents"}, texts, CLOUDTRAIL_NOTES, {}, "crates/trent-server/src/cloudtrail.rs", {"LookupEvents"}
         )
         f.write(
-            "\n## CloudTrail (`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`, botocore `cloudtrail/2013-11-01`, "
+            f"\n## CloudTrail (`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`, botocore {botocore.__version__} `cloudtrail/2013-11-01`, "
             "SigV4 service `cloudtrail`)\n\n"
             "Trent's audit trail (every request, allowed, denied or failed, as a CloudTrail-shaped event in hash-chained "
             "files with signed digests; `trent audit verify`) is queried with LookupEvents.\n\n"
@@ -241,8 +278,8 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
         )
         iam_lib = open(os.path.join(REPO, "crates/trent-iam/src/lib.rs")).read()
         iam_impl = set(re.findall(r'\("(\w+)", ops::\w+::handle\)', iam_lib))
-        for svc, title in [("iam", "IAM (awsQuery, botocore `iam/2010-05-08`, SigV4 service `iam`)"),
-                           ("sts", "STS (awsQuery, botocore `sts/2011-06-15`, SigV4 service `sts`)")]:
+        for svc, title in [("iam", f"IAM (awsQuery, botocore {botocore.__version__} `iam/2010-05-08`, SigV4 service `iam`)"),
+                           ("sts", f"STS (awsQuery, botocore {botocore.__version__} `sts/2011-06-15`, SigV4 service `sts`)")]:
             m = botocore.session.get_session().get_service_model(svc)
             impl = {op for op in iam_impl if op in m.operation_names}
             rows, outside = service_table(m, impl, texts, IAM_NOTES, {}, "crates/trent-iam/src/tests.rs", impl)
@@ -255,6 +292,13 @@ Status: ✅ implemented (behaves as AWS documents, errors included) · ❌ not y
                 + ", ".join(outside) + ".\n"
             )
         f.write(FOOT)
+    if MISSING_TESTS:
+        raise SystemExit("no test calls these served operations: " + ", ".join(MISSING_TESTS))
+    if check:
+        fresh = open(out_path).read()
+        os.remove(out_path)
+        if fresh != open(target).read():
+            raise SystemExit("docs/COMPATIBILITY.md is stale: run .venv/bin/python scripts/gen-compatibility.py")
 
 
 if __name__ == "__main__":

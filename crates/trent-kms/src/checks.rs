@@ -51,10 +51,6 @@ pub(crate) fn index_page(
     Ok((start..end, (end < len).then(|| end.to_string())))
 }
 
-pub(crate) fn encryption_algorithm(v: &mut Validator, field: &str, value: &Option<String>) {
-    v.one_of(field, value.as_deref(), crate::model::ENCRYPTION_ALGORITHMS);
-}
-
 pub(crate) fn description(v: &mut Validator, value: Option<&str>) {
     v.len("description", value, 0, 8192);
 }

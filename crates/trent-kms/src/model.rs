@@ -1,88 +1,15 @@
 //! What KMS stores, and the KeyMetadata it returns.
 
 use serde::{Deserialize, Serialize};
+use trent_wire::generated::kms::CustomerMasterKeySpec;
 
 pub const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 pub const ENCRYPT_DECRYPT: &str = "ENCRYPT_DECRYPT";
 
-pub const KEY_SPECS: &[&str] = &[
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "SM2",
-    "ML_DSA_44",
-    "ML_DSA_65",
-    "ML_DSA_87",
-    "ECC_NIST_EDWARDS25519",
-    "ML_KEM_512",
-    "ML_KEM_768",
-    "ML_KEM_1024",
-];
-pub const CUSTOMER_MASTER_KEY_SPECS: &[&str] = &[
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "SM2",
-];
-pub const KEY_USAGES: &[&str] =
-    &["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE"];
 pub const SIGN_VERIFY: &str = "SIGN_VERIFY";
 pub const GENERATE_VERIFY_MAC: &str = "GENERATE_VERIFY_MAC";
 pub const KEY_AGREEMENT: &str = "KEY_AGREEMENT";
 pub const ENCAPSULATE_DECAPSULATE: &str = "ENCAPSULATE_DECAPSULATE";
-pub const SIGNING_ALGORITHMS: &[&str] = &[
-    "RSASSA_PSS_SHA_256",
-    "RSASSA_PSS_SHA_384",
-    "RSASSA_PSS_SHA_512",
-    "RSASSA_PKCS1_V1_5_SHA_256",
-    "RSASSA_PKCS1_V1_5_SHA_384",
-    "RSASSA_PKCS1_V1_5_SHA_512",
-    "ECDSA_SHA_256",
-    "ECDSA_SHA_384",
-    "ECDSA_SHA_512",
-    "SM2DSA",
-    "ML_DSA_SHAKE_256",
-    "ED25519_SHA_512",
-    "ED25519_PH_SHA_512",
-];
-pub const MESSAGE_TYPES: &[&str] = &["RAW", "DIGEST", "EXTERNAL_MU"];
-pub const MAC_ALGORITHMS: &[&str] = &["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"];
-pub const DATA_KEY_PAIR_SPECS: &[&str] = &[
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "SM2",
-    "ECC_NIST_EDWARDS25519",
-    "ML_KEM_512",
-    "ML_KEM_768",
-    "ML_KEM_1024",
-];
-pub const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
-pub const ENCRYPTION_ALGORITHMS: &[&str] = &["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"];
-pub const DATA_KEY_SPECS: &[&str] = &["AES_256", "AES_128"];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyState {
     Enabled,
@@ -201,9 +128,7 @@ impl KeyRecord {
             deletion_date: self.deletion_ms.map(ms_to_epoch),
             origin: self.origin.clone(),
             key_manager: self.key_manager.clone(),
-            customer_master_key_spec: CUSTOMER_MASTER_KEY_SPECS
-                .contains(&self.key_spec.as_str())
-                .then(|| self.key_spec.clone()),
+            customer_master_key_spec: CustomerMasterKeySpec::from_wire(&self.key_spec).map(|_| self.key_spec.clone()),
             key_spec: self.key_spec.clone(),
             algorithms: algs,
             multi_region: self.multi_region,

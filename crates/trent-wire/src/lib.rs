@@ -4,6 +4,8 @@
 //!   error envelope, and the protocol-level errors every service shares.
 //! * [`json`]: awsJson1.1 body decoding, base64 blobs, epoch timestamps.
 //! * [`validate`]: AWS-style `ValidationException` messages from the botocore constraints.
+//! * [`model`] and [`generated`]: the served services' contract generated from botocore's models
+//!   (`cargo run -p xtask -- gen-wire`), and the validator every awsJson request passes first.
 //! * [`query`]: the awsQuery protocol of IAM and STS: form-encoded requests, XML responses and
 //!   the XML error envelope.
 //! * [`sigv4`]: Signature Version 4 verification behind a credential-lookup trait, and a
@@ -11,7 +13,10 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+#[rustfmt::skip]
+pub mod generated;
 pub mod json;
+pub mod model;
 pub mod query;
 pub mod regions;
 pub mod sigv4;
@@ -130,6 +135,7 @@ macro_rules! operations {
             pub fn dispatch(&self, op: Operation, caller: &$caller, body: &[u8]) -> Result<Vec<u8>, $error> {
                 match op {
                     $(Operation::$name => {
+                        $crate::model::validate_request($iam_prefix, stringify!($name), body)?;
                         let req = $crate::json::decode(body)?;
                         let resp = ops::$module::handle(self, caller, req)?;
                         $crate::json::encode(&resp).map_err(<$error>::from)

@@ -2,7 +2,7 @@ use crate::checks;
 use crate::custom_key_stores::CLOUDHSM;
 use crate::keys::{KeyRef, T_KEY, T_OWNER};
 use crate::model::{
-    self, KeyMetadata, KeyRecord, KeyState, Tag, ENCAPSULATE_DECAPSULATE, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC,
+    KeyMetadata, KeyRecord, KeyState, Tag, ENCAPSULATE_DECAPSULATE, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC,
     KEY_AGREEMENT, SIGN_VERIFY, SYMMETRIC_DEFAULT,
 };
 use crate::{Caller, Kms, KmsError};
@@ -48,12 +48,14 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     let mut v = Validator::new();
     checks::policy(&mut v, req.policy.as_deref());
     checks::description(&mut v, req.description.as_deref());
-    v.one_of("keyUsage", req.key_usage.as_deref(), model::KEY_USAGES)
-        .one_of("customerMasterKeySpec", req.customer_master_key_spec.as_deref(), model::CUSTOMER_MASTER_KEY_SPECS)
-        .one_of("keySpec", req.key_spec.as_deref(), model::KEY_SPECS)
-        .one_of("origin", req.origin.as_deref(), model::ORIGINS)
-        .len("customKeyStoreId", req.custom_key_store_id.as_deref(), 1, 64)
-        .len("xksKeyId", req.xks_key_id.as_deref(), 1, 128);
+    // KeyUsage, KeySpec, CustomerMasterKeySpec and Origin are checked against the model's enums
+    // before the handler runs (trent_wire::model).
+    v.len("customKeyStoreId", req.custom_key_store_id.as_deref(), 1, 64).len(
+        "xksKeyId",
+        req.xks_key_id.as_deref(),
+        1,
+        128,
+    );
     let tags = req.tags.unwrap_or_default();
     checks::tags(&mut v, &tags)?;
     if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {

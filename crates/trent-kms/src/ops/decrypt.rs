@@ -56,7 +56,6 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     );
     checks::optional_key_id(&mut v, "keyId", &req.key_id);
     checks::grant_tokens(&mut v, &req.grant_tokens);
-    checks::encryption_algorithm(&mut v, "encryptionAlgorithm", &req.encryption_algorithm);
     for m in req.dry_run_modifiers.iter().flatten() {
         v.one_of("dryRunModifiers.member", Some(m), DRY_RUN_MODIFIERS);
     }

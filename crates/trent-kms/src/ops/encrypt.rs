@@ -31,7 +31,6 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     checks::key_id(&mut v, "keyId", &req.key_id);
     v.required("plaintext", &req.plaintext).blob_len("plaintext", req.plaintext.as_ref().map(|p| p.0.len()), 1, 4096);
     checks::grant_tokens(&mut v, &req.grant_tokens);
-    checks::encryption_algorithm(&mut v, "encryptionAlgorithm", &req.encryption_algorithm);
     v.finish()?;
     let rec = kms.find(caller, req.key_id.as_deref().unwrap_or_default(), true)?;
     require_usable(&rec)?;

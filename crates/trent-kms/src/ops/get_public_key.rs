@@ -1,7 +1,8 @@
 use crate::keys::{public_key_of, require_usable};
-use crate::model::{Algorithms, CUSTOMER_MASTER_KEY_SPECS};
+use crate::model::Algorithms;
 use crate::{checks, Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
+use trent_wire::generated::kms::CustomerMasterKeySpec;
 use trent_wire::validate::Validator;
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,9 +38,7 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     Ok(Response {
         key_id: rec.arn(),
         public_key,
-        customer_master_key_spec: CUSTOMER_MASTER_KEY_SPECS
-            .contains(&rec.key_spec.as_str())
-            .then(|| rec.key_spec.clone()),
+        customer_master_key_spec: CustomerMasterKeySpec::from_wire(&rec.key_spec).map(|_| rec.key_spec.clone()),
         key_spec: rec.key_spec.clone(),
         key_usage: rec.key_usage.clone(),
         algorithms: Algorithms::of(&rec),

@@ -47,8 +47,6 @@ pub fn handle(kms: &Kms, caller: &Caller, req: Request) -> Result<Response, KmsE
     );
     checks::optional_key_id(&mut v, "sourceKeyId", &req.source_key_id);
     checks::key_id(&mut v, "destinationKeyId", &req.destination_key_id);
-    checks::encryption_algorithm(&mut v, "sourceEncryptionAlgorithm", &req.source_encryption_algorithm);
-    checks::encryption_algorithm(&mut v, "destinationEncryptionAlgorithm", &req.destination_encryption_algorithm);
     checks::grant_tokens(&mut v, &req.grant_tokens);
     for m in req.dry_run_modifiers.iter().flatten() {
         v.one_of("dryRunModifiers.member", Some(m), DRY_RUN_MODIFIERS);

@@ -1,4 +1,4 @@
-use crate::model::{KeyRecord, MESSAGE_TYPES, SIGNING_ALGORITHMS, SIGN_VERIFY};
+use crate::model::{KeyRecord, SIGN_VERIFY};
 use crate::{checks, Caller, Kms, KmsError};
 use serde::{Deserialize, Serialize};
 use trent_crypto::asym::{self, MessageType, SigningAlg, Spec};
@@ -43,9 +43,7 @@ pub(crate) fn prepare(
     checks::key_id(&mut v, "keyId", key_id);
     v.required("message", &message_len)
         .blob_len("message", message_len, 1, 4096)
-        .one_of("messageType", message_type, MESSAGE_TYPES)
-        .required("signingAlgorithm", &signing_algorithm)
-        .one_of("signingAlgorithm", signing_algorithm, SIGNING_ALGORITHMS);
+        .required("signingAlgorithm", &signing_algorithm);
     checks::grant_tokens(&mut v, grant_tokens);
     v.finish()?;
     let (rec, spec) = kms.find_for(caller, key_id.as_deref().unwrap_or_default(), SIGN_VERIFY)?;
