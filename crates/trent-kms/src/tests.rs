@@ -260,7 +260,11 @@ fn aliases_follow_aws_naming_rules() {
     );
     assert_eq!(
         code(call(&e, "CreateAlias", json!({"AliasName": "app", "TargetKeyId": k}))),
-        "InvalidAliasNameException"
+        "ValidationException"
+    );
+    assert_eq!(
+        code(call(&e, "CreateAlias", json!({"AliasName": "alias/a:b", "TargetKeyId": k}))),
+        "ValidationException"
     );
     assert_eq!(
         code(call(&e, "CreateAlias", json!({"AliasName": "alias/sp ace", "TargetKeyId": k}))),
