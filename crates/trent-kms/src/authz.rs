@@ -109,7 +109,10 @@ impl Kms {
                 tracing::warn!(error = ?e, "could not create an AWS-managed key on first reference");
             }
         }
-        wanted.into_iter().filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref())).collect()
+        wanted
+            .into_iter()
+            .filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref()))
+            .collect()
     }
 
     /// Creates the AWS-managed key `id` names (`alias/aws/<service>` of a served service, or

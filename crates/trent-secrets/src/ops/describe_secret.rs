@@ -110,9 +110,7 @@ pub(crate) fn describe(rec: &SecretRecord, region: &str) -> Description {
         tags: rec.tags_view(),
         version_ids_to_stages: (!rec.versions.is_empty()).then(|| rec.versions_to_stages()),
         created_date: ms_to_epoch(rec.created_ms),
-        primary_region: rec
-            .is_replicated()
-            .then(|| rec.primary_region.clone().unwrap_or_else(|| region.to_string())),
+        primary_region: rec.is_replicated().then(|| rec.primary_region.clone().unwrap_or_else(|| region.to_string())),
         replication_status: crate::replication::status_view(rec),
     }
 }
