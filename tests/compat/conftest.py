@@ -115,9 +115,8 @@ class TrentServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_")}
         env["TRENT_ADMIN_ACCESS_KEY_ID"] = ADMIN_ACCESS_KEY_ID
         env["TRENT_ADMIN_SECRET_ACCESS_KEY"] = ADMIN_SECRET_ACCESS_KEY
-        # AWS's default quotas (e.g. PutParameter 3/s) would slow every other test; the quota
-        # tests turn them back on with extra_env.
-        env["TRENT_QUOTAS"] = "off"
+        # Quotas are off by default (the quota tests turn them on with TRENT_QUOTAS=aws), so
+        # every test also checks that the default never throttles.
         env.update(self.extra_env)
         env.update(extra_env or {})
         return env

@@ -290,7 +290,7 @@ def test_a_key_due_for_deletion_is_deleted_exactly_once_by_three_schedulers(node
 def test_a_scheduled_secret_rotation_runs_exactly_once_with_three_schedulers(nodes):
     sm = [make_sm_client(n.base_url) for n in nodes]
     first = sm[0].create_secret(Name="nodes/scheduled", SecretString="before-rotation")["VersionId"]
-    sm[1].rotate_secret(SecretId="nodes/scheduled", RotateImmediately=False,
+    sm[1].rotate_secret(SecretId="nodes/scheduled", RotationLambdaARN="trent-builtin", RotateImmediately=False,
                         RotationRules={"AutomaticallyAfterDays": 1})
     for n in nodes:
         n.advance_clock(DAY + 60)

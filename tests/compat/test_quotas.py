@@ -45,7 +45,7 @@ def burst(call, n: int, rate: float) -> tuple[int, list[ClientError]]:
             call()
             ok += 1
         except ClientError as e:
-            if e.response["Error"]["Code"] != "ThrottlingException":
+            if e.response["Error"]["Code"] not in ("ThrottlingException", "Throttling"):  # IAM/STS: Throttling
                 raise
             throttled.append(e)
     allowed = math.floor(max(rate, 1.0) + rate * (time.monotonic() - start))
@@ -131,3 +131,51 @@ def test_bad_quota_overrides_stop_the_server_with_a_message(trent_factory, bad):
     proc = srv.spawn()
     assert proc.wait(timeout=20) != 0
     assert "quota" in srv.stderr().lower() or "rate" in srv.stderr().lower(), srv.stderr()
+
+
+def test_quotas_are_off_by_default(trent_factory):
+    """Issue #18: ordinary client code (four PutParameter calls, GetParameter loops, IAM calls)
+    must not be throttled by a server started without --quotas."""
+    srv = trent_factory()
+    assert "TRENT_QUOTAS" not in srv.env()
+    ssm = client("ssm", srv.base_url)
+    for i in range(30):  # AWS's default is 3/s
+        ssm.put_parameter(Name="/q/default", Value=f"v{i}", Type="String", Overwrite=True)
+    for _ in range(30):
+        ssm.get_parameters_by_path(Path="/q")
+    iam = client("iam", srv.base_url)
+    sts = client("sts", srv.base_url)
+    for _ in range(30):
+        iam.list_users()
+        sts.get_caller_identity()
+    assert len(ssm.get_parameter_history(Name="/q/default")["Parameters"]) == 30
+
+
+def test_aws_quotas_give_iam_and_sts_their_rates_and_every_operation_can_be_set(trent_factory):
+    srv = trent_factory({"TRENT_QUOTAS": "aws",
+                         "TRENT_QUOTA_OVERRIDES": "iam:ListUsers=1,sts:GetCallerIdentity=2,ssm:GetParametersByPath=1"})
+    iam = client("iam", srv.base_url)
+    sts = client("sts", srv.base_url)
+    # IAM's other actions keep the shared IAM quota (100/s), not the old 2/s fallback.
+    for _ in range(20):
+        iam.list_roles()
+    # An operation given its own quota leaves the shared one: ListUsers 1/s, AWS's code `Throttling`.
+    ok, throttled = burst(lambda: iam.list_users(), 6, 1)
+    assert throttled[0].response["Error"]["Code"] == "Throttling"
+    assert throttled[0].response["Error"]["Message"] == "Rate exceeded"
+    # STS: its own override; the rest of STS (600/s) is untouched.
+    burst(lambda: sts.get_caller_identity(), 8, 2)
+    # GetParametersByPath leaves ssm:GetParameter: GetParameter still has its 40/s.
+    ssm = client("ssm", srv.base_url)
+    ssm.put_parameter(Name="/q/x", Value="v", Type="String")
+    burst(lambda: ssm.get_parameters_by_path(Path="/q"), 6, 1)
+    for _ in range(10):
+        ssm.get_parameter(Name="/q/x")
+
+
+@pytest.mark.parametrize("bad", ["kms:Encrypts=5", "ssm:GetParameterz=1", "iam:NotAnAction=1", "sts:x=1"])
+def test_a_quota_name_that_names_no_operation_stops_the_server(trent_factory, bad):
+    srv = trent_factory({"TRENT_QUOTAS": "aws", "TRENT_QUOTA_OVERRIDES": bad}, start=False)
+    proc = srv.spawn()
+    assert proc.wait(timeout=20) != 0
+    assert "unknown quota name" in srv.stderr(), srv.stderr()

@@ -48,7 +48,7 @@ def pg_secret(role, host="127.0.0.1", **extra):
 
 
 def rotation_fails(sm, name, *needles):
-    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
+    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name, RotationLambdaARN="trent-builtin")
     msg = error_message(err)
     assert "setSecret" in msg and all(n in msg for n in needles), msg
     assert "initial-password-1" not in msg
@@ -61,7 +61,7 @@ def rotation_fails(sm, name, *needles):
 def test_postgres_require_rotates_over_tls(sm, pg_role):
     name = unique("pg-require")
     sm.create_secret(Name=name, SecretString=pg_secret(pg_role, sslmode="require"))
-    sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 30})
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin", RotationRules={"AutomaticallyAfterDays": 30})
     new = current(sm, name)
     assert new["password"] != "initial-password-1" and new["sslmode"] == "require"
     assert scram_matches(pg_verifier(pg_role), new["password"])
@@ -94,7 +94,7 @@ def test_postgres_verify_full_with_the_servers_certificate_as_ca_rotates(sm, pg_
     sm.create_secret(
         Name=name, SecretString=pg_secret(pg_role, host="localhost", sslmode="verify-full", sslrootcert=SNAKEOIL)
     )
-    sm.rotate_secret(SecretId=name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin")
     assert scram_matches(pg_verifier(pg_role), current(sm, name)["password"])
 
 
@@ -106,7 +106,7 @@ def test_postgres_verify_full_refuses_a_host_the_certificate_does_not_name(sm, p
     assert current(sm, name)["password"] == "initial-password-1"
     other = unique("pg-ca")
     sm.create_secret(Name=other, SecretString=pg_secret(pg_role, sslmode="verify-ca", sslrootcert=SNAKEOIL))
-    sm.rotate_secret(SecretId=other)
+    sm.rotate_secret(SecretId=other, RotationLambdaARN="trent-builtin")
     assert scram_matches(pg_verifier(pg_role), current(sm, other)["password"])
 
 
@@ -133,7 +133,7 @@ def test_mariadb_prefer_falls_back_to_plain_tcp(sm, my_user):
     user, db = my_user
     name = unique("my-prefer")
     sm.create_secret(Name=name, SecretString=my_secret(user, db, sslmode="prefer"))
-    sm.rotate_secret(SecretId=name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin")
     new = current(sm, name)["password"]
     assert my_can_login(user, new, db) and not my_can_login(user, "initial-password-1", db)
 
@@ -224,7 +224,7 @@ def test_mariadb_verify_full_with_the_ca_in_the_secret_rotates_over_tls(sm, tls_
         Name=name,
         SecretString=my_secret(user, db, host="localhost", port=port, sslmode="verify-full", sslrootcert=ca_pem),
     )
-    sm.rotate_secret(SecretId=name)  # the user has REQUIRE SSL: only a TLS session could do it
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin")  # the user has REQUIRE SSL: only a TLS session could do it
     new = current(sm, name)["password"]
     assert tls_login(port, ca, user, new, db) and not tls_login(port, ca, user, "initial-password-1", db)
 
@@ -233,7 +233,7 @@ def test_mariadb_require_rotates_over_tls_without_a_ca(sm, tls_mariadb, tls_user
     user, db = tls_user
     name = unique("my-tls-require")
     sm.create_secret(Name=name, SecretString=my_secret(user, db, port=tls_mariadb["port"], sslmode="require"))
-    sm.rotate_secret(SecretId=name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin")
     assert tls_login(tls_mariadb["port"], tls_mariadb["ca"], user, current(sm, name)["password"], db)
 
 

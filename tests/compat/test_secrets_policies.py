@@ -115,7 +115,7 @@ def test_replicas_carry_the_primarys_policy_and_refuse_changing_it(trent):
     us.create_secret(Name=name, SecretString="v", AddReplicaRegions=[{"Region": "eu-west-1"}])
     us.put_resource_policy(SecretId=name, ResourcePolicy=PRIVATE)
     assert json.loads(eu.get_resource_policy(SecretId=name)["ResourcePolicy"]) == json.loads(PRIVATE)
-    expect_error("InvalidRequestException", eu.put_resource_policy, SecretId=name, ResourcePolicy=PRIVATE)
+    expect_error("InvalidParameterException", eu.put_resource_policy, SecretId=name, ResourcePolicy=PRIVATE)
     us.delete_resource_policy(SecretId=name)
     assert "ResourcePolicy" not in eu.get_resource_policy(SecretId=name)
 

@@ -93,7 +93,7 @@ def test_put_secret_value_on_the_primary_moves_replica_versions_and_stages(clien
     assert d["Description"] == "now described"
     assert d["Tags"] == [{"Key": "team", "Value": "data"}]
     us.untag_resource(SecretId=name, TagKeys=["team"])
-    assert "Tags" not in eu.describe_secret(SecretId=name)
+    assert eu.describe_secret(SecretId=name)["Tags"] == [], "AWS keeps Tags: [] after the last tag is removed"
 
 
 def test_writes_on_a_replica_are_refused_with_awss_error(clients):
@@ -111,7 +111,7 @@ def test_writes_on_a_replica_are_refused_with_awss_error(clients):
         (eu.delete_resource_policy, dict(SecretId=name)),
     ]
     for fn, kw in writes:
-        err = expect_error("InvalidRequestException", fn, **kw)
+        err = expect_error("InvalidParameterException", fn, **kw)
         assert err.response["Error"]["Message"] == REPLICA_WRITE, fn
     assert eu.get_secret_value(SecretId=name)["SecretString"] == "v"
 
@@ -160,8 +160,10 @@ def test_remove_regions_from_replication_deletes_the_replica(clients):
     us, eu, ap = clients[PRIMARY], clients[EU], clients[AP]
     name = uniq("remove")
     created = us.create_secret(Name=name, SecretString="v", AddReplicaRegions=[{"Region": EU}, {"Region": AP}])
-    err = expect_error("InvalidRequestException", us.delete_secret, SecretId=name)
-    assert "still has replica regions" in err.response["Error"]["Message"]
+    err = expect_error("InvalidParameterException", us.delete_secret, SecretId=name)
+    assert err.response["Error"]["Message"] == (
+        f"You can't delete secret {created['ARN']} that still has replica regions [{EU}, {AP}]"
+    )
     out = us.remove_regions_from_replication(SecretId=name, RemoveReplicaRegions=[AP])
     assert out["ARN"] == created["ARN"]
     assert [s["Region"] for s in out["ReplicationStatus"]] == [EU]
@@ -182,7 +184,7 @@ def test_stop_replication_to_replica_promotes_a_standalone_writable_secret(clien
     out = eu.stop_replication_to_replica(SecretId=in_region(created["ARN"], EU))
     assert out["ARN"] == in_region(created["ARN"], EU)
     d = eu.describe_secret(SecretId=name)
-    assert d["PrimaryRegion"] == EU
+    assert "PrimaryRegion" not in d, "a promoted replica is a secret of its own, no longer replicated"
     assert "ReplicationStatus" not in us.describe_secret(SecretId=name)
     eu.put_secret_value(SecretId=name, SecretString="eu-own")
     us.put_secret_value(SecretId=name, SecretString="us-own")
@@ -197,7 +199,7 @@ def test_generic_rotation_on_the_primary_reaches_the_replicas(clients):
     name = uniq("rotate")
     value = json.dumps({"username": "app", "password": "initial-password"})
     us.create_secret(Name=name, SecretString=value, AddReplicaRegions=[{"Region": EU}, {"Region": AP}])
-    rotated = us.rotate_secret(SecretId=name)
+    rotated = us.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin")
     current = us.get_secret_value(SecretId=name)
     assert current["VersionId"] == rotated["VersionId"]
     assert json.loads(current["SecretString"])["password"] != "initial-password"
@@ -241,13 +243,13 @@ def test_cli_replicates_reads_in_each_region_and_promotes(aws_cli):
         assert got["SecretString"] == "cli-value"
     refused = aws_cli("--region", EU, "secretsmanager", "put-secret-value", "--secret-id", name,
                       "--secret-string", "nope")
-    assert refused.returncode != 0 and "InvalidRequestException" in refused.stderr
+    assert refused.returncode != 0 and "InvalidParameterException" in refused.stderr
     aws_cli("secretsmanager", "remove-regions-from-replication", "--secret-id", name,
             "--remove-replica-regions", AP).json()
     gone = aws_cli("--region", AP, "secretsmanager", "get-secret-value", "--secret-id", name)
     assert gone.returncode != 0 and "ResourceNotFoundException" in gone.stderr
     aws_cli("--region", EU, "secretsmanager", "stop-replication-to-replica", "--secret-id", name).json()
     d = aws_cli("--region", EU, "secretsmanager", "describe-secret", "--secret-id", name).json()
-    assert d["PrimaryRegion"] == EU
+    assert "PrimaryRegion" not in d
     d = aws_cli("secretsmanager", "describe-secret", "--secret-id", name).json()
     assert "ReplicationStatus" not in d

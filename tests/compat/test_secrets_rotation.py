@@ -164,7 +164,7 @@ def test_postgres_single_user_rotation_sets_a_new_password_on_the_role(sm, pg_ro
     name = unique("pg-single")
     sm.create_secret(Name=name, SecretString=pg_secret(pg_role))
     assert scram_matches(pg_verifier(pg_role), "initial-password-1")
-    out = sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 30})
+    out = sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin", RotationRules={"AutomaticallyAfterDays": 30})
     new = current(sm, name)
     assert new["username"] == pg_role and new["password"] != "initial-password-1"
     assert len(new["password"]) == 32
@@ -188,7 +188,7 @@ def test_postgres_alternating_users_creates_the_clone_with_the_users_privileges(
     name = unique("pg-multi")
     master_arn = sm.describe_secret(SecretId=master)["ARN"]
     sm.create_secret(Name=name, SecretString=pg_secret(pg_role, masterarn=master_arn))
-    sm.rotate_secret(SecretId=name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin")
     first = current(sm, name)
     assert first["username"] == f"{pg_role}_clone" and first["masterarn"] == master_arn
     assert scram_matches(pg_verifier(f"{pg_role}_clone"), first["password"])
@@ -208,7 +208,7 @@ def test_mariadb_single_user_rotation_with_the_cli_old_password_fails_new_works(
     name = unique("my-single")
     sm.create_secret(Name=name, SecretString=my_secret(user, db))
     assert my_can_login(user, "initial-password-1", db)
-    out = aws_cli("secretsmanager", "rotate-secret", "--secret-id", name).json()
+    out = aws_cli("secretsmanager", "rotate-secret", "--secret-id", name, "--rotation-lambda-arn", "trent-builtin").json()
     assert out["Name"] == name and out["VersionId"]
     new = current(sm, name)
     assert new["password"] != "initial-password-1"
@@ -254,7 +254,7 @@ def test_a_failing_set_secret_leaves_awscurrent_and_the_database_untouched(sm, m
     # The stored password is not the user's: setSecret cannot log in.
     sm.create_secret(Name=name, SecretString=my_secret(user, db, password="not-the-real-password"))
     before = sm.get_secret_value(SecretId=name)
-    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
+    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name, RotationLambdaARN="trent-builtin")
     assert "setSecret" in error_message(err)
     after = sm.get_secret_value(SecretId=name)
     assert after["VersionId"] == before["VersionId"] and after["SecretString"] == before["SecretString"]
@@ -534,7 +534,7 @@ def test_scheduled_rotation_runs_on_the_test_clock(trent_factory, my_user):
     srv = trent_factory()
     sm = make_sm_client(srv.base_url)
     sm.create_secret(Name="scheduled", SecretString=my_secret(user, db))
-    sm.rotate_secret(SecretId="scheduled", RotateImmediately=False, RotationRules={"ScheduleExpression": "rate(2 days)"})
+    sm.rotate_secret(SecretId="scheduled", RotationLambdaARN="trent-builtin", RotateImmediately=False, RotationRules={"ScheduleExpression": "rate(2 days)"})
     d = sm.describe_secret(SecretId="scheduled")
     assert d["RotationEnabled"] is True and "LastRotatedDate" not in d
     assert d["RotationRules"]["ScheduleExpression"] == "rate(2 days)"
@@ -552,7 +552,7 @@ def test_a_rotation_due_while_the_server_was_down_runs_after_restart(trent_facto
     srv = trent_factory()
     sm = make_sm_client(srv.base_url)
     sm.create_secret(Name="missed", SecretString="plain-old-value")
-    sm.rotate_secret(SecretId="missed", RotateImmediately=False, RotationRules={"AutomaticallyAfterDays": 1})
+    sm.rotate_secret(SecretId="missed", RotationLambdaARN="trent-builtin", RotateImmediately=False, RotationRules={"AutomaticallyAfterDays": 1})
     srv.advance_clock(1)  # creates the persisted offset file
     srv.terminate()
     offset_file = srv.data_dir / "test-clock-offset-ms"
@@ -568,7 +568,7 @@ def test_cancel_rotate_secret_stops_the_schedule(trent_factory):
     srv = trent_factory()
     sm = make_sm_client(srv.base_url)
     sm.create_secret(Name="cancelled", SecretString="keep-me")
-    sm.rotate_secret(SecretId="cancelled", RotateImmediately=False, RotationRules={"AutomaticallyAfterDays": 1})
+    sm.rotate_secret(SecretId="cancelled", RotationLambdaARN="trent-builtin", RotateImmediately=False, RotationRules={"AutomaticallyAfterDays": 1})
     out = sm.cancel_rotate_secret(SecretId="cancelled")
     assert out["Name"] == "cancelled" and "VersionId" not in out
     d = sm.describe_secret(SecretId="cancelled")
@@ -607,9 +607,12 @@ def test_rotation_errors_are_aws_errors(sm, sm_unvalidated):
         RotationLambdaARN="arn:aws:lambda:us-east-1:000000000000:function:nobody-registered-this",
     )
     assert "nobody-registered-this" in error_message(err)
-    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is False, "a refused call changes nothing"
+    assert "RotationEnabled" not in sm.describe_secret(SecretId=name), "a refused call changes nothing"
+    # As on AWS: no rotation function, no rotation (Trent's own rotators are named ones).
+    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=name)
+    assert error_message(err) == "No Lambda rotation function ARN is associated with this secret."
     # cron with AWS's fields: accepted, and the next date is where cron says.
-    sm.rotate_secret(SecretId=name, RotateImmediately=False, RotationRules={"ScheduleExpression": "cron(0 16 1,15 * ? *)", "Duration": "2h"})
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin", RotateImmediately=False, RotationRules={"ScheduleExpression": "cron(0 16 1,15 * ? *)", "Duration": "2h"})
     d = sm.describe_secret(SecretId=name)
     nxt = d["NextRotationDate"].astimezone(__import__("datetime").timezone.utc)
     assert nxt.day in (1, 15) and nxt.hour == 16 and nxt.minute == 0
@@ -617,7 +620,7 @@ def test_rotation_errors_are_aws_errors(sm, sm_unvalidated):
     # A database engine without a built-in rotator is refused rather than half-rotated.
     oracle = unique("oracle")
     sm.create_secret(Name=oracle, SecretString=json.dumps({"engine": "oracle", "host": "db", "username": "u", "password": "p1234"}))
-    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=oracle)
+    err = expect_error("InvalidRequestException", sm.rotate_secret, SecretId=oracle, RotationLambdaARN="trent-builtin")
     assert "createSecret" in error_message(err) and "oracle" in error_message(err)
     assert current(sm, oracle)["password"] == "p1234"
     sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
@@ -645,7 +648,7 @@ def test_readers_of_awscurrent_never_see_a_broken_credential_with_alternating_us
     t.start()
     try:
         for _ in range(4):
-            sm.rotate_secret(SecretId=name)
+            sm.rotate_secret(SecretId=name, RotationLambdaARN="trent-builtin")
             time.sleep(0.2)
     finally:
         stop.set()

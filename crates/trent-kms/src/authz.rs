@@ -91,16 +91,49 @@ pub const CROSS_ACCOUNT_OPERATIONS: &[Operation] = &[
 impl Kms {
     /// The keys `body` names for `op`, with what evaluation needs. Keys that do not resolve
     /// are left out: the operation itself then answers NotFound (or the like) as usual.
+    ///
+    /// An AWS-managed alias of a served service (`alias/aws/ssm`, `alias/aws/secretsmanager`)
+    /// that does not exist yet is created first, with its key, as AWS creates it on first
+    /// reference, so that evaluation and then the operation find it.
     pub fn authorization_facts(
         &self,
         caller: &Caller,
         op: Operation,
         body: &serde_json::Map<String, serde_json::Value>,
     ) -> Vec<KeyFacts> {
-        wanted(op, body)
+        let wanted = wanted(op, body);
+        // The alias operations name aliases, not keys to use (and `alias/aws/` is theirs to refuse).
+        let uses_keys = !matches!(op, Operation::CreateAlias | Operation::UpdateAlias | Operation::DeleteAlias);
+        for id in wanted.iter().filter(|_| uses_keys).filter_map(|(_, id, _)| id.as_deref()) {
+            if let Err(e) = self.ensure_managed_alias(caller, id) {
+                tracing::warn!(error = ?e, "could not create an AWS-managed key on first reference");
+            }
+        }
+        wanted
             .into_iter()
             .filter_map(|(a, id, blob)| self.facts_for(caller, a, id.as_deref(), blob.as_deref()))
             .collect()
+    }
+
+    /// Creates the AWS-managed key `id` names (`alias/aws/<service>` of a served service, or
+    /// its alias ARN in the caller's account and region) if it does not exist yet.
+    pub fn ensure_managed_alias(&self, caller: &Caller, id: &str) -> Result<(), KmsError> {
+        let alias = match id.strip_prefix("arn:") {
+            None => id,
+            Some(_) => match trent_policy::Arn::parse(id) {
+                Some(a) if a.service == "kms" && a.account == caller.account() && a.region == caller.region => {
+                    return match crate::model::aws_managed_alias_description(&a.resource) {
+                        Some(d) => self.aws_managed_key(caller, &a.resource, d).map(drop),
+                        None => Ok(()),
+                    };
+                }
+                _ => return Ok(()),
+            },
+        };
+        match crate::model::aws_managed_alias_description(alias) {
+            Some(description) => self.aws_managed_key(caller, alias, description).map(drop),
+            None => Ok(()),
+        }
     }
 
     fn facts_for(&self, caller: &Caller, action: String, id: Option<&str>, blob: Option<&[u8]>) -> Option<KeyFacts> {

@@ -151,8 +151,13 @@ pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), K
     Ok(())
 }
 
-/// Alias names: model pattern (ValidationException), then the `alias/` prefix and the reserved
-/// `alias/aws/` namespace.
+/// AWS's text for an alias name without the `alias/` prefix (a ValidationException).
+pub(crate) const ALIAS_PREFIX: &str =
+    "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html";
+
+/// Alias names: model pattern (ValidationException), then the `alias/` prefix
+/// (ValidationException, AWS's text), no `:` (the model's pattern allows it, KMS does not), and
+/// the reserved `alias/aws/` namespace.
 pub(crate) fn alias_name(v: &mut Validator, value: &Option<String>) -> Result<(), KmsError> {
     v.required("aliasName", value).len("aliasName", value.as_deref(), 1, 256).pattern(
         "aliasName",
@@ -163,7 +168,13 @@ pub(crate) fn alias_name(v: &mut Validator, value: &Option<String>) -> Result<()
     v.finish()?;
     let name = value.as_deref().unwrap_or_default();
     if !name.starts_with("alias/") || name.len() == "alias/".len() {
-        return Err(KmsError::InvalidAliasName(format!("Alias must start with the prefix \"alias/\": '{name}'")));
+        return Err(KmsError::validation(ALIAS_PREFIX));
+    }
+    if name.contains(':') {
+        return Err(KmsError::validation(format!(
+            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$"
+        )));
     }
     if name.starts_with("alias/aws/") || name == "alias/aws" {
         return Err(KmsError::NotAuthorized(

@@ -199,6 +199,18 @@ pub struct AliasRecord {
     pub updated_ms: i64,
 }
 
+/// The AWS-managed keys of the services Trent serves that use KMS: their alias and the
+/// description AWS gives the key. Referenced as a KeyId, such an alias creates its key on first use.
+pub const AWS_MANAGED_ALIASES: &[(&str, &str)] = &[
+    ("alias/aws/ssm", "Default key that protects my SSM parameters when no other key is defined"),
+    ("alias/aws/secretsmanager", "Default key that protects my Secrets Manager data when no other key is defined"),
+];
+
+/// The description of the AWS-managed key `alias` names, if it is one of [`AWS_MANAGED_ALIASES`].
+pub fn aws_managed_alias_description(alias: &str) -> Option<&'static str> {
+    AWS_MANAGED_ALIASES.iter().find(|(a, _)| *a == alias).map(|(_, d)| *d)
+}
+
 pub fn key_arn(region: &str, account: &str, key_id: &str) -> String {
     format!("arn:{}:kms:{region}:{account}:key/{key_id}", trent_policy::partition_for_region(region))
 }

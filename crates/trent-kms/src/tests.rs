@@ -258,9 +258,10 @@ fn aliases_follow_aws_naming_rules() {
         code(call(&e, "CreateAlias", json!({"AliasName": "alias/aws/mine", "TargetKeyId": k}))),
         "NotAuthorizedException"
     );
+    assert_eq!(code(call(&e, "CreateAlias", json!({"AliasName": "app", "TargetKeyId": k}))), "ValidationException");
     assert_eq!(
-        code(call(&e, "CreateAlias", json!({"AliasName": "app", "TargetKeyId": k}))),
-        "InvalidAliasNameException"
+        code(call(&e, "CreateAlias", json!({"AliasName": "alias/a:b", "TargetKeyId": k}))),
+        "ValidationException"
     );
     assert_eq!(
         code(call(&e, "CreateAlias", json!({"AliasName": "alias/sp ace", "TargetKeyId": k}))),

@@ -61,6 +61,10 @@ pub struct SecretRecord {
     /// The resource-based policy attached with PutResourcePolicy (JSON text, as given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_policy: Option<String>,
+    /// The secret had tags once: DescribeSecret then shows `Tags`, `[]` after the last one is
+    /// removed (as AWS does; a secret never tagged has no `Tags`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tagged: bool,
 }
 
 pub const IN_SYNC: &str = "InSync";
@@ -119,6 +123,21 @@ pub struct RotationFailure {
 }
 
 impl SecretRecord {
+    /// A primary with replicas, or a replica: only these show `PrimaryRegion` (as on AWS).
+    pub fn is_replicated(&self) -> bool {
+        self.primary_region.is_some() || !self.replicas.is_empty()
+    }
+
+    /// Rotation was ever set up (RotateSecret): only then is `RotationEnabled` shown.
+    pub fn rotation_configured(&self) -> bool {
+        self.rotation.enabled || self.rotation.lambda_arn.is_some() || self.rotation.rules.is_some()
+    }
+
+    /// `Tags` as DescribeSecret and ListSecrets show them: absent for a secret never tagged.
+    pub fn tags_view(&self) -> Option<Vec<Tag>> {
+        (self.tagged || !self.tags.is_empty()).then(|| self.tags.clone())
+    }
+
     pub fn version_with_stage(&self, stage: &str) -> Option<&str> {
         self.versions.iter().find(|(_, m)| m.stages.iter().any(|s| s == stage)).map(|(id, _)| id.as_str())
     }

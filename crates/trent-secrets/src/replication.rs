@@ -29,9 +29,9 @@ use trent_store::Txn;
 /// How often a sync starts again when the primary changed while it was encrypting.
 const SYNC_ATTEMPTS: usize = 5;
 
-/// The error of a write on a replica, as AWS words it.
+/// The error of a write on a replica, as AWS words it (InvalidParameterException, as AWS).
 pub(crate) fn replica_refused() -> SmError {
-    SmError::InvalidRequest(
+    SmError::InvalidParameter(
         "Operation not permitted on a replica secret. Call must be made in primary secret's region.".into(),
     )
 }

@@ -219,7 +219,8 @@ impl SecretsManager {
                 return Ok(false);
             }
             return Err(SmError::ResourceExists(format!(
-                "A resource with the ID you requested already exists: version {version} has a different value."
+                "You can't use ClientRequestToken {version} because that value is already in use for a version of secret {}.",
+                rec.arn
             )));
         }
         let now = self.clock.now_ms();
@@ -360,6 +361,7 @@ mod tests {
             replicas: Vec::new(),
             resource_policy: None,
             last_accessed_ms: None,
+            tagged: false,
         }
     }
 

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 /// `quota = ["kms:symmetric=1000"]`. A flag beats its environment variable, which beats the file,
 /// which beats the default. `trentd --print-config` shows the result (secrets masked).
 ///
-/// Local development: `trentd --dev` (throwaway data, admin key `test` / `test`, no quotas).
+/// Local development: `trentd --dev` (throwaway data, admin key `test` / `test`).
 /// Also: `trentd completions bash|zsh|fish`, `trentd man`.
 ///
 /// Offline maintenance (trentd stopped): `trentd admin reset-key-policy --key-id KEY …` puts
@@ -49,7 +49,7 @@ pub struct Config {
 
     /// Development mode: a throwaway server. Data goes to a new temporary directory removed at
     /// exit (unless --data-dir is given), the admin access key is `test` with secret `test`,
-    /// quotas are off (unless --quotas is given), and the ready-to-paste AWS environment is
+    /// and the ready-to-paste AWS environment is
     /// printed. Refuses to listen on anything but loopback: its credentials are well known.
     #[arg(long, env = "TRENT_DEV")]
     pub dev: bool,
@@ -174,16 +174,19 @@ pub struct Config {
     #[arg(long, env = "TRENT_ACCEPT_AUDIT_TRUNCATION")]
     pub accept_audit_truncation: bool,
 
-    /// Request quotas: `aws` applies AWS's default per-second quotas per account and region
-    /// (past them a request gets ThrottlingException, which the SDKs retry); `off` applies none.
-    #[arg(long, env = "TRENT_QUOTAS", default_value = "aws", value_parser = ["aws", "off"])]
+    /// Request quotas: `off` (the default) applies none; `aws` applies AWS's default per-second
+    /// quotas per account and region (past them a request gets ThrottlingException, which the
+    /// SDKs retry): to test retry logic, or to keep tenants fair.
+    #[arg(long, env = "TRENT_QUOTAS", default_value = "off", value_parser = ["aws", "off"])]
     pub quotas: String,
 
-    /// Override one quota, in requests per second: NAME=RATE (repeatable; env: comma-separated).
-    /// Names: kms:symmetric, kms:rsa, kms:ecc, kms:GenerateDataKeyPair/<KeyPairSpec>,
-    /// kms:<Operation>, ssm:GetParameter (GetParameter, GetParameters, GetParametersByPath),
-    /// ssm:<Operation>, secretsmanager:GetSecretValue (with DescribeSecret),
-    /// secretsmanager:<Operation>, cloudtrail:LookupEvents. Example: --quota kms:symmetric=1000
+    /// Override one quota of `--quotas aws`, in requests per second: NAME=RATE (repeatable; env:
+    /// comma-separated). Names: every operation of every served service as <service>:<Operation>
+    /// (kms:, ssm:, secretsmanager:, cloudtrail:, iam:, sts:; an operation that shares a quota by
+    /// default then gets a bucket of its own), and the shared quotas kms:symmetric, kms:rsa,
+    /// kms:ecc, kms:GenerateDataKeyPair/<KeyPairSpec>, ssm:GetParameter (GetParameter,
+    /// GetParameters, GetParametersByPath), secretsmanager:GetSecretValue (with DescribeSecret),
+    /// iam:all, sts:all. Example: --quotas aws --quota kms:symmetric=1000
     #[arg(long = "quota", env = "TRENT_QUOTA_OVERRIDES", value_delimiter = ',', value_parser = crate::quota::parse_override)]
     pub quota_overrides: Vec<(String, f64)>,
 

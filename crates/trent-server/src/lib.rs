@@ -101,6 +101,9 @@ pub fn build_with(config: Config, store: Arc<dyn Store>, root: Arc<trent_crypto:
     let node_id = bootstrap::node_id(&config.data_dir)?;
     let audit = audit::AuditLog::open(audit_settings(&config, &store, &node_id), audit_key)?;
     let quotas = quota::Quotas::new(config.quotas == "aws", &config.quota_overrides);
+    if config.quotas != "aws" && !config.quota_overrides.is_empty() {
+        tracing::warn!("--quota overrides are ignored: quotas are off (give --quotas aws to apply them)");
+    }
     bootstrap::admin_credentials(&identity, &config.account_id, config.dev)?;
     bootstrap::extra_admin_credentials(&identity)?;
     let clock = Arc::new(Clock::default());

@@ -54,9 +54,6 @@ fn main() -> ExitCode {
                 }
             }
         }
-        if loaded.source("quotas") == trent_server::config::Source::Default {
-            config.quotas = "off".into();
-        }
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -1,5 +1,9 @@
 //! Request quotas: token buckets per account, region and quota, as AWS applies them.
 //!
+//! Off by default (`--quotas off`): a server run on one's own hardware has no reason to throttle
+//! ordinary client code. `--quotas aws` applies AWS's published defaults (to test retry logic,
+//! or to keep tenants fair), and `--quota NAME=RATE` changes one of them.
+//!
 //! Every authenticated request takes one token from its quota's bucket before any other work
 //! is done; an empty bucket answers `ThrottlingException` (HTTP 400, as AWS), which the SDKs'
 //! standard retry handles. A bucket holds one second of its rate (at least one request) and
@@ -23,6 +27,13 @@
 //! * `secretsmanager:GetSecretValue` (10,000/s) — GetSecretValue and DescribeSecret;
 //!   `secretsmanager:<Operation>` for the rest (List*: 100/s, BatchGetSecretValue 100/s, others 50/s).
 //! * `cloudtrail:LookupEvents` (2/s).
+//! * `sts:all` (600/s, AWS's documented STS request quota per account and region) — every STS
+//!   action; `iam:all` (100/s; AWS publishes no per-second figure for IAM) — every IAM action.
+//!
+//! Every operation of every served service can be given a quota of its own with
+//! `<service>:<Operation>=RATE` (`kms:Encrypt`, `ssm:GetParametersByPath`, `iam:CreateUser`,
+//! `sts:AssumeRole`, …): the operation then leaves the shared quota it counts against by default
+//! and gets its own bucket at that rate.
 //!
 //! # Several nodes: per-node shares
 //!
@@ -53,7 +64,11 @@ pub struct Throttled {
 
 impl AwsError for Throttled {
     fn code(&self) -> &'static str {
-        "ThrottlingException"
+        match self.service {
+            // IAM and STS (awsQuery) name it `Throttling`, as AWS does.
+            "iam" | "sts" => "Throttling",
+            _ => "ThrottlingException",
+        }
     }
     fn message(&self) -> String {
         match self.service {
@@ -79,7 +94,8 @@ pub struct Quotas {
     share: AtomicU32,
 }
 
-/// Parses `NAME=RATE` (requests per second, may be fractional, > 0).
+/// Parses `NAME=RATE` (requests per second, may be fractional, > 0). NAME is a quota
+/// ([`known_name`]): a typo is refused here rather than silently ignored.
 pub fn parse_override(s: &str) -> Result<(String, f64), String> {
     let (name, rate) = s.split_once('=').ok_or_else(|| format!("'{s}': expected NAME=RATE, e.g. kms:symmetric=100"))?;
     let rate: f64 =
@@ -88,11 +104,35 @@ pub fn parse_override(s: &str) -> Result<(String, f64), String> {
         return Err(format!("'{s}': the rate must be greater than zero"));
     }
     let name = name.trim();
-    let known = ["kms:", "ssm:", "secretsmanager:", "cloudtrail:"];
-    if !known.iter().any(|p| name.starts_with(p) && name.len() > p.len()) {
-        return Err(format!("'{s}': a quota name starts with kms:, ssm:, secretsmanager: or cloudtrail:"));
+    if !known_name(name) {
+        return Err(format!(
+            "'{s}': unknown quota name; a quota name is <service>:<Operation> for any operation Trent serves \
+             (kms:, ssm:, secretsmanager:, cloudtrail:, iam:, sts:), or a shared quota: kms:symmetric, kms:rsa, \
+             kms:ecc, kms:GenerateDataKeyPair/<KeyPairSpec>, iam:all, sts:all"
+        ));
     }
     Ok((name.to_string(), rate))
+}
+
+/// Whether `name` is a quota `--quota` can set: a shared quota, or `<service>:<Operation>` for
+/// an operation of a served service.
+pub fn known_name(name: &str) -> bool {
+    let Some((service, rest)) = name.split_once(':') else { return false };
+    match service {
+        "kms" => {
+            ["symmetric", "rsa", "ecc"].contains(&rest)
+                || rest.strip_prefix("GenerateDataKeyPair/").is_some_and(|spec| {
+                    !spec.is_empty() && spec.len() <= 32 && spec.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                || trent_kms::Operation::from_name(rest).is_some()
+        }
+        "ssm" => trent_ssm::Operation::from_name(rest).is_some(),
+        "secretsmanager" => trent_secrets::Operation::from_name(rest).is_some(),
+        "cloudtrail" => rest == "LookupEvents",
+        "iam" => rest == "all" || trent_iam::IAM_ACTIONS.iter().any(|(n, _)| *n == rest),
+        "sts" => rest == "all" || trent_iam::STS_ACTIONS.iter().any(|(n, _)| *n == rest),
+        _ => false,
+    }
 }
 
 impl Quotas {
@@ -130,8 +170,8 @@ impl Quotas {
         if !self.enabled {
             return Ok(());
         }
-        let (name, default) = classify(service, op, quota, region, body);
-        let rate = self.overrides.get(&name).copied().unwrap_or(default) / f64::from(self.share());
+        let (name, rate) = self.rate_of(service, op, quota, region, body);
+        let rate = rate / f64::from(self.share());
         let capacity = rate.max(1.0);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -146,6 +186,21 @@ impl Quotas {
         } else {
             Err(Throttled { service })
         }
+    }
+}
+
+impl Quotas {
+    /// The bucket a request takes its token from and its rate (for the whole deployment): the
+    /// operation's own quota when `--quota <service>:<Operation>` set one, else the quota it
+    /// counts against by default, at its override or AWS's rate.
+    fn rate_of(&self, service: &str, op: &str, quota: Quota, region: &str, body: &Body) -> (String, f64) {
+        let own = format!("{service}:{op}");
+        if let Some(rate) = self.overrides.get(&own) {
+            return (own, *rate);
+        }
+        let (name, default) = classify(service, op, quota, region, body);
+        let rate = self.overrides.get(&name).copied().unwrap_or(default);
+        (name, rate)
     }
 }
 
@@ -302,5 +357,58 @@ mod tests {
         for bad in ["kms:symmetric", "kms:symmetric=0", "kms:symmetric=-1", "kms:x=abc", "foo:bar=1", "kms:=3"] {
             assert!(parse_override(bad).is_err(), "{bad}");
         }
+        // Every operation of every served service is a quota name; typos are refused.
+        for name in trent_kms::Operation::ALL.iter().map(|o| format!("kms:{}", o.name())) {
+            assert!(parse_override(&format!("{name}=1")).is_ok(), "{name}");
+        }
+        for name in trent_ssm::Operation::ALL.iter().map(|o| format!("ssm:{}", o.name())) {
+            assert!(parse_override(&format!("{name}=1")).is_ok(), "{name}");
+        }
+        for name in trent_secrets::Operation::ALL.iter().map(|o| format!("secretsmanager:{}", o.name())) {
+            assert!(parse_override(&format!("{name}=1")).is_ok(), "{name}");
+        }
+        for (action, _) in trent_iam::IAM_ACTIONS {
+            assert!(parse_override(&format!("iam:{action}=1")).is_ok(), "{action}");
+        }
+        for (action, _) in trent_iam::STS_ACTIONS {
+            assert!(parse_override(&format!("sts:{action}=1")).is_ok(), "{action}");
+        }
+        for good in ["iam:all=5", "sts:all=5", "cloudtrail:LookupEvents=1", "kms:ecc=1", "kms:rsa=2"] {
+            assert!(parse_override(good).is_ok(), "{good}");
+        }
+        for bad in ["kms:Encrypts=1", "ssm:GetParameterz=1", "iam:Nope=1", "sts:x=1", "cloudtrail:Other=1"] {
+            let e = parse_override(bad).unwrap_err();
+            assert!(e.contains("unknown quota name"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_operation_override_gives_it_its_own_bucket() {
+        // kms:Encrypt=2 takes Encrypt out of the symmetric quota; Decrypt still shares it.
+        let q = Quotas::new(true, &[("kms:Encrypt".into(), 2.0)]);
+        let enc = trent_kms::Operation::Encrypt.quota();
+        let dec = trent_kms::Operation::Decrypt.quota();
+        let admitted =
+            (0..10).filter(|_| q.admit("kms", "Encrypt", enc, "1", "us-east-1", &Body::new()).is_ok()).count();
+        assert_eq!(admitted, 2);
+        for _ in 0..10 {
+            q.admit("kms", "Decrypt", dec, "1", "us-east-1", &Body::new()).unwrap();
+        }
+        // An operation of a shared quota: GetParametersByPath alone.
+        let q = Quotas::new(true, &[("ssm:GetParametersByPath".into(), 1.0)]);
+        let by_path = trent_ssm::Operation::GetParametersByPath.quota();
+        let get = trent_ssm::Operation::GetParameter.quota();
+        q.admit("ssm", "GetParametersByPath", by_path, "1", "us-east-1", &Body::new()).unwrap();
+        assert!(q.admit("ssm", "GetParametersByPath", by_path, "1", "us-east-1", &Body::new()).is_err());
+        q.admit("ssm", "GetParameter", get, "1", "us-east-1", &Body::new()).unwrap();
+    }
+
+    #[test]
+    fn iam_and_sts_have_their_own_quotas() {
+        use crate::service::Service;
+        let iam = Service::Iam.operation("CreateUser").unwrap().quota();
+        let sts = Service::Sts.operation("AssumeRole").unwrap().quota();
+        assert_eq!(classify("iam", "CreateUser", iam, "us-east-1", &Body::new()), ("iam:all".into(), 100.0));
+        assert_eq!(classify("sts", "AssumeRole", sts, "us-east-1", &Body::new()), ("sts:all".into(), 600.0));
     }
 }

@@ -222,10 +222,15 @@ fn pem_certs(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static
     Ok(certs)
 }
 
+/// AWS's answer to RotateSecret for a secret with no rotation function.
+pub const NO_FUNCTION: &str = "No Lambda rotation function ARN is associated with this secret.";
+
 impl Rotator for Rotators {
     fn check(&self, function: Option<&str>) -> Result<(), String> {
         match function {
-            None => Ok(()),
+            // As on AWS: RotateSecret needs a function. Trent's own rotators are named ones
+            // (`trent-builtin`, `trent-generic`, …; docs/ROTATION.md).
+            None => Err(NO_FUNCTION.into()),
             Some(f) if self.custom.contains_key(f) || builtin(f).is_some() => Ok(()),
             Some(f) => Err(format!(
                 "Secrets Manager cannot invoke the rotation function {f}: it is neither built in nor registered with --rotation-function."
@@ -1094,7 +1099,8 @@ mod tests {
     #[test]
     fn unknown_functions_are_refused_with_a_reason() {
         let r = Rotators::new(&["mine=exec:/bin/true".into()], None).unwrap();
-        assert!(r.check(None).is_ok());
+        assert_eq!(r.check(None).unwrap_err(), NO_FUNCTION);
+        assert!(r.check(Some("trent-builtin")).is_ok());
         assert!(r.check(Some("mine")).is_ok());
         assert!(r.check(Some("trent-postgres-single-user")).is_ok());
         assert!(r.check(Some("other")).unwrap_err().contains("--rotation-function"));

@@ -187,7 +187,10 @@ impl Op {
             Op::Ssm(o) => o.quota(),
             Op::Secrets(o) => o.quota(),
             Op::CloudTrail(CloudTrailOp::LookupEvents) => Quota::Own(2.0),
-            Op::Query { .. } => Quota::Own(2.0),
+            // STS: AWS's documented 600 requests/s per account and region, all actions together.
+            // IAM: AWS publishes no per-second figure; Trent's is generous (see quota.rs).
+            Op::Query { service: trent_iam::Service::Sts, .. } => Quota::Shared("sts:all", 600.0),
+            Op::Query { .. } => Quota::Shared("iam:all", 100.0),
         }
     }
 

@@ -370,5 +370,5 @@ fn the_packaged_example_configuration_is_valid() {
     let (code, out, err) = output(trentd().args(["--config", file, "--print-config"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("data-dir = \"/var/lib/trent\"  # config file"), "{out}");
-    assert!(out.contains("quota = [\"kms:symmetric=1000\"]  # config file"), "{out}");
+    assert!(out.contains("quotas = \"off\"  # config file"), "{out}");
 }

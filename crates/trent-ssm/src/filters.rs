@@ -54,6 +54,7 @@ pub(crate) fn check(filters: &[StringFilter], ctx: Context) -> Result<(), SsmErr
         let options: &[&str] = match key {
             "Name" => &["Equals", "BeginsWith", "Contains"],
             "Path" => &["Recursive", "OneLevel"],
+            k if k.starts_with("tag:") && ctx == Context::Describe => &["Equals", "BeginsWith"],
             _ => &["Equals"],
         };
         if let Some(o) = f.option.as_deref() {
@@ -69,11 +70,7 @@ pub(crate) fn check(filters: &[StringFilter], ctx: Context) -> Result<(), SsmErr
         }
         if key == "Path" {
             for p in f.values.iter().flatten() {
-                if !p.starts_with('/') {
-                    return Err(SsmError::InvalidFilterValue(format!(
-                        "The parameter path {p} is not valid: a path begins with '/'."
-                    )));
-                }
+                crate::params::check_path(p)?;
             }
         }
     }
@@ -81,6 +78,9 @@ pub(crate) fn check(filters: &[StringFilter], ctx: Context) -> Result<(), SsmErr
 }
 
 fn in_path(name: &str, path: &str, recursive: bool) -> bool {
+    // `x` is `/x`: under Path `/`.
+    let name = crate::params::canonical(name);
+    let name = name.as_ref();
     let base = path.trim_end_matches('/');
     let Some(rest) = name.strip_prefix(base).and_then(|r| r.strip_prefix('/')) else {
         return false;
@@ -131,7 +131,14 @@ pub(crate) fn matches(filters: &[StringFilter], p: &ParamRecord, v: &VersionReco
                 None => false,
             },
             k => match k.strip_prefix("tag:") {
-                Some(tag) => p.tags.iter().any(|t| t.key == tag && (values.is_empty() || any(&t.value))),
+                Some(tag) => p.tags.iter().any(|t| {
+                    t.key == tag
+                        && (values.is_empty()
+                            || match f.option.as_deref() {
+                                Some("BeginsWith") => values.iter().any(|val| t.value.starts_with(val.as_str())),
+                                _ => any(&t.value),
+                            })
+                }),
                 None => false,
             },
         };
@@ -157,5 +164,8 @@ mod tests {
         assert!(!in_path("/x/y", "/", false));
         assert!(in_path("/x/y", "/", true));
         assert!(!in_path("/a", "/a", true));
+        // `x` is `/x`.
+        assert!(in_path("x", "/", false));
+        assert!(!in_path("x", "/x", true));
     }
 }

@@ -35,12 +35,23 @@ impl Selector {
     }
 }
 
+/// `x` and `/x` name the same parameter, as on AWS (a name with a `/` in it begins with one):
+/// the store keys every name by its form with a leading `/`. The record keeps the name as it
+/// was first created.
+pub(crate) fn canonical(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.starts_with('/') {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("/{name}"))
+    }
+}
+
 pub(crate) fn param_key(caller: &Caller, name: &str) -> String {
-    format!("{}/{}/{}", caller.account(), caller.region, name)
+    format!("{}/{}/{}", caller.account(), caller.region, canonical(name))
 }
 
 pub(crate) fn version_key(caller: &Caller, name: &str, version: u64) -> String {
-    format!("{}/{}/{}#{:020}", caller.account(), caller.region, name, version)
+    format!("{}/{}/{}#{:020}", caller.account(), caller.region, canonical(name), version)
 }
 
 pub(crate) fn param_arn(caller: &Caller, name: &str) -> String {
@@ -87,21 +98,43 @@ fn split_selector(s: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// AWS's text for a parameter name PutParameter refuses (characters, a path not fully
+/// qualified or with an empty level, an `aws`/`ssm` prefix).
+pub(crate) const NAME_RULES: &str = "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). \
+     If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a \
+     mix of letters, numbers and the following 3 symbols .-_";
+
+/// AWS's text for a path GetParametersByPath (or a DescribeParameters `Path` filter) refuses.
+pub(crate) const PATH_RULES: &str = "The parameter doesn't meet the parameter name requirements. The parameter name \
+     must begin with a forward slash \"/\". It can't be prefixed with \\\"aws\\\" or \\\"ssm\\\" (case-insensitive). It must \
+     use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special \
+     characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid \
+     example: /get/parameters2-/by1./path0_.";
+
+/// The rules of a `Path` (GetParametersByPath, DescribeParameters' Path filter): a leading `/`
+/// and a name's characters. (`/aws/…` paths are allowed: AWS's public parameters live there.)
+pub(crate) fn check_path(path: &str) -> Result<(), SsmError> {
+    if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b)) {
+        return Err(SsmError::validation(PATH_RULES));
+    }
+    Ok(())
+}
+
 /// The naming rules of PutParameter.
 pub(crate) fn check_new_name(caller: &Caller, name: &str) -> Result<(), SsmError> {
-    let bad = |why: &str| SsmError::validation(format!("Parameter name {name}: {why}"));
+    let bad = |_: &str| SsmError::validation(NAME_RULES);
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b)) {
-        return Err(bad("only a-z, A-Z, 0-9, and the symbols _ . - / are allowed."));
+        return Err(bad("characters"));
     }
     if name.contains('/') && !name.starts_with('/') {
-        return Err(bad("a parameter name that contains '/' must be fully qualified (begin with '/')."));
+        return Err(bad("not fully qualified"));
     }
     if name.ends_with('/') || name.contains("//") {
-        return Err(bad("a hierarchy level cannot be empty."));
+        return Err(bad("empty level"));
     }
     let first = name.trim_start_matches('/').to_ascii_lowercase();
     if first.starts_with("aws") || first.starts_with("ssm") {
-        return Err(bad("names can't be prefixed with \"aws\" or \"ssm\" (case-insensitive)."));
+        return Err(bad("reserved prefix"));
     }
     let levels = name.trim_start_matches('/').split('/').count();
     if name.starts_with('/') && levels > MAX_LEVELS {
@@ -110,7 +143,9 @@ pub(crate) fn check_new_name(caller: &Caller, name: &str) -> Result<(), SsmError
         )));
     }
     if param_arn(caller, name).len() > 1011 {
-        return Err(bad("the name, including its full ARN, must be at most 1011 characters."));
+        return Err(SsmError::validation(format!(
+            "Parameter name {name}: the name, including its full ARN, must be at most 1011 characters."
+        )));
     }
     Ok(())
 }

@@ -56,13 +56,14 @@ impl crate::Ssm {
                 "WithDecryption flag must be True for retrieving a Secret Manager secret.",
             ));
         }
-        let source = self
-            .secrets
-            .as_ref()
-            .ok_or_else(|| SsmError::ParameterNotFound(format!("Parameter {input} not found.")))?;
-        let v = source
-            .resolve(caller, secret_id, selector)?
-            .ok_or_else(|| SsmError::ParameterNotFound(format!("Parameter {input} not found.")))?;
+        // AWS's text names the secret the reference reads.
+        let missing = || {
+            SsmError::ParameterNotFound(format!(
+                "An error occurred (ParameterNotFound) when referencing Secrets Manager: Secret {input} not found."
+            ))
+        };
+        let source = self.secrets.as_ref().ok_or_else(missing)?;
+        let v = source.resolve(caller, secret_id, selector)?.ok_or_else(missing)?;
         Ok(Some(Parameter {
             name: input.to_string(),
             kind: "SecureString".into(),

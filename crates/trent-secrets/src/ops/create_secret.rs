@@ -112,6 +112,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             replicas,
             resource_policy: None,
             last_accessed_ms: None,
+            tagged: false,
         },
     };
     secrets::merge_tags(&mut rec.tags, tags)?;

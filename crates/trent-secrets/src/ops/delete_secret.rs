@@ -56,11 +56,17 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     }
     let now = sm.clock.now_ms();
     let mut tx = sm.store.write()?;
-    let mut rec = sm.find(&mut *tx, caller, req.secret_id.as_deref().unwrap_or_default())?;
+    let id = req.secret_id.as_deref().unwrap_or_default();
+    let mut rec = match sm.find(&mut *tx, caller, id) {
+        Ok(rec) => rec,
+        // AWS: ForceDeleteWithoutRecovery on a secret that does not exist succeeds (nothing to do).
+        Err(SmError::ResourceNotFound(_)) if force => return missing(caller, id, now),
+        Err(e) => return Err(e),
+    };
     crate::replication::require_primary(&rec)?;
     if !rec.replicas.is_empty() {
         let regions: Vec<&str> = rec.replicas.iter().map(|r| r.region.as_str()).collect();
-        return Err(SmError::InvalidRequest(format!(
+        return Err(SmError::InvalidParameter(format!(
             "You can't delete secret {} that still has replica regions [{}]",
             rec.arn,
             regions.join(", ")
@@ -84,6 +90,24 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
     sm.save(&mut *tx, caller, &rec)?;
     tx.commit()?;
     Ok(Response { arn: rec.arn, name: rec.name, deletion_date: ms_to_epoch(at) })
+}
+
+/// The answer to a forced deletion of a secret that does not exist: the ARN as given (or one made
+/// for the name, as AWS makes them), the name, and now.
+fn missing(caller: &Caller, id: &str, now: i64) -> Result<Response, SmError> {
+    let (arn, name) = match id.strip_prefix("arn:").and_then(|_| trent_policy::Arn::parse(id)) {
+        Some(arn) => {
+            let resource = arn.resource.strip_prefix("secret:").unwrap_or(&arn.resource);
+            // A full ARN ends in `-` and six characters of its own.
+            let name = match resource.rsplit_once('-') {
+                Some((name, suffix)) if suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric()) => name,
+                _ => resource,
+            };
+            (id.to_string(), name.to_string())
+        }
+        None => (crate::secrets::new_arn(caller, id)?, id.to_string()),
+    };
+    Ok(Response { arn, name, deletion_date: ms_to_epoch(now) })
 }
 
 pub(crate) fn sweep(sm: &SecretsManager) -> Result<usize, SmError> {

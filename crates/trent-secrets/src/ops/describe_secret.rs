@@ -22,7 +22,9 @@ pub struct Description {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
-    pub rotation_enabled: bool,
+    /// Absent for a secret never set up for rotation (as on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_enabled: Option<bool>,
     #[serde(rename = "RotationLambdaARN", skip_serializing_if = "Option::is_none")]
     pub rotation_lambda_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,12 +41,16 @@ pub struct Description {
     pub last_accessed_date: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date: Option<f64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<Tag>,
-    pub version_ids_to_stages: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+    /// Absent for a secret without a value (as on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_ids_to_stages: Option<BTreeMap<String, Vec<String>>>,
     pub created_date: f64,
-    /// The primary's region (the secret's own region unless it is a replica).
-    pub primary_region: String,
+    /// The primary's region (the secret's own region unless it is a replica); only for a
+    /// replicated secret (as on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
     /// On a primary: each replica's region, key and status.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replication_status: Vec<crate::replication::StatusView>,
@@ -97,14 +103,14 @@ pub(crate) fn describe(rec: &SecretRecord, region: &str) -> Description {
         name: rec.name.clone(),
         description: rec.description.clone(),
         kms_key_id: rec.kms_key_id.clone(),
-        rotation_enabled,
+        rotation_enabled: rec.rotation_configured().then_some(rotation_enabled),
         last_changed_date: ms_to_epoch(rec.changed_ms),
         last_accessed_date: rec.last_accessed_ms.map(ms_to_epoch),
         deleted_date: rec.deleted_ms.map(ms_to_epoch),
-        tags: rec.tags.clone(),
-        version_ids_to_stages: rec.versions_to_stages(),
+        tags: rec.tags_view(),
+        version_ids_to_stages: (!rec.versions.is_empty()).then(|| rec.versions_to_stages()),
         created_date: ms_to_epoch(rec.created_ms),
-        primary_region: rec.primary_region.clone().unwrap_or_else(|| region.to_string()),
+        primary_region: rec.is_replicated().then(|| rec.primary_region.clone().unwrap_or_else(|| region.to_string())),
         replication_status: crate::replication::status_view(rec),
     }
 }

@@ -56,9 +56,9 @@ pub(crate) fn read_value(
             })?;
             if let Some(s) = stage {
                 if !meta.stages.iter().any(|x| x == s) {
-                    return Err(SmError::InvalidRequest(format!(
-                        "The version {id} does not have the staging label {s}."
-                    )));
+                    return Err(SmError::InvalidRequest(
+                        "You provided a VersionStage that is not associated to the provided VersionId.".into(),
+                    ));
                 }
             }
             id.to_string()

@@ -34,7 +34,8 @@ pub struct Entry {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
-    pub rotation_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_enabled: Option<bool>,
     #[serde(rename = "RotationLambdaARN", skip_serializing_if = "Option::is_none")]
     pub rotation_lambda_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,11 +49,13 @@ pub struct Entry {
     pub last_accessed_date: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date: Option<f64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<Tag>,
-    pub secret_versions_to_stages: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_versions_to_stages: Option<BTreeMap<String, Vec<String>>>,
     pub created_date: f64,
-    pub primary_region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,13 +70,11 @@ pub(crate) const FILTER_KEYS: &[&str] =
     &["description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"];
 
 /// AWS's filter semantics: `name`, `tag-key`, `tag-value` match as case-sensitive prefixes of
-/// the whole value; `description` matches a prefix of any of its words, ignoring case; `all`
-/// splits the filter value into words, each of which must prefix-match (ignoring case) a word of
-/// the name, description or tags. A leading `!` negates. Every filter must match.
+/// the whole value; `description` and `all` split both the filter value and the text into words
+/// ([`words`]) and need every word of the value to prefix-match (ignoring case) a word of the
+/// description (`all`: of the name, description, tag keys and values); `primary-region` matches
+/// only replicated secrets. A leading `!` negates. Every filter must match.
 pub(crate) fn matches(filters: &[Filter], r: &SecretRecord) -> bool {
-    let words = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).collect()
-    };
     filters.iter().all(|f| {
         let key = f.key.as_deref().unwrap_or_default();
         f.values.iter().flatten().any(|v| {
@@ -81,17 +82,16 @@ pub(crate) fn matches(filters: &[Filter], r: &SecretRecord) -> bool {
                 Some(rest) => (true, rest),
                 None => (false, v.as_str()),
             };
+            let every_word_in = |hay: &[String]| {
+                let needles = words(v);
+                !needles.is_empty() && needles.iter().all(|w| hay.iter().any(|h| h.starts_with(w.as_str())))
+            };
             let hit = match key {
                 "name" => r.name.starts_with(v),
                 "tag-key" => r.tags.iter().any(|t| t.key.starts_with(v)),
                 "tag-value" => r.tags.iter().any(|t| t.value.starts_with(v)),
-                "primary-region" => primary_region(r).starts_with(v),
-                "description" => {
-                    let needle = v.to_lowercase();
-                    r.description.as_deref().is_some_and(|d| {
-                        d.to_lowercase().starts_with(&needle) || words(d).iter().any(|w| w.starts_with(&needle))
-                    })
-                }
+                "primary-region" => r.is_replicated() && primary_region(r).starts_with(v),
+                "description" => r.description.as_deref().is_some_and(|d| every_word_in(&words(d))),
                 "all" => {
                     let mut hay = words(&r.name);
                     hay.extend(r.description.as_deref().map(words).unwrap_or_default());
@@ -99,16 +99,40 @@ pub(crate) fn matches(filters: &[Filter], r: &SecretRecord) -> bool {
                         hay.extend(words(&t.key));
                         hay.extend(words(&t.value));
                     }
-                    let lower_name = r.name.to_lowercase();
-                    words(v)
-                        .iter()
-                        .all(|w| hay.iter().any(|h| h.starts_with(w.as_str())) || lower_name.starts_with(w.as_str()))
+                    every_word_in(&hay)
                 }
                 _ => false,
             };
             hit != negate
         })
     })
+}
+
+/// The words ListSecrets' `all` and `description` filters match: the text split at `/_+=.@-`,
+/// white space (any other non-alphanumeric character too) and case changes (`MySecret` → `my`,
+/// `secret`), lowercased.
+pub(crate) fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in s.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_numeric();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// The region of a secret's primary: its own (from its ARN) unless it is a replica.
@@ -166,7 +190,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
             let (rotation_enabled, rotation_lambda_arn, rotation_rules, last_rotated_date, next_rotation_date) =
                 super::describe_secret::rotation_view(r);
             Entry {
-                rotation_enabled,
+                rotation_enabled: r.rotation_configured().then_some(rotation_enabled),
                 rotation_lambda_arn,
                 rotation_rules,
                 last_rotated_date,
@@ -178,13 +202,27 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Resp
                 last_changed_date: ms_to_epoch(r.changed_ms),
                 last_accessed_date: r.last_accessed_ms.map(ms_to_epoch),
                 deleted_date: r.deleted_ms.map(ms_to_epoch),
-                tags: r.tags.clone(),
-                secret_versions_to_stages: r.versions_to_stages(),
+                tags: r.tags_view(),
+                secret_versions_to_stages: (!r.versions.is_empty()).then(|| r.versions_to_stages()),
                 created_date: ms_to_epoch(r.created_ms),
-                primary_region: primary_region(r),
+                primary_region: r.is_replicated().then(|| primary_region(r)),
             }
         })
         .collect();
     let next_token = next_page_token(start, limit, all.len());
     Ok(Response { secret_list, next_token })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn words_split_at_separators_white_space_and_case_changes() {
+        assert_eq!(words("MySecret"), ["my", "secret"]);
+        assert_eq!(words("prod/db_main+x=y.z@w-v"), ["prod", "db", "main", "x", "y", "z", "w", "v"]);
+        assert_eq!(words("the Payroll  DB"), ["the", "payroll", "db"]);
+        assert_eq!(words("apiKey2Value"), ["api", "key2", "value"]);
+        assert!(words("/-_").is_empty());
+    }
 }

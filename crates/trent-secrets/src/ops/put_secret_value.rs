@@ -51,6 +51,11 @@ pub(crate) fn new_version(
     let enc = sm.encrypt(caller, &key_arn, &rec.arn, &version, binary, &plain)?;
     let mut tx = sm.store.write()?;
     let mut rec = sm.find(&mut *tx, caller, secret_id)?;
+    // AWS: the first version of a secret is AWSCURRENT, whatever other stages are given.
+    let mut stages = stages;
+    if rec.versions.is_empty() && !stages.iter().any(|s| s == AWSCURRENT) {
+        stages.push(AWSCURRENT.to_string());
+    }
     let added = sm.add_version(&mut *tx, caller, &mut rec, &version, enc, &plain, &key_arn, &stages)?;
     if added && stages.iter().any(|s| s == AWSCURRENT) {
         counts_as_rotation(sm, &mut *tx, caller, &mut rec)?;

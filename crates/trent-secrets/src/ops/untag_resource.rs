@@ -24,6 +24,7 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<Empt
     if rec.deleted_ms.is_some() {
         return Err(SmError::deleted());
     }
+    rec.tagged |= !rec.tags.is_empty();
     rec.tags.retain(|t| !keys.contains(&t.key));
     let replicated = sm.sync_in_tx(&mut *tx, caller, &mut rec)?;
     sm.save(&mut *tx, caller, &rec)?;

@@ -40,11 +40,17 @@ pub fn handle(sm: &SecretsManager, caller: &Caller, req: Request) -> Result<ArnN
     let holder = rec.version_with_stage(&stage).map(str::to_string);
     match (&req.move_to_version_id, &req.remove_from_version_id) {
         (Some(to), from) => {
-            if holder.as_ref().is_some_and(|h| h != to && Some(h) != from.as_ref()) {
-                return Err(SmError::InvalidParameter(format!(
-                    "The staging label {stage} is currently attached to version {}: name it in RemoveFromVersionId to move it.",
-                    holder.unwrap_or_default()
-                )));
+            if let Some(h) = holder.as_ref().filter(|h| *h != to && Some(*h) != from.as_ref()) {
+                return Err(SmError::InvalidParameter(match from {
+                    None => format!(
+                        "The parameter RemoveFromVersionId can't be empty. Staging label {stage} is currently \
+                         attached to version {h}, so you must explicitly reference that version in RemoveFromVersionId."
+                    ),
+                    Some(from) => format!(
+                        "The staging label {stage} is currently attached to version {h}, not to {from}: name \
+                         that version in RemoveFromVersionId."
+                    ),
+                }));
             }
             move_stage(&mut rec, &stage, to);
         }

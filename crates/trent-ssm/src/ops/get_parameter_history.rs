@@ -53,7 +53,7 @@ pub struct HistoryEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_pattern: Option<String>,
     pub version: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Always present, `[]` without labels (as AWS answers).
     pub labels: Vec<String>,
     pub tier: String,
     pub policies: Vec<InlinePolicy>,

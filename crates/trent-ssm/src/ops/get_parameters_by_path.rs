@@ -31,11 +31,7 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     v.range("maxResults", req.max_results, 1, 10);
     v.finish()?;
     let path = req.path.unwrap_or_default();
-    if !path.starts_with('/') {
-        return Err(SsmError::validation(format!(
-            "The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". Path: {path}"
-        )));
-    }
+    params::check_path(&path)?;
     if path.trim_matches('/').split('/').count() > MAX_LEVELS {
         return Err(SsmError::HierarchyLevelLimitExceeded(format!(
             "The path {path} is deeper than the maximum of {MAX_LEVELS} levels."

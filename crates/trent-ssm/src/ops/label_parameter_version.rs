@@ -16,7 +16,7 @@ pub struct Request {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Response {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Always present, `[]` when every label was applied (as AWS answers).
     pub invalid_labels: Vec<String>,
     pub parameter_version: u64,
 }

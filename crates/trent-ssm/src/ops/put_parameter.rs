@@ -101,7 +101,9 @@ pub fn handle(ssm: &Ssm, caller: &Caller, req: Request) -> Result<Response, SsmE
     check_new_name(caller, &name)?;
     let value = req.value.unwrap_or_default();
     if value.is_empty() {
-        return Err(SsmError::validation("Parameter value must not be empty."));
+        return Err(SsmError::validation(
+            "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
     }
     let overwrite = req.overwrite == Some(true);
     if overwrite && !tags.is_empty() {
