@@ -436,9 +436,12 @@ fn mlkem_spki(oid_last: u8, key: &[u8]) -> Vec<u8> {
     der_tlv(0x30, &body)
 }
 
-/// The raw ML-KEM encapsulation key inside our SPKI.
-fn mlkem_key_from_spki(spki: &[u8], key_len: usize) -> Option<&[u8]> {
-    (spki.len() > key_len).then(|| &spki[spki.len() - key_len..])
+/// The raw ML-KEM encapsulation key inside an SPKI, which must be exactly the SPKI of a key of
+/// `key_len` bytes for this parameter set (not just end in one: a longer or shorter key, or
+/// another algorithm's OID, is refused).
+fn mlkem_key_from_spki(spki: &[u8], oid_last: u8, key_len: usize) -> Option<&[u8]> {
+    let key = spki.get(spki.len().checked_sub(key_len)?..)?;
+    (mlkem_spki(oid_last, key) == spki).then_some(key)
 }
 
 fn check_digest(alg: SigningAlg, mt: MessageType, msg: &[u8]) -> Result<Option<digest::Digest>, AsymError> {
@@ -688,13 +691,13 @@ pub fn ecdh(spec: Spec, private: &SecretBytes, peer_spki: &[u8]) -> Result<Secre
 
 /// ML-KEM encapsulation to the key's own public key: (ciphertext, shared secret).
 pub fn encapsulate(spec: Spec, public_spki: &[u8]) -> Result<(Vec<u8>, SecretBytes), AsymError> {
-    let (alg, _) = spec.mlkem().ok_or(AsymError::Internal)?;
+    let (alg, oid_last) = spec.mlkem().ok_or(AsymError::Internal)?;
     let len = match spec {
         Spec::MlKem512 => 800,
         Spec::MlKem768 => 1184,
         _ => 1568,
     };
-    let raw = mlkem_key_from_spki(public_spki, len).ok_or(AsymError::Internal)?;
+    let raw = mlkem_key_from_spki(public_spki, oid_last, len).ok_or(AsymError::Internal)?;
     let ek = kem::EncapsulationKey::new(alg, raw).map_err(|_| AsymError::Internal)?;
     let (ct, ss) = ek.encapsulate()?;
     Ok((ct.as_ref().to_vec(), SecretBytes::from_slice(ss.as_ref())))
@@ -817,6 +820,24 @@ mod tests {
             assert!(decapsulate(spec, &g.private, &ct[1..]).is_err());
         }
     }
+
+    #[test]
+    fn mlkem_encapsulation_takes_only_an_exact_spki() {
+        // Regression (Wycheproof mlkem_*_encaps "Public key is too long"): the key used to be
+        // the SPKI's last bytes, so an SPKI holding a longer key encapsulated to its tail.
+        let g = generate(Spec::MlKem512, false).unwrap();
+        assert!(encapsulate(Spec::MlKem512, &g.public_spki).is_ok());
+        let key = &g.public_spki[g.public_spki.len() - 800..];
+        let mut longer = key.to_vec();
+        longer.insert(0, 7);
+        assert!(encapsulate(Spec::MlKem512, &mlkem_spki(1, &longer)).is_err(), "a 801-byte key");
+        assert!(encapsulate(Spec::MlKem512, &mlkem_spki(1, &key[1..])).is_err(), "a 799-byte key");
+        assert!(encapsulate(Spec::MlKem512, &mlkem_spki(2, key)).is_err(), "the ML-KEM-768 OID");
+        let mut junk = vec![0u8; 3];
+        junk.extend_from_slice(key);
+        assert!(encapsulate(Spec::MlKem512, &junk).is_err(), "not an SPKI");
+        assert!(encapsulate(Spec::MlKem512, &[]).is_err());
+    }
 }
 
 /// How key material to import is wrapped (KMS `WrappingAlgorithm`).
@@ -866,13 +887,20 @@ pub fn unwrap_import(
                 return Err(CryptoError::Invalid);
             }
             let aes = rsa_decrypt(wrapping_private, alg, &wrapped[..k])?;
-            use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
-            let kek = KeyEncryptionKey::new(&AES_256, aes.expose()).map_err(|_| CryptoError::Invalid)?;
-            let mut out = SecretBytes::zeroed(wrapped.len() - k);
-            let n = kek.unwrap_with_padding(&wrapped[k..], out.as_mut_slice()).map_err(|_| CryptoError::Invalid)?.len();
-            Ok(SecretBytes::from_slice(&out.expose()[..n]))
+            aes_kwp_unwrap(&aes, &wrapped[k..])
         }
     }
+}
+
+/// AES-256 key wrap with padding (RFC 5649, KWP) unwrap: the second half of
+/// CKM_RSA_AES_KEY_WRAP. A KEK that is not 32 bytes, or a wrapped value that does not check, is
+/// `CryptoError::Invalid`.
+pub fn aes_kwp_unwrap(kek: &SecretBytes, wrapped: &[u8]) -> Result<SecretBytes, CryptoError> {
+    use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
+    let kek = KeyEncryptionKey::new(&AES_256, kek.expose()).map_err(|_| CryptoError::Invalid)?;
+    let mut out = SecretBytes::zeroed(wrapped.len());
+    let n = kek.unwrap_with_padding(wrapped, out.as_mut_slice()).map_err(|_| CryptoError::Invalid)?.len();
+    Ok(SecretBytes::from_slice(&out.expose()[..n]))
 }
 
 /// Checks imported private-key material (PKCS#8 DER) against the key spec and derives its public
