@@ -138,7 +138,7 @@ const MEMBERS: &[&str] = &[
 const STRINGS: &[&str] = &[
     "alias/fuzz", "SYMMETRIC_DEFAULT", "RSA_2048", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P521", "ECC_SECG_P256K1",
     "ECC_NIST_EDWARDS25519", "HMAC_256", "HMAC_512", "ML_DSA_44", "ML_KEM_768", "ENCRYPT_DECRYPT", "SIGN_VERIFY",
-    "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "KEY_ENCAPSULATION", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256",
+    "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256",
     "RSASSA_PSS_SHA_256", "ECDSA_SHA_256", "ED25519_SHA_512", "ED25519_PH_SHA_512", "ML_DSA_SHAKE_256",
     "HMAC_SHA_256", "RAW", "DIGEST", "EXTERNAL_MU", "AES_256", "AES_128", "ECDH", "EXTERNAL", "AWS_KMS",
     "RSA_AES_KEY_WRAP_SHA_256", "RSAES_PKCS1_V1_5", "KEY_MATERIAL_EXPIRES", "IGNORE_CIPHERTEXT",
@@ -186,10 +186,13 @@ struct Env {
     kms: Arc<Kms>,
     ssm: Ssm,
     sm: SecretsManager,
-    caller: Caller,
     resources: Vec<String>,
     ciphertext: Vec<u8>,
     _dir: std::path::PathBuf,
+}
+
+fn caller() -> Caller {
+    Caller::new(Principal::root("111122223333"), "us-east-1".into())
 }
 
 fn env() -> &'static Env {
@@ -205,7 +208,7 @@ fn env() -> &'static Env {
         let kms = Arc::new(Kms::new(store.clone(), Arc::new(root), clock.clone()));
         let ssm = Ssm::new(store.clone(), kms.clone(), clock.clone());
         let sm = SecretsManager::new(store, kms.clone(), clock);
-        let caller = Caller::new(Principal::root("111122223333"), "us-east-1".into());
+        let caller = caller();
         let call = |op: &str, body: Value| -> Value {
             let op = trent_kms::Operation::from_name(op).unwrap();
             serde_json::from_slice(&kms.dispatch(op, &caller, body.to_string().as_bytes()).unwrap()).unwrap()
@@ -215,7 +218,7 @@ fn env() -> &'static Env {
             let usage = match spec {
                 "ECC_NIST_P256" => "SIGN_VERIFY",
                 "HMAC_256" => "GENERATE_VERIFY_MAC",
-                "ML_KEM_768" => "KEY_ENCAPSULATION",
+                "ML_KEM_768" => "ENCAPSULATE_DECAPSULATE",
                 _ => "ENCRYPT_DECRYPT",
             };
             let k = call("CreateKey", json!({"KeySpec": spec, "KeyUsage": usage}));
@@ -244,7 +247,7 @@ fn env() -> &'static Env {
             resources.push(v["VersionId"].as_str().unwrap_or_default().to_string());
         }
         resources.push("alias/fuzz".into());
-        Env { kms, ssm, sm, caller, resources, ciphertext, _dir: dir }
+        Env { kms, ssm, sm, resources, ciphertext, _dir: dir }
     })
 }
 
@@ -320,21 +323,22 @@ fuzz_target!(|data: &[u8]| {
     };
     let allow = |_: &Caller, _: &trent_secrets::SecretAccess<'_>| Ok(());
     let input = (service, op);
+    let caller = caller();
     match input.0 % 3 {
         0 => {
             let ops = trent_kms::Operation::ALL;
             let op = ops[input.1 as usize % ops.len()];
-            check(op.name(), e.kms.dispatch(op, &e.caller, &body));
+            check(op.name(), e.kms.dispatch(op, &caller, &body));
         }
         1 => {
             let ops = trent_ssm::Operation::ALL;
             let op = ops[input.1 as usize % ops.len()];
-            check(op.name(), e.ssm.dispatch(op, &e.caller, &body));
+            check(op.name(), e.ssm.dispatch(op, &caller, &body));
         }
         _ => {
             let ops = trent_secrets::Operation::ALL;
             let op = ops[input.1 as usize % ops.len()];
-            check(op.name(), e.sm.dispatch_authorized(op, &e.caller, &body, &allow));
+            check(op.name(), e.sm.dispatch_authorized(op, &caller, &body, &allow));
         }
     }
 });

@@ -42,32 +42,32 @@ macro_rules! conformance_tests {
             restore_refuses_a_store_that_is_not_empty,
         );
     };
-    (@one [$($attr:tt)*] $fresh:ident; $($name:ident),* $(,)?) => {
+    // `$attrs` is one bracketed token tree, so it can be repeated once per test name.
+    (@one $attrs:tt $fresh:ident; $($name:ident),* $(,)?) => {
         mod conformance_suite { $(
-            #[test]
-            $($attr)*
-            fn $name() {
+            $crate::conformance_tests!(@test $attrs $name {
                 super::$fresh(&|s| $crate::conformance::$name(s));
-            }
+            });
         )* }
     };
-    (@two [$($attr:tt)*] $two:ident; $($name:ident),* $(,)?) => {
+    (@two $attrs:tt $two:ident; $($name:ident),* $(,)?) => {
         mod conformance_suite_two_handles { $(
-            #[test]
-            $($attr)*
-            fn $name() {
+            $crate::conformance_tests!(@test $attrs $name {
                 super::$two(&|a, b| $crate::conformance::$name(a, b));
-            }
+            });
         )* }
     };
-    (@fresh_pair [$($attr:tt)*] $fresh:ident; $($name:ident),* $(,)?) => {
+    (@fresh_pair $attrs:tt $fresh:ident; $($name:ident),* $(,)?) => {
         mod conformance_suite_backup { $(
-            #[test]
-            $($attr)*
-            fn $name() {
+            $crate::conformance_tests!(@test $attrs $name {
                 super::$fresh(&|a| super::$fresh(&|b| $crate::conformance::$name(a, b)));
-            }
+            });
         )* }
+    };
+    (@test [$(#[$attr:meta])*] $name:ident $body:block) => {
+        #[test]
+        $(#[$attr])*
+        fn $name() $body
     };
 }
 
