@@ -13,6 +13,15 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    // TRENT_SKIP_POSTGRES=1 / TRENT_SKIP_MYSQL=1 mark the tests that need that database server
+    // #[ignore], so the harness reports them as ignored, not as passed.
+    for (var, cfg) in [("TRENT_SKIP_POSTGRES", "trent_skip_postgres"), ("TRENT_SKIP_MYSQL", "trent_skip_mysql")] {
+        println!("cargo:rustc-check-cfg=cfg({cfg})");
+        println!("cargo:rerun-if-env-changed={var}");
+        if std::env::var(var).is_ok_and(|v| v == "1") {
+            println!("cargo:rustc-cfg={cfg}");
+        }
+    }
     let commit = std::env::var("TRENT_GIT_COMMIT")
         .ok()
         .filter(|c| !c.is_empty())

@@ -443,21 +443,9 @@ def test_cross_account_key_use_needs_the_key_policy_and_the_identity_policy(tren
     assert denied(e).endswith("because no identity-based policy allows the kms:Encrypt action")
 
 
-def require_grant_operations(kms, key_id: str) -> None:
-    """Skips while trentd does not dispatch the grant operations (see the comment above the
-    `operations!` table in crates/trent-kms/src/lib.rs)."""
-    try:
-        kms.list_grants(KeyId=key_id)
-    except ClientError as e:
-        if error_code(e) == "UnknownOperationException":
-            pytest.skip("the grant operations are implemented but not dispatched until docs/COMPATIBILITY.md lists them")
-        raise
-
-
 def test_grant_allows_its_operations_within_its_constraints_until_revoked(trent, kms):
     iam = admin("iam", trent.base_url)
     key = kms.create_key()["KeyMetadata"]
-    require_grant_operations(kms, key["KeyId"])
     user, ukey = new_user(iam)
     user_arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{user}"
     user_kms = as_user("kms", trent.base_url, ukey)
@@ -507,7 +495,6 @@ def test_grant_allows_its_operations_within_its_constraints_until_revoked(trent,
 def test_retiring_principal_retires_a_grant_by_token_and_others_cannot(trent, kms):
     iam = admin("iam", trent.base_url)
     key = kms.create_key()["KeyMetadata"]
-    require_grant_operations(kms, key["KeyId"])
     grantee, gkey = new_user(iam)
     retirer, rkey = new_user(iam)
     g = kms.create_grant(

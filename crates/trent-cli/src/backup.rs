@@ -468,11 +468,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(trent_skip_postgres, ignore = "TRENT_SKIP_POSTGRES=1")]
     fn sqlite_to_postgres_and_back_keeps_every_row() {
-        use trent_store::postgres::testing::{skip, TestDb};
-        if skip() {
-            return;
-        }
+        use trent_store::postgres::testing::TestDb;
         let db = TestDb::create();
         let d = tempfile::tempdir().unwrap();
         let src = trent_store::open("sqlite", d.path()).unwrap();

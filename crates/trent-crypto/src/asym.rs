@@ -436,9 +436,12 @@ fn mlkem_spki(oid_last: u8, key: &[u8]) -> Vec<u8> {
     der_tlv(0x30, &body)
 }
 
-/// The raw ML-KEM encapsulation key inside our SPKI.
-fn mlkem_key_from_spki(spki: &[u8], key_len: usize) -> Option<&[u8]> {
-    (spki.len() > key_len).then(|| &spki[spki.len() - key_len..])
+/// The raw ML-KEM encapsulation key inside an SPKI, which must be exactly the SPKI of a key of
+/// `key_len` bytes for this parameter set (not just end in one: a longer or shorter key, or
+/// another algorithm's OID, is refused).
+fn mlkem_key_from_spki(spki: &[u8], oid_last: u8, key_len: usize) -> Option<&[u8]> {
+    let key = spki.get(spki.len().checked_sub(key_len)?..)?;
+    (mlkem_spki(oid_last, key) == spki).then_some(key)
 }
 
 fn check_digest(alg: SigningAlg, mt: MessageType, msg: &[u8]) -> Result<Option<digest::Digest>, AsymError> {
@@ -673,28 +676,55 @@ pub fn mac_verify(spec: Spec, key: &SecretBytes, msg: &[u8], tag: &[u8]) -> Resu
 /// Raw ECDH shared secret (the x-coordinate) with a peer's DER SPKI public key on the same curve.
 pub fn ecdh(spec: Spec, private: &SecretBytes, peer_spki: &[u8]) -> Result<SecretBytes, AsymError> {
     let alg = spec.ecdh().ok_or(AsymError::Internal)?;
-    let pk = agreement::PrivateKey::from_private_key_der(alg, private.expose()).map_err(|_| AsymError::Internal)?;
-    let peer = agreement::UnparsedPublicKey::new(alg, peer_spki);
-    agreement::agree(
-        &pk,
-        peer,
+    let invalid = || {
         AsymError::Invalid(format!(
             "PublicKey must be a DER-encoded X.509 SubjectPublicKeyInfo of a point on {}.",
             spec.name()
-        )),
-        |s| Ok(SecretBytes::from_slice(s)),
-    )
+        ))
+    };
+    // Only the named-curve form with an uncompressed point: aws-lc also takes explicit curve
+    // parameters (Wycheproof ecdh_secp256r1 #359, "no cofactor", must be refused).
+    if !named_curve_spki(spec, peer_spki) {
+        return Err(invalid());
+    }
+    let pk = agreement::PrivateKey::from_private_key_der(alg, private.expose()).map_err(|_| AsymError::Internal)?;
+    let peer = agreement::UnparsedPublicKey::new(alg, peer_spki);
+    agreement::agree(&pk, peer, invalid(), |s| Ok(SecretBytes::from_slice(s)))
+}
+
+/// True when `spki` is exactly an id-ecPublicKey SubjectPublicKeyInfo with the named-curve OID of
+/// `spec` and an uncompressed point of the curve's size (the point itself is checked by aws-lc).
+fn named_curve_spki(spec: Spec, spki: &[u8]) -> bool {
+    const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    let (curve, coord): (&[u8], usize) = match spec {
+        Spec::EccP256 => (&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07], 32),
+        Spec::EccP384 => (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22], 48),
+        Spec::EccP521 => (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23], 66),
+        Spec::EccSecp256k1 => (&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a], 32),
+        _ => return false,
+    };
+    let mut alg_id = vec![0x30, (EC_PUBLIC_KEY.len() + curve.len()) as u8];
+    alg_id.extend_from_slice(EC_PUBLIC_KEY);
+    alg_id.extend_from_slice(curve);
+    let mut bits = vec![0x00, 0x04];
+    bits.resize(2 + 2 * coord, 0);
+    let mut body = alg_id;
+    body.extend(der_tlv(0x03, &bits));
+    let expected = der_tlv(0x30, &body);
+    // Same framing; the point's bytes are whatever the peer sent.
+    let point_at = expected.len() - 2 * coord;
+    spki.len() == expected.len() && spki[..point_at] == expected[..point_at]
 }
 
 /// ML-KEM encapsulation to the key's own public key: (ciphertext, shared secret).
 pub fn encapsulate(spec: Spec, public_spki: &[u8]) -> Result<(Vec<u8>, SecretBytes), AsymError> {
-    let (alg, _) = spec.mlkem().ok_or(AsymError::Internal)?;
+    let (alg, oid_last) = spec.mlkem().ok_or(AsymError::Internal)?;
     let len = match spec {
         Spec::MlKem512 => 800,
         Spec::MlKem768 => 1184,
         _ => 1568,
     };
-    let raw = mlkem_key_from_spki(public_spki, len).ok_or(AsymError::Internal)?;
+    let raw = mlkem_key_from_spki(public_spki, oid_last, len).ok_or(AsymError::Internal)?;
     let ek = kem::EncapsulationKey::new(alg, raw).map_err(|_| AsymError::Internal)?;
     let (ct, ss) = ek.encapsulate()?;
     Ok((ct.as_ref().to_vec(), SecretBytes::from_slice(ss.as_ref())))
@@ -800,6 +830,19 @@ mod tests {
         let other = generate(Spec::EccP384, true).unwrap();
         assert!(matches!(ecdh(Spec::EccP256, &a.private, &other.public_spki), Err(AsymError::Invalid(_))));
         assert!(matches!(ecdh(Spec::EccP256, &a.private, b"junk"), Err(AsymError::Invalid(_))));
+        // Regression (Wycheproof ecdh_secp256r1 #359): the same point with explicit curve
+        // parameters instead of the named-curve OID is refused.
+        let explicit = hex::decode(
+            "308201303081e906072a8648ce3d02013081dd020101302c06072a8648ce3d0101022100ffffffff000000010000\
+             00000000000000000000ffffffffffffffffffffffff30440420ffffffff0000000100000000000000000000000\
+             0fffffffffffffffffffffffc04205ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b\
+             0441046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a\
+             7c0f9e162bce33576b315ececbb6406837bf51f5022100ffffffff00000000ffffffffffffffffbce6faada7179e84\
+             f3b9cac2fc632551034200041510264c189c3d523ff9916abd7069efa6968d8dc7ddb6457d7869b53ea60cdcfafb7\
+             ed4786da15d29ee59256f536da3575a4888c1bb0a95b256f4a7e9fd764a",
+        )
+        .unwrap();
+        assert!(matches!(ecdh(Spec::EccP256, &a.private, &explicit), Err(AsymError::Invalid(_))));
     }
 
     #[test]
@@ -816,6 +859,24 @@ mod tests {
             assert!(decapsulate(spec, &g.private, &ct).unwrap().ct_eq(ss.expose()));
             assert!(decapsulate(spec, &g.private, &ct[1..]).is_err());
         }
+    }
+
+    #[test]
+    fn mlkem_encapsulation_takes_only_an_exact_spki() {
+        // Regression (Wycheproof mlkem_*_encaps "Public key is too long"): the key used to be
+        // the SPKI's last bytes, so an SPKI holding a longer key encapsulated to its tail.
+        let g = generate(Spec::MlKem512, false).unwrap();
+        assert!(encapsulate(Spec::MlKem512, &g.public_spki).is_ok());
+        let key = &g.public_spki[g.public_spki.len() - 800..];
+        let mut longer = key.to_vec();
+        longer.insert(0, 7);
+        assert!(encapsulate(Spec::MlKem512, &mlkem_spki(1, &longer)).is_err(), "a 801-byte key");
+        assert!(encapsulate(Spec::MlKem512, &mlkem_spki(1, &key[1..])).is_err(), "a 799-byte key");
+        assert!(encapsulate(Spec::MlKem512, &mlkem_spki(2, key)).is_err(), "the ML-KEM-768 OID");
+        let mut junk = vec![0u8; 3];
+        junk.extend_from_slice(key);
+        assert!(encapsulate(Spec::MlKem512, &junk).is_err(), "not an SPKI");
+        assert!(encapsulate(Spec::MlKem512, &[]).is_err());
     }
 }
 
@@ -866,13 +927,20 @@ pub fn unwrap_import(
                 return Err(CryptoError::Invalid);
             }
             let aes = rsa_decrypt(wrapping_private, alg, &wrapped[..k])?;
-            use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
-            let kek = KeyEncryptionKey::new(&AES_256, aes.expose()).map_err(|_| CryptoError::Invalid)?;
-            let mut out = SecretBytes::zeroed(wrapped.len() - k);
-            let n = kek.unwrap_with_padding(&wrapped[k..], out.as_mut_slice()).map_err(|_| CryptoError::Invalid)?.len();
-            Ok(SecretBytes::from_slice(&out.expose()[..n]))
+            aes_kwp_unwrap(&aes, &wrapped[k..])
         }
     }
+}
+
+/// AES-256 key wrap with padding (RFC 5649, KWP) unwrap: the second half of
+/// CKM_RSA_AES_KEY_WRAP. A KEK that is not 32 bytes, or a wrapped value that does not check, is
+/// `CryptoError::Invalid`.
+pub fn aes_kwp_unwrap(kek: &SecretBytes, wrapped: &[u8]) -> Result<SecretBytes, CryptoError> {
+    use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
+    let kek = KeyEncryptionKey::new(&AES_256, kek.expose()).map_err(|_| CryptoError::Invalid)?;
+    let mut out = SecretBytes::zeroed(wrapped.len());
+    let n = kek.unwrap_with_padding(wrapped, out.as_mut_slice()).map_err(|_| CryptoError::Invalid)?.len();
+    Ok(SecretBytes::from_slice(&out.expose()[..n]))
 }
 
 /// Checks imported private-key material (PKCS#8 DER) against the key spec and derives its public

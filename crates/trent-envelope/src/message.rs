@@ -143,6 +143,19 @@ pub(crate) fn derive_keys(
     Ok((LessSafeKey::new(k), commitment))
 }
 
+/// The footer's ECDSA signature (DER) over the message digest, with the public key the header's
+/// encryption context carries (`aws-crypto-public-key`: a compressed point).
+pub(crate) fn verify_footer_signature(
+    alg: &'static aws_lc_rs::signature::EcdsaVerificationAlgorithm,
+    public: &[u8],
+    digest: &digest::Digest,
+    signature: &[u8],
+) -> Result<()> {
+    aws_lc_rs::signature::UnparsedPublicKey::new(alg, public)
+        .verify_digest(digest, signature)
+        .map_err(|_| Error::SignatureInvalid)
+}
+
 fn frame_iv(sequence: u32) -> [u8; IV_LEN] {
     let mut iv = [0u8; IV_LEN];
     iv[IV_LEN - 4..].copy_from_slice(&sequence.to_be_bytes());
@@ -834,9 +847,7 @@ pub(crate) fn decrypt_stream_tuned<R: Read, W: Write + Send>(
         let len = u16::from_be_bytes([lenb[0], lenb[1]]) as usize;
         r.get(&mut buf, len, "footer signature")?;
         let public = m.verification_key.as_ref().ok_or(Error::SignatureInvalid)?;
-        aws_lc_rs::signature::UnparsedPublicKey::new(alg, public)
-            .verify_digest(&d.finish(), &buf)
-            .map_err(|_| Error::SignatureInvalid)?;
+        verify_footer_signature(alg, public, &d.finish(), &buf)?;
         signature_verified = true;
     }
     let mut extra = [0u8; 1];

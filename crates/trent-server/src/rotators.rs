@@ -1141,14 +1141,6 @@ mod tests {
         j
     }
 
-    fn skip(var: &str) -> bool {
-        let skip = std::env::var(var).is_ok_and(|v| v == "1");
-        if skip {
-            eprintln!("{var}=1: skipping a test that needs the local database server");
-        }
-        skip
-    }
-
     #[test]
     fn the_tls_mode_comes_from_sslmode_else_from_awss_ssl_field() {
         use serde_json::json;
@@ -1205,11 +1197,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(trent_skip_postgres, ignore = "TRENT_SKIP_POSTGRES=1")]
     fn postgres_sessions_use_tls_unless_sslmode_is_disable() {
         use serde_json::json;
-        if skip("TRENT_SKIP_POSTGRES") {
-            return;
-        }
         let on = |extra| pg_session_is_tls(&creds(db_secret(5432, "postgres", extra)).unwrap());
         assert_eq!(on(json!({})), Ok(true), "prefer: the server offers TLS, so it is used");
         assert_eq!(on(json!({"sslmode": "require"})), Ok(true));
@@ -1218,11 +1208,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(trent_skip_postgres, ignore = "TRENT_SKIP_POSTGRES=1")]
     fn postgres_verify_modes_check_the_ca_and_the_name() {
         use serde_json::json;
-        if skip("TRENT_SKIP_POSTGRES") {
-            return;
-        }
         if !std::path::Path::new(SNAKEOIL).exists() {
             eprintln!("{SNAKEOIL} is missing: skipping");
             return;
@@ -1267,11 +1255,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(trent_skip_mysql, ignore = "TRENT_SKIP_MYSQL=1")]
     fn mysql_require_fails_without_server_tls_and_prefer_falls_back_to_plain() {
         use serde_json::json;
-        if skip("TRENT_SKIP_MYSQL") {
-            return;
-        }
         // The local MariaDB has SSL disabled.
         let secret = |extra| {
             let mut j = db_secret(3306, "root", extra);

@@ -235,12 +235,9 @@ fn lookup_events_pages_come_from_an_index_that_survives_restarts_and_is_rebuilt(
 }
 
 #[test]
+#[cfg_attr(trent_skip_postgres, ignore = "TRENT_SKIP_POSTGRES=1")]
 fn a_shared_store_chain_cut_back_before_its_signed_head_stops_the_node() {
-    use trent_store::postgres::testing::{skip, TestDb};
-    if skip() {
-        eprintln!("TRENT_SKIP_POSTGRES=1: skipping a PostgreSQL test");
-        return;
-    }
+    use trent_store::postgres::testing::TestDb;
     let db = TestDb::create();
     let root = random_root_key();
     let dir = tempfile::tempdir().unwrap();

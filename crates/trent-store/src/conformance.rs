@@ -18,8 +18,8 @@ use crate::Store;
 /// Generates the conformance tests in a module `conformance_suite`. See the module docs.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($fresh:ident, $two_handles:ident) => {
-        $crate::conformance_tests!(@one $fresh;
+    ($fresh:ident, $two_handles:ident $(, #[$attr:meta])*) => {
+        $crate::conformance_tests!(@one [$(#[$attr])*] $fresh;
             put_get_delete,
             insert_new_refuses_existing,
             dropped_txn_rolls_back,
@@ -31,40 +31,43 @@ macro_rules! conformance_tests {
             try_exclusive_has_one_holder_until_the_guard_drops,
             try_exclusive_under_contention_never_has_two_holders,
         );
-        $crate::conformance_tests!(@two $two_handles;
+        $crate::conformance_tests!(@two [$(#[$attr])*] $two_handles;
             two_handles_see_each_others_commits,
             writers_on_two_handles_do_not_lose_updates,
             insert_new_on_two_handles_has_one_winner,
             try_exclusive_on_two_handles_has_one_holder,
         );
-        $crate::conformance_tests!(@fresh_pair $fresh;
+        $crate::conformance_tests!(@fresh_pair [$(#[$attr])*] $fresh;
             backup_restores_into_an_empty_store,
             restore_refuses_a_store_that_is_not_empty,
         );
     };
-    (@one $fresh:ident; $($name:ident),* $(,)?) => {
+    // `$attrs` is one bracketed token tree, so it can be repeated once per test name.
+    (@one $attrs:tt $fresh:ident; $($name:ident),* $(,)?) => {
         mod conformance_suite { $(
-            #[test]
-            fn $name() {
+            $crate::conformance_tests!(@test $attrs $name {
                 super::$fresh(&|s| $crate::conformance::$name(s));
-            }
+            });
         )* }
     };
-    (@two $two:ident; $($name:ident),* $(,)?) => {
+    (@two $attrs:tt $two:ident; $($name:ident),* $(,)?) => {
         mod conformance_suite_two_handles { $(
-            #[test]
-            fn $name() {
+            $crate::conformance_tests!(@test $attrs $name {
                 super::$two(&|a, b| $crate::conformance::$name(a, b));
-            }
+            });
         )* }
     };
-    (@fresh_pair $fresh:ident; $($name:ident),* $(,)?) => {
+    (@fresh_pair $attrs:tt $fresh:ident; $($name:ident),* $(,)?) => {
         mod conformance_suite_backup { $(
-            #[test]
-            fn $name() {
+            $crate::conformance_tests!(@test $attrs $name {
                 super::$fresh(&|a| super::$fresh(&|b| $crate::conformance::$name(a, b)));
-            }
+            });
         )* }
+    };
+    (@test [$(#[$attr:meta])*] $name:ident $body:block) => {
+        #[test]
+        $(#[$attr])*
+        fn $name() $body
     };
 }
 
