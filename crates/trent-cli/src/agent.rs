@@ -300,11 +300,14 @@ async fn render_all(client: &AwsClient, templates: &[Template], states: &mut [Te
 
 // -- the endpoint -------------------------------------------------------------------------
 
+/// A cached answer: when it was fetched, and its bytes (zeroized when dropped).
+type Entry = (Instant, Arc<Zeroizing<Vec<u8>>>);
+
 /// The endpoint's cache: answers by request, each for `ttl`, at most `max` (the oldest goes).
 pub struct Cache {
     ttl: Duration,
     max: usize,
-    entries: Mutex<HashMap<String, (Instant, Arc<Zeroizing<Vec<u8>>>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -404,13 +407,21 @@ fn pct_decode(s: &str) -> Result<String, String> {
 }
 
 impl Endpoint {
-    fn token_ok(&self, req: &hyper::Request<hyper::body::Incoming>) -> Result<(), Resp> {
+    fn token_ok(&self, req: &hyper::Request<hyper::body::Incoming>) -> Result<(), Box<Resp>> {
         let Some(given) = req.headers().get(TOKEN_HEADER) else {
-            return Err(error(401, "UnauthorizedException", "The X-Aws-Parameters-Secrets-Token header is missing."));
+            return Err(Box::new(error(
+                401,
+                "UnauthorizedException",
+                "The X-Aws-Parameters-Secrets-Token header is missing.",
+            )));
         };
         let ok = aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), self.token.as_bytes()).is_ok();
         if !ok {
-            return Err(error(403, "ForbiddenException", "The X-Aws-Parameters-Secrets-Token header is not valid."));
+            return Err(Box::new(error(
+                403,
+                "ForbiddenException",
+                "The X-Aws-Parameters-Secrets-Token header is not valid.",
+            )));
         }
         Ok(())
     }
@@ -430,7 +441,7 @@ impl Endpoint {
             return Ok(error(400, "BadRequest", "Requests with X-Forwarded-For are refused."));
         }
         if let Err(r) = self.token_ok(&req) {
-            return Ok(r);
+            return Ok(*r);
         }
         let q = match query(req.uri().query().unwrap_or("")) {
             Ok(q) => q,

@@ -44,7 +44,7 @@ pub fn valid_cluster_id(id: &str) -> bool {
 
 /// Parses `ID=MODULE_PATH:TOKEN_LABEL` (the module path may not contain `:`).
 pub fn parse_cluster(s: &str) -> Result<ClusterSpec, String> {
-    let form = "expected ID=MODULE_PATH:TOKEN_LABEL, e.g. cluster-1a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:trent";
+    let form = "expected ID=MODULE_PATH:TOKEN_LABEL, e.g. cluster-2a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:trent";
     let (id, rest) = s.split_once('=').ok_or(form)?;
     let (module, label) = rest.split_once(':').ok_or(form)?;
     if !valid_cluster_id(id) {
@@ -334,12 +334,12 @@ mod tests {
 
     #[test]
     fn cluster_specs_follow_aws_cluster_ids() {
-        let c = parse_cluster("cluster-1a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:trent").unwrap();
-        assert_eq!(c.id, "cluster-1a23b4cdefg");
+        let c = parse_cluster("cluster-2a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:trent").unwrap();
+        assert_eq!(c.id, "cluster-2a23b4cdefg");
         assert_eq!(c.module, PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
         assert_eq!(c.token_label, "trent");
         assert!(parse_cluster("cluster-short=/m.so:t").is_err());
-        assert!(parse_cluster("cluster-1a23b4cdefg=/m.so").is_err());
+        assert!(parse_cluster("cluster-2a23b4cdefg=/m.so").is_err());
         assert!(parse_cluster("cluster-1a23b4cdef0=/m.so:t").is_err()); // '0' is not in 2-7
         assert!(!valid_cluster_id("cluster-abcdefghijklmnopq"));
         assert!(valid_cluster_id("cluster-abcdefghijk"));
@@ -347,9 +347,9 @@ mod tests {
 
     #[test]
     fn an_unknown_cluster_or_module_is_cluster_not_found() {
-        let hsm = Hsm::new(vec![parse_cluster("cluster-1a23b4cdefg=/nonexistent/libnothing.so:t").unwrap()]);
+        let hsm = Hsm::new(vec![parse_cluster("cluster-2a23b4cdefg=/nonexistent/libnothing.so:t").unwrap()]);
         assert_eq!(hsm.connect("cks-1", "cluster-other123456", "1234"), Err(ConnectError::ClusterNotFound));
-        assert_eq!(hsm.connect("cks-1", "cluster-1a23b4cdefg", "1234"), Err(ConnectError::ClusterNotFound));
+        assert_eq!(hsm.connect("cks-1", "cluster-2a23b4cdefg", "1234"), Err(ConnectError::ClusterNotFound));
         assert!(!hsm.is_connected("cks-1"));
         assert!(matches!(hsm.encrypt("cks-1", "k", &[0; 12], b"", b"x"), Err(HsmError::NotConnected)));
     }

@@ -105,7 +105,11 @@ fn create_key_refuses_unsupported_and_incompatible_specs() {
         )),
         "ValidationException"
     );
-    assert_eq!(code(call(&e, "CreateKey", json!({"CustomKeyStoreId": "cks-1"}))), "CustomKeyStoreNotFoundException");
+    assert_eq!(code(call(&e, "CreateKey", json!({"CustomKeyStoreId": "cks-1"}))), "ValidationException");
+    assert_eq!(
+        code(call(&e, "CreateKey", json!({"CustomKeyStoreId": "cks-1", "Origin": "AWS_CLOUDHSM"}))),
+        "CustomKeyStoreNotFoundException"
+    );
     assert_eq!(code(call(&e, "CreateKey", json!({"Policy": "{not json"}))), "MalformedPolicyDocumentException");
     assert_eq!(code(call(&e, "CreateKey", json!({"Description": 5}))), "SerializationException");
 }

@@ -339,22 +339,28 @@ mod tests {
                 .with("issuer.example.com/id/1:sub", sub)
         };
         let web = RequestPrincipal::web_identity(provider, "111122223333", "system:serviceaccount:prod:app");
-        assert!(evaluate(&ctx(web.clone(), "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333")
-            .is_allowed());
+        assert!(evaluate::<Policy>(
+            &ctx(web.clone(), "system:serviceaccount:prod:app"),
+            &[],
+            Some(&trust),
+            "111122223333"
+        )
+        .is_allowed());
         // The subject condition fails.
-        assert!(!evaluate(&ctx(web, "system:serviceaccount:dev:app"), &[], Some(&trust), "111122223333").is_allowed());
+        assert!(!evaluate::<Policy>(&ctx(web, "system:serviceaccount:dev:app"), &[], Some(&trust), "111122223333")
+            .is_allowed());
         // Another provider's identity is not the Federated principal.
         let other = RequestPrincipal::web_identity(
             "arn:aws:iam::111122223333:oidc-provider/evil.example.com",
             "111122223333",
             "system:serviceaccount:prod:app",
         );
-        assert!(
-            !evaluate(&ctx(other, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333").is_allowed()
-        );
+        assert!(!evaluate::<Policy>(&ctx(other, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333")
+            .is_allowed());
         // A user of the account whose ARN happened to equal the string is not a web identity.
         let u = user("arn:aws:iam::111122223333:user/bob");
-        assert!(!evaluate(&ctx(u, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333").is_allowed());
+        assert!(!evaluate::<Policy>(&ctx(u, "system:serviceaccount:prod:app"), &[], Some(&trust), "111122223333")
+            .is_allowed());
     }
 
     #[test]

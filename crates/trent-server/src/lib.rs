@@ -34,8 +34,8 @@ pub mod seal_pkcs11;
 pub mod serve;
 pub mod service;
 pub mod tls;
-pub mod xks_proxy;
 pub mod web_identity;
+pub mod xks_proxy;
 
 use config::Config;
 use std::sync::Arc;

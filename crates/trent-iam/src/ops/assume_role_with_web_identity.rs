@@ -158,7 +158,7 @@ pub fn run(iam: &Iam, p: &Params) -> Out {
     if !amr.is_empty() {
         ctx = ctx.with_values(&format!("{provider_id}:amr"), amr);
     }
-    if !trent_policy::evaluate(&ctx, &[], Some(&trust), &account).is_allowed() {
+    if !trent_policy::evaluate::<Policy>(&ctx, &[], Some(&trust), &account).is_allowed() {
         return Err(denied());
     }
     if duration > role.max_session_secs {
