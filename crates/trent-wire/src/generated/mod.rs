@@ -4,7 +4,7 @@
 /// `cloudtrail` 2013-11-01: 1 operations.
 #[rustfmt::skip]
 pub mod cloudtrail;
-/// `iam` 2010-05-08: 32 operations.
+/// `iam` 2010-05-08: 39 operations.
 #[rustfmt::skip]
 pub mod iam;
 /// `kms` 2014-11-01: 56 operations.
@@ -16,7 +16,7 @@ pub mod secretsmanager;
 /// `ssm` 2014-11-06: 19 operations.
 #[rustfmt::skip]
 pub mod ssm;
-/// `sts` 2011-06-15: 2 operations.
+/// `sts` 2011-06-15: 4 operations.
 #[rustfmt::skip]
 pub mod sts;
 
